@@ -1,0 +1,38 @@
+#!/bin/sh
+# Install the Debian packages that building and testing rtctl needs and this
+# machine lacks.  Prints what it installs; does nothing when all are there.
+# Uses sudo only when not root.
+set -eu
+
+pkgs="build-essential cmake pkg-config
+      libcjson-dev libcmocka-dev libssl-dev libuv1-dev libwebsockets-dev
+      libcurl4-openssl-dev libreadline-dev libhiredis-dev
+      clang libclang-rt-14-dev scdoc mandoc"
+
+missing=
+for p in $pkgs; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+        grep -q 'install ok installed'; then
+        missing="$missing $p"
+    fi
+done
+
+if [ -z "$missing" ]; then
+    echo "deps: all build and test packages are installed"
+    exit 0
+fi
+
+echo "deps: installing:$missing"
+if [ "$(id -u)" -eq 0 ]; then
+    sudo=
+elif command -v sudo >/dev/null 2>&1; then
+    sudo=sudo
+else
+    echo "deps: not root and no sudo; install these by hand:$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine may have empty package lists; refresh only on a miss.
+# shellcheck disable=SC2086
+$sudo apt-get install -y --no-install-recommends $missing ||
+    { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends $missing; }
