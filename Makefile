@@ -42,8 +42,13 @@ fuzz:
 	cmake --build $(BUILD_SAN) -j $(JOBS)
 	ctest --test-dir $(BUILD_SAN) -L fuzz --output-on-failure
 
+# Until the server lands, the main job shows the commands and follows a
+# sample stream in the shape the server sends.
 run: build
 	$(BUILD)/rtctl --help
+	@echo
+	@echo '$$ rtctl tail --file tests/data/demo.sse'
+	@$(BUILD)/rtctl tail --file tests/data/demo.sse
 
 bench: build
 	@for b in $(BUILD)/tests/bench_*; do echo "== $$b"; $$b || exit 1; done

@@ -44,6 +44,7 @@ int rt__buf_reserve(rt_buf *b, size_t extra)
         return RT_ENOMEM;
     b->data = p;
     b->cap = cap;
+    b->data[b->len] = '\0';
     return 0;
 }
 

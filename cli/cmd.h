@@ -1,0 +1,11 @@
+/*
+ * cmd.h: the subcommands of rtctl.  Each is int cmd_NAME(argc, argv) with
+ * argv[0] the subcommand name, returning an enum rtctl_exit value.
+ */
+#ifndef RTCTL_CMD_H
+#define RTCTL_CMD_H
+
+int cmd_tail(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+
+#endif /* RTCTL_CMD_H */

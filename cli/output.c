@@ -1,0 +1,183 @@
+/*
+ * output.c: colour policy, diagnostics and the event printers shared by
+ * every client subcommand.
+ *
+ * Colour (no-color.org): on only when stdout is a terminal, TERM is not
+ * "dumb" and NO_COLOR is unset or empty; --color=always|never overrides.
+ * JSON output is never coloured.  When stdout is a terminal, control
+ * characters in remote data are escaped so that a server cannot move the
+ * cursor or retitle the window of the person reading.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core_int.h"
+#include "output.h"
+
+#define C_TYPE "\033[36m"
+#define C_DIM "\033[2m"
+#define C_OFF "\033[0m"
+
+int rt_out_init(struct rt_out *o, const struct rt_cmd_help *cmd,
+                const struct rt_global_opts *g, int json)
+{
+    const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
+
+    memset(o, 0, sizeof(*o));
+    o->cmd = cmd->name;
+    o->json = json;
+    o->verbose = g->verbose;
+    o->quiet = g->quiet;
+    o->tty = isatty(STDOUT_FILENO);
+    if (g->color == NULL || strcmp(g->color, "auto") == 0)
+        o->color = o->tty && (nc == NULL || *nc == '\0') &&
+                   !(term != NULL && strcmp(term, "dumb") == 0);
+    else if (strcmp(g->color, "always") == 0)
+        o->color = 1;
+    else if (strcmp(g->color, "never") == 0)
+        o->color = 0;
+    else
+        return rt_opts_error(cmd,
+                             "--color: '%s' is not one of auto, always, never",
+                             g->color);
+    if (json)
+        o->color = 0;
+    return 0;
+}
+
+static void vsay(const struct rt_out *o, const char *what, const char *fmt,
+                 va_list ap)
+{
+    fprintf(stderr, "rtctl %s: %s", o->cmd, what);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void rt_errf(const struct rt_out *o, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsay(o, "", fmt, ap);
+    va_end(ap);
+}
+
+void rt_warnf(const struct rt_out *o, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (o->quiet)
+        return;
+    va_start(ap, fmt);
+    vsay(o, "warning: ", fmt, ap);
+    va_end(ap);
+}
+
+void rt_infof(const struct rt_out *o, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (o->quiet || o->verbose == 0)
+        return;
+    va_start(ap, fmt);
+    vsay(o, "", fmt, ap);
+    va_end(ap);
+}
+
+/* Write |b| to stdout whole; remember the first failure. */
+static int emit(struct rt_out *o, const rt_buf *b)
+{
+    if (o->write_error)
+        return -1;
+    if (fwrite(b->data, 1, b->len, stdout) != b->len) {
+        o->write_error = errno ? errno : EIO;
+        return -1;
+    }
+    return 0;
+}
+
+/* Append |s| for a terminal: C0 controls, DEL and ESC become \xHH. */
+static int append_safe(rt_buf *b, const char *s, size_t len, int tty)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i, start = 0;
+    char esc[4] = {'\\', 'x', 0, 0};
+
+    if (!tty)
+        return rt__buf_append(b, s, len);
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if ((c >= 0x20 && c != 0x7f) || c == '\n' || c == '\t')
+            continue;
+        if (rt__buf_append(b, s + start, i - start) != 0)
+            return RT_ENOMEM;
+        esc[2] = hex[c >> 4];
+        esc[3] = hex[c & 0xF];
+        if (rt__buf_append(b, esc, 4) != 0)
+            return RT_ENOMEM;
+        start = i + 1;
+    }
+    return rt__buf_append(b, s + start, len - start);
+}
+
+int rt_out_sse_event(struct rt_out *o, const rt_sse_event *ev)
+{
+    rt_buf b;
+    int rc = 0, named;
+
+    rt__buf_init(&b);
+    if (o->json) {
+        rc |= rt__buf_append(&b, "{\"event\":", 9);
+        rc |= rt__buf_json_str(&b, ev->type, ev->type_len);
+        rc |= rt__buf_append(&b, ",\"id\":", 6);
+        rc |= rt__buf_json_str(&b, ev->id, ev->id_len);
+        rc |= rt__buf_append(&b, ",\"data\":", 8);
+        rc |= rt__buf_json_str(&b, ev->data, ev->data_len);
+        rc |= rt__buf_append(&b, "}\n", 2);
+    } else {
+        named = !(ev->type_len == 7 && memcmp(ev->type, "message", 7) == 0);
+        if (named || ev->id_len > 0) {
+            rc |= rt__buf_append(&b, "[", 1);
+            if (o->color)
+                rc |= rt__buf_append(&b, C_TYPE, strlen(C_TYPE));
+            rc |= append_safe(&b, ev->type, ev->type_len, o->tty);
+            if (o->color)
+                rc |= rt__buf_append(&b, C_OFF, strlen(C_OFF));
+            if (ev->id_len > 0) {
+                rc |= rt__buf_append(&b, " ", 1);
+                if (o->color)
+                    rc |= rt__buf_append(&b, C_DIM, strlen(C_DIM));
+                rc |= append_safe(&b, ev->id, ev->id_len, o->tty);
+                if (o->color)
+                    rc |= rt__buf_append(&b, C_OFF, strlen(C_OFF));
+            }
+            rc |= rt__buf_append(&b, "] ", 2);
+        }
+        rc |= append_safe(&b, ev->data, ev->data_len, o->tty);
+        rc |= rt__buf_append(&b, "\n", 1);
+    }
+    if (rc != 0) {
+        rt__buf_cleanup(&b);
+        o->write_error = ENOMEM;
+        return -1;
+    }
+    rc = emit(o, &b);
+    rt__buf_cleanup(&b);
+    return rc;
+}
+
+int rt_out_finish(struct rt_out *o)
+{
+    if (fflush(stdout) != 0 && !o->write_error)
+        o->write_error = errno ? errno : EIO;
+    if (o->write_error == 0 || o->write_error == EPIPE)
+        return 0;
+    rt_errf(o, "cannot write to standard output: %s",
+            strerror(o->write_error));
+    return 1;
+}

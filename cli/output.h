@@ -1,0 +1,53 @@
+/*
+ * output.h: what rtctl prints and where.  Primary output (events, tokens)
+ * goes to stdout, as text for people or as JSON Lines with --json;
+ * diagnostics go to stderr with the subcommand in the prefix, as git words
+ * them ("rtctl tail: cannot open 'x': No such file or directory").
+ */
+#ifndef RTCTL_OUTPUT_H
+#define RTCTL_OUTPUT_H
+
+#include "opts.h"
+#include "rt/sse_parser.h"
+
+struct rt_out {
+    const char *cmd; /* subcommand name for the message prefix */
+    int json;        /* --json: JSON Lines on stdout */
+    int color;       /* colour on stdout */
+    int tty;         /* stdout is a terminal: escape control characters */
+    int verbose;
+    int quiet;
+    int write_error; /* errno of the first failed write to stdout, or 0 */
+};
+
+/*
+ * Set up |o| from the global options; decides colour from --color, the
+ * NO_COLOR and TERM variables and whether stdout is a terminal.  Returns 0,
+ * or RT_OPTS_EXIT_USAGE after printing an error about --color.
+ */
+int rt_out_init(struct rt_out *o, const struct rt_cmd_help *cmd,
+                const struct rt_global_opts *g, int json);
+
+void rt_errf(const struct rt_out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void rt_warnf(const struct rt_out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void rt_infof(const struct rt_out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * Print one Server-Sent Event: with --json the object
+ * {"event":TYPE,"id":ID,"data":DATA}, exact to the byte (NUL as \u0000,
+ * ill-formed UTF-8 as U+FFFD); otherwise the data, preceded by
+ * "[TYPE ID] " unless the event is an unnamed "message" without an id.
+ * Returns 0, or -1 once stdout failed (o->write_error says why).
+ */
+int rt_out_sse_event(struct rt_out *o, const rt_sse_event *ev);
+
+/*
+ * Flush stdout and report a write error.  A reader that went away (EPIPE,
+ * as in `rtctl tail - | head -1`) is not an error.  Returns 0 or 1.
+ */
+int rt_out_finish(struct rt_out *o);
+
+#endif /* RTCTL_OUTPUT_H */
