@@ -105,15 +105,18 @@ char *rt__buf_detach(rt_buf *b, size_t *len)
 
 /*
  * Length of the well-formed UTF-8 sequence at |s| (1 to 4), or 0 when the
- * bytes there are not one.  Overlong forms, surrogates and code points past
- * U+10FFFF are ill-formed (Unicode Table 3-7).
+ * bytes there are not one; then *bad is the length of the maximal
+ * subpart of an ill-formed sequence (at least 1), which WHATWG's decoder
+ * replaces with one U+FFFD.  Overlong forms, surrogates and code points
+ * past U+10FFFF are ill-formed (Unicode Table 3-7).
  */
-static size_t utf8_len(const unsigned char *s, size_t avail)
+static size_t utf8_len(const unsigned char *s, size_t avail, size_t *bad)
 {
     unsigned char c = s[0];
     unsigned char lo = 0x80, hi = 0xBF;
     size_t n, i;
 
+    *bad = 1;
     if (c < 0x80)
         return 1;
     if (c >= 0xC2 && c <= 0xDF)
@@ -132,13 +135,14 @@ static size_t utf8_len(const unsigned char *s, size_t avail)
             hi = 0x8F;
     } else
         return 0;
-    if (avail < n)
-        return 0;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (i = 2; i < n; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
+    for (i = 1; i < n; i++) {
+        if (i >= avail || s[i] < lo || s[i] > hi) {
+            *bad = i;
             return 0;
+        }
+        lo = 0x80;
+        hi = 0xBF;
+    }
     return n;
 }
 
@@ -163,17 +167,12 @@ int rt__buf_json_str(rt_buf *b, const char *str, size_t len)
         if (i == len)
             break;
         if (s[i] >= 0x80) {
-            size_t n = utf8_len(s + i, len - i);
+            size_t bad, n = utf8_len(s + i, len - i, &bad);
             int rc;
 
             if (n == 0) {
-                /*
-                 * Replace the maximal ill-formed subpart with one U+FFFD
-                 * (WHATWG: a lead byte followed by a wrong continuation
-                 * consumes only the lead byte).
-                 */
                 rc = rt__buf_append(b, "\xEF\xBF\xBD", 3);
-                i++;
+                i += bad;
             } else {
                 rc = rt__buf_append(b, s + i, n);
                 i += n;

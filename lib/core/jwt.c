@@ -689,7 +689,7 @@ int rt_jwt_verify(const char *token, size_t len, const char *secret,
         rc = RT_EEXPIRED;
         goto out;
     }
-    if (now < c->nbf) {
+    if (c->nbf != 0 && now < c->nbf) {
         seterr(errbuf, errlen, "token not valid yet (nbf is %llu s away)",
                (unsigned long long)((uint64_t)c->nbf - (uint64_t)now));
         rc = RT_EEXPIRED;

@@ -295,7 +295,7 @@ int rt_order_skip_to(rt_order *o, uint64_t seq)
         release_all(o);
     } else {
         for (s = o->next + 1; s < seq && o->held > 0; s++)
-            if (slot_of(o, s)->used)
+            if (slot_of(o, s)->used && slot_of(o, s)->seq == s)
                 release(o, slot_of(o, s));
     }
     o->next = seq;

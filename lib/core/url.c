@@ -183,7 +183,11 @@ static size_t formatted_len(const struct rt_url *u)
     if (u->ipv6)
         n += 2;
     if (u->port != default_port(u->scheme))
-        n += 6; /* ":65535" at most; an upper bound is enough */
+        n += 1 + (u->port >= 10000   ? 5
+                  : u->port >= 1000 ? 4
+                  : u->port >= 100  ? 3
+                  : u->port >= 10   ? 2
+                                    : 1);
     n += strlen(u->path);
     if (u->query[0] != '\0')
         n += 1 + strlen(u->query);
@@ -255,9 +259,6 @@ static int put_component(rt_buf *b, const char *s, size_t n, int query,
         char esc[3];
 
         if (c == '%') {
-            if (i + 2 >= n + 0 && i + 2 > n - 1 + 1) {
-                /* fewer than two bytes left */
-            }
             if (n - i < 3 || hexval((unsigned char)s[i + 1]) < 0 ||
                 hexval((unsigned char)s[i + 2]) < 0) {
                 char sb[SHOW_BUF];
@@ -802,7 +803,7 @@ static int rewrite_query(rt_buf *b, const char *q, const char *key,
 {
     int found = 0;
 
-    while (*q != '\0' || found < 0) {
+    while (*q != '\0') {
         size_t n = strcspn(q, "&");
         size_t kn = strcspn(q, "=&");
         const char *piece = q;

@@ -56,14 +56,14 @@ int main(void)
 }
 PROG
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
-cc -o use use.c $(pkg-config --cflags --libs rtctl) 2>cc.err ||
+"${CC:-cc}" ${RT_E2E_CFLAGS:-} -o use use.c $(pkg-config --cflags --libs rtctl) 2>cc.err ||
     { cat cc.err >&2; fail "a program using <rtctl.h> does not build"; }
 LD_LIBRARY_PATH="$libdir" ./use >out || fail "the program failed"
 check_grep '^hello\|1\|world$' out
 check_grep '^[0-9]+\.[0-9]+\.[0-9]+ protocol error$' out
 ok "a program builds with pkg-config rtctl and runs against the shared library"
 
-cc -o use-static use.c -I"$prefix/include" "$libdir/librtctl.a" \
+"${CC:-cc}" ${RT_E2E_CFLAGS:-} -o use-static use.c -I"$prefix/include" "$libdir/librtctl.a" \
     $(pkg-config --libs libcjson libcrypto) 2>cc.err ||
     { cat cc.err >&2; fail "static link failed"; }
 ./use-static >out || fail "the static program failed"

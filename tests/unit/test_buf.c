@@ -62,8 +62,10 @@ static void test_buf_json_replaces_ill_formed_utf8(void **state)
                   "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""); /* surrogate */
     assert_quoted("\xf4\x90\x80\x80", 4,
                   "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
-    assert_quoted("\xe2\x82", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\""); /* cut */
-    assert_quoted("a\xe2\x82" "b", 4, "\"a\xef\xbf\xbd\xef\xbf\xbd" "b\"");
+    /* A cut-short sequence is one maximal subpart: one U+FFFD. */
+    assert_quoted("\xe2\x82", 2, "\"\xef\xbf\xbd\"");
+    assert_quoted("a\xe2\x82" "b", 4, "\"a\xef\xbf\xbd" "b\"");
+    assert_quoted("\xf0\x9f\x98" "x", 4, "\"\xef\xbf\xbd" "x\"");
     assert_quoted("\x80", 1, "\"\xef\xbf\xbd\"");
 }
 
