@@ -621,11 +621,13 @@ int rt_jwt_verify(const char *token, size_t len, const char *secret,
     if (out != NULL)
         *out = NULL;
     if (token == NULL || out == NULL) {
-        seterr(errbuf, errlen, "no token");
+        seterr(errbuf, errlen, "%s", token ? "no place for the claims"
+                                           : "no token");
         return RT_EINVAL;
     }
     if (secret == NULL || secret_len == 0 || secret_len > INT_MAX) {
-        seterr(errbuf, errlen, "empty secret");
+        seterr(errbuf, errlen, "%s", secret_len > INT_MAX ? "secret too long"
+                                                          : "empty secret");
         return RT_EINVAL;
     }
     if (len > RT_JWT_MAX_TOKEN) {

@@ -232,9 +232,10 @@ static void test_jwt_round_trip_all_claims(void **state)
     assert_true(c->iat == in.iat && c->nbf == in.nbf && c->exp == in.exp);
     assert_int_equal(c->nrooms, 3);
     assert_string_equal(c->rooms[2], "*");
-    assert_string_equal(c->json, "{\"sub\":\"user.name_1-x\",\"iat\":1699999990,"
-                                 "\"nbf\":1699999995,\"exp\":1700003600,"
-                                 "\"rooms\":[\"a\",\"b.c_d-e\",\"*\"]}");
+    assert_string_equal(c->json,
+                        "{\"sub\":\"user.name_1-x\",\"iat\":1699999990,"
+                        "\"nbf\":1699999995,\"exp\":1700003600,"
+                        "\"rooms\":[\"a\",\"b.c_d-e\",\"*\"]}");
     rt_jwt_claims_free(c);
     rt_free(tok);
 }
@@ -263,7 +264,7 @@ static void test_jwt_round_trip_binary_secret(void **state)
 
 static void test_jwt_token_need_not_be_nul_terminated(void **state)
 {
-    char buf[sizeof(vec1_token) + 8];
+    char buf[sizeof(vec1_token) - 1 + 8];
     rt_jwt_claims *c = NULL;
 
     (void)state;
@@ -459,7 +460,8 @@ static void test_jwt_typ_optional_and_any_string(void **state)
     tok = mk("{\"alg\":\"HS256\"}", vec1_payload);
     assert_int_equal(ver(tok, NULL), RT_OK);
     rt_free(tok);
-    tok = mk(" {\"kid\":{\"x\":[1]} , \"typ\":\"at+jwt\",\"alg\":\"HS256\"}\r\n",
+    tok = mk(" {\"kid\":{\"x\":[1]} , \"typ\":\"at+jwt\","
+             "\"alg\":\"HS256\"}\r\n",
              vec1_payload);
     assert_int_equal(ver(tok, NULL), RT_OK);
     rt_free(tok);
@@ -499,7 +501,8 @@ static void test_jwt_expired_at_exp_exactly(void **state)
 
 static void test_jwt_not_valid_before_nbf(void **state)
 {
-    static const char pay[] = "{\"sub\":\"a\",\"nbf\":1700000100,\"exp\":1700003600}";
+    static const char pay[] =
+        "{\"sub\":\"a\",\"nbf\":1700000100,\"exp\":1700003600}";
     char *tok = mk(HS256_HDR, pay);
     rt_jwt_claims *c = NULL;
     size_t n = strlen(tok);
@@ -941,8 +944,8 @@ static void test_jwt_json_edges_accepted(void **state)
     static const char *good[] = {
         " \t\r\n{ \"sub\" : \"a\" , \"exp\" : 1700003600 } \n",
         "{\"sub\":\"a\",\"exp\":1700003600,\"x\":\"\\ud83d\\ude00 \xc3\xa9\"}",
-        "{\"sub\":\"a\",\"exp\":1700003600,\"x\":[{},[],null,true,false,"
-        "-0.5e-3,\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"]}",
+        ("{\"sub\":\"a\",\"exp\":1700003600,\"x\":[{},[],null,true,false,"
+         "-0.5e-3,\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"]}"),
         "{\"sub\":\"a\",\"exp\":1700003600,\"x\":\"\\\\u0000\"}",
     };
     size_t i;

@@ -37,7 +37,7 @@ typedef struct rt_jwt_claims {
     int has_rooms;   /* 0: claim absent (all rooms allowed) */
     char **rooms;    /* room names, or the single entry "*" */
     size_t nrooms;
-    char *json;      /* the decoded payload JSON as it was in the token */
+    char *json;      /* payload JSON as in the token (verify only) */
 } rt_jwt_claims;
 
 /*
