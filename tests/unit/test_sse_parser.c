@@ -703,7 +703,7 @@ static void test_sse_parser_callback_cancel_is_sticky(void **state)
     assert_string_equal(out.s, "event=message id= data=1\n");
     rt_sse_parser_reset(p);
     assert_int_equal(rt_sse_parser_feed(p, in, sizeof(in) - 1), 0);
-    /* A new connection replays from the start (the stub never cancels). */
+    /* Parsing resumes; the callback's count is past cancel_at now. */
     assert_string_equal(out.s, "event=message id= data=1\n"
                                "event=message id= data=1\n"
                                "event=message id= data=2\nretry=9\n"
@@ -809,7 +809,7 @@ static void test_sse_parser_golden_corpus(void **state)
     for (k = 0; k < n; k++) {
         char path[1024];
         char *in, *expect;
-        size_t in_len, expect_len;
+        size_t in_len = 0, expect_len = 0;
 
         snprintf(path, sizeof(path), "%s/%s.sse", dir, names[k]);
         in = th_read_file(path, &in_len);

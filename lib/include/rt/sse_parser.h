@@ -50,9 +50,12 @@ typedef int (*rt_sse_event_cb)(const rt_sse_event *ev, void *ud);
 typedef void (*rt_sse_retry_cb)(uint64_t ms, void *ud);
 
 typedef struct rt_sse_parser_opts {
-    size_t max_line_bytes; /* default 1 MiB; a longer line -> RT_ETOOBIG */
-    size_t max_data_bytes; /* default 16 MiB; per event, LFs between lines
-                              counted -> RT_ETOOBIG */
+    /* default 1 MiB; a longer line (terminator not counted, comments
+       included) -> RT_ETOOBIG; the parser never buffers more */
+    size_t max_line_bytes;
+    /* default 16 MiB; one event's data (the LFs between its lines
+       counted) longer than this -> RT_ETOOBIG */
+    size_t max_data_bytes;
 } rt_sse_parser_opts;
 
 /*
