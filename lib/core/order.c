@@ -182,9 +182,11 @@ int rt_order_new(rt_order **out, const rt_order_opts *opts, uint64_t next_seq,
     rt_order_opts def;
     rt_order *o;
 
-    if (out == NULL || deliver == NULL)
+    if (out == NULL)
         return RT_EINVAL;
     *out = NULL;
+    if (deliver == NULL)
+        return RT_EINVAL;
     if (opts == NULL) {
         rt_order_opts_init(&def);
         opts = &def;

@@ -102,8 +102,7 @@ static int push(rt_order *o, uint64_t seq, uint64_t now)
     return rc;
 }
 
-static void assert_delivered_run(const struct rec *r, uint64_t first,
-                                 size_t n)
+static void assert_delivered_run(const struct rec *r, uint64_t first, size_t n)
 {
     size_t i;
 
@@ -427,8 +426,8 @@ static void test_order_gap_fills_before_timeout(void **state)
     rt_order_free(o);
 }
 
-static void test_order_gap_after_partial_fill_timed_from_first_sight(
-    void **state)
+static void
+test_order_gap_after_partial_fill_timed_from_first_sight(void **state)
 {
     struct rec r;
     rt_order *o = mkorder(&r, 0, 0, 2000, 1);
@@ -736,8 +735,7 @@ static void *fail_realloc(void *p, size_t n)
 
 static void test_order_new_out_of_memory(void **state)
 {
-    const rt_allocators hooks = {fail_malloc, fail_calloc, fail_realloc,
-                                 free};
+    const rt_allocators hooks = {fail_malloc, fail_calloc, fail_realloc, free};
     struct rec r;
     rt_order *o;
     int rc;

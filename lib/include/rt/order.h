@@ -45,16 +45,19 @@ typedef struct rt_order rt_order;
  */
 typedef void (*rt_order_deliver_cb)(uint64_t seq, void *msg, void *ud);
 
-/* Release a held message the buffer will never deliver. */
+/*
+ * Release a held message the buffer will never deliver.  The same rules as
+ * in the deliver callback apply to calls made from here.
+ */
 typedef void (*rt_order_free_cb)(void *msg, void *ud);
 
 /* Largest accepted |window|: bounds the memory a buffer allocates. */
 #define RT_ORDER_MAX_WINDOW ((size_t)1 << 20)
 
 typedef struct rt_order_opts {
-    size_t window;           /* seqs held past the next expected; 1024 */
-    uint64_t max_ahead;      /* farther than this is RT_ERANGE; 65536 */
-    uint64_t gap_timeout_ms; /* report a gap open this long; 2000 */
+    size_t window;             /* seqs held past the next expected; 1024 */
+    uint64_t max_ahead;        /* farther than this is RT_ERANGE; 65536 */
+    uint64_t gap_timeout_ms;   /* report a gap open this long; 2000 */
     rt_order_free_cb free_msg; /* NULL: held messages are just forgotten */
 } rt_order_opts;
 
@@ -85,7 +88,7 @@ RT_EXTERN void rt_order_opts_init(rt_order_opts *o);
  * |ud| passed last to |deliver| and to |o->free_msg|.
  *
  * Returns 0, RT_EINVAL (|out| or |deliver| NULL, a bad window or
- * max_ahead) or RT_ENOMEM.
+ * max_ahead) or RT_ENOMEM; on an error *out is set to NULL if |out| is not.
  * Ownership: the caller owns *out and frees it with rt_order_free().
  * Callbacks: none here.
  * See also: rt_order_push(), rt_order_free().
@@ -164,7 +167,9 @@ RT_EXTERN uint64_t rt_order_deadline(const rt_order *o);
  * Give up on the messages before |seq| (the server said recovered:false,
  * or a gap timed out and the caller accepts the loss): |seq| becomes the
  * next expected seq, held messages below it are freed and held messages
- * from it on are delivered in order as far as they are contiguous.
+ * from it on are delivered in order as far as they are contiguous.  A gap
+ * still open past that run is timed, as in rt_order_tick(), from the
+ * earliest arrival among the messages held past it.
  *
  * |o| the buffer.
  * |seq| the new next expected seq; equal to rt_order_next() is a no-op.
