@@ -210,6 +210,7 @@ int cmd_token(int argc, char **argv)
     int do_verify = 0, json = 0, n, status;
     int64_t now;
     struct rt_opt opts[] = {
+        OPT_GROUP("Key"),
         OPT_STR(0, "secret", &secret, "SECRET",
                 "the HS256 key (default: $RTCTL_AUTH_SECRET)"),
         OPT_GROUP("Minting"),

@@ -344,8 +344,7 @@ void rt_opts_usage(FILE *f, const struct rt_cmd_help *cmd,
         else
             n += fprintf(f, "    ");
         if (o->long_name)
-            n += fprintf(f, "--%s%s", o->type == RT_OPT_BOOL ? "[no-]" : "",
-                         o->long_name);
+            n += fprintf(f, "--%s", o->long_name);
         if (takes_arg(o))
             n += fprintf(f, " %s", o->argh ? o->argh : "VALUE");
         if (n >= HELP_COLUMN - 1) {

@@ -5,8 +5,8 @@
  * table for shell completion and the docs-sync test.
  *
  * Rules: --opt=value and --opt value both work; -x value and -xvalue both
- * work; booleans take --no-opt; `--` ends options; abbreviations are
- * refused; -h/--help is always there.
+ * work; booleans also take --no-opt (not listed in --help); `--` ends
+ * options; abbreviations are refused; -h/--help is always there.
  */
 #ifndef RTCTL_OPTS_H
 #define RTCTL_OPTS_H
