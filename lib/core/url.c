@@ -1096,22 +1096,15 @@ static int resolve(struct rt_url *u, const char *base, const char *target,
     }
     u->scheme = convert_scheme(u->scheme, kind);
 
-    if (strpbrk(target, "/?") == NULL) {
-        const char *seg = kind_segment(kind);
+    if (strpbrk(target, "/?") == NULL && kind_segment(kind) != NULL) {
         rt_buf p;
 
         /* A '#' is an invalid room character like any other. */
         rc = room_check(target, tn, errbuf, errlen);
         if (rc != 0)
             return rc;
-        if (seg == NULL) {
-            seterr(errbuf, errlen,
-                   "room '%s' given where no room endpoint applies",
-                   show(b, target, tn));
-            return RT_EINVAL;
-        }
         rt__buf_init(&p);
-        if (rt__buf_printf(&p, "%s/%s", seg, target) != 0) {
+        if (rt__buf_printf(&p, "%s/%s", kind_segment(kind), target) != 0) {
             rt__buf_cleanup(&p);
             return RT_ENOMEM;
         }

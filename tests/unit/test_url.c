@@ -125,12 +125,15 @@ static void test_url_room_maps_to_endpoint_of_each_kind(void **state)
                "ws://127.0.0.1:8080/ws/a.b_c-D9");
 }
 
-static void test_url_room_needs_a_room_kind(void **state)
+static void test_url_bare_word_is_a_path_without_room_kind(void **state)
 {
     (void)state;
-    expect_res_err(BASE, "general", RT_URL_KIND_ANY, RT_EINVAL,
-                   "no room endpoint");
-    expect_res_err(BASE, "general", RT_URL_KIND_HTTP, RT_EINVAL, NULL);
+    expect_res(BASE, "rooms", RT_URL_KIND_HTTP,
+               "http://127.0.0.1:8080/rooms");
+    expect_res("ws://h/api/", "echo", RT_URL_KIND_ANY, "ws://h/api/echo");
+    /* No room rules apply to it. */
+    expect_res("http://h", "a@b", RT_URL_KIND_HTTP, "http://h/a@b");
+    expect_res_err("http://h", "a b", RT_URL_KIND_HTTP, RT_EURL, "space");
 }
 
 static void test_url_room_below_base_prefix(void **state)
@@ -165,7 +168,8 @@ static void test_url_room_bad_names_are_explained(void **state)
     name65[64] = '\0';
     expect_res(BASE, name65, RT_URL_KIND_WS,
                "ws://127.0.0.1:8080/ws/"
-               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
     expect_res_err(BASE, "", RT_URL_KIND_WS, RT_EURL, "empty");
     expect_res_err(BASE, "a b", RT_URL_KIND_WS, RT_EURL, "space");
     expect_res_err(BASE, "caf\xc3\xa9", RT_URL_KIND_WS, RT_EURL,
@@ -447,7 +451,7 @@ static void test_url_parse_scheme_errors(void **state)
 static void test_url_parse_refuses_spaces_and_controls(void **state)
 {
     (void)state;
-    expect_parse_err("http://h/a b", RT_EURL, "space at offset 9");
+    expect_parse_err("http://h/a b", RT_EURL, "space at offset 10");
     expect_parse_err(" http://h/", RT_EURL, "space");
     expect_parse_err("http://h/\r\n", RT_EURL, "control character 0x0D");
     expect_parse_err("http://h/\x7f", RT_EURL, "0x7F");
@@ -860,7 +864,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_room_maps_to_endpoint_of_each_kind),
-        cmocka_unit_test(test_url_room_needs_a_room_kind),
+        cmocka_unit_test(test_url_bare_word_is_a_path_without_room_kind),
         cmocka_unit_test(test_url_room_below_base_prefix),
         cmocka_unit_test(test_url_room_base_query_is_kept),
         cmocka_unit_test(test_url_room_bad_names_are_explained),

@@ -87,17 +87,18 @@ RT_EXTERN int rt_url_parse(rt_url **out, const char *str, char *errbuf,
  *     "/events/general", "ws/general?x=1"): appended to the base path,
  *     whether or not it starts with '/'; its query parameters replace those
  *     of the base with the same name, the others are appended;
- *   - otherwise a room name ("general"), which must match
- *     [A-Za-z0-9._-]{1,64}, not "." or "..": mapped to the endpoint of
- *     |kind| below the base path.
+ *   - otherwise, for kinds WS, SSE, POLL and PUBLISH, a room name
+ *     ("general"), which must match [A-Za-z0-9._-]{1,64} and not be "."
+ *     or "..": mapped to the endpoint of |kind| below the base path; for
+ *     kinds ANY and HTTP, which have no room endpoint, a path ("rooms").
  *   A target whose first segment holds ':' ("localhost:8080/ws") is
  *   refused as a URL missing its scheme.
- * |kind| the endpoint family; a room needs WS, SSE, POLL or PUBLISH.
+ * |kind| the endpoint family.
  * |errbuf| receives the reason on failure; problems with |base| start with
  *   "base URL: ".
  *
  * Returns 0, RT_EURL for a malformed base, target or room name, RT_EINVAL
- * for a room with kind ANY or HTTP or a NULL argument, RT_ETOOBIG when the
+ * for a NULL argument or an unknown |kind|, RT_ETOOBIG when the
  * result would exceed RT_URL_MAX_LEN, RT_ENOMEM.
  *
  * Ownership: the caller frees *out with rt_url_free().
