@@ -50,6 +50,9 @@ int rt_out_init(struct rt_out *o, const struct rt_cmd_help *cmd,
 }
 
 static void vsay(const struct rt_out *o, const char *what, const char *fmt,
+                 va_list ap) __attribute__((format(printf, 3, 0)));
+
+static void vsay(const struct rt_out *o, const char *what, const char *fmt,
                  va_list ap)
 {
     fprintf(stderr, "rtctl %s: %s", o->cmd, what);
