@@ -13,6 +13,8 @@
  *     the like are refused here), so that once it passes, a NULL from
  *     cJSON can only mean that an allocation failed: this is how RT_ENOMEM
  *     is told apart from bad_json without peeking at cJSON's globals.
+ *     The same pass notes where the value of the top-level "data" member
+ *     lies, so its raw text is the sender's and not cJSON's reprint.
  *  3. cJSON builds the tree (its recursion is bounded by step 2), build()
  *     checks the protocol and pack() copies every string the message keeps
  *     into the same allocation as the struct.
@@ -23,9 +25,10 @@
  *    is pack() again.  No partially built message is ever visible.
  *  - No string of a parsed message holds a NUL byte (\u0000 is refused), so
  *    strlen() of each is its length.
- *  - data is always cJSON's compact print of the data object (or "{}"), and
- *    encoding writes it back verbatim, so parse(encode(parse(x))) gives the
- *    same message as parse(x), and encode is then a fixed point.
+ *  - data is the sender's bytes of the data object with the whitespace
+ *    between tokens removed (or "{}"), and encoding writes it back
+ *    verbatim, so parse(encode(parse(x))) gives the same message as
+ *    parse(x), and encode is then a fixed point.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -160,8 +163,28 @@ typedef struct scanner {
     const unsigned char *s;
     size_t n;
     size_t pos;
-    int has_nul; /* a \u0000 escape was seen */
+    int has_nul;       /* a \u0000 escape was seen */
+    int data_next;     /* the value being started is the top-level "data" */
+    int data_open;     /* inside that value */
+    int data_ws;       /* whitespace was skipped inside it */
+    size_t data_start; /* its bytes, when data_end > data_start */
+    size_t data_end;
 } scanner;
+
+/* Bytes a string may hold as they are: ASCII from 0x20 but '"' and '\\'. */
+static const unsigned char plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    /* 0x80 and up: UTF-8, checked apart */
+};
+
+#define is_plain(c) (plain[(unsigned char)(c)])
 
 /*
  * Length of the well-formed UTF-8 sequence at |s| (1 to 4), or 0 when the
@@ -203,6 +226,8 @@ static size_t utf8_len(const unsigned char *s, size_t avail)
 
 static void skip_ws(scanner *sc)
 {
+    size_t start = sc->pos;
+
     while (sc->pos < sc->n) {
         unsigned char c = sc->s[sc->pos];
 
@@ -210,6 +235,8 @@ static void skip_ws(scanner *sc)
             break;
         sc->pos++;
     }
+    if (sc->pos != start && sc->data_open)
+        sc->data_ws = 1;
 }
 
 /* Read 4 hex digits at |at|; 0 when they are not there. */
@@ -246,8 +273,13 @@ static const char *scan_string(scanner *sc)
 
     sc->pos++;
     for (;;) {
+        size_t pos = sc->pos, n = sc->n;
         unsigned char c;
 
+        /* The common case first: a run of plain bytes. */
+        while (pos < n && is_plain(s[pos]))
+            pos++;
+        sc->pos = pos;
         if (sc->pos >= sc->n)
             return "unterminated string";
         c = s[sc->pos];
@@ -352,6 +384,34 @@ static const char *scan_literal(scanner *sc)
 }
 
 /*
+ * Whether the string token s[0..len) (quotes included, already checked)
+ * decodes to "data", escapes and all, as cJSON will decode it.
+ */
+static int key_is_data(const unsigned char *s, size_t len)
+{
+    static const char want[] = "data";
+    size_t i = 1, k = 0;
+    unsigned u;
+    scanner sc;
+
+    sc.s = s;
+    sc.n = len;
+    while (i < len - 1) {
+        if (k == 4)
+            return 0;
+        if (s[i] == '\\') {
+            if (s[i + 1] != 'u' || !hex4(&sc, i + 2, &u) ||
+                u != (unsigned char)want[k])
+                return 0;
+            i += 6;
+        } else if (s[i++] != (unsigned char)want[k])
+            return 0;
+        k++;
+    }
+    return k == 4;
+}
+
+/*
  * Check that s[0..n) is exactly one JSON object plus whitespace, at most
  * |max_depth| containers deep.  On success *vend is the offset just past
  * the object.  Returns NULL or why the input is refused.
@@ -363,11 +423,16 @@ static const char *scan_json(scanner *sc, unsigned max_depth, size_t *vend)
     unsigned depth = 0;
     const char *why;
     unsigned char c;
+    size_t start;
 
     skip_ws(sc);
     if (sc->pos >= sc->n || sc->s[sc->pos] != '{')
         return "not a JSON object";
     for (;;) {
+        if (st == S_AFTER && depth == 1 && sc->data_open) {
+            sc->data_open = 0;
+            sc->data_end = sc->pos;
+        }
         if (st == S_AFTER && depth == 0)
             break;
         skip_ws(sc);
@@ -377,6 +442,11 @@ static const char *scan_json(scanner *sc, unsigned max_depth, size_t *vend)
         why = NULL;
         switch (st) {
         case S_VALUE:
+            if (sc->data_next) {
+                sc->data_next = 0;
+                sc->data_open = 1;
+                sc->data_start = sc->pos;
+            }
             if (c == '{' || c == '[') {
                 if (depth >= max_depth)
                     return "nested too deeply";
@@ -403,9 +473,12 @@ static const char *scan_json(scanner *sc, unsigned max_depth, size_t *vend)
         case S_KEY:
             if (c != '"')
                 return "expected a member name";
+            start = sc->pos;
             why = scan_string(sc);
             if (why != NULL)
                 return why;
+            sc->data_next = depth == 1 &&
+                            key_is_data(sc->s + start, sc->pos - start);
             skip_ws(sc);
             if (sc->pos >= sc->n)
                 return "truncated input";
@@ -934,8 +1007,51 @@ static int envelope(rt_msg *m, const cJSON *root, rt_msg_dir dir,
     return 0;
 }
 
-static int build(const cJSON *root, rt_msg_dir dir, const rt_msg_limits *lim,
-                 rt_msg **out, rt_msg_error *err)
+/*
+ * Copy the JSON text s[0..len) to |dst| without the whitespace between
+ * tokens; returns the new length.  The text was checked by scan_json().
+ */
+static size_t compact(const char *s, size_t len, char *dst)
+{
+    size_t i, n = 0;
+    int in_str = 0;
+
+    for (i = 0; i < len; i++) {
+        char c = s[i];
+
+        if (in_str && is_plain((unsigned char)c)) {
+            size_t j = i + 1;
+
+            while (j < len && is_plain((unsigned char)s[j]))
+                j++;
+            memcpy(dst + n, s + i, j - i);
+            n += j - i;
+            i = j - 1;
+            continue;
+        }
+        if (in_str) {
+            if (c == '\\')
+                dst[n++] = s[i++];
+            else if (c == '"')
+                in_str = 0;
+        } else if (c == '"')
+            in_str = 1;
+        else if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+            continue;
+        dst[n++] = s[i];
+    }
+    return n;
+}
+
+/*
+ * Check the protocol on the tree and pack the message.  The raw data is
+ * the sender's own bytes of the data value (found by the scan), compacted:
+ * numbers and escapes stay exactly as written, which cJSON's printer would
+ * not guarantee (1.7.15 prints 9007199254740991 as 9.00719925474099e+15).
+ */
+static int build(const cJSON *root, const char *json, const scanner *sc,
+                 rt_msg_dir dir, const rt_msg_limits *lim, rt_msg **out,
+                 rt_msg_error *err)
 {
     const char **names = NULL;
     const cJSON *data = NULL;
@@ -948,19 +1064,33 @@ static int build(const cJSON *root, rt_msg_dir dir, const rt_msg_limits *lim,
     if (rc == 0)
         rc = view(&m, data, dir, &names, err);
     if (rc == 0 && data != NULL) {
-        text = cJSON_PrintUnformatted(data);
+        size_t n = sc->data_end - sc->data_start;
+
+        if (sc->data_end <= sc->data_start) /* cJSON and the scan disagree */
+            return fail(err, RT_MSG_CODE_BAD_JSON, RT_EPROTO,
+                        "data: not found by the scan");
+        text = rt__malloc(n);
         if (text == NULL)
             rc = nomem(err);
+        else {
+            m.data = text;
+            if (sc->data_ws)
+                m.data_len = compact(json + sc->data_start, n, text);
+            else {
+                memcpy(text, json + sc->data_start, n);
+                m.data_len = n;
+            }
+        }
+    } else if (rc == 0) {
+        m.data = "{}";
+        m.data_len = 2;
     }
     if (rc == 0) {
-        m.data = text != NULL ? text : "{}";
-        m.data_len = strlen(m.data);
         rc = pack(&m, out);
         if (rc == RT_ENOMEM)
             nomem(err);
     }
-    if (text != NULL)
-        cJSON_free(text);
+    rt__free(text);
     rt__free(names);
     return rc;
 }
@@ -992,6 +1122,11 @@ int rt_msg_parse(rt_msg **out, const char *json, size_t len, rt_msg_dir dir,
     sc.n = len;
     sc.pos = 0;
     sc.has_nul = 0;
+    sc.data_next = 0;
+    sc.data_open = 0;
+    sc.data_ws = 0;
+    sc.data_start = 0;
+    sc.data_end = 0;
     why = len == 0 ? "empty frame" : scan_json(&sc, l.max_depth, &vend);
     if (why != NULL)
         return fail(err, RT_MSG_CODE_BAD_JSON, RT_EPROTO, "%s at byte %zu",
@@ -1009,7 +1144,7 @@ int rt_msg_parse(rt_msg **out, const char *json, size_t len, rt_msg_dir dir,
         return fail(err, RT_MSG_CODE_BAD_JSON, RT_EPROTO,
                     "JSON parser stopped at byte %zu", (size_t)(end - json));
     }
-    rc = build(root, dir, &l, out, err);
+    rc = build(root, json, &sc, dir, &l, out, err);
     cJSON_Delete(root);
     return rc;
 }

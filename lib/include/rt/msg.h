@@ -124,18 +124,23 @@ typedef enum rt_msg_system_event {
 
 /*
  * One message.  Absent strings are NULL.  |data| is the data object as
- * compact JSON text (NUL-terminated, |data_len| bytes); after a parse it is
- * never NULL ("{}" when the frame had no data).  The union |u| is a typed
+ * JSON text (NUL-terminated, |data_len| bytes): after a parse, the
+ * sender's own bytes with the whitespace between tokens removed, so
+ * numbers and escapes are exactly as sent; never NULL ("{}" when the frame
+ * had no data).  The union |u| is a typed
  * view of the members of |data| the protocol defines, chosen by |type| (and
  * for system by u.system.event): text -> u.text, ack -> u.ack, typing ->
  * u.typing, presence -> u.presence, system -> u.system, error -> u.error.
  * User names in views match [A-Za-z0-9._-]{1,64} when they come from a
  * server (PROTOCOL.md section 2).
  *
- * A message from rt_msg_parse() or rt_msg_dup() owns all its strings (they
- * live in the same allocation as the struct; do not free or reassign
- * them).  A message built by the caller on the stack for rt_msg_encode()
- * just points at the caller's strings.
+ * A message from rt_msg_parse() or rt_msg_dup() owns all its strings: they
+ * live in the same allocation as the struct, so never free one.  Fields
+ * may be reassigned (a server sets room, seq and timestamp on a parsed
+ * frame before encoding the broadcast); rt_msg_free() releases only the
+ * block, and a string put in by the caller stays the caller's.  A message
+ * built by the caller on the stack for rt_msg_encode() just points at the
+ * caller's strings.
  */
 typedef struct rt_msg {
     rt_msg_type type;
