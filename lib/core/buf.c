@@ -1,5 +1,7 @@
 /*
- * buf.c: a growable byte buffer, JSON string quoting and base64url.
+ * buf.c: a growable byte buffer, JSON string quoting, base64url, and the
+ * small byte-level helpers (UTF-8 sequence length, hex digits) the other
+ * files share.
  *
  * The buffer grows geometrically and keeps a NUL after the contents.  JSON
  * quoting follows RFC 8259 section 7 and never trusts its input to be
@@ -103,19 +105,15 @@ char *rt__buf_detach(rt_buf *b, size_t *len)
     return p;
 }
 
-/*
- * Length of the well-formed UTF-8 sequence at |s| (1 to 4), or 0 when the
- * bytes there are not one; then *bad is the length of the maximal
- * subpart of an ill-formed sequence (at least 1), which WHATWG's decoder
- * replaces with one U+FFFD.  Overlong forms, surrogates and code points
- * past U+10FFFF are ill-formed (Unicode Table 3-7).
- */
-static size_t utf8_len(const unsigned char *s, size_t avail, size_t *bad)
+/* See core_int.h; the tables are Unicode Table 3-7. */
+size_t rt__utf8_len(const unsigned char *s, size_t avail, size_t *bad)
 {
     unsigned char c = s[0];
     unsigned char lo = 0x80, hi = 0xBF;
-    size_t n, i;
+    size_t n, i, dummy;
 
+    if (bad == NULL)
+        bad = &dummy;
     *bad = 1;
     if (c < 0x80)
         return 1;
@@ -146,6 +144,17 @@ static size_t utf8_len(const unsigned char *s, size_t avail, size_t *bad)
     return n;
 }
 
+int rt__hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 int rt__buf_json_str(rt_buf *b, const char *str, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
@@ -167,7 +176,7 @@ int rt__buf_json_str(rt_buf *b, const char *str, size_t len)
         if (i == len)
             break;
         if (s[i] >= 0x80) {
-            size_t bad, n = utf8_len(s + i, len - i, &bad);
+            size_t bad, n = rt__utf8_len(s + i, len - i, &bad);
             int rc;
 
             if (n == 0) {

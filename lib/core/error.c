@@ -1,7 +1,22 @@
 /*
- * error.c: names and messages for the RT_ERRNO_MAP table.
+ * error.c: names and messages for the RT_ERRNO_MAP table, and the errbuf
+ * formatter the modules share.
  */
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "core_int.h"
+
+void rt__seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (errbuf == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, errlen, fmt, ap);
+    va_end(ap);
+}
 
 const char *rt_strerror(int err)
 {

@@ -27,7 +27,6 @@
  * nothing per number, so hostile input costs no more memory than the
  * histogram it describes.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <inttypes.h>
 #include <string.h>
@@ -53,20 +52,6 @@ struct rt_hist {
 };
 
 #define MAX_HIGHEST (UINT64_C(1) << 62)
-
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-    RT__PRINTF(3, 4);
-
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (errbuf == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Leading zero bits of a non-zero |v|, without a loop. */
 static int clz64(uint64_t v)
@@ -460,7 +445,8 @@ struct jp {
 
 static int jfail(struct jp *p, const char *what)
 {
-    seterr(p->err, p->errlen, "histogram JSON: %s at offset %zu", what, p->i);
+    rt__seterr(p->err, p->errlen, "histogram JSON: %s at offset %zu", what,
+               p->i);
     return RT_EPROTO;
 }
 
@@ -704,12 +690,12 @@ int rt_hist_from_json(rt_hist **out, const char *json, size_t len,
     if (out != NULL)
         *out = NULL;
     if (out == NULL || json == NULL) {
-        seterr(errbuf, errlen, "histogram JSON: no input");
+        rt__seterr(errbuf, errlen, "histogram JSON: no input");
         return RT_EINVAL;
     }
     if (len > RT_HIST_JSON_MAX) {
-        seterr(errbuf, errlen, "histogram JSON: longer than %u bytes",
-               RT_HIST_JSON_MAX);
+        rt__seterr(errbuf, errlen, "histogram JSON: longer than %u bytes",
+                   RT_HIST_JSON_MAX);
         return RT_ETOOBIG;
     }
     p.s = json;
@@ -719,6 +705,6 @@ int rt_hist_from_json(rt_hist **out, const char *json, size_t len,
     p.errlen = errlen;
     rc = from_json(out, &p);
     if (rc == RT_ENOMEM)
-        seterr(errbuf, errlen, "histogram JSON: out of memory");
+        rt__seterr(errbuf, errlen, "histogram JSON: out of memory");
     return rc;
 }

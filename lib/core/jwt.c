@@ -14,12 +14,13 @@
  *   when the decoded signature has another length.
  * - Every size is bounded: the token by RT_JWT_MAX_TOKEN, JSON nesting by
  *   JSON_MAX_DEPTH, the rooms claim by RT_JWT_MAX_ROOMS.
- * - JSON is checked by scan_json() before cJSON sees it.  The scanner is
- *   at least as strict as cJSON 1.7, so when cJSON then fails the cause can
- *   only be an allocation: that is how RT_ENOMEM is told from RT_EPROTO
- *   (cJSON returns NULL for both).  It also refuses \u0000, which cJSON
- *   would decode into a C string cut short ("alice\u0000x" read as
- *   "alice"), and numbers over 63 characters, which cJSON cannot read.
+ * - JSON is checked by rt__json_scan() (json_scan.c) before cJSON sees
+ *   it.  The scanner is at least as strict as cJSON 1.7, so when cJSON
+ *   then fails the cause can only be an allocation: that is how RT_ENOMEM
+ *   is told from RT_EPROTO (cJSON returns NULL for both).  It also refuses
+ *   \u0000, which cJSON would decode into a C string cut short
+ *   ("alice\u0000x" read as "alice"), and numbers over 63 characters,
+ *   which cJSON cannot read.
  * - Duplicate member names at the top of the header or payload are
  *   refused: cJSON keeps them all and its lookup returns the first one,
  *   while other JSON parsers keep the last, so a token with two "sub"
@@ -30,7 +31,6 @@
  * are refused instead of being rounded.
  */
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,20 +47,6 @@
 #define NAME_MAX_LEN 64
 /* base64url of {"alg":"HS256","typ":"JWT"} */
 #define JWT_HEADER_B64 "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
-
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-    RT__PRINTF(3, 4);
-
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (errbuf == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* PROTOCOL.md: user ids and room names are [A-Za-z0-9._-]{1,64}. */
 static int valid_name(const char *s)
@@ -186,197 +172,6 @@ out:
     return rc;
 }
 
-/* --- JSON pre-check (see the invariants at the top) */
-
-typedef struct jscan {
-    const unsigned char *s;
-    size_t n, i;
-} jscan;
-
-static int scan_value(jscan *j, int depth);
-
-static void scan_ws(jscan *j)
-{
-    while (j->i < j->n && (j->s[j->i] == ' ' || j->s[j->i] == '\t' ||
-                           j->s[j->i] == '\n' || j->s[j->i] == '\r'))
-        j->i++;
-}
-
-static int scan_hex4(jscan *j, unsigned *out)
-{
-    unsigned v = 0;
-    int k;
-
-    if (j->n - j->i < 4)
-        return -1;
-    for (k = 0; k < 4; k++) {
-        unsigned char c = j->s[j->i++];
-
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= (unsigned)(c - 'A' + 10);
-        else
-            return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int scan_string(jscan *j)
-{
-    unsigned u;
-
-    j->i++;
-    for (;;) {
-        unsigned char c;
-
-        if (j->i >= j->n)
-            return -1;
-        c = j->s[j->i];
-        if (c == '"') {
-            j->i++;
-            return 0;
-        }
-        if (c < 0x20)
-            return -1;
-        if (c != '\\') {
-            j->i++;
-            continue;
-        }
-        if (j->n - j->i < 2)
-            return -1;
-        c = j->s[j->i + 1];
-        j->i += 2;
-        if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' ||
-            c == 'n' || c == 'r' || c == 't')
-            continue;
-        if (c != 'u' || scan_hex4(j, &u) != 0 || u == 0)
-            return -1;
-        /* cJSON refuses unpaired surrogates; so must we. */
-        if (u >= 0xDC00 && u <= 0xDFFF)
-            return -1;
-        if (u >= 0xD800 && u <= 0xDBFF) {
-            if (j->n - j->i < 2 || j->s[j->i] != '\\' ||
-                j->s[j->i + 1] != 'u')
-                return -1;
-            j->i += 2;
-            if (scan_hex4(j, &u) != 0 || u < 0xDC00 || u > 0xDFFF)
-                return -1;
-        }
-    }
-}
-
-static int scan_digits(jscan *j)
-{
-    size_t start = j->i;
-
-    while (j->i < j->n && j->s[j->i] >= '0' && j->s[j->i] <= '9')
-        j->i++;
-    return j->i > start ? 0 : -1;
-}
-
-static int scan_number(jscan *j)
-{
-    size_t start = j->i;
-
-    if (j->s[j->i] == '-')
-        j->i++;
-    if (j->i < j->n && j->s[j->i] == '0')
-        j->i++;
-    else if (scan_digits(j) != 0)
-        return -1;
-    if (j->i < j->n && j->s[j->i] == '.') {
-        j->i++;
-        if (scan_digits(j) != 0)
-            return -1;
-    }
-    if (j->i < j->n && (j->s[j->i] == 'e' || j->s[j->i] == 'E')) {
-        j->i++;
-        if (j->i < j->n && (j->s[j->i] == '+' || j->s[j->i] == '-'))
-            j->i++;
-        if (scan_digits(j) != 0)
-            return -1;
-    }
-    /* cJSON copies at most 63 characters of a number before strtod. */
-    return j->i - start <= 63 ? 0 : -1;
-}
-
-static int scan_word(jscan *j, const char *w)
-{
-    size_t n = strlen(w);
-
-    if (j->n - j->i < n || memcmp(j->s + j->i, w, n) != 0)
-        return -1;
-    j->i += n;
-    return 0;
-}
-
-static int scan_members(jscan *j, int depth, unsigned char close)
-{
-    j->i++;
-    scan_ws(j);
-    if (j->i < j->n && j->s[j->i] == close) {
-        j->i++;
-        return 0;
-    }
-    for (;;) {
-        if (close == '}') {
-            scan_ws(j);
-            if (j->i >= j->n || j->s[j->i] != '"' || scan_string(j) != 0)
-                return -1;
-            scan_ws(j);
-            if (j->i >= j->n || j->s[j->i] != ':')
-                return -1;
-            j->i++;
-        }
-        if (scan_value(j, depth + 1) != 0)
-            return -1;
-        scan_ws(j);
-        if (j->i >= j->n)
-            return -1;
-        if (j->s[j->i] == close) {
-            j->i++;
-            return 0;
-        }
-        if (j->s[j->i] != ',')
-            return -1;
-        j->i++;
-    }
-}
-
-static int scan_value(jscan *j, int depth)
-{
-    unsigned char c;
-
-    scan_ws(j);
-    if (j->i >= j->n)
-        return -1;
-    c = j->s[j->i];
-    switch (c) {
-    case '{':
-    case '[':
-        if (depth >= JSON_MAX_DEPTH)
-            return -1;
-        return scan_members(j, depth, c == '{' ? '}' : ']');
-    case '"':
-        return scan_string(j);
-    case 't':
-        return scan_word(j, "true");
-    case 'f':
-        return scan_word(j, "false");
-    case 'n':
-        return scan_word(j, "null");
-    default:
-        if (c == '-' || (c >= '0' && c <= '9'))
-            return scan_number(j);
-        return -1;
-    }
-}
-
 /*
  * Parse the decoded JSON text in |b| (NUL-terminated by rt_buf) into an
  * object.  |what| names the part in errors.
@@ -384,43 +179,42 @@ static int scan_value(jscan *j, int depth)
 static int parse_object(const rt_buf *b, const char *what, cJSON **out,
                         char *errbuf, size_t errlen)
 {
-    jscan j;
+    rt__json_scan_opts so;
+    rt__json_scan_res sc;
     const cJSON *a, *k;
-    int ok = 0;
 
     *out = NULL;
-    j.s = (const unsigned char *)b->data;
-    j.n = b->len;
-    j.i = 0;
     if (b->len > 0 && memchr(b->data, '\0', b->len) != NULL) {
-        seterr(errbuf, errlen, "%s: JSON contains a NUL byte", what);
+        rt__seterr(errbuf, errlen, "%s: JSON contains a NUL byte", what);
         return RT_EPROTO;
     }
-    if (scan_value(&j, 0) == 0) {
-        scan_ws(&j);
-        ok = j.i == j.n;
-    }
-    if (!ok) {
-        seterr(errbuf, errlen, "%s: bad JSON at offset %zu", what, j.i);
+    /*
+     * Bytes past 0x7F are passed as cJSON passes them: the claims we read
+     * are checked names, and other members are the issuer's business.
+     */
+    so.flags = RT__JSON_NO_NUL | RT__JSON_RAW_BYTES;
+    so.max_depth = JSON_MAX_DEPTH;
+    so.find = NULL;
+    if (rt__json_scan(b->data, b->len, &so, &sc, NULL) != 0) {
+        rt__seterr(errbuf, errlen, "%s: bad JSON at offset %zu", what,
+                   sc.pos);
         return RT_EPROTO;
     }
-    j.i = 0;
-    scan_ws(&j);
-    if (j.s[j.i] != '{') {
-        seterr(errbuf, errlen, "%s: not a JSON object", what);
+    if (b->data[sc.start] != '{') {
+        rt__seterr(errbuf, errlen, "%s: not a JSON object", what);
         return RT_EPROTO;
     }
     /* Length includes the terminator: cJSON wants to see it. */
     *out = cJSON_ParseWithLengthOpts(b->data, b->len + 1, NULL, 1);
     if (*out == NULL) {
-        seterr(errbuf, errlen, "out of memory");
+        rt__seterr(errbuf, errlen, "out of memory");
         return RT_ENOMEM;
     }
     for (a = (*out)->child; a != NULL; a = a->next)
         for (k = (*out)->child; k != a; k = k->next)
             if (strcmp(a->string, k->string) == 0) {
-                seterr(errbuf, errlen, "%s: duplicate member \"%.64s\"",
-                       what, a->string);
+                rt__seterr(errbuf, errlen, "%s: duplicate member \"%.64s\"",
+                           what, a->string);
                 cJSON_Delete(*out);
                 *out = NULL;
                 return RT_EPROTO;
@@ -447,25 +241,26 @@ static int check_header(const cJSON *h, char *errbuf, size_t errlen)
     char name[33];
 
     if (alg == NULL) {
-        seterr(errbuf, errlen, "header: alg missing");
+        rt__seterr(errbuf, errlen, "header: alg missing");
         return RT_EPROTO;
     }
     if (!cJSON_IsString(alg)) {
-        seterr(errbuf, errlen, "header: alg must be a string");
+        rt__seterr(errbuf, errlen, "header: alg must be a string");
         return RT_EPROTO;
     }
     if (strcmp(alg->valuestring, "HS256") != 0) {
         printable(name, alg->valuestring);
-        seterr(errbuf, errlen, "unsupported alg \"%s\" (only HS256)", name);
+        rt__seterr(errbuf, errlen, "unsupported alg \"%s\" (only HS256)",
+                   name);
         return RT_EINVAL;
     }
     if (typ != NULL && !cJSON_IsString(typ)) {
-        seterr(errbuf, errlen, "header: typ must be a string");
+        rt__seterr(errbuf, errlen, "header: typ must be a string");
         return RT_EPROTO;
     }
     /* RFC 7515 4.1.11: we understand no extension, so crit is fatal. */
     if (cJSON_GetObjectItemCaseSensitive(h, "crit") != NULL) {
-        seterr(errbuf, errlen, "header: crit is not supported");
+        rt__seterr(errbuf, errlen, "header: crit is not supported");
         return RT_EPROTO;
     }
     return 0;
@@ -481,19 +276,19 @@ static int get_time(const cJSON *p, const char *name, int64_t *out,
     if (v == NULL) {
         if (!required)
             return 0;
-        seterr(errbuf, errlen, "claim %s missing", name);
+        rt__seterr(errbuf, errlen, "claim %s missing", name);
         return RT_EPROTO;
     }
     if (!cJSON_IsNumber(v)) {
-        seterr(errbuf, errlen, "claim %s must be a number", name);
+        rt__seterr(errbuf, errlen, "claim %s must be a number", name);
         return RT_EPROTO;
     }
     d = v->valuedouble;
     /* NaN and infinities fail the range test too. */
     if (!(d >= 0 && d <= (double)RT_JWT_MAX_TIME) ||
         (double)(int64_t)d != d) {
-        seterr(errbuf, errlen,
-               "claim %s must be an integer from 0 to 2^53-1", name);
+        rt__seterr(errbuf, errlen,
+                   "claim %s must be an integer from 0 to 2^53-1", name);
         return RT_EPROTO;
     }
     *out = (int64_t)d;
@@ -510,19 +305,19 @@ static int get_rooms(const cJSON *p, rt_jwt_claims *c, char *errbuf,
     if (r == NULL)
         return 0;
     if (!cJSON_IsArray(r)) {
-        seterr(errbuf, errlen, "claim rooms must be an array");
+        rt__seterr(errbuf, errlen, "claim rooms must be an array");
         return RT_EPROTO;
     }
     for (e = r->child; e != NULL; e = e->next) {
         if (n == RT_JWT_MAX_ROOMS) {
-            seterr(errbuf, errlen, "claim rooms has more than %d entries",
-                   RT_JWT_MAX_ROOMS);
+            rt__seterr(errbuf, errlen, "claim rooms has more than %d entries",
+                       RT_JWT_MAX_ROOMS);
             return RT_EPROTO;
         }
         if (!cJSON_IsString(e) || (strcmp(e->valuestring, "*") != 0 &&
                                    !valid_name(e->valuestring))) {
-            seterr(errbuf, errlen,
-                   "claim rooms[%zu] is not a room name or \"*\"", n);
+            rt__seterr(errbuf, errlen,
+                       "claim rooms[%zu] is not a room name or \"*\"", n);
             return RT_EPROTO;
         }
         n++;
@@ -540,7 +335,7 @@ static int get_rooms(const cJSON *p, rt_jwt_claims *c, char *errbuf,
     }
     return 0;
 nomem:
-    seterr(errbuf, errlen, "out of memory");
+    rt__seterr(errbuf, errlen, "out of memory");
     return RT_ENOMEM;
 }
 
@@ -558,19 +353,19 @@ static int get_claims(const rt_buf *payload, rt_jwt_claims **out,
     c = rt__calloc(1, sizeof(*c));
     if (c == NULL) {
         rc = RT_ENOMEM;
-        seterr(errbuf, errlen, "out of memory");
+        rt__seterr(errbuf, errlen, "out of memory");
         goto out;
     }
     sub = cJSON_GetObjectItemCaseSensitive(p, "sub");
     if (sub == NULL) {
         rc = RT_EPROTO;
-        seterr(errbuf, errlen, "claim sub missing");
+        rt__seterr(errbuf, errlen, "claim sub missing");
         goto out;
     }
     if (!cJSON_IsString(sub) || !valid_name(sub->valuestring)) {
         rc = RT_EPROTO;
-        seterr(errbuf, errlen,
-               "claim sub must be a string matching [A-Za-z0-9._-]{1,64}");
+        rt__seterr(errbuf, errlen,
+                   "claim sub must be a string matching [A-Za-z0-9._-]{1,64}");
         goto out;
     }
     if ((rc = get_time(p, "exp", &c->exp, 1, errbuf, errlen)) != 0 ||
@@ -582,7 +377,7 @@ static int get_claims(const rt_buf *payload, rt_jwt_claims **out,
     c->json = rt__strndup(payload->data, payload->len);
     if (c->sub == NULL || c->json == NULL) {
         rc = RT_ENOMEM;
-        seterr(errbuf, errlen, "out of memory");
+        rt__seterr(errbuf, errlen, "out of memory");
         goto out;
     }
     *out = c;
@@ -600,9 +395,9 @@ static int decode_part(rt_buf *out, const char *s, size_t len,
     int rc = rt__b64url_decode(out, s, len);
 
     if (rc == RT_ENOMEM)
-        seterr(errbuf, errlen, "out of memory");
+        rt__seterr(errbuf, errlen, "out of memory");
     else if (rc != 0)
-        seterr(errbuf, errlen, "%s: bad base64url", what);
+        rt__seterr(errbuf, errlen, "%s: bad base64url", what);
     return rc;
 }
 
@@ -617,34 +412,34 @@ int rt_jwt_verify(const char *token, size_t len, const char *secret,
     rt_jwt_claims *c = NULL;
     int rc, diff;
 
-    seterr(errbuf, errlen, "%s", "");
+    rt__seterr(errbuf, errlen, "%s", "");
     if (out != NULL)
         *out = NULL;
     if (token == NULL || out == NULL) {
-        seterr(errbuf, errlen, "%s", token ? "no place for the claims"
-                                           : "no token");
+        rt__seterr(errbuf, errlen, "%s",
+                   token ? "no place for the claims" : "no token");
         return RT_EINVAL;
     }
     if (secret == NULL || secret_len == 0 || secret_len > INT_MAX) {
-        seterr(errbuf, errlen, "%s", secret_len > INT_MAX ? "secret too long"
-                                                          : "empty secret");
+        rt__seterr(errbuf, errlen, "%s",
+                   secret_len > INT_MAX ? "secret too long" : "empty secret");
         return RT_EINVAL;
     }
     if (len > RT_JWT_MAX_TOKEN) {
-        seterr(errbuf, errlen, "token too long (%zu bytes, limit %d)", len,
-               RT_JWT_MAX_TOKEN);
+        rt__seterr(errbuf, errlen, "token too long (%zu bytes, limit %d)", len,
+                   RT_JWT_MAX_TOKEN);
         return RT_EPROTO;
     }
     if (len > 0 && memchr(token, '\0', len) != NULL) {
-        seterr(errbuf, errlen, "token contains a NUL byte");
+        rt__seterr(errbuf, errlen, "token contains a NUL byte");
         return RT_EPROTO;
     }
     end = token + len;
     dot1 = len > 0 ? memchr(token, '.', len) : NULL;
     dot2 = dot1 ? memchr(dot1 + 1, '.', (size_t)(end - dot1 - 1)) : NULL;
     if (dot2 == NULL || memchr(dot2 + 1, '.', (size_t)(end - dot2 - 1))) {
-        seterr(errbuf, errlen,
-               "token must be three base64url parts joined by '.'");
+        rt__seterr(errbuf, errlen,
+                   "token must be three base64url parts joined by '.'");
         return RT_EPROTO;
     }
 
@@ -667,13 +462,13 @@ int rt_jwt_verify(const char *token, size_t len, const char *secret,
         goto out;
     if ((rc = hmac_sha256(secret, secret_len, token,
                           (size_t)(dot2 - token), md)) != 0) {
-        seterr(errbuf, errlen, "out of memory");
+        rt__seterr(errbuf, errlen, "out of memory");
         goto out;
     }
     memcpy(given, sig.data, sig.len < sizeof(given) ? sig.len : sizeof(given));
     diff = CRYPTO_memcmp(md, given, sizeof(md));
     if (diff != 0 || sig.len != JWT_SIG_LEN) {
-        seterr(errbuf, errlen, "signature does not match");
+        rt__seterr(errbuf, errlen, "signature does not match");
         rc = RT_EBADSIG;
         goto out;
     }
@@ -686,14 +481,14 @@ int rt_jwt_verify(const char *token, size_t len, const char *secret,
 
     /* 4. The times; exp >= 0, so now - exp cannot overflow. */
     if (now >= c->exp) {
-        seterr(errbuf, errlen, "token expired %lld s ago",
-               (long long)(now - c->exp));
+        rt__seterr(errbuf, errlen, "token expired %lld s ago",
+                   (long long)(now - c->exp));
         rc = RT_EEXPIRED;
         goto out;
     }
     if (c->nbf != 0 && now < c->nbf) {
-        seterr(errbuf, errlen, "token not valid yet (nbf is %llu s away)",
-               (unsigned long long)((uint64_t)c->nbf - (uint64_t)now));
+        rt__seterr(errbuf, errlen, "token not valid yet (nbf is %llu s away)",
+                   (unsigned long long)((uint64_t)c->nbf - (uint64_t)now));
         rc = RT_EEXPIRED;
         goto out;
     }

@@ -6,15 +6,16 @@
  *
  * Parsing runs in three steps:
  *  1. A length check against max_bytes (too_large).
- *  2. scan_json(): one linear pass with an explicit, bounded stack that
- *     checks the whole JSON grammar, the nesting depth, UTF-8, escapes and
- *     number lengths.  It is at least as strict as cJSON on every point
- *     (raw control characters, a BOM, lone surrogates, leading zeros and
- *     the like are refused here), so that once it passes, a NULL from
- *     cJSON can only mean that an allocation failed: this is how RT_ENOMEM
- *     is told apart from bad_json without peeking at cJSON's globals.
- *     The same pass notes where the value of the top-level "data" member
- *     lies, so its raw text is the sender's and not cJSON's reprint.
+ *  2. rt__json_scan() (json_scan.c): one linear pass with an explicit,
+ *     bounded stack that checks the whole JSON grammar, the nesting depth,
+ *     UTF-8, escapes and number lengths.  It is at least as strict as
+ *     cJSON on every point (raw control characters, a BOM, lone
+ *     surrogates, leading zeros and the like are refused there), so that
+ *     once it passes, a NULL from cJSON can only mean that an allocation
+ *     failed: this is how RT_ENOMEM is told apart from bad_json without
+ *     peeking at cJSON's globals.  The same pass notes where the value of
+ *     the top-level "data" member lies, so its raw text is the sender's
+ *     and not cJSON's reprint.
  *  3. cJSON builds the tree (its recursion is bounded by step 2), build()
  *     checks the protocol and pack() copies every string the message keeps
  *     into the same allocation as the struct.
@@ -45,11 +46,13 @@
 #define MAX_SAFE_U64 UINT64_C(9007199254740991)
 /* Timestamps: milliseconds below 10^14 keep 3 decimals exact in a double. */
 #define TS_LIMIT_MS 100000000000000.0
-/* cJSON copies a number into a 64-byte buffer; longer ones fail there. */
-#define MAX_NUMBER_CHARS 63
 #define MAX_NAME_BYTES 64
 #define MAX_EPOCH_BYTES 32
 #define MAX_PING_INTERVAL 2147483647.0
+
+/* The scan's stack must hold the deepest message the limits allow. */
+_Static_assert(RT_MSG_MAX_DEPTH <= RT__JSON_MAX_DEPTH,
+               "RT_MSG_MAX_DEPTH exceeds the JSON scanner's stack");
 
 static const char *const type_names[] = {
     "text", "presence", "typing", "system", "error", "ack",
@@ -154,359 +157,6 @@ static int bad_field(rt_msg_error *err, const char *where, const char *name,
 {
     return fail(err, RT_MSG_CODE_BAD_MESSAGE, RT_EPROTO, "%s%s: %s", where,
                 name, what);
-}
-
-/* ------------------------------------------------------------------ */
-/* Step 2: the grammar scan */
-
-typedef struct scanner {
-    const unsigned char *s;
-    size_t n;
-    size_t pos;
-    int has_nul;       /* a \u0000 escape was seen */
-    int data_next;     /* the value being started is the top-level "data" */
-    int data_open;     /* inside that value */
-    int data_ws;       /* whitespace was skipped inside it */
-    size_t data_start; /* its bytes, when data_end > data_start */
-    size_t data_end;
-} scanner;
-
-/* Bytes a string may hold as they are: ASCII from 0x20 but '"' and '\\'. */
-static const unsigned char plain[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    /* 0x80 and up: UTF-8, checked apart */
-};
-
-#define is_plain(c) (plain[(unsigned char)(c)])
-
-/*
- * Length of the well-formed UTF-8 sequence at |s| (1 to 4), or 0 when the
- * bytes there are not one (a copy of buf.c's: that one is file-local).
- */
-static size_t utf8_len(const unsigned char *s, size_t avail)
-{
-    unsigned char c = s[0];
-    unsigned char lo = 0x80, hi = 0xBF;
-    size_t n, i;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if (avail < n)
-        return 0;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (i = 2; i < n; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return n;
-}
-
-static void skip_ws(scanner *sc)
-{
-    size_t start = sc->pos;
-
-    while (sc->pos < sc->n) {
-        unsigned char c = sc->s[sc->pos];
-
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-            break;
-        sc->pos++;
-    }
-    if (sc->pos != start && sc->data_open)
-        sc->data_ws = 1;
-}
-
-/* Read 4 hex digits at |at|; 0 when they are not there. */
-static int hex4(const scanner *sc, size_t at, unsigned *out)
-{
-    unsigned v = 0;
-    size_t i;
-
-    if (at > sc->n || sc->n - at < 4)
-        return 0;
-    for (i = 0; i < 4; i++) {
-        unsigned char c = sc->s[at + i];
-
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= (unsigned)(c - 'A' + 10);
-        else
-            return 0;
-    }
-    *out = v;
-    return 1;
-}
-
-/* At the opening quote; returns NULL or why the string is refused. */
-static const char *scan_string(scanner *sc)
-{
-    const unsigned char *s = sc->s;
-    unsigned u, lo;
-    size_t l;
-
-    sc->pos++;
-    for (;;) {
-        size_t pos = sc->pos, n = sc->n;
-        unsigned char c;
-
-        /* The common case first: a run of plain bytes. */
-        while (pos < n && is_plain(s[pos]))
-            pos++;
-        sc->pos = pos;
-        if (sc->pos >= sc->n)
-            return "unterminated string";
-        c = s[sc->pos];
-        if (c == '"') {
-            sc->pos++;
-            return NULL;
-        }
-        if (c < 0x20)
-            return "control character in a string";
-        if (c >= 0x80) {
-            l = utf8_len(s + sc->pos, sc->n - sc->pos);
-            if (l == 0)
-                return "ill-formed UTF-8 in a string";
-            sc->pos += l;
-            continue;
-        }
-        if (c != '\\') {
-            sc->pos++;
-            continue;
-        }
-        if (sc->pos + 1 >= sc->n)
-            return "unterminated string";
-        c = s[sc->pos + 1];
-        if (c != 'u') {
-            if (c != '"' && c != '\\' && c != '/' && c != 'b' && c != 'f' &&
-                c != 'n' && c != 'r' && c != 't')
-                return "bad escape in a string";
-            sc->pos += 2;
-            continue;
-        }
-        if (!hex4(sc, sc->pos + 2, &u))
-            return "bad \\u escape in a string";
-        sc->pos += 6;
-        if (u == 0)
-            sc->has_nul = 1;
-        else if (u >= 0xDC00 && u <= 0xDFFF)
-            return "lone surrogate in a string";
-        else if (u >= 0xD800 && u <= 0xDBFF) {
-            /* cJSON needs the low half right after, as RFC 8259 intends. */
-            if (sc->pos + 1 >= sc->n || s[sc->pos] != '\\' ||
-                s[sc->pos + 1] != 'u' || !hex4(sc, sc->pos + 2, &lo) ||
-                lo < 0xDC00 || lo > 0xDFFF)
-                return "lone surrogate in a string";
-            sc->pos += 6;
-        }
-    }
-}
-
-static int is_digit(const scanner *sc)
-{
-    return sc->pos < sc->n && sc->s[sc->pos] >= '0' && sc->s[sc->pos] <= '9';
-}
-
-static const char *scan_number(scanner *sc)
-{
-    size_t start = sc->pos;
-
-    if (sc->s[sc->pos] == '-')
-        sc->pos++;
-    if (!is_digit(sc))
-        return "bad number";
-    if (sc->s[sc->pos] == '0')
-        sc->pos++;
-    else
-        while (is_digit(sc))
-            sc->pos++;
-    if (sc->pos < sc->n && sc->s[sc->pos] == '.') {
-        sc->pos++;
-        if (!is_digit(sc))
-            return "bad number";
-        while (is_digit(sc))
-            sc->pos++;
-    }
-    if (sc->pos < sc->n && (sc->s[sc->pos] == 'e' || sc->s[sc->pos] == 'E')) {
-        sc->pos++;
-        if (sc->pos < sc->n &&
-            (sc->s[sc->pos] == '+' || sc->s[sc->pos] == '-'))
-            sc->pos++;
-        if (!is_digit(sc))
-            return "bad number";
-        while (is_digit(sc))
-            sc->pos++;
-    }
-    if (sc->pos - start > MAX_NUMBER_CHARS)
-        return "number longer than 63 characters";
-    return NULL;
-}
-
-static const char *scan_literal(scanner *sc)
-{
-    static const char *const lits[] = {"true", "false", "null"};
-    size_t i, l;
-
-    for (i = 0; i < 3; i++) {
-        l = strlen(lits[i]);
-        if (sc->n - sc->pos >= l && memcmp(sc->s + sc->pos, lits[i], l) == 0) {
-            sc->pos += l;
-            return NULL;
-        }
-    }
-    return "unexpected character";
-}
-
-/*
- * Whether the string token s[0..len) (quotes included, already checked)
- * decodes to "data", escapes and all, as cJSON will decode it.
- */
-static int key_is_data(const unsigned char *s, size_t len)
-{
-    static const char want[] = "data";
-    size_t i = 1, k = 0;
-    unsigned u;
-    scanner sc;
-
-    sc.s = s;
-    sc.n = len;
-    while (i < len - 1) {
-        if (k == 4)
-            return 0;
-        if (s[i] == '\\') {
-            if (s[i + 1] != 'u' || !hex4(&sc, i + 2, &u) ||
-                u != (unsigned char)want[k])
-                return 0;
-            i += 6;
-        } else if (s[i++] != (unsigned char)want[k])
-            return 0;
-        k++;
-    }
-    return k == 4;
-}
-
-/*
- * Check that s[0..n) is exactly one JSON object plus whitespace, at most
- * |max_depth| containers deep.  On success *vend is the offset just past
- * the object.  Returns NULL or why the input is refused.
- */
-static const char *scan_json(scanner *sc, unsigned max_depth, size_t *vend)
-{
-    enum { S_VALUE, S_KEY, S_AFTER } st = S_VALUE;
-    unsigned char stack[RT_MSG_MAX_DEPTH];
-    unsigned depth = 0;
-    const char *why;
-    unsigned char c;
-    size_t start;
-
-    skip_ws(sc);
-    if (sc->pos >= sc->n || sc->s[sc->pos] != '{')
-        return "not a JSON object";
-    for (;;) {
-        if (st == S_AFTER && depth == 1 && sc->data_open) {
-            sc->data_open = 0;
-            sc->data_end = sc->pos;
-        }
-        if (st == S_AFTER && depth == 0)
-            break;
-        skip_ws(sc);
-        if (sc->pos >= sc->n)
-            return "truncated input";
-        c = sc->s[sc->pos];
-        why = NULL;
-        switch (st) {
-        case S_VALUE:
-            if (sc->data_next) {
-                sc->data_next = 0;
-                sc->data_open = 1;
-                sc->data_start = sc->pos;
-            }
-            if (c == '{' || c == '[') {
-                if (depth >= max_depth)
-                    return "nested too deeply";
-                stack[depth++] = c;
-                sc->pos++;
-                skip_ws(sc);
-                if (sc->pos < sc->n &&
-                    sc->s[sc->pos] == (c == '{' ? '}' : ']')) {
-                    sc->pos++;
-                    depth--;
-                    st = S_AFTER;
-                } else
-                    st = c == '{' ? S_KEY : S_VALUE;
-                continue;
-            }
-            if (c == '"')
-                why = scan_string(sc);
-            else if (c == '-' || (c >= '0' && c <= '9'))
-                why = scan_number(sc);
-            else
-                why = scan_literal(sc);
-            st = S_AFTER;
-            break;
-        case S_KEY:
-            if (c != '"')
-                return "expected a member name";
-            start = sc->pos;
-            why = scan_string(sc);
-            if (why != NULL)
-                return why;
-            sc->data_next = depth == 1 &&
-                            key_is_data(sc->s + start, sc->pos - start);
-            skip_ws(sc);
-            if (sc->pos >= sc->n)
-                return "truncated input";
-            if (sc->s[sc->pos] != ':')
-                return "expected ':'";
-            sc->pos++;
-            st = S_VALUE;
-            break;
-        case S_AFTER:
-            if (c == ',') {
-                sc->pos++;
-                st = stack[depth - 1] == '{' ? S_KEY : S_VALUE;
-            } else if ((c == '}' && stack[depth - 1] == '{') ||
-                       (c == ']' && stack[depth - 1] == '[')) {
-                sc->pos++;
-                depth--;
-            } else
-                return "expected ',' or a closing bracket";
-            break;
-        }
-        if (why != NULL)
-            return why;
-    }
-    *vend = sc->pos;
-    skip_ws(sc);
-    if (sc->pos != sc->n)
-        return "trailing data after the object";
-    return NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1007,9 +657,17 @@ static int envelope(rt_msg *m, const cJSON *root, rt_msg_dir dir,
     return 0;
 }
 
+/* A byte a JSON string holds as it is: ASCII from 0x20 but '"' and '\\'. */
+static int is_plain(char ch)
+{
+    unsigned char c = (unsigned char)ch;
+
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
 /*
  * Copy the JSON text s[0..len) to |dst| without the whitespace between
- * tokens; returns the new length.  The text was checked by scan_json().
+ * tokens; returns the new length.  The text was checked by rt__json_scan().
  */
 static size_t compact(const char *s, size_t len, char *dst)
 {
@@ -1019,10 +677,10 @@ static size_t compact(const char *s, size_t len, char *dst)
     for (i = 0; i < len; i++) {
         char c = s[i];
 
-        if (in_str && is_plain((unsigned char)c)) {
+        if (in_str && is_plain(c)) {
             size_t j = i + 1;
 
-            while (j < len && is_plain((unsigned char)s[j]))
+            while (j < len && is_plain(s[j]))
                 j++;
             memcpy(dst + n, s + i, j - i);
             n += j - i;
@@ -1049,9 +707,9 @@ static size_t compact(const char *s, size_t len, char *dst)
  * numbers and escapes stay exactly as written, which cJSON's printer would
  * not guarantee (1.7.15 prints 9007199254740991 as 9.00719925474099e+15).
  */
-static int build(const cJSON *root, const char *json, const scanner *sc,
-                 rt_msg_dir dir, const rt_msg_limits *lim, rt_msg **out,
-                 rt_msg_error *err)
+static int build(const cJSON *root, const char *json,
+                 const rt__json_scan_res *sc, rt_msg_dir dir,
+                 const rt_msg_limits *lim, rt_msg **out, rt_msg_error *err)
 {
     const char **names = NULL;
     const cJSON *data = NULL;
@@ -1064,9 +722,9 @@ static int build(const cJSON *root, const char *json, const scanner *sc,
     if (rc == 0)
         rc = view(&m, data, dir, &names, err);
     if (rc == 0 && data != NULL) {
-        size_t n = sc->data_end - sc->data_start;
+        size_t n = sc->found_end - sc->found_start;
 
-        if (sc->data_end <= sc->data_start) /* cJSON and the scan disagree */
+        if (!sc->found) /* cJSON and the scan disagree */
             return fail(err, RT_MSG_CODE_BAD_JSON, RT_EPROTO,
                         "data: not found by the scan");
         text = rt__malloc(n);
@@ -1074,10 +732,10 @@ static int build(const cJSON *root, const char *json, const scanner *sc,
             rc = nomem(err);
         else {
             m.data = text;
-            if (sc->data_ws)
-                m.data_len = compact(json + sc->data_start, n, text);
+            if (sc->found_ws)
+                m.data_len = compact(json + sc->found_start, n, text);
             else {
-                memcpy(text, json + sc->data_start, n);
+                memcpy(text, json + sc->found_start, n);
                 m.data_len = n;
             }
         }
@@ -1099,7 +757,8 @@ int rt_msg_parse(rt_msg **out, const char *json, size_t len, rt_msg_dir dir,
                  const rt_msg_limits *lim, rt_msg_error *err)
 {
     rt_msg_limits l;
-    scanner sc;
+    rt__json_scan_opts so;
+    rt__json_scan_res sc;
     const char *why, *end = NULL;
     size_t vend = 0;
     cJSON *root;
@@ -1118,28 +777,25 @@ int rt_msg_parse(rt_msg **out, const char *json, size_t len, rt_msg_dir dir,
                     "frame of %zu bytes is over the limit of %zu", len,
                     l.max_bytes);
 
-    sc.s = (const unsigned char *)json;
-    sc.n = len;
-    sc.pos = 0;
-    sc.has_nul = 0;
-    sc.data_next = 0;
-    sc.data_open = 0;
-    sc.data_ws = 0;
-    sc.data_start = 0;
-    sc.data_end = 0;
-    why = len == 0 ? "empty frame" : scan_json(&sc, l.max_depth, &vend);
-    if (why != NULL)
+    so.flags = RT__JSON_OBJECT;
+    so.max_depth = l.max_depth;
+    so.find = "data";
+    if (len == 0)
+        return fail(err, RT_MSG_CODE_BAD_JSON, RT_EPROTO,
+                    "empty frame at byte 0");
+    if (rt__json_scan(json, len, &so, &sc, &why) != 0)
         return fail(err, RT_MSG_CODE_BAD_JSON, RT_EPROTO, "%s at byte %zu",
                     why, sc.pos);
     if (sc.has_nul)
         return fail(err, RT_MSG_CODE_BAD_MESSAGE, RT_EPROTO,
                     "\\u0000 in a string is not supported");
+    vend = sc.end;
 
     root = cJSON_ParseWithLengthOpts(json, vend, &end, 0);
     if (root == NULL)
         return nomem(err); /* the scan vouched for the syntax */
     if (end != json + vend) {
-        /* Unreachable unless cJSON and scan_json() disagree. */
+        /* Unreachable unless cJSON and rt__json_scan() disagree. */
         cJSON_Delete(root);
         return fail(err, RT_MSG_CODE_BAD_JSON, RT_EPROTO,
                     "JSON parser stopped at byte %zu", (size_t)(end - json));

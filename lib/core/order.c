@@ -165,15 +165,25 @@ static void rescan(rt_order *o, int want_t_min)
 }
 
 /*
- * After a delivery run took held messages the oldest gap, if any, is a new
- * one: it has been visible since the earliest arrival still held.
+ * Deliver what now follows next (drain()), then settle: free the buffer if
+ * a callback asked for that, else, when the run took held messages and
+ * others remain, the oldest gap is a new one, visible since the earliest
+ * arrival still held.  The tail of every call that moves next.
  */
-static void after_drain(rt_order *o, size_t drained, int lost_t_min)
+static int drain_and_settle(rt_order *o)
 {
-    if (drained == 0 || o->held == 0)
-        return;
-    rescan(o, lost_t_min);
+    int lost = 0;
+    size_t n = drain(o, &lost);
+
+    if (o->dying) {
+        destroy(o);
+        return 0;
+    }
+    if (n == 0 || o->held == 0)
+        return 0;
+    rescan(o, lost);
     o->gap_t0 = o->t_min;
+    return 0;
 }
 
 int rt_order_new(rt_order **out, const rt_order_opts *opts, uint64_t next_seq,
@@ -214,8 +224,6 @@ int rt_order_push(rt_order *o, uint64_t seq, void *msg, uint64_t now_ms)
 {
     uint64_t d;
     struct slot *s;
-    size_t n;
-    int lost = 0;
 
     if (o->in_cb)
         return RT_ESTATE;
@@ -224,13 +232,7 @@ int rt_order_push(rt_order *o, uint64_t seq, void *msg, uint64_t now_ms)
     d = seq - o->next;
     if (d == 0) {
         emit(o, seq, msg);
-        n = drain(o, &lost);
-        if (o->dying) {
-            destroy(o);
-            return 0;
-        }
-        after_drain(o, n, lost);
-        return 0;
+        return drain_and_settle(o);
     }
     if (d > o->opts.max_ahead)
         return RT_ERANGE;
@@ -284,8 +286,6 @@ int rt_order_tick(rt_order *o, uint64_t now_ms, uint64_t *gap_from,
 int rt_order_skip_to(rt_order *o, uint64_t seq)
 {
     uint64_t s;
-    size_t n;
-    int lost = 0;
 
     if (o->in_cb)
         return RT_ESTATE;
@@ -310,13 +310,7 @@ int rt_order_skip_to(rt_order *o, uint64_t seq)
     /* Held seqs now lie in [seq, old next + window]: within the new window. */
     rescan(o, 1);
     o->gap_t0 = o->t_min;
-    n = drain(o, &lost);
-    if (o->dying) {
-        destroy(o);
-        return 0;
-    }
-    after_drain(o, n, lost);
-    return 0;
+    return drain_and_settle(o);
 }
 
 int rt_order_reset(rt_order *o, uint64_t next_seq)

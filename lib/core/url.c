@@ -21,7 +21,6 @@
  * ("%41") are kept, not decoded, so "/%41" and "/A" are different paths;
  * IPv6 literals are lower-cased but not compressed to RFC 5952 form.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,20 +39,6 @@ struct rt_url {
 static const char *const scheme_names[] = {"ws", "wss", "http", "https"};
 
 /* ---------------------------------------------------------------- helpers */
-
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-    RT__PRINTF(3, 4);
-
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (errbuf == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /*
  * Render up to 48 bytes of user input for an error message: printable
@@ -96,15 +81,16 @@ static int is_digit(int c)
     return c >= '0' && c <= '9';
 }
 
-static int hexval(int c)
+/* The byte a "%XX" at s[i] (of |n|) stands for, or -1 when it is none. */
+static int pct_byte(const char *s, size_t n, size_t i)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
+    int hi, lo;
+
+    if (s[i] != '%' || n - i < 3)
+        return -1;
+    hi = rt__hexval((unsigned char)s[i + 1]);
+    lo = rt__hexval((unsigned char)s[i + 2]);
+    return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
 }
 
 static int lower(int c)
@@ -205,13 +191,13 @@ static int room_check(const char *s, size_t len, char *errbuf, size_t errlen)
     size_t i;
 
     if (len == 0) {
-        seterr(errbuf, errlen, "room name is empty");
+        rt__seterr(errbuf, errlen, "room name is empty");
         return RT_EURL;
     }
     if (len > RT_ROOM_MAX_LEN) {
-        seterr(errbuf, errlen,
-               "room name '%s' is longer than %d characters",
-               show(b, s, len), RT_ROOM_MAX_LEN);
+        rt__seterr(errbuf, errlen,
+                   "room name '%s' is longer than %d characters",
+                   show(b, s, len), RT_ROOM_MAX_LEN);
         return RT_EURL;
     }
     for (i = 0; i < len; i++) {
@@ -219,16 +205,16 @@ static int room_check(const char *s, size_t len, char *errbuf, size_t errlen)
         if (!is_alpha(c) && !is_digit(c) && c != '.' && c != '_' &&
             c != '-') {
             char cb[SHOW_BUF];
-            seterr(errbuf, errlen,
-                   "invalid character '%s' in room name '%s' (allowed: "
-                   "A-Z a-z 0-9 . _ -)",
-                   show(cb, s + i, 1), show(b, s, len));
+            rt__seterr(errbuf, errlen,
+                       "invalid character '%s' in room name '%s' (allowed: "
+                       "A-Z a-z 0-9 . _ -)",
+                       show(cb, s + i, 1), show(b, s, len));
             return RT_EURL;
         }
     }
     if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.')) {
-        seterr(errbuf, errlen, "room name '%s' is not allowed",
-               show(b, s, len));
+        rt__seterr(errbuf, errlen, "room name '%s' is not allowed",
+                   show(b, s, len));
         return RT_EURL;
     }
     return 0;
@@ -259,17 +245,19 @@ static int put_component(rt_buf *b, const char *s, size_t n, int query,
         char esc[3];
 
         if (c == '%') {
-            if (n - i < 3 || hexval((unsigned char)s[i + 1]) < 0 ||
-                hexval((unsigned char)s[i + 2]) < 0) {
+            int v = pct_byte(s, n, i);
+
+            if (v < 0) {
                 char sb[SHOW_BUF];
-                seterr(errbuf, errlen, "invalid percent-escape '%s' in %s",
-                       show(sb, s + i, n - i < 3 ? n - i : 3),
-                       query ? "query" : "path");
+                rt__seterr(errbuf, errlen, "invalid percent-escape '%s' in %s",
+                           show(sb, s + i, n - i < 3 ? n - i : 3),
+                           query ? "query" : "path");
                 return RT_EURL;
             }
+            /* Re-encoding the byte re-cases the escape. */
             esc[0] = '%';
-            esc[1] = hex[hexval((unsigned char)s[i + 1])];
-            esc[2] = hex[hexval((unsigned char)s[i + 2])];
+            esc[1] = hex[v >> 4];
+            esc[2] = hex[v & 15];
             if (rt__buf_append(b, esc, 3) != 0)
                 return RT_ENOMEM;
             i += 2;
@@ -401,7 +389,8 @@ static int valid_ipv6(const char *s, size_t n)
     while (i < n) {
         size_t start = i;
 
-        while (i < n && hexval((unsigned char)s[i]) >= 0 && i - start < 5)
+        while (i < n && rt__hexval((unsigned char)s[i]) >= 0 &&
+               i - start < 5)
             i++;
         if (i < n && s[i] == '.') {
             /* An embedded IPv4 address ends the literal. */
@@ -445,38 +434,38 @@ static int parse_authority(struct rt_url *u, const char *s, size_t n,
     size_t hostlen, portlen = 0, i;
 
     if (memchr(s, '@', n) != NULL) {
-        seterr(errbuf, errlen,
-               "user name or password in the URL is not supported "
-               "(pass a token with --token)");
+        rt__seterr(errbuf, errlen,
+                   "user name or password in the URL is not supported "
+                   "(pass a token with --token)");
         return RT_EURL;
     }
     if (n > 0 && s[0] == '[') {
         const char *end = memchr(s, ']', n);
         if (end == NULL) {
-            seterr(errbuf, errlen, "missing ']' after IPv6 address '%s'",
-                   show(b, s, n));
+            rt__seterr(errbuf, errlen, "missing ']' after IPv6 address '%s'",
+                       show(b, s, n));
             return RT_EURL;
         }
         host = s + 1;
         hostlen = (size_t)(end - host);
         if (memchr(host, '%', hostlen) != NULL) {
-            seterr(errbuf, errlen,
-                   "IPv6 zone identifiers are not supported ('%s')",
-                   show(b, s, (size_t)(end - s) + 1));
+            rt__seterr(errbuf, errlen,
+                       "IPv6 zone identifiers are not supported ('%s')",
+                       show(b, s, (size_t)(end - s) + 1));
             return RT_EURL;
         }
         if (!valid_ipv6(host, hostlen)) {
-            seterr(errbuf, errlen, "invalid IPv6 address '%s'",
-                   show(b, s, (size_t)(end - s) + 1));
+            rt__seterr(errbuf, errlen, "invalid IPv6 address '%s'",
+                       show(b, s, (size_t)(end - s) + 1));
             return RT_EURL;
         }
         u->ipv6 = 1;
         i = (size_t)(end - s) + 1;
         if (i < n) {
             if (s[i] != ':') {
-                seterr(errbuf, errlen,
-                       "unexpected '%s' after IPv6 address",
-                       show(b, s + i, n - i));
+                rt__seterr(errbuf, errlen,
+                           "unexpected '%s' after IPv6 address",
+                           show(b, s + i, n - i));
                 return RT_EURL;
             }
             port = s + i + 1;
@@ -493,12 +482,12 @@ static int parse_authority(struct rt_url *u, const char *s, size_t n,
             portlen = n - hostlen - 1;
         }
         if (hostlen == 0) {
-            seterr(errbuf, errlen, "missing host");
+            rt__seterr(errbuf, errlen, "missing host");
             return RT_EURL;
         }
         if (hostlen > 253) {
-            seterr(errbuf, errlen,
-                   "host name is longer than 253 characters");
+            rt__seterr(errbuf, errlen,
+                       "host name is longer than 253 characters");
             return RT_EURL;
         }
         for (i = 0; i < hostlen; i++) {
@@ -506,10 +495,10 @@ static int parse_authority(struct rt_url *u, const char *s, size_t n,
             if (!is_alpha(c) && !is_digit(c) && c != '.' && c != '-' &&
                 c != '_' && c != '~') {
                 char cb[SHOW_BUF];
-                seterr(errbuf, errlen,
-                       "invalid character '%s' in host '%s'%s",
-                       show(cb, host + i, 1), show(b, host, hostlen),
-                       c >= 0x80 ? " (write an international name in its "
+                rt__seterr(errbuf, errlen,
+                           "invalid character '%s' in host '%s'%s",
+                           show(cb, host + i, 1), show(b, host, hostlen),
+                           c >= 0x80 ? " (write an international name in its "
                                    "xn-- form)"
                                  : "");
                 return RT_EURL;
@@ -517,14 +506,14 @@ static int parse_authority(struct rt_url *u, const char *s, size_t n,
             if (!is_digit(c) && c != '.')
                 alldigits = 0;
             if (c == '.' && (i == 0 || host[i - 1] == '.')) {
-                seterr(errbuf, errlen, "empty label in host '%s'",
-                       show(b, host, hostlen));
+                rt__seterr(errbuf, errlen, "empty label in host '%s'",
+                           show(b, host, hostlen));
                 return RT_EURL;
             }
         }
         if (alldigits && !valid_ipv4(host, hostlen)) {
-            seterr(errbuf, errlen, "invalid IPv4 address '%s'",
-                   show(b, host, hostlen));
+            rt__seterr(errbuf, errlen, "invalid IPv4 address '%s'",
+                       show(b, host, hostlen));
             return RT_EURL;
         }
     }
@@ -535,16 +524,16 @@ static int parse_authority(struct rt_url *u, const char *s, size_t n,
 
         for (i = 0; i < portlen; i++) {
             if (!is_digit((unsigned char)port[i])) {
-                seterr(errbuf, errlen, "invalid port '%s'",
-                       show(b, port, portlen));
+                rt__seterr(errbuf, errlen, "invalid port '%s'",
+                           show(b, port, portlen));
                 return RT_EURL;
             }
             if (v <= 65535)
                 v = v * 10 + (unsigned long)(port[i] - '0');
         }
         if (v == 0 || v > 65535) {
-            seterr(errbuf, errlen, "port '%s' out of range (1-65535)",
-                   show(b, port, portlen));
+            rt__seterr(errbuf, errlen, "port '%s' out of range (1-65535)",
+                       show(b, port, portlen));
             return RT_EURL;
         }
         u->port = (int)v;
@@ -604,14 +593,14 @@ static int check_bytes(const char *s, size_t n, const char *what,
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == ' ') {
-            seterr(errbuf, errlen, "%s contains a space at offset %zu "
-                   "(write it as %%20)", what, i);
+            rt__seterr(errbuf, errlen, "%s contains a space at offset %zu "
+                       "(write it as %%20)", what, i);
             return RT_EURL;
         }
         if (c < 0x20 || c == 0x7F) {
-            seterr(errbuf, errlen,
-                   "%s contains control character 0x%02X at offset %zu",
-                   what, c, i);
+            rt__seterr(errbuf, errlen,
+                       "%s contains control character 0x%02X at offset %zu",
+                       what, c, i);
             return RT_EURL;
         }
     }
@@ -626,7 +615,8 @@ static int parse_abs(struct rt_url *u, const char *s, size_t n, char *errbuf,
     int rc;
 
     if (n > RT_URL_MAX_LEN) {
-        seterr(errbuf, errlen, "URL is longer than %d bytes", RT_URL_MAX_LEN);
+        rt__seterr(errbuf, errlen, "URL is longer than %d bytes",
+                   RT_URL_MAX_LEN);
         return RT_ETOOBIG;
     }
     rc = check_bytes(s, n, "URL", errbuf, errlen);
@@ -634,27 +624,28 @@ static int parse_abs(struct rt_url *u, const char *s, size_t n, char *errbuf,
         return rc;
     sl = scheme_len(s, n);
     if (sl == 0) {
-        seterr(errbuf, errlen,
-               "missing scheme in '%s' (expected ws://, wss://, http:// "
-               "or https://)",
-               show(b, s, n));
+        rt__seterr(errbuf, errlen,
+                   "missing scheme in '%s' (expected ws://, wss://, http:// "
+                   "or https://)",
+                   show(b, s, n));
         return RT_EURL;
     }
     if (!scheme_lookup(s, sl, &u->scheme)) {
         if (n - sl >= 3 && memcmp(s + sl, "://", 3) == 0)
-            seterr(errbuf, errlen,
-                   "unsupported scheme '%s' (expected ws, wss, http or "
-                   "https)",
-                   show(b, s, sl));
+            rt__seterr(errbuf, errlen,
+                       "unsupported scheme '%s' (expected ws, wss, http or "
+                       "https)",
+                       show(b, s, sl));
         else
-            seterr(errbuf, errlen,
-                   "missing scheme in '%s' (expected ws://, wss://, "
-                   "http:// or https://)",
-                   show(b, s, n));
+            rt__seterr(errbuf, errlen,
+                       "missing scheme in '%s' (expected ws://, wss://, "
+                       "http:// or https://)",
+                       show(b, s, n));
         return RT_EURL;
     }
     if (n - sl < 3 || memcmp(s + sl, "://", 3) != 0) {
-        seterr(errbuf, errlen, "expected '//' after '%s:'", show(b, s, sl));
+        rt__seterr(errbuf, errlen, "expected '//' after '%s:'",
+                   show(b, s, sl));
         return RT_EURL;
     }
     i = sl + 3;
@@ -662,7 +653,7 @@ static int parse_abs(struct rt_url *u, const char *s, size_t n, char *errbuf,
     while (a_end < n && s[a_end] != '/' && s[a_end] != '?' && s[a_end] != '#')
         a_end++;
     if (a_end == i) {
-        seterr(errbuf, errlen, "missing host");
+        rt__seterr(errbuf, errlen, "missing host");
         return RT_EURL;
     }
     rc = parse_authority(u, s + i, a_end - i, errbuf, errlen);
@@ -688,36 +679,45 @@ static int parse_abs(struct rt_url *u, const char *s, size_t n, char *errbuf,
         return rc;
     /* The fragment, if any, is dropped: it never reaches a server. */
     if (formatted_len(u) > RT_URL_MAX_LEN) {
-        seterr(errbuf, errlen, "URL is longer than %d bytes once encoded",
-               RT_URL_MAX_LEN);
+        rt__seterr(errbuf, errlen, "URL is longer than %d bytes once encoded",
+                   RT_URL_MAX_LEN);
         return RT_ETOOBIG;
     }
+    return 0;
+}
+
+/*
+ * The end of a constructor: on success give |u| to the caller, else free
+ * it, naming an allocation failure in |errbuf|.
+ */
+static int hand_over(struct rt_url *u, int rc, rt_url **out, char *errbuf,
+                     size_t errlen)
+{
+    if (rc != 0) {
+        if (rc == RT_ENOMEM)
+            rt__seterr(errbuf, errlen, "out of memory");
+        rt_url_free(u);
+        return rc;
+    }
+    *out = u;
     return 0;
 }
 
 int rt_url_parse(rt_url **out, const char *str, char *errbuf, size_t errlen)
 {
     struct rt_url *u;
-    int rc;
 
     if (out != NULL)
         *out = NULL;
     if (out == NULL || str == NULL) {
-        seterr(errbuf, errlen, "no URL given");
+        rt__seterr(errbuf, errlen, "no URL given");
         return RT_EINVAL;
     }
     u = rt__calloc(1, sizeof *u);
     if (u == NULL)
         return RT_ENOMEM;
-    rc = parse_abs(u, str, strlen(str), errbuf, errlen);
-    if (rc != 0) {
-        if (rc == RT_ENOMEM)
-            seterr(errbuf, errlen, "out of memory");
-        rt_url_free(u);
-        return rc;
-    }
-    *out = u;
-    return 0;
+    return hand_over(u, parse_abs(u, str, strlen(str), errbuf, errlen), out,
+                     errbuf, errlen);
 }
 
 void rt_url_free(rt_url *u)
@@ -759,13 +759,12 @@ static int decoded_equals(const char *raw, size_t n, const char *key)
     size_t i = 0;
 
     while (i < n) {
-        int c = (unsigned char)raw[i];
-        if (c == '%' && n - i >= 3 && hexval((unsigned char)raw[i + 1]) >= 0 &&
-            hexval((unsigned char)raw[i + 2]) >= 0) {
-            c = hexval((unsigned char)raw[i + 1]) * 16 +
-                hexval((unsigned char)raw[i + 2]);
+        int c = pct_byte(raw, n, i);
+
+        if (c >= 0) {
             i += 3;
         } else {
+            c = (unsigned char)raw[i];
             i++;
         }
         if (*key == '\0' || (unsigned char)*key != c)
@@ -899,13 +898,12 @@ static int decode_into(rt_buf *b, const char *s, size_t n)
     if (rt__buf_reserve(b, n) != 0)
         return RT_ENOMEM;
     for (i = 0; i < n; i++) {
-        int c = (unsigned char)s[i];
-        if (c == '%' && n - i >= 3 && hexval((unsigned char)s[i + 1]) >= 0 &&
-            hexval((unsigned char)s[i + 2]) >= 0) {
-            c = hexval((unsigned char)s[i + 1]) * 16 +
-                hexval((unsigned char)s[i + 2]);
+        int c = pct_byte(s, n, i);
+
+        if (c >= 0)
             i += 2;
-        }
+        else
+            c = (unsigned char)s[i];
         if (rt__buf_putc(b, (char)c) != 0)
             return RT_ENOMEM;
     }
@@ -997,8 +995,8 @@ static int merge_query(struct rt_url *u, const char *q, char *errbuf,
         rt__free(pair);
         rt__buf_cleanup(&key);
         if (rc == RT_ETOOBIG)
-            seterr(errbuf, errlen, "URL would be longer than %d bytes",
-                   RT_URL_MAX_LEN);
+            rt__seterr(errbuf, errlen, "URL would be longer than %d bytes",
+                       RT_URL_MAX_LEN);
         if (rc != 0)
             return rc;
         q += n;
@@ -1050,12 +1048,13 @@ static int resolve(struct rt_url *u, const char *base, const char *target,
     int rc;
 
     if (tn == 0) {
-        seterr(errbuf, errlen, "empty target (give a room, a path or a URL)");
+        rt__seterr(errbuf, errlen,
+                   "empty target (give a room, a path or a URL)");
         return RT_EURL;
     }
     if (tn > RT_URL_MAX_LEN) {
-        seterr(errbuf, errlen, "target is longer than %d bytes",
-               RT_URL_MAX_LEN);
+        rt__seterr(errbuf, errlen, "target is longer than %d bytes",
+                   RT_URL_MAX_LEN);
         return RT_ETOOBIG;
     }
 
@@ -1070,10 +1069,10 @@ static int resolve(struct rt_url *u, const char *base, const char *target,
         return 0;
     }
     if (memchr(target, ':', first) != NULL) {
-        seterr(errbuf, errlen,
-               "'%s' looks like a URL without its scheme (write ws://, "
-               "wss://, http:// or https:// before it)",
-               show(b, target, tn));
+        rt__seterr(errbuf, errlen,
+                   "'%s' looks like a URL without its scheme (write ws://, "
+                   "wss://, http:// or https:// before it)",
+                   show(b, target, tn));
         return RT_EURL;
     }
     rc = check_bytes(target, tn, "target", errbuf, errlen);
@@ -1087,8 +1086,8 @@ static int resolve(struct rt_url *u, const char *base, const char *target,
 
         rc = parse_abs(&bu, base, bn, inner, sizeof inner);
         if (rc != 0) {
-            seterr(errbuf, errlen, "base URL: %s",
-                   rc == RT_ENOMEM ? "out of memory" : inner);
+            rt__seterr(errbuf, errlen, "base URL: %s",
+                       rc == RT_ENOMEM ? "out of memory" : inner);
             url_free_fields(&bu);
             return rc;
         }
@@ -1127,8 +1126,8 @@ static int resolve(struct rt_url *u, const char *base, const char *target,
         }
     }
     if (rc == 0 && formatted_len(u) > RT_URL_MAX_LEN) {
-        seterr(errbuf, errlen, "URL would be longer than %d bytes",
-               RT_URL_MAX_LEN);
+        rt__seterr(errbuf, errlen, "URL would be longer than %d bytes",
+                   RT_URL_MAX_LEN);
         rc = RT_ETOOBIG;
     }
     return rc;
@@ -1138,27 +1137,19 @@ int rt_url_resolve(rt_url **out, const char *base, const char *target,
                    rt_url_kind kind, char *errbuf, size_t errlen)
 {
     struct rt_url *u;
-    int rc;
 
     if (out != NULL)
         *out = NULL;
     if (out == NULL || base == NULL || target == NULL ||
         (int)kind < RT_URL_KIND_ANY || kind > RT_URL_KIND_HTTP) {
-        seterr(errbuf, errlen, "invalid argument");
+        rt__seterr(errbuf, errlen, "invalid argument");
         return RT_EINVAL;
     }
     u = rt__calloc(1, sizeof *u);
     if (u == NULL)
         return RT_ENOMEM;
-    rc = resolve(u, base, target, kind, errbuf, errlen);
-    if (rc != 0) {
-        if (rc == RT_ENOMEM)
-            seterr(errbuf, errlen, "out of memory");
-        rt_url_free(u);
-        return rc;
-    }
-    *out = u;
-    return 0;
+    return hand_over(u, resolve(u, base, target, kind, errbuf, errlen), out,
+                     errbuf, errlen);
 }
 
 /* ------------------------------------------------------------ formatting */
@@ -1173,80 +1164,58 @@ static int put_hostport(rt_buf *b, const struct rt_url *u)
     return 0;
 }
 
-static int finish(rt_buf *b, int rc, char **out)
+/* What render() writes, in this order. */
+#define PART_SCHEME 1u /* "ws://" */
+#define PART_HOST 2u   /* host, and ":port" unless it is the default */
+#define PART_TARGET 4u /* path, and "?query" unless it is empty */
+
+static int render(const rt_url *u, unsigned parts, char **out)
 {
+    rt_buf b;
+    int rc = 0;
+
+    if (out != NULL)
+        *out = NULL;
+    if (u == NULL || out == NULL)
+        return RT_EINVAL;
+    rt__buf_init(&b);
+    if (parts & PART_SCHEME)
+        rc = rt__buf_printf(&b, "%s://", scheme_names[u->scheme]);
+    if (rc == 0 && (parts & PART_HOST))
+        rc = put_hostport(&b, u);
+    if (rc == 0 && (parts & PART_TARGET)) {
+        rc = rt__buf_append(&b, u->path, strlen(u->path));
+        if (rc == 0 && u->query[0] != '\0')
+            rc = rt__buf_printf(&b, "?%s", u->query);
+    }
     if (rc == 0)
-        rc = rt__buf_reserve(b, 0);
+        rc = rt__buf_reserve(&b, 0);
     if (rc != 0) {
-        rt__buf_cleanup(b);
+        rt__buf_cleanup(&b);
         return RT_ENOMEM;
     }
-    *out = rt__buf_detach(b, NULL);
+    *out = rt__buf_detach(&b, NULL);
     return 0;
 }
 
 int rt_url_format(const rt_url *u, char **out)
 {
-    rt_buf b;
-    int rc;
-
-    if (out != NULL)
-        *out = NULL;
-    if (u == NULL || out == NULL)
-        return RT_EINVAL;
-    rt__buf_init(&b);
-    rc = rt__buf_printf(&b, "%s://", scheme_names[u->scheme]);
-    if (rc == 0)
-        rc = put_hostport(&b, u);
-    if (rc == 0)
-        rc = rt__buf_append(&b, u->path, strlen(u->path));
-    if (rc == 0 && u->query[0] != '\0')
-        rc = rt__buf_printf(&b, "?%s", u->query);
-    return finish(&b, rc, out);
+    return render(u, PART_SCHEME | PART_HOST | PART_TARGET, out);
 }
 
 int rt_url_host_header(const rt_url *u, char **out)
 {
-    rt_buf b;
-
-    if (out != NULL)
-        *out = NULL;
-    if (u == NULL || out == NULL)
-        return RT_EINVAL;
-    rt__buf_init(&b);
-    return finish(&b, put_hostport(&b, u), out);
+    return render(u, PART_HOST, out);
 }
 
 int rt_url_origin(const rt_url *u, char **out)
 {
-    rt_buf b;
-    int rc;
-
-    if (out != NULL)
-        *out = NULL;
-    if (u == NULL || out == NULL)
-        return RT_EINVAL;
-    rt__buf_init(&b);
-    rc = rt__buf_printf(&b, "%s://", scheme_names[u->scheme]);
-    if (rc == 0)
-        rc = put_hostport(&b, u);
-    return finish(&b, rc, out);
+    return render(u, PART_SCHEME | PART_HOST, out);
 }
 
 int rt_url_request_target(const rt_url *u, char **out)
 {
-    rt_buf b;
-    int rc;
-
-    if (out != NULL)
-        *out = NULL;
-    if (u == NULL || out == NULL)
-        return RT_EINVAL;
-    rt__buf_init(&b);
-    rc = rt__buf_append(&b, u->path, strlen(u->path));
-    if (rc == 0 && u->query[0] != '\0')
-        rc = rt__buf_printf(&b, "?%s", u->query);
-    return finish(&b, rc, out);
+    return render(u, PART_TARGET, out);
 }
 
 rt_url_scheme rt_url_get_scheme(const rt_url *u)

@@ -8,6 +8,10 @@
  *   every pair of offsets into three, and assert that every chunking gives
  *   the same transcript (STYLE.md 2.4 rule 4, hiredis fragment feeding).
  * - th_clock: a fake clock for modules that take now_ms.
+ * - th_alloc: an allocator for rt_set_allocators() that refuses the n-th
+ *   request (or every request from the n-th on), counts the blocks live
+ *   so tests can assert nothing leaked, and notes the largest request.
+ * - th_read_file(): a whole file, for golden corpora.
  *
  * Everything is static inline so that a test file using only part of it
  * builds without unused-function warnings.  Include cmocka through here.
@@ -25,6 +29,7 @@
 
 #include <cmocka.h>
 
+#include "rt/alloc.h"
 #include "rt/error.h"
 
 /* ------------------------------------------------------------------ */
@@ -263,6 +268,132 @@ static inline uint64_t th_clock_advance(th_clock *c, uint64_t ms)
 {
     c->now_ms += ms;
     return c->now_ms;
+}
+
+/* ------------------------------------------------------------------ */
+/* Failing allocator                                                   */
+
+/*
+ * Use: th_alloc_install(); then before each attempt th_alloc_fail_at(n)
+ * (only request n fails, counting from 0 at this call) or
+ * th_alloc_fail_from(n) (request n and every later one fail), or
+ * th_alloc_fail_at(-1) to fail nothing; finally th_alloc_uninstall(),
+ * which puts the default allocators back.  A realloc is one request.
+ *
+ * th_alloc_live() counts the blocks handed out through it and not yet
+ * freed through it since th_alloc_install(): free what the code under test
+ * returned before uninstalling, and 0 means nothing leaked.
+ * th_alloc_failed() tells whether the chosen request was reached at all:
+ * when it is 0 after a call, no failure was injected into it.
+ */
+typedef struct th_alloc_state {
+    long fail_at;   /* the request that fails; < 0: none */
+    int sticky;     /* the ones after it fail too */
+    long calls;     /* requests since the last th_alloc_fail_*() */
+    long failed;    /* of which refused */
+    long live;      /* blocks out, since th_alloc_install() */
+    size_t biggest; /* the largest request since th_alloc_fail_*() */
+} th_alloc_state;
+
+static inline th_alloc_state *th_alloc(void)
+{
+    static th_alloc_state st = {-1, 0, 0, 0, 0, 0};
+
+    return &st;
+}
+
+/* Count one request of |size| bytes; whether to refuse it. */
+static inline int th_alloc_refuse(size_t size)
+{
+    th_alloc_state *st = th_alloc();
+    long i = st->calls++;
+
+    if (size > st->biggest)
+        st->biggest = size;
+    if (st->fail_at < 0 || i < st->fail_at ||
+        (i > st->fail_at && !st->sticky))
+        return 0;
+    st->failed++;
+    return 1;
+}
+
+static inline void *th_alloc_malloc(size_t n)
+{
+    void *p = th_alloc_refuse(n) ? NULL : malloc(n);
+
+    th_alloc()->live += p != NULL;
+    return p;
+}
+
+static inline void *th_alloc_calloc(size_t a, size_t b)
+{
+    size_t n = b != 0 && a > SIZE_MAX / b ? SIZE_MAX : a * b;
+    void *p = th_alloc_refuse(n) ? NULL : calloc(a, b);
+
+    th_alloc()->live += p != NULL;
+    return p;
+}
+
+static inline void *th_alloc_realloc(void *p, size_t n)
+{
+    void *q = th_alloc_refuse(n) ? NULL : realloc(p, n);
+
+    th_alloc()->live += p == NULL && q != NULL;
+    return q;
+}
+
+static inline void th_alloc_free(void *p)
+{
+    th_alloc()->live -= p != NULL;
+    free(p);
+}
+
+static inline void th_alloc_fail_at(long n)
+{
+    th_alloc_state *st = th_alloc();
+
+    st->fail_at = n;
+    st->sticky = 0;
+    st->calls = 0;
+    st->failed = 0;
+    st->biggest = 0;
+}
+
+static inline void th_alloc_fail_from(long n)
+{
+    th_alloc_fail_at(n);
+    th_alloc()->sticky = 1;
+}
+
+static inline void th_alloc_install(void)
+{
+    static const rt_allocators a = {th_alloc_malloc, th_alloc_calloc,
+                                    th_alloc_realloc, th_alloc_free};
+
+    th_alloc_fail_at(-1);
+    th_alloc()->live = 0;
+    rt_set_allocators(&a);
+}
+
+static inline void th_alloc_uninstall(void)
+{
+    th_alloc()->fail_at = -1;
+    rt_set_allocators(NULL);
+}
+
+static inline long th_alloc_live(void)
+{
+    return th_alloc()->live;
+}
+
+static inline long th_alloc_failed(void)
+{
+    return th_alloc()->failed;
+}
+
+static inline size_t th_alloc_biggest(void)
+{
+    return th_alloc()->biggest;
 }
 
 /* ------------------------------------------------------------------ */

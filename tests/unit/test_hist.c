@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "core_int.h"
 #include "rt/hist.h"
 
@@ -583,49 +585,18 @@ static void test_hist_json_rejects_null_and_huge(void **state)
 
 /* ----------------------------------------------- allocation failure */
 
-static int fail_after = -1;
-
-static void *fmalloc(size_t n)
-{
-    if (fail_after == 0)
-        return NULL;
-    if (fail_after > 0)
-        fail_after--;
-    return malloc(n);
-}
-
-static void *fcalloc(size_t a, size_t b)
-{
-    if (fail_after == 0)
-        return NULL;
-    if (fail_after > 0)
-        fail_after--;
-    return calloc(a, b);
-}
-
-static void *frealloc(void *p, size_t n)
-{
-    if (fail_after == 0)
-        return NULL;
-    if (fail_after > 0)
-        fail_after--;
-    return realloc(p, n);
-}
-
-static const rt_allocators failing = {fmalloc, fcalloc, frealloc, free};
-
 static void test_hist_every_allocation_failure_is_clean(void **state)
 {
     int n, rc;
 
     (void)state;
-    rt_set_allocators(&failing);
+    th_alloc_install();
     for (n = 0;; n++) {
         rt_hist *h = NULL, *back = NULL;
         char *s = NULL;
         uint64_t v;
 
-        fail_after = n;
+        th_alloc_fail_from(n);
         rc = rt_hist_new_default(&h);
         for (v = 1; rc == 0 && v < 5000000; v = v * 3 + 1)
             rc = rt_hist_record(h, v);
@@ -636,13 +607,13 @@ static void test_hist_every_allocation_failure_is_clean(void **state)
         rt_free(s);
         rt_hist_free(h);
         rt_hist_free(back);
+        assert_int_equal(th_alloc_live(), 0);
         if (rc == 0)
             break;
         assert_int_equal(rc, RT_ENOMEM);
     }
     assert_true(n >= 3);
-    fail_after = -1;
-    rt_set_allocators(NULL);
+    th_alloc_uninstall();
 }
 
 int main(void)

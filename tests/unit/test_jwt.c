@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "helpers.h"
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -956,33 +958,33 @@ static void test_jwt_json_edges_accepted(void **state)
             fail_msg("refused %s: %s", good[i], errbuf);
 }
 
+/* A payload whose member x holds |arrays| nested arrays. */
+static void nested_payload(rt_buf *b, int arrays)
+{
+    int i;
+
+    rt__buf_clear(b);
+    assert_int_equal(rt__buf_printf(b, "{\"sub\":\"a\",\"exp\":1700003600,"
+                                       "\"x\":"),
+                     0);
+    for (i = 0; i < arrays; i++)
+        assert_int_equal(rt__buf_putc(b, '['), 0);
+    for (i = 0; i < arrays; i++)
+        assert_int_equal(rt__buf_putc(b, ']'), 0);
+    assert_int_equal(rt__buf_putc(b, '}'), 0);
+}
+
 static void test_jwt_json_depth_is_bounded(void **state)
 {
     rt_buf b;
-    int i;
 
     (void)state;
     rt__buf_init(&b);
     /* The payload object is level 1; 31 more levels of arrays are fine. */
-    assert_int_equal(rt__buf_printf(&b, "{\"sub\":\"a\",\"exp\":1700003600,"
-                                        "\"x\":"),
-                     0);
-    for (i = 0; i < 31; i++)
-        assert_int_equal(rt__buf_putc(&b, '['), 0);
-    for (i = 0; i < 31; i++)
-        assert_int_equal(rt__buf_putc(&b, ']'), 0);
-    assert_int_equal(rt__buf_putc(&b, '}'), 0);
+    nested_payload(&b, 31);
     assert_int_equal(ver_payload(b.data, NULL), RT_OK);
 
-    rt__buf_clear(&b);
-    assert_int_equal(rt__buf_printf(&b, "{\"sub\":\"a\",\"exp\":1700003600,"
-                                        "\"x\":"),
-                     0);
-    for (i = 0; i < 32; i++)
-        assert_int_equal(rt__buf_putc(&b, '['), 0);
-    for (i = 0; i < 32; i++)
-        assert_int_equal(rt__buf_putc(&b, ']'), 0);
-    assert_int_equal(rt__buf_putc(&b, '}'), 0);
+    nested_payload(&b, 32);
     assert_int_equal(ver_payload(b.data, NULL), RT_EPROTO);
     assert_err_has("bad JSON");
     rt__buf_cleanup(&b);
@@ -1162,33 +1164,8 @@ static void test_jwt_errbuf_optional_and_truncated(void **state)
 
 /* --- allocation failure */
 
-static long fail_at = -1;
-static long n_allocs;
-
-static int should_fail(void)
-{
-    return fail_at >= 0 && n_allocs++ == fail_at;
-}
-
-static void *fail_malloc(size_t n)
-{
-    return should_fail() ? NULL : malloc(n);
-}
-
-static void *fail_calloc(size_t a, size_t b)
-{
-    return should_fail() ? NULL : calloc(a, b);
-}
-
-static void *fail_realloc(void *p, size_t n)
-{
-    return should_fail() ? NULL : realloc(p, n);
-}
-
 static void test_jwt_allocation_failures_are_enomem(void **state)
 {
-    static const rt_allocators failing = {fail_malloc, fail_calloc,
-                                          fail_realloc, free};
     char *rooms[] = {"general", "dev"};
     rt_jwt_claims in = {0};
     long n;
@@ -1201,33 +1178,32 @@ static void test_jwt_allocation_failures_are_enomem(void **state)
     in.has_rooms = 1;
     in.rooms = rooms;
     in.nrooms = 2;
-    rt_set_allocators(&failing);
+    th_alloc_install();
     for (n = 0; n < 200 && !ok_sign; n++) {
         char *tok = NULL;
 
-        fail_at = n;
-        n_allocs = 0;
+        th_alloc_fail_at(n);
         rc = rt_jwt_sign(&in, SECRET, SECRET_LEN, &tok);
         if (rc == RT_OK) {
             ok_sign = 1;
-            fail_at = -1;
+            th_alloc_fail_at(-1);
             assert_string_equal(tok, vec1_token);
             rt_free(tok);
         } else {
             assert_int_equal(rc, RT_ENOMEM);
             assert_null(tok);
         }
+        assert_int_equal(th_alloc_live(), 0);
     }
     for (n = 0; n < 500 && !ok_verify; n++) {
         rt_jwt_claims *c = NULL;
 
-        fail_at = n;
-        n_allocs = 0;
+        th_alloc_fail_at(n);
         rc = rt_jwt_verify(vec1_token, strlen(vec1_token), SECRET, SECRET_LEN,
                            NOW, &c, errbuf, sizeof(errbuf));
         if (rc == RT_OK) {
             ok_verify = 1;
-            fail_at = -1;
+            th_alloc_fail_at(-1);
             assert_int_equal(c->nrooms, 2);
             rt_jwt_claims_free(c);
         } else {
@@ -1237,9 +1213,9 @@ static void test_jwt_allocation_failures_are_enomem(void **state)
             assert_string_equal(errbuf, "out of memory");
             assert_null(c);
         }
+        assert_int_equal(th_alloc_live(), 0);
     }
-    fail_at = -1;
-    rt_set_allocators(NULL);
+    th_alloc_uninstall();
     assert_true(ok_sign && ok_verify);
 }
 

@@ -18,6 +18,9 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
+#include "msg_eq.h"
+
 #include "core_int.h"
 #include "rt/msg.h"
 
@@ -99,93 +102,13 @@ static void assert_encodes_to(const rt_msg *m, const char *want)
     rt_free(out);
 }
 
-static int str_eq(const char *a, const char *b)
-{
-    if (a == NULL || b == NULL)
-        return a == b;
-    return strcmp(a, b) == 0;
-}
-
-static int list_eq(const char *const *a, size_t na, const char *const *b,
-                   size_t nb)
-{
-    size_t i;
-
-    if (na != nb)
-        return 0;
-    for (i = 0; i < na; i++)
-        if (!str_eq(a[i], b[i]))
-            return 0;
-    return 1;
-}
-
-static uint64_t ms_of(double ts)
-{
-    return (uint64_t)(ts * 1000.0 + 0.5);
-}
-
 /* Equal envelopes and typed views (data compared only when both have it). */
 static void assert_msg_equal(const rt_msg *a, const rt_msg *b)
 {
-    assert_int_equal(a->type, b->type);
-    assert_true(str_eq(a->id, b->id));
-    assert_true(str_eq(a->room, b->room));
-    assert_int_equal(a->has_seq, b->has_seq);
-    assert_true(a->seq == b->seq);
-    assert_int_equal(a->has_timestamp, b->has_timestamp);
-    if (a->has_timestamp)
-        assert_true(ms_of(a->timestamp) == ms_of(b->timestamp));
-    if (a->data != NULL && b->data != NULL) {
-        assert_int_equal(a->data_len, b->data_len);
-        assert_memory_equal(a->data, b->data, a->data_len);
-    }
-    switch (a->type) {
-    case RT_MSG_TEXT:
-        assert_true(str_eq(a->u.text.content, b->u.text.content));
-        break;
-    case RT_MSG_ACK:
-        assert_true(str_eq(a->u.ack.status, b->u.ack.status));
-        assert_int_equal(a->u.ack.has_seq, b->u.ack.has_seq);
-        assert_true(a->u.ack.seq == b->u.ack.seq);
-        break;
-    case RT_MSG_TYPING:
-        assert_true(str_eq(a->u.typing.user, b->u.typing.user));
-        assert_int_equal(a->u.typing.state, b->u.typing.state);
-        break;
-    case RT_MSG_PRESENCE:
-        assert_int_equal(a->u.presence.event, b->u.presence.event);
-        assert_true(str_eq(a->u.presence.user, b->u.presence.user));
-        assert_true(str_eq(a->u.presence.reason, b->u.presence.reason));
-        assert_true(list_eq(a->u.presence.online, a->u.presence.n_online,
-                            b->u.presence.online, b->u.presence.n_online));
-        break;
-    case RT_MSG_SYSTEM:
-        assert_int_equal(a->u.system.event, b->u.system.event);
-        if (a->u.system.event == RT_MSG_SYSTEM_WELCOME) {
-            assert_true(str_eq(a->u.system.welcome.user,
-                               b->u.system.welcome.user));
-            assert_true(str_eq(a->u.system.welcome.epoch,
-                               b->u.system.welcome.epoch));
-            assert_true(a->u.system.welcome.seq == b->u.system.welcome.seq);
-            assert_true(list_eq(a->u.system.welcome.online,
-                                a->u.system.welcome.n_online,
-                                b->u.system.welcome.online,
-                                b->u.system.welcome.n_online));
-            assert_int_equal(a->u.system.welcome.ping_interval,
-                             b->u.system.welcome.ping_interval);
-        } else if (a->u.system.event == RT_MSG_SYSTEM_RESUMED) {
-            assert_true(a->u.system.resumed.from ==
-                        b->u.system.resumed.from);
-            assert_true(a->u.system.resumed.to == b->u.system.resumed.to);
-            assert_int_equal(a->u.system.resumed.recovered,
-                             b->u.system.resumed.recovered);
-        }
-        break;
-    case RT_MSG_ERROR:
-        assert_int_equal(a->u.error.code, b->u.error.code);
-        assert_true(str_eq(a->u.error.message, b->u.error.message));
-        break;
-    }
+    const char *field = msg_diff(a, b, a->data != NULL && b->data != NULL);
+
+    if (field != NULL)
+        fail_msg("messages differ in %s", field);
 }
 
 /*
@@ -1486,50 +1409,6 @@ static void test_msg_codec_arguments_and_defaults(void **state)
 /* ------------------------------------------------------------------ */
 /* Allocation failure */
 
-static long fm_countdown; /* allocations left; < 0 never fails */
-static long fm_live;
-
-static int fm_take(void)
-{
-    if (fm_countdown == 0)
-        return 0;
-    if (fm_countdown > 0)
-        fm_countdown--;
-    return 1;
-}
-
-static void *fm_malloc(size_t n)
-{
-    void *p = fm_take() ? malloc(n) : NULL;
-
-    fm_live += p != NULL;
-    return p;
-}
-
-static void *fm_calloc(size_t a, size_t b)
-{
-    void *p = fm_take() ? calloc(a, b) : NULL;
-
-    fm_live += p != NULL;
-    return p;
-}
-
-static void *fm_realloc(void *p, size_t n)
-{
-    void *q = fm_take() ? realloc(p, n) : NULL;
-
-    fm_live += p == NULL && q != NULL;
-    return q;
-}
-
-static void fm_free(void *p)
-{
-    fm_live -= p != NULL;
-    free(p);
-}
-
-static const rt_allocators fm = {fm_malloc, fm_calloc, fm_realloc, fm_free};
-
 /* Fail the n-th allocation for n = 0, 1, ... until the call succeeds. */
 static void test_msg_codec_allocation_failure(void **state)
 {
@@ -1551,7 +1430,7 @@ static void test_msg_codec_allocation_failure(void **state)
     long n;
 
     (void)state;
-    rt_set_allocators(&fm);
+    th_alloc_install();
     for (i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
         for (n = 0;; n++) {
             rt_msg *m = NULL, *d = NULL;
@@ -1560,8 +1439,7 @@ static void test_msg_codec_allocation_failure(void **state)
             size_t len;
             int rc;
 
-            fm_live = 0;
-            fm_countdown = n;
+            th_alloc_fail_from(n);
             rc = rt_msg_parse(&m, inputs[i], strlen(inputs[i]), S, NULL,
                               &err);
             if (rc == 0)
@@ -1577,13 +1455,13 @@ static void test_msg_codec_allocation_failure(void **state)
             rt_msg_free(m);
             rt_msg_free(d);
             if (rc == 0) {
-                assert_int_equal(fm_live, 0);
+                assert_int_equal(th_alloc_live(), 0);
                 break;
             }
             if (rc != RT_ENOMEM)
                 fail_msg("input %zu n %ld rc %d", i, n, rc);
             assert_int_equal(rc, RT_ENOMEM);
-            assert_int_equal(fm_live, 0);
+            assert_int_equal(th_alloc_live(), 0);
             assert_true(n < 1000);
         }
     }
@@ -1593,7 +1471,7 @@ static void test_msg_codec_allocation_failure(void **state)
         rt_msg_error err;
         int rc;
 
-        fm_countdown = n;
+        th_alloc_fail_from(n);
         rc = rt_msg_parse(&m, inputs[0], strlen(inputs[0]), S, NULL, &err);
         if (rc == 0) {
             rt_msg_free(m);
@@ -1603,31 +1481,11 @@ static void test_msg_codec_allocation_failure(void **state)
         assert_int_equal(err.code, RT_MSG_CODE_NONE);
         assert_null(m);
     }
-    rt_set_allocators(NULL);
+    th_alloc_uninstall();
 }
 
 /* ------------------------------------------------------------------ */
 /* Golden files */
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    n = ftell(f);
-    assert_true(n >= 0);
-    rewind(f);
-    buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    buf[n] = '\0';
-    *len = (size_t)n;
-    return buf;
-}
 
 static void check_golden(const char *name, const char *json, size_t len,
                          rt_msg_dir dir)
@@ -1664,7 +1522,7 @@ static void test_msg_codec_golden_files(void **state)
 {
     char path[1024];
     struct dirent *de;
-    size_t len, files = 0, kinds[2] = {0, 0};
+    size_t len = 0, files = 0, kinds[2] = {0, 0};
     DIR *d;
 
     (void)state;
@@ -1681,7 +1539,8 @@ static void test_msg_codec_golden_files(void **state)
         assert_non_null(dir);
         dir++;
         snprintf(path, sizeof(path), "%s/msg/%s", RT_TEST_DATA, name);
-        json = read_file(path, &len);
+        json = th_read_file(path, &len);
+        assert_non_null(json);
         if (strncmp(dir, "client-", 7) == 0 || strncmp(dir, "any-", 4) == 0)
             check_golden(name, json, len, C);
         if (strncmp(dir, "server-", 7) == 0 || strncmp(dir, "any-", 4) == 0)

@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "rt/alloc.h"
 #include "rt/error.h"
 #include "rt/order.h"
@@ -715,39 +717,23 @@ static void test_order_free_from_callback_is_deferred(void **state)
 
 /* --- allocation failure */
 
-static int fail_at;
-static int alloc_calls;
-
-static void *fail_malloc(size_t n)
-{
-    return alloc_calls++ == fail_at ? NULL : malloc(n);
-}
-
-static void *fail_calloc(size_t a, size_t n)
-{
-    return alloc_calls++ == fail_at ? NULL : calloc(a, n);
-}
-
-static void *fail_realloc(void *p, size_t n)
-{
-    return alloc_calls++ == fail_at ? NULL : realloc(p, n);
-}
-
 static void test_order_new_out_of_memory(void **state)
 {
-    const rt_allocators hooks = {fail_malloc, fail_calloc, fail_realloc, free};
     struct rec r;
     rt_order *o;
+    long fail_at;
     int rc;
 
     (void)state;
     memset(&r, 0, sizeof(r));
     for (fail_at = 0;; fail_at++) {
-        alloc_calls = 0;
         o = NULL;
-        rt_set_allocators(&hooks);
+        th_alloc_install();
+        th_alloc_fail_at(fail_at);
         rc = rt_order_new(&o, NULL, 1, on_deliver, &r);
-        rt_set_allocators(NULL);
+        if (rc != 0)
+            assert_int_equal(th_alloc_live(), 0);
+        th_alloc_uninstall();
         if (rc == 0)
             break;
         assert_int_equal(rc, RT_ENOMEM);

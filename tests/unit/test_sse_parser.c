@@ -591,33 +591,8 @@ static void test_sse_parser_line_past_limit_fails(void **state)
               "error=TOOBIG\nlast_id=\n");
 }
 
-/* An allocator that records the largest single request. */
-static size_t biggest_alloc;
-
-static void *track_malloc(size_t n)
-{
-    if (n > biggest_alloc)
-        biggest_alloc = n;
-    return malloc(n);
-}
-
-static void *track_calloc(size_t m, size_t n)
-{
-    if (m * n > biggest_alloc)
-        biggest_alloc = m * n;
-    return calloc(m, n);
-}
-
-static void *track_realloc(void *q, size_t n)
-{
-    if (n > biggest_alloc)
-        biggest_alloc = n;
-    return realloc(q, n);
-}
-
 static void test_sse_parser_long_line_no_big_allocation(void **state)
 {
-    rt_allocators a = {track_malloc, track_calloc, track_realloc, free};
     rt_sse_parser_opts o;
     rt_sse_parser *p;
     size_t big = (size_t)8 << 20, chunk = 1000, i;
@@ -628,28 +603,29 @@ static void test_sse_parser_long_line_no_big_allocation(void **state)
     assert_non_null(line);
     memcpy(line, "data: ", 6);
     memset(line + 6, 'x', big - 6);
-    rt_set_allocators(&a);
+    th_alloc_install();
     rt_sse_parser_opts_init(&o);
     o.max_line_bytes = 4096;
 
     /* In chunks: the partial line must stop growing at the bound. */
-    biggest_alloc = 0;
+    th_alloc_fail_at(-1);
     assert_int_equal(rt_sse_parser_new(&p, &o, NULL, NULL, NULL), 0);
     for (i = 0; i + chunk <= big && rc == 0; i += chunk)
         rc = rt_sse_parser_feed(p, line + i, chunk);
     assert_int_equal(rc, RT_ETOOBIG);
     assert_int_equal(i, 5 * chunk);
-    assert_true(biggest_alloc <= 2 * 4096 + 64);
+    assert_true(th_alloc_biggest() <= 2 * 4096 + 64);
     rt_sse_parser_free(p);
 
     /* Whole: refused without copying it. */
-    biggest_alloc = 0;
+    th_alloc_fail_at(-1);
     assert_int_equal(rt_sse_parser_new(&p, &o, NULL, NULL, NULL), 0);
     assert_int_equal(rt_sse_parser_feed(p, line, big), RT_ETOOBIG);
-    assert_true(biggest_alloc <= 2 * 4096 + 64);
+    assert_true(th_alloc_biggest() <= 2 * 4096 + 64);
     rt_sse_parser_free(p);
 
-    rt_set_allocators(NULL);
+    assert_int_equal(th_alloc_live(), 0);
+    th_alloc_uninstall();
     free(line);
 }
 
@@ -715,26 +691,8 @@ static void test_sse_parser_callback_cancel_is_sticky(void **state)
 /* ------------------------------------------------------------------ */
 /* Allocation failure                                                  */
 
-static long fail_countdown;
-
-static void *fail_malloc(size_t n)
-{
-    return fail_countdown-- == 0 ? NULL : malloc(n);
-}
-
-static void *fail_calloc(size_t m, size_t n)
-{
-    return fail_countdown-- == 0 ? NULL : calloc(m, n);
-}
-
-static void *fail_realloc(void *q, size_t n)
-{
-    return fail_countdown-- == 0 ? NULL : realloc(q, n);
-}
-
 static void test_sse_parser_nomem_is_clean(void **state)
 {
-    rt_allocators a = {fail_malloc, fail_calloc, fail_realloc, free};
     static const char in[] = "event: t\nid: 1\ndata: a\ndata: b\n\ndata: c";
     long n;
     int done = 0;
@@ -744,8 +702,8 @@ static void test_sse_parser_nomem_is_clean(void **state)
         rt_sse_parser *p = NULL;
         int rc;
 
-        fail_countdown = n;
-        rt_set_allocators(&a);
+        th_alloc_install();
+        th_alloc_fail_at(n);
         rc = rt_sse_parser_new(&p, NULL, NULL, NULL, NULL);
         if (rc == 0) {
             /* Split so that a line straddles the feeds. */
@@ -764,10 +722,12 @@ static void test_sse_parser_nomem_is_clean(void **state)
                 done = rc == 0;
             }
         }
-        rt_set_allocators(NULL);
+        th_alloc_fail_at(-1);
         if (!done)
             assert_int_equal(rc, RT_ENOMEM);
         rt_sse_parser_free(p);
+        assert_int_equal(th_alloc_live(), 0);
+        th_alloc_uninstall();
     }
     assert_true(done);
     assert_true(n > 3);

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "core_int.h"
 #include "rt/url.h"
 
@@ -800,48 +802,17 @@ static void test_url_path_room_for_server_routing(void **state)
 
 /* ----------------------------------------------- allocation failure */
 
-static int fail_after = -1;
-
-static void *fmalloc(size_t n)
-{
-    if (fail_after == 0)
-        return NULL;
-    if (fail_after > 0)
-        fail_after--;
-    return malloc(n);
-}
-
-static void *fcalloc(size_t a, size_t b)
-{
-    if (fail_after == 0)
-        return NULL;
-    if (fail_after > 0)
-        fail_after--;
-    return calloc(a, b);
-}
-
-static void *frealloc(void *p, size_t n)
-{
-    if (fail_after == 0)
-        return NULL;
-    if (fail_after > 0)
-        fail_after--;
-    return realloc(p, n);
-}
-
-static const rt_allocators failing = {fmalloc, fcalloc, frealloc, free};
-
 static void test_url_every_allocation_failure_is_clean(void **state)
 {
     int n, rc;
 
     (void)state;
-    rt_set_allocators(&failing);
+    th_alloc_install();
     for (n = 0;; n++) {
         rt_url *u = NULL;
         char *s = NULL;
 
-        fail_after = n;
+        th_alloc_fail_from(n);
         rc = rt_url_resolve(&u, "https://h:1/api?token=t&user=x",
                             "ws/g?user=b&since=3#f", RT_URL_KIND_WS, errbuf,
                             sizeof errbuf);
@@ -851,13 +822,13 @@ static void test_url_every_allocation_failure_is_clean(void **state)
             rc = rt_url_format(u, &s);
         rt_free(s);
         rt_url_free(u);
+        assert_int_equal(th_alloc_live(), 0);
         if (rc == 0)
             break;
         assert_int_equal(rc, RT_ENOMEM);
     }
     assert_true(n > 5);
-    fail_after = -1;
-    rt_set_allocators(NULL);
+    th_alloc_uninstall();
 }
 
 int main(void)
