@@ -1,0 +1,362 @@
+/*
+ * conn.c: shared encoded messages, per-connection send queues, and the one
+ * write path of the server.
+ *
+ * A message is encoded once: its JSON sits in a buffer with room for the
+ * WebSocket frame header in front, so the frame every receiver gets is a
+ * slice of that buffer; server frames are unmasked, so the bytes are the
+ * same for all.  Receivers queue a pointer and a reference.  When the
+ * socket is writable the queue is drained in one lws_write(LWS_WRITE_RAW)
+ * of up to RT_CORK_BYTES: libwebsockets keeps any part the kernel did not
+ * take and sends it before anything else on that connection (including its
+ * own pings and pongs), so frames are never interleaved.  Invariant: a
+ * queued smsg holds one reference per queue it is on.
+ */
+#include <string.h>
+
+#include "server_int.h"
+
+struct smsg *rt__smsg_new(const char *json, size_t len, rt_msg_type type,
+                          int opcode)
+{
+    struct smsg *m;
+    size_t hdr;
+    unsigned char *h;
+
+    if (len > SIZE_MAX - sizeof(*m) - 11)
+        return NULL;
+    m = rt__malloc(sizeof(*m) + 10 + len + 1);
+    if (m == NULL)
+        return NULL;
+    memset(m, 0, sizeof(*m));
+    m->refs = 1;
+    m->type = type;
+    m->ws_opcode = (uint8_t)opcode;
+    m->json_len = len;
+    memcpy(m->buf + 10, json, len);
+    m->buf[10 + len] = '\0';
+    /* RFC 6455 section 5.2: FIN, opcode, then a 7, 16 or 64-bit length. */
+    hdr = len < 126 ? 2 : len < 65536 ? 4 : 10;
+    h = m->buf + 10 - hdr;
+    h[0] = (unsigned char)(0x80 | (opcode & 0x0f));
+    if (hdr == 2) {
+        h[1] = (unsigned char)len;
+    } else if (hdr == 4) {
+        h[1] = 126;
+        h[2] = (unsigned char)(len >> 8);
+        h[3] = (unsigned char)len;
+    } else {
+        int i;
+
+        h[1] = 127;
+        for (i = 0; i < 8; i++)
+            h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    }
+    m->ws = h;
+    m->ws_len = hdr + len;
+    return m;
+}
+
+struct smsg *rt__smsg_ref(struct smsg *m)
+{
+    m->refs++;
+    return m;
+}
+
+void rt__smsg_unref(struct smsg *m)
+{
+    if (m == NULL || --m->refs > 0)
+        return;
+    rt__free(m->sse);
+    rt__free(m);
+}
+
+const char *rt__smsg_json(const struct smsg *m)
+{
+    return (const char *)m->buf + 10;
+}
+
+int rt__smsg_sse(struct smsg *m, const char *epoch)
+{
+    rt_buf b;
+
+    if (m->sse != NULL)
+        return 0;
+    rt__buf_init(&b);
+    if (m->stored &&
+        rt__buf_printf(&b, "id: %s-%llu\n", epoch,
+                       (unsigned long long)m->seq) != 0)
+        goto nomem;
+    /* The JSON is one line: the encoder never emits a raw newline. */
+    if (rt__buf_printf(&b, "event: %s\ndata: ", rt_msg_type_name(m->type)) ||
+        rt__buf_append(&b, rt__smsg_json(m), m->json_len) ||
+        rt__buf_append(&b, "\n\n", 2))
+        goto nomem;
+    m->sse = rt__buf_detach(&b, &m->sse_len);
+    return m->sse ? 0 : RT_ENOMEM;
+nomem:
+    rt__buf_cleanup(&b);
+    return RT_ENOMEM;
+}
+
+/* ----------------------------------------------------------- outq */
+
+void rt__outq_clear(struct outq *q)
+{
+    while (q->n > 0) {
+        rt__smsg_unref(q->v[q->head]);
+        q->head = (q->head + 1) % q->cap;
+        q->n--;
+    }
+    rt__free(q->v);
+    memset(q, 0, sizeof(*q));
+}
+
+static int outq_push(struct outq *q, struct smsg *m, size_t bytes)
+{
+    if (q->n == q->cap) {
+        uint32_t cap = q->cap ? q->cap * 2 : 16, i;
+        struct smsg **v;
+
+        if (cap < q->cap)
+            return RT_ENOMEM;
+        v = rt__reallocarray(NULL, cap, sizeof(*v));
+        if (v == NULL)
+            return RT_ENOMEM;
+        for (i = 0; i < q->n; i++)
+            v[i] = q->v[(q->head + i) % q->cap];
+        rt__free(q->v);
+        q->v = v;
+        q->head = 0;
+        q->cap = cap;
+    }
+    q->v[(q->head + q->n) % q->cap] = rt__smsg_ref(m);
+    q->n++;
+    q->bytes += bytes;
+    return 0;
+}
+
+static size_t wire_len(const struct conn *c, const struct smsg *m)
+{
+    return c->kind == CONN_SSE ? m->sse_len : m->ws_len;
+}
+
+static const unsigned char *wire_bytes(const struct conn *c,
+                                       const struct smsg *m)
+{
+    return c->kind == CONN_SSE ? (const unsigned char *)m->sse : m->ws;
+}
+
+static void ask_writable(struct conn *c)
+{
+    if (!c->writable_asked && c->wsi != NULL) {
+        c->writable_asked = 1;
+        lws_callback_on_writable(c->wsi);
+    }
+}
+
+/*
+ * Queue |m| on |c|.  Never blocks and never fails the room: a connection
+ * whose queue would pass --max-queue-bytes is dropped as a slow consumer.
+ */
+int rt__conn_send(struct conn *c, struct smsg *m)
+{
+    rt_server *s = c->srv;
+    size_t len;
+
+    if (c->killed || c->closing)
+        return 0;
+    if (c->kind == CONN_SSE && rt__smsg_sse(m, c->room->epoch) != 0)
+        return RT_ENOMEM;
+    len = wire_len(c, m);
+    if (c->q.bytes + len > s->o.max_queue_bytes && c->q.n > 0) {
+        s->m.slow_consumer++;
+        s->m.queue_drops += c->q.n;
+        rt__srv_log(s, RT_SERVER_LOG_WARN,
+                    "closing slow consumer %s in room %s: %zu bytes queued",
+                    c->user, c->room ? c->room->name : "-", c->q.bytes);
+        rt__conn_drop(c);
+        return 0;
+    }
+    if (outq_push(&c->q, m, len) != 0)
+        return RT_ENOMEM;
+    s->m.delivered[c->kind == CONN_SSE ? RT_TR_SSE :
+                   c->kind == CONN_ECHO ? RT_TR_ECHO : RT_TR_WS]++;
+    ask_writable(c);
+    return 0;
+}
+
+int rt__conn_send_json(struct conn *c, const char *json, size_t len,
+                       rt_msg_type type)
+{
+    struct smsg *m = rt__smsg_new(json, len, type, 0x1);
+    int rc;
+
+    if (m == NULL)
+        return RT_ENOMEM;
+    rc = rt__conn_send(c, m);
+    rt__smsg_unref(m);
+    return rc;
+}
+
+int rt__conn_send_error(struct conn *c, rt_msg_code code, const char *id,
+                        const char *message)
+{
+    char *out;
+    size_t len;
+    int rc;
+
+    c->srv->m.errors[code]++;
+    rc = rt_msg_encode_error(code, id, message, &out, &len);
+    if (rc != 0)
+        return rc;
+    rc = rt__conn_send_json(c, out, len, RT_MSG_ERROR);
+    rt_free(out);
+    return rc;
+}
+
+/*
+ * Close |c| with a WebSocket close code once what is queued before it has
+ * gone out (an error frame, for instance).  The close frame is written by
+ * us, in order with the rest of the queue, because frames already handed
+ * to lws in raw writes are invisible to its own close logic.
+ */
+void rt__conn_close(struct conn *c, uint16_t code, const char *reason)
+{
+    unsigned char payload[2 + 123];
+    size_t rlen = strlen(reason);
+    struct smsg *m;
+
+    if (c->closing || c->killed)
+        return;
+    c->closing = 1;
+    c->close_code = code;
+    snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
+    if (c->kind == CONN_WS || c->kind == CONN_ECHO) {
+        if (rlen > sizeof(payload) - 2)
+            rlen = sizeof(payload) - 2;
+        payload[0] = (unsigned char)(code >> 8);
+        payload[1] = (unsigned char)code;
+        memcpy(payload + 2, reason, rlen);
+        m = rt__smsg_new((const char *)payload, 2 + rlen, RT_MSG_SYSTEM, 0x8);
+        if (m != NULL) {
+            /* Past the queue limit too: the close must go out. */
+            outq_push(&c->q, m, m->ws_len);
+            rt__smsg_unref(m);
+        }
+    }
+    rt__metrics_close(c->srv, code);
+    ask_writable(c);
+}
+
+/*
+ * Drop |c| now: forget its queue and have lws close it on its next turn,
+ * whether or not its socket ever becomes writable again (a stalled reader
+ * never does).  The close frame goes out if the socket takes it.
+ */
+void rt__conn_drop(struct conn *c)
+{
+    if (c->killed)
+        return;
+    c->killed = 1;
+    rt__outq_clear(&c->q);
+    if (c->wsi == NULL)
+        return;
+    if (c->kind == CONN_WS || c->kind == CONN_ECHO)
+        lws_close_reason(c->wsi, 1013, (unsigned char *)"slow consumer", 13);
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+}
+
+/*
+ * Write what is queued, in one raw write.  Returns -1 when lws should close
+ * the connection (a requested close, or a failed write).
+ */
+int rt__conn_write(struct conn *c)
+{
+    rt_server *s = c->srv;
+    size_t used = 0, len;
+    const unsigned char *first = NULL;
+    struct smsg *m;
+    int tr;
+
+    c->writable_asked = 0;
+    if (c->killed)
+        return -1;
+    if (lws_partial_buffered(c->wsi)) {
+        /* lws still holds part of the last write; it goes first. */
+        ask_writable(c);
+        return 0;
+    }
+    if (c->q.n == 0)
+        return c->closing ? -1 : 0; /* the close frame is out: hang up */
+    tr = c->kind == CONN_SSE ? RT_TR_SSE
+         : c->kind == CONN_ECHO ? RT_TR_ECHO : RT_TR_WS;
+    m = c->q.v[c->q.head];
+    len = wire_len(c, m);
+    if (c->q.n == 1 || len >= RT_CORK_BYTES / 2) {
+        /* One frame (or a big one): write it from where it lies. */
+        first = wire_bytes(c, m);
+        used = len;
+        c->q.head = (c->q.head + 1) % c->q.cap;
+        c->q.n--;
+        c->q.bytes -= len;
+    } else {
+        while (c->q.n > 0) {
+            m = c->q.v[c->q.head];
+            len = wire_len(c, m);
+            if (used + len > RT_CORK_BYTES)
+                break;
+            memcpy(s->cork + LWS_PRE + used, wire_bytes(c, m), len);
+            used += len;
+            c->q.head = (c->q.head + 1) % c->q.cap;
+            c->q.n--;
+            c->q.bytes -= len;
+            rt__smsg_unref(m);
+        }
+        m = NULL;
+    }
+    if (lws_write(c->wsi, first ? (unsigned char *)first
+                                : s->cork + LWS_PRE,
+                  used, LWS_WRITE_RAW) < (int)used) {
+        rt__smsg_unref(m);
+        return -1;
+    }
+    rt__smsg_unref(m);
+    s->m.bytes_out[tr] += used;
+    if (c->kind == CONN_SSE)
+        lws_validity_confirmed(c->wsi);
+    if (c->q.n > 0 || c->closing)
+        ask_writable(c);
+    return 0;
+}
+
+void rt__conn_link(struct conn *c)
+{
+    rt_server *s = c->srv;
+
+    if (c->linked)
+        return;
+    c->linked = 1;
+    c->prev = NULL;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+}
+
+void rt__conn_unlink(struct conn *c)
+{
+    rt_server *s = c->srv;
+
+    if (!c->linked)
+        return;
+    c->linked = 0;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->nconns--;
+}

@@ -1,0 +1,519 @@
+/*
+ * http.c: routing of plain HTTP requests and the small endpoints of
+ * PROTOCOL.md section 1: /health, /metrics, /rooms, /rooms/{room}/presence,
+ * POST /publish/{room}, CORS and its preflight, and the errors every path
+ * shares (400 bad room, 404, 405 with Allow, 413, 401/403).  /events and
+ * /poll are handed to sse.c and poll.c once their request is checked.
+ *
+ * Small responses are written from the callback that produced them: the
+ * header block, then the body with LWS_WRITE_HTTP_FINAL (lws keeps what the
+ * socket does not take).  A long poll answers later, from its writable
+ * callback.
+ */
+#include <string.h>
+
+#include "rt/url.h"
+#include "server_int.h"
+
+enum http_method { M_OTHER = 0, M_GET, M_POST, M_OPTIONS, M_HEAD };
+
+/*
+ * The URL-decoded value of query argument |name| into |buf|; 1 when it is
+ * there.  lws copies the whole "name=value" and points past the '='.
+ */
+int rt__http_arg(struct lws *wsi, const char *name, char *buf, size_t len)
+{
+    const char *v;
+    char key[40];
+
+    snprintf(key, sizeof(key), "%s=", name);
+    buf[0] = '\0';
+    v = lws_get_urlarg_by_name(wsi, key, buf, (int)len);
+    if (v == NULL) {
+        buf[0] = '\0'; /* lws leaves the last argument it looked at */
+        return 0;
+    }
+    memmove(buf, v, strlen(v) + 1);
+    return 1;
+}
+
+/* The Origin to echo in Access-Control-Allow-Origin, or NULL for none. */
+static const char *cors_origin(struct conn *c, char *buf, size_t len)
+{
+    rt_server *s = c->srv;
+    const char *p;
+    size_t n;
+
+    if (s->o.allow_origin == NULL || strcmp(s->o.allow_origin, "*") == 0)
+        return "*";
+    if (lws_hdr_copy(c->wsi, buf, (int)len, WSI_TOKEN_ORIGIN) <= 0)
+        return NULL;
+    n = strlen(buf);
+    for (p = s->o.allow_origin; *p;) {
+        const char *comma = strchr(p, ',');
+        const char *end = comma ? comma : p + strlen(p);
+
+        while (*p == ' ')
+            p++;
+        if ((size_t)(end - p) == n && strncmp(p, buf, n) == 0)
+            return buf;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    return NULL;
+}
+
+int rt__http_cors_headers(struct conn *c, unsigned char **p,
+                          unsigned char *end)
+{
+    char buf[256];
+    const char *origin = cors_origin(c, buf, sizeof(buf));
+
+    if (origin == NULL)
+        return 0;
+    if (lws_add_http_header_by_name(
+            c->wsi, (const unsigned char *)"access-control-allow-origin:",
+            (const unsigned char *)origin, (int)strlen(origin), p, end))
+        return -1;
+    if (strcmp(origin, "*") != 0 &&
+        lws_add_http_header_by_name(c->wsi, (const unsigned char *)"vary:",
+                                    (const unsigned char *)"Origin", 6, p,
+                                    end))
+        return -1;
+    return 0;
+}
+
+static int add_header(struct lws *wsi, const char *name, const char *value,
+                      unsigned char **p, unsigned char *end)
+{
+    return lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+                                       (const unsigned char *)value,
+                                       (int)strlen(value), p, end);
+}
+
+/*
+ * Write a whole response now.  |allow| adds an Allow header (405).
+ * Returns 0, or -1 when the connection should be closed.
+ */
+static int send_now(struct conn *c, int status, const char *ctype,
+                    const char *body, size_t len, const char *allow)
+{
+    unsigned char hdr[LWS_PRE + 2048], *start = hdr + LWS_PRE, *p = start;
+    unsigned char *end = hdr + sizeof(hdr) - 1;
+    unsigned char *buf;
+    int n;
+
+    if (lws_add_http_common_headers(c->wsi, (unsigned)status, ctype,
+                                    (lws_filepos_t)len, &p, end) ||
+        rt__http_cors_headers(c, &p, end) ||
+        add_header(c->wsi, "cache-control:", "no-store", &p, end) ||
+        (allow && add_header(c->wsi, "allow:", allow, &p, end)) ||
+        lws_finalize_write_http_header(c->wsi, start, &p, end))
+        return -1;
+    c->srv->m.http_requests++;
+    if (len == 0)
+        return 0;
+    buf = rt__malloc(LWS_PRE + len);
+    if (buf == NULL)
+        return -1;
+    memcpy(buf + LWS_PRE, body, len);
+    n = lws_write(c->wsi, buf + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
+    rt__free(buf);
+    return n < (int)len ? -1 : 0;
+}
+
+int rt__http_respond(struct conn *c, int status, const char *ctype,
+                     const char *body, size_t len)
+{
+    return send_now(c, status, ctype, body, len, NULL);
+}
+
+int rt__http_error(struct conn *c, int status, rt_msg_code code,
+                   const char *message)
+{
+    char *out;
+    size_t len;
+    int rc;
+
+    c->srv->m.errors[code]++;
+    if (rt_msg_encode_error(code, NULL, message, &out, &len) != 0)
+        return -1;
+    rc = send_now(c, status, "application/json", out, len, NULL);
+    rt_free(out);
+    return rc;
+}
+
+/* After a response: keep the connection for the next request, or close. */
+static int complete(struct conn *c, int rc)
+{
+    if (rc != 0)
+        return -1;
+    return lws_http_transaction_completed(c->wsi) ? -1 : 0;
+}
+
+static int respond_json(struct conn *c, int status, const rt_buf *b)
+{
+    if (b->data == NULL)
+        return complete(c, -1);
+    return complete(c, send_now(c, status, "application/json", b->data,
+                                b->len, NULL));
+}
+
+static int method_of(struct lws *wsi)
+{
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI))
+        return M_GET;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI))
+        return M_POST;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI))
+        return M_OPTIONS;
+#if defined(LWS_WITH_HTTP_UNCOMMON_HEADERS) || 1
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI))
+        return M_HEAD;
+#endif
+    return M_OTHER;
+}
+
+/* ------------------------------------------------------- endpoints */
+
+static int ep_health(struct conn *c)
+{
+    static const char body[] = "{\"status\":\"ok\"}";
+
+    return complete(c, send_now(c, 200, "application/json", body,
+                                sizeof(body) - 1, NULL));
+}
+
+static int ep_metrics(struct conn *c)
+{
+    rt_buf b;
+    int rc;
+
+    rt__buf_init(&b);
+    if (rt__metrics_render(c->srv, &b) != 0) {
+        rt__buf_cleanup(&b);
+        return complete(c, -1);
+    }
+    rc = complete(c, send_now(c, 200, "text/plain; version=0.0.4; "
+                                      "charset=utf-8",
+                              b.data, b.len, NULL));
+    rt__buf_cleanup(&b);
+    return rc;
+}
+
+static int ep_rooms(struct conn *c)
+{
+    rt_server *s = c->srv;
+    struct room *r;
+    int rc = 0, first = 1;
+    size_t i;
+    rt_buf b;
+
+    rt__buf_init(&b);
+    rc |= rt__buf_append(&b, "{\"rooms\":[", 10);
+    for (i = 0; i < s->nbuckets; i++) {
+        for (r = s->rooms[i]; r != NULL; r = r->hnext) {
+            if (!first)
+                rc |= rt__buf_putc(&b, ',');
+            first = 0;
+            rc |= rt__buf_append(&b, "{\"room\":", 8);
+            rc |= rt__buf_json_str(&b, r->name, strlen(r->name));
+            rc |= rt__buf_printf(&b, ",\"online\":%u,\"seq\":%llu}",
+                                 r->nusers_online,
+                                 (unsigned long long)r->seq);
+        }
+    }
+    rc |= rt__buf_append(&b, "]}", 2);
+    if (rc != 0)
+        rt__buf_cleanup(&b);
+    rc = respond_json(c, 200, &b);
+    rt__buf_cleanup(&b);
+    return rc;
+}
+
+static int ep_presence(struct conn *c, const char *room)
+{
+    struct room *r = rt__room_get(c->srv, room, 0);
+    rt_buf b;
+    int rc = 0;
+
+    rt__buf_init(&b);
+    rc |= rt__buf_append(&b, "{\"room\":", 8);
+    rc |= rt__buf_json_str(&b, room, strlen(room));
+    rc |= rt__buf_append(&b, ",\"online\":", 10);
+    if (r != NULL)
+        rc |= rt__room_online_json(r, &b);
+    else
+        rc |= rt__buf_append(&b, "[]", 2);
+    rc |= rt__buf_putc(&b, '}');
+    if (rc != 0)
+        rt__buf_cleanup(&b);
+    rc = respond_json(c, 200, &b);
+    rt__buf_cleanup(&b);
+    return rc;
+}
+
+static int ep_publish_done(struct conn *c)
+{
+    rt_server *s = c->srv;
+    rt_msg_limits lim;
+    rt_msg_error err;
+    rt_msg *m = NULL;
+    struct room *r;
+    uint64_t seq;
+    rt_buf b;
+    int rc;
+
+    rt_msg_limits_init(&lim);
+    lim.max_bytes = s->o.max_message_bytes;
+    rc = rt_msg_parse(&m, c->body.data ? c->body.data : "", c->body.len,
+                      RT_MSG_FROM_CLIENT, &lim, &err);
+    rt__buf_cleanup(&c->body);
+    if (rc == RT_ENOMEM)
+        return complete(c, -1);
+    if (rc != 0)
+        return complete(c, rt__http_error(c, err.code == RT_MSG_CODE_TOO_LARGE
+                                                 ? 413 : 400,
+                                          err.code, err.message));
+    if (m->type != RT_MSG_TEXT) {
+        rt_msg_free(m);
+        return complete(c, rt__http_error(c, 400, RT_MSG_CODE_BAD_MESSAGE,
+                                          "only text messages can be "
+                                          "published"));
+    }
+    s->m.received[RT_MSG_TEXT]++;
+    s->m.published_http++;
+    r = rt__room_get(s, c->path, 1);
+    if (r == NULL || rt__publish_text(s, r, m, c->user, NULL, &seq) != 0) {
+        rt_msg_free(m);
+        return complete(c, -1);
+    }
+    rt_msg_free(m);
+    rt__buf_init(&b);
+    rt__buf_printf(&b, "{\"seq\":%llu}", (unsigned long long)seq);
+    rc = respond_json(c, 202, &b);
+    rt__buf_cleanup(&b);
+    return rc;
+}
+
+/* ------------------------------------------------------------ route */
+
+static int check_auth(struct conn *c, const char *room)
+{
+    enum rt_auth_result ar;
+
+    if (c->srv->o.auth_secret == NULL) {
+        if (rt__auth_user(c->srv, c->wsi, c->user, sizeof(c->user)) == 0)
+            return 0;
+        return rt__http_error(c, 400, RT_MSG_CODE_BAD_MESSAGE,
+                              "user names are 1 to 64 of A-Z a-z 0-9 . _ -") -
+               1;
+    }
+    ar = rt__auth_check(c->srv, c->wsi, room, c->user, sizeof(c->user));
+    if (ar == RT_AUTH_OK)
+        return 0;
+    c->srv->m.auth_failures++;
+    return ar == RT_AUTH_FORBIDDEN
+               ? rt__http_error(c, 403, RT_MSG_CODE_FORBIDDEN,
+                                rt__auth_reason(ar)) - 1
+               : rt__http_error(c, 401, RT_MSG_CODE_UNAUTHORIZED,
+                                rt__auth_reason(ar)) - 1;
+}
+
+static int preflight(struct conn *c)
+{
+    unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start;
+    unsigned char *end = hdr + sizeof(hdr) - 1;
+
+    if (lws_add_http_common_headers(c->wsi, 204, "text/plain", 0, &p, end) ||
+        rt__http_cors_headers(c, &p, end) ||
+        add_header(c->wsi, "access-control-allow-methods:",
+                   "GET, POST, OPTIONS", &p, end) ||
+        add_header(c->wsi, "access-control-allow-headers:",
+                   "Authorization, Content-Type, Last-Event-ID", &p, end) ||
+        add_header(c->wsi, "access-control-max-age:", "600", &p, end) ||
+        lws_finalize_write_http_header(c->wsi, start, &p, end))
+        return -1;
+    return complete(c, 0);
+}
+
+static int wrong_method(struct conn *c, const char *allow)
+{
+    char *out;
+    size_t len;
+    int rc;
+
+    if (rt_msg_encode_error(RT_MSG_CODE_BAD_MESSAGE, NULL,
+                            "method not allowed", &out, &len) != 0)
+        return -1;
+    rc = send_now(c, 405, "application/json", out, len, allow);
+    rt_free(out);
+    return complete(c, rc);
+}
+
+static int route(struct conn *c, const char *path)
+{
+    rt_url_room_ref ref;
+    size_t n;
+    int rc;
+
+    c->method = method_of(c->wsi);
+    if (c->method == M_OPTIONS)
+        return preflight(c);
+    if (strcmp(path, "/health") == 0 || strcmp(path, "/metrics") == 0 ||
+        strcmp(path, "/rooms") == 0) {
+        if (c->method != M_GET)
+            return wrong_method(c, "GET, OPTIONS");
+        if (path[1] == 'h')
+            return ep_health(c);
+        if (path[1] == 'm')
+            return ep_metrics(c);
+        if ((rc = check_auth(c, NULL)) != 0)
+            return complete(c, rc + 1 == 0 ? 0 : -1);
+        return ep_rooms(c);
+    }
+    if (strcmp(path, "/echo") == 0)
+        return complete(c, rt__http_error(c, 426, RT_MSG_CODE_BAD_MESSAGE,
+                                          "/echo speaks WebSocket only"));
+    if (strncmp(path, "/rooms/", 7) == 0 &&
+        (n = strlen(path)) > 7 + 9 &&
+        strcmp(path + n - 9, "/presence") == 0) {
+        if (!rt_room_valid(path + 7, n - 7 - 9))
+            return complete(c, rt__http_error(c, 400,
+                                              RT_MSG_CODE_BAD_MESSAGE,
+                                              "room names are 1 to 64 of "
+                                              "A-Z a-z 0-9 . _ -"));
+        if (c->method != M_GET)
+            return wrong_method(c, "GET, OPTIONS");
+        snprintf(c->path, sizeof(c->path), "%.*s", (int)(n - 16), path + 7);
+        if ((rc = check_auth(c, c->path)) != 0)
+            return complete(c, rc + 1 == 0 ? 0 : -1);
+        return ep_presence(c, c->path);
+    }
+    rc = rt_url_path_room(path, strlen(path), &ref);
+    if (rc == RT_EURL)
+        return complete(c, rt__http_error(c, 400, RT_MSG_CODE_BAD_MESSAGE,
+                                          "room names are 1 to 64 of "
+                                          "A-Z a-z 0-9 . _ -"));
+    if (rc != 0 || ref.prefix_len > 0)
+        return complete(c, rt__http_error(c, 404, RT_MSG_CODE_BAD_MESSAGE,
+                                          "no such endpoint"));
+    snprintf(c->path, sizeof(c->path), "%.*s", (int)ref.room_len, ref.room);
+
+    switch (ref.kind) {
+    case RT_URL_KIND_WS:
+        return complete(c, rt__http_error(c, 426, RT_MSG_CODE_BAD_MESSAGE,
+                                          "this endpoint speaks WebSocket "
+                                          "only"));
+    case RT_URL_KIND_PUBLISH:
+        if (c->method != M_POST)
+            return wrong_method(c, "POST, OPTIONS");
+        break;
+    default:
+        if (c->method != M_GET)
+            return wrong_method(c, "GET, OPTIONS");
+        break;
+    }
+    if ((rc = check_auth(c, c->path)) != 0)
+        return complete(c, rc + 1 == 0 ? 0 : -1);
+    switch (ref.kind) {
+    case RT_URL_KIND_SSE:
+        return rt__sse_start(c, c->path);
+    case RT_URL_KIND_POLL:
+        return rt__poll_start(c, c->path);
+    case RT_URL_KIND_PUBLISH:
+        c->kind = CONN_HTTP;
+        return 0; /* wait for the body */
+    default:
+        break;
+    }
+    return complete(c, rt__http_error(c, 404, RT_MSG_CODE_BAD_MESSAGE,
+                                      "no such endpoint"));
+}
+
+static void http_cleanup(struct conn *c)
+{
+    rt_server *s = c->srv;
+
+    if (c->kind == CONN_SSE) {
+        if (c->room != NULL) {
+            struct room *r = c->room;
+
+            rt__room_leave(s, c);
+            rt__room_maybe_free(s, r);
+        }
+        if (c->user_counted) {
+            rt__user_conns_add(s, c->user, -1);
+            c->user_counted = 0;
+        }
+        rt__srv_log(s, RT_SERVER_LOG_INFO, "close sse user=%s", c->user);
+    }
+    if (c->kind == CONN_POLL)
+        rt__poll_cancel(c);
+    if (c->counted) {
+        s->m.conns[c->kind == CONN_SSE ? RT_TR_SSE : RT_TR_POLL]--;
+        c->counted = 0;
+    }
+    rt__outq_clear(&c->q);
+    rt__buf_cleanup(&c->body);
+    rt__buf_cleanup(&c->resp);
+    rt__conn_unlink(c);
+    c->kind = CONN_NONE;
+}
+
+int rt__http_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                      struct conn *c, void *in, size_t len)
+{
+    rt_server *s;
+
+    if (c == NULL)
+        return lws_callback_http_dummy(wsi, reason, NULL, in, len);
+    s = c->srv;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        c->kind = CONN_HTTP;
+        c->wsi = wsi;
+        return route(c, (const char *)in);
+
+    case LWS_CALLBACK_HTTP_BODY:
+        if (c->body.len + len > s->o.max_body_bytes) {
+            /* The rest of the body is unread: answer, then hang up. */
+            rt__buf_cleanup(&c->body);
+            rt__http_error(c, 413, RT_MSG_CODE_TOO_LARGE,
+                           "body over --max-body-bytes");
+            return -1;
+        }
+        return rt__buf_append(&c->body, in, len) ? -1 : 0;
+
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        return ep_publish_done(c);
+
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (c->kind == CONN_SSE)
+            return rt__conn_write(c);
+        if (c->kind == CONN_POLL && c->resp.data != NULL) {
+            int rc = send_now(c, 200, "application/json", c->resp.data,
+                              c->resp.len, NULL);
+
+            rt__poll_cancel(c);
+            rt__buf_cleanup(&c->resp);
+            if (c->counted) {
+                s->m.conns[RT_TR_POLL]--;
+                c->counted = 0;
+            }
+            rt__conn_unlink(c);
+            c->kind = CONN_HTTP;
+            return complete(c, rc);
+        }
+        return 0;
+
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        http_cleanup(c);
+        return 0;
+
+    default:
+        return 0;
+    }
+}

@@ -1,0 +1,414 @@
+/*
+ * server.c: the server's life: the libwebsockets context on the caller's
+ * libuv loop (a foreign loop), the one protocol callback that routes every
+ * connection, a 100 ms tick for the timeouts of presence, SSE keepalives
+ * and long polls, logging, and the graceful shutdown of PROTOCOL.md
+ * section 5 (close 1001 to every WebSocket, end SSE and polls, all within
+ * a second).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server_int.h"
+
+static rt_server *log_server; /* lws's log hook has no user pointer */
+
+void rt_server_opts_init(rt_server_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->host = "127.0.0.1";
+    o->port = 8080;
+    o->max_message_bytes = 64 * 1024;
+    o->max_room_connections = 10000;
+    o->max_user_connections = 100;
+    o->max_queue_bytes = 1024 * 1024;
+    o->history = 1000;
+    o->ping_interval_s = 30;
+    o->presence_timeout_s = 30;
+    o->sse_keepalive_s = 15;
+    o->poll_timeout_max_s = 60;
+    o->max_header_bytes = 8 * 1024;
+    o->max_body_bytes = 64 * 1024;
+    o->log_level = RT_SERVER_LOG_INFO;
+    o->log_format = RT_SERVER_LOG_TEXT;
+}
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+void rt__srv_log(const rt_server *s, enum rt_server_log_level lvl,
+                 const char *fmt, ...)
+{
+    FILE *f = s->o.log_file ? s->o.log_file : stderr;
+    char msg[512], ts[32];
+    struct timeval tv;
+    struct tm tm;
+    va_list ap;
+    rt_buf b;
+
+    if (lvl > s->o.log_level)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    gettimeofday(&tv, NULL);
+    gmtime_r(&tv.tv_sec, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+    if (s->o.log_format == RT_SERVER_LOG_JSON) {
+        rt__buf_init(&b);
+        rt__buf_printf(&b, "{\"time\":\"%s.%03dZ\",\"level\":\"%s\",\"msg\":",
+                       ts, (int)(tv.tv_usec / 1000), level_names[lvl]);
+        rt__buf_json_str(&b, msg, strlen(msg));
+        rt__buf_append(&b, "}\n", 2);
+        if (b.data)
+            fwrite(b.data, 1, b.len, f);
+        rt__buf_cleanup(&b);
+    } else {
+        fprintf(f, "%s.%03dZ %s %s\n", ts, (int)(tv.tv_usec / 1000),
+                level_names[lvl], msg);
+    }
+    fflush(f);
+}
+
+static void lws_log(int level, const char *line)
+{
+    size_t n = strlen(line);
+
+    if (log_server == NULL)
+        return;
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    /* lws says this of every HTTP/1 SSE stream; it is not a problem. */
+    if (strstr(line, "not h2 substream") != NULL)
+        return;
+    rt__srv_log(log_server,
+                level == LLL_ERR ? RT_SERVER_LOG_WARN : RT_SERVER_LOG_DEBUG,
+                "lws: %.*s", (int)n, line);
+}
+
+uint64_t rt__srv_now_ms(rt_server *s)
+{
+    uv_update_time(s->loop);
+    s->now_ms = uv_now(s->loop);
+    return s->now_ms;
+}
+
+double rt__srv_wall(void)
+{
+    struct timeval tv;
+
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + (double)(tv.tv_usec / 1000) / 1000.0;
+}
+
+/* |n - 1| random characters of [a-z0-9] for epochs and anonymous users. */
+void rt__srv_random_name(char *out, size_t n)
+{
+    static const char set[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    unsigned char raw[64];
+    size_t i;
+
+    if (n == 0)
+        return;
+    if (n - 1 > sizeof(raw))
+        n = sizeof(raw) + 1;
+    if (uv_random(NULL, NULL, raw, n - 1, 0, NULL) != 0) {
+        /* No entropy source: still unique enough for an epoch. */
+        uint64_t t = (uint64_t)rt__srv_wall() * 1000 ^ (uint64_t)getpid();
+
+        for (i = 0; i < n - 1; i++, t = t * 6364136223846793005ULL + 1)
+            raw[i] = (unsigned char)(t >> 33);
+    }
+    for (i = 0; i < n - 1; i++)
+        out[i] = set[raw[i] % (sizeof(set) - 1)];
+    out[n - 1] = '\0';
+}
+
+/* -------------------------------------------------------- routing */
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason,
+                    void *user, void *in, size_t len)
+{
+    struct lws_context *ctx = lws_get_context(wsi);
+    rt_server *s = ctx ? lws_context_user(ctx) : NULL;
+    struct conn *c = user;
+
+    if (s == NULL)
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    rt__srv_now_ms(s);
+    if (c != NULL && c->srv == NULL) {
+        c->srv = s;
+        c->wsi = wsi;
+    }
+
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        /* Stop accepting once a shutdown began. */
+        return s->shutting_down ? -1 : 0;
+
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return rt__ws_confirm_upgrade(wsi, c);
+
+    case LWS_CALLBACK_ESTABLISHED:
+    case LWS_CALLBACK_RECEIVE:
+    case LWS_CALLBACK_RECEIVE_PONG:
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+    case LWS_CALLBACK_CLOSED:
+        return rt__ws_callback(wsi, reason, c, in, len);
+
+    case LWS_CALLBACK_HTTP:
+    case LWS_CALLBACK_HTTP_BODY:
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        return rt__http_callback(wsi, reason, c, in, len);
+
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+/* ------------------------------------------------------------ tick */
+
+static void finish_shutdown(rt_server *s);
+
+static void on_tick(uv_timer_t *t)
+{
+    rt_server *s = t->data;
+
+    rt__srv_now_ms(s);
+    rt__rooms_tick(s);
+    rt__sse_tick(s);
+    rt__poll_tick(s);
+    if (s->shutting_down &&
+        (s->nconns == 0 || s->now_ms >= s->shutdown_deadline_ms))
+        finish_shutdown(s);
+}
+
+/* ---------------------------------------------------------- create */
+
+/*
+ * lws reports a failed bind only in its log; try the address first so the
+ * user reads why ("address already in use").
+ */
+static int probe_bind(const rt_server_opts *o, char *errbuf, size_t errlen)
+{
+    struct sockaddr_in6 a6;
+    struct sockaddr_in a4;
+    int fd, rc, one = 1, v6 = strchr(o->host, ':') != NULL;
+
+    memset(&a4, 0, sizeof(a4));
+    memset(&a6, 0, sizeof(a6));
+    if (v6) {
+        a6.sin6_family = AF_INET6;
+        a6.sin6_port = htons((uint16_t)o->port);
+        rc = inet_pton(AF_INET6, o->host, &a6.sin6_addr);
+    } else {
+        a4.sin_family = AF_INET;
+        a4.sin_port = htons((uint16_t)o->port);
+        rc = inet_pton(AF_INET, o->host, &a4.sin_addr);
+    }
+    if (rc != 1) {
+        snprintf(errbuf, errlen,
+                 "--host: '%s' is not an IPv4 or IPv6 address", o->host);
+        return RT_EINVAL;
+    }
+    fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return 0;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    rc = v6 ? bind(fd, (struct sockaddr *)&a6, sizeof(a6))
+            : bind(fd, (struct sockaddr *)&a4, sizeof(a4));
+    if (rc != 0) {
+        snprintf(errbuf, errlen, "cannot listen on %s:%d: %s", o->host,
+                 o->port, strerror(errno));
+        close(fd);
+        return RT_ECONNREFUSED;
+    }
+    close(fd);
+    return 0;
+}
+
+int rt_server_new(rt_server **out, uv_loop_t *loop, const rt_server_opts *o,
+                  char *errbuf, size_t errlen)
+{
+    struct lws_context_creation_info info;
+    void *foreign[1];
+    rt_server *s;
+    int rc;
+
+    *out = NULL;
+    if ((o->tls_cert == NULL) != (o->tls_key == NULL)) {
+        snprintf(errbuf, errlen, "--tls-cert and --tls-key go together");
+        return RT_EINVAL;
+    }
+    if ((rc = probe_bind(o, errbuf, errlen)) != 0)
+        return rc;
+    s = rt__calloc(1, sizeof(*s));
+    if (s == NULL)
+        return RT_ENOMEM;
+    s->loop = loop;
+    s->o = *o;
+    if (s->o.ping_interval_s == 0)
+        s->o.ping_interval_s = 1;
+    s->cork = rt__malloc(LWS_PRE + RT_CORK_BYTES);
+    if (s->cork == NULL) {
+        rt__free(s);
+        return RT_ENOMEM;
+    }
+    rt__srv_now_ms(s);
+
+    /*
+     * lws pings every WebSocket that has been quiet for an interval and
+     * hangs up on one that has not answered for two (PROTOCOL.md 3).
+     */
+    s->retry.secs_since_valid_ping = (uint16_t)s->o.ping_interval_s;
+    s->retry.secs_since_valid_hangup = (uint16_t)(2 * s->o.ping_interval_s);
+
+    s->protocols[0].name = "rtctl";
+    s->protocols[0].callback = callback;
+    s->protocols[0].per_session_data_size = sizeof(struct conn);
+    s->protocols[0].rx_buffer_size = 0;
+
+    memset(&info, 0, sizeof(info));
+    info.port = o->port;
+    info.iface = o->host;
+    info.protocols = s->protocols;
+    info.user = s;
+    info.retry_and_idle_policy = &s->retry;
+    info.max_http_header_data = (unsigned short)(o->max_header_bytes > 65535
+                                                     ? 65535
+                                                     : o->max_header_bytes);
+    info.max_http_header_pool = 64;
+    info.timeout_secs = 10;
+    info.options = LWS_SERVER_OPTION_LIBUV |
+                   LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN |
+                   LWS_SERVER_OPTION_VALIDATE_UTF8;
+    if (o->tls_cert != NULL) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = o->tls_cert;
+        info.ssl_private_key_filepath = o->tls_key;
+    }
+    if (o->compress) {
+        s->exts[0].name = "permessage-deflate";
+        s->exts[0].callback = lws_extension_callback_pm_deflate;
+        s->exts[0].client_offer = "permessage-deflate";
+        info.extensions = s->exts;
+    }
+    foreign[0] = loop;
+    info.foreign_loops = foreign;
+
+    log_server = s;
+    lws_set_log_level(o->log_level >= RT_SERVER_LOG_DEBUG
+                          ? LLL_ERR | LLL_WARN | LLL_NOTICE
+                          : LLL_ERR,
+                      lws_log);
+    s->ctx = lws_create_context(&info);
+    if (s->ctx == NULL) {
+        snprintf(errbuf, errlen, "cannot start the server on %s:%d%s",
+                 o->host, o->port,
+                 o->tls_cert ? " (check --tls-cert and --tls-key)" : "");
+        rt__free(s->cork);
+        rt__free(s);
+        log_server = NULL;
+        return RT_ECONNREFUSED;
+    }
+    s->vh = lws_get_vhost_by_name(s->ctx, "default");
+    s->port = s->vh ? lws_get_vhost_listen_port(s->vh) : o->port;
+
+    uv_timer_init(loop, &s->tick);
+    s->tick.data = s;
+    uv_timer_start(&s->tick, on_tick, 100, 100);
+    *out = s;
+    return 0;
+}
+
+int rt_server_port(const rt_server *s)
+{
+    return s->port;
+}
+
+/* ------------------------------------------------------- shutdown */
+
+void rt_server_shutdown(rt_server *s, void (*done)(rt_server *, void *),
+                        void *ud)
+{
+    struct conn *c;
+
+    if (s->shutting_down)
+        return;
+    rt__srv_now_ms(s);
+    s->shutting_down = 1;
+    s->shutdown_done = done;
+    s->shutdown_ud = ud;
+    s->shutdown_deadline_ms = s->now_ms + 1000;
+    rt__srv_log(s, RT_SERVER_LOG_INFO,
+                "shutting down: closing %zu connections", s->nconns);
+    for (c = s->conns; c != NULL; c = c->next) {
+        switch (c->kind) {
+        case CONN_WS:
+        case CONN_ECHO:
+            rt__conn_close(c, 1001, "server shutting down");
+            break;
+        case CONN_SSE:
+            c->closing = 1;
+            lws_callback_on_writable(c->wsi);
+            break;
+        case CONN_POLL:
+            c->poll_deadline_ms = 0; /* answer now */
+            break;
+        default:
+            break;
+        }
+    }
+    rt__poll_tick(s);
+    if (s->nconns == 0)
+        finish_shutdown(s);
+}
+
+static void tick_closed(uv_handle_t *h)
+{
+    rt_server *s = h->data;
+
+    s->tick_closed = 1;
+}
+
+static void finish_shutdown(rt_server *s)
+{
+    void (*done)(rt_server *, void *) = s->shutdown_done;
+
+    if (s->ctx == NULL)
+        return;
+    uv_timer_stop(&s->tick);
+    uv_close((uv_handle_t *)&s->tick, tick_closed);
+    /* On a foreign loop this starts the teardown; the loop finishes it. */
+    lws_context_destroy(s->ctx);
+    s->ctx = NULL;
+    s->shutdown_done = NULL;
+    if (done)
+        done(s, s->shutdown_ud);
+}
+
+void rt_server_free(rt_server *s)
+{
+    if (s == NULL)
+        return;
+    if (s->ctx != NULL) {
+        uv_timer_stop(&s->tick);
+        lws_context_destroy(s->ctx);
+        s->ctx = NULL;
+    }
+    rt__rooms_free(s);
+    rt__free(s->cork);
+    if (log_server == s)
+        log_server = NULL;
+    rt__free(s);
+}

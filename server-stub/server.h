@@ -1,0 +1,80 @@
+/*
+ * server.h: the bundled server behind `rtctl serve` (PROTOCOL.md sections
+ * 1 to 6): rooms over WebSocket, Server-Sent Events and long polling on one
+ * libuv loop, with libwebsockets running on that loop as a foreign loop.
+ *
+ * Threads: everything happens on the loop thread.
+ */
+#ifndef RT_SERVER_H
+#define RT_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+typedef struct rt_server rt_server;
+
+enum rt_server_log_format {
+    RT_SERVER_LOG_TEXT = 0,
+    RT_SERVER_LOG_JSON
+};
+
+/* Levels of --log-level, lowest first. */
+enum rt_server_log_level {
+    RT_SERVER_LOG_ERROR = 0,
+    RT_SERVER_LOG_WARN,
+    RT_SERVER_LOG_INFO,
+    RT_SERVER_LOG_DEBUG
+};
+
+typedef struct rt_server_opts {
+    const char *host;              /* bind address; default 127.0.0.1 */
+    int port;                      /* 0: the system picks; default 8080 */
+    const char *tls_cert;          /* PEM paths; both or neither */
+    const char *tls_key;
+    const char *auth_secret;       /* HS256 secret; NULL: auth off */
+    const char *allow_origin;      /* comma list for CORS; NULL: "*" */
+    size_t max_message_bytes;      /* default 64 KiB */
+    unsigned max_room_connections; /* 0: unlimited (default 10000) */
+    unsigned max_user_connections; /* 0: unlimited (default 100) */
+    double rate;                   /* messages/s per connection; 0: off */
+    size_t max_queue_bytes;        /* per-connection send queue, 1 MiB */
+    unsigned history;              /* stored messages per room, 1000 */
+    unsigned ping_interval_s;      /* WebSocket ping, 30 */
+    unsigned presence_timeout_s;   /* 30 */
+    unsigned sse_keepalive_s;      /* 15 */
+    unsigned poll_timeout_max_s;   /* 60 */
+    int compress;                  /* permessage-deflate offered */
+    size_t max_header_bytes;       /* HTTP request headers, 8 KiB */
+    size_t max_body_bytes;         /* POST bodies, 64 KiB */
+    enum rt_server_log_level log_level;
+    enum rt_server_log_format log_format;
+    FILE *log_file;                /* default stderr */
+} rt_server_opts;
+
+void rt_server_opts_init(rt_server_opts *o);
+
+/*
+ * Create the server on |loop| and start listening.  On failure returns a
+ * negative RT_E* code with a sentence in |errbuf| ("cannot bind
+ * 127.0.0.1:8080: address in use").
+ */
+int rt_server_new(rt_server **out, uv_loop_t *loop, const rt_server_opts *o,
+                  char *errbuf, size_t errlen);
+
+/* The port actually listened on (useful with port 0). */
+int rt_server_port(const rt_server *s);
+
+/*
+ * Begin a graceful shutdown: stop accepting, send close 1001 to every
+ * WebSocket, end SSE and poll responses.  |done| is called once every
+ * connection is gone (or after a deadline of one second); the loop then has
+ * no handles of the server left and rt_server_free() may be called.
+ */
+void rt_server_shutdown(rt_server *s, void (*done)(rt_server *s, void *ud),
+                        void *ud);
+
+void rt_server_free(rt_server *s);
+
+#endif /* RT_SERVER_H */

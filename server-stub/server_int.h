@@ -1,0 +1,309 @@
+/*
+ * server_int.h: what the files of server-stub/ share.
+ *
+ * The model: every message a room stores or a connection is sent is encoded
+ * once into an smsg (JSON, plus its WebSocket frame header in front of it
+ * and, on first use, its SSE event text), reference-counted, and queued by
+ * pointer on each receiving connection.  A writable connection copies as
+ * many queued frames as fit into one buffer and hands it to libwebsockets in
+ * one raw write, so a burst of small messages costs one syscall, not one
+ * per message (uWebSockets calls this corking).  A connection whose queue
+ * passes --max-queue-bytes is dropped as a slow consumer; the room never
+ * waits for it.
+ */
+#ifndef RT_SERVER_INT_H
+#define RT_SERVER_INT_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <libwebsockets.h>
+#include <uv.h>
+
+#include "core_int.h"
+#include "rt/msg.h"
+#include "server.h"
+
+#define RT_EPOCH_LEN 8
+#define RT_NAME_MAX 64
+/* One raw write takes at most this much from a connection's queue. */
+#define RT_CORK_BYTES (64 * 1024)
+
+struct room;
+struct ruser;
+struct conn;
+
+/* ---------------------------------------------------------------- smsg */
+
+struct smsg {
+    uint32_t refs;
+    uint8_t stored;     /* in a room's history: has seq, gets an SSE id */
+    uint8_t ws_opcode;  /* 0x1 text, 0x2 binary (echo) */
+    rt_msg_type type;
+    uint64_t seq;
+    size_t json_len;
+    unsigned char *ws;  /* frame header immediately followed by json */
+    size_t ws_len;
+    char *sse;          /* "id: ..\nevent: ..\ndata: ..\n\n", built lazily */
+    size_t sse_len;
+    unsigned char buf[]; /* [10 bytes of header room][json][NUL] */
+};
+
+struct smsg *rt__smsg_new(const char *json, size_t len, rt_msg_type type,
+                          int opcode);
+struct smsg *rt__smsg_ref(struct smsg *m);
+void rt__smsg_unref(struct smsg *m);
+const char *rt__smsg_json(const struct smsg *m);
+/* The SSE event for |m| in a room of epoch |epoch|; NULL on no memory. */
+int rt__smsg_sse(struct smsg *m, const char *epoch);
+
+/* -------------------------------------------------------- output queue */
+
+struct outq {
+    struct smsg **v;
+    uint32_t head, n, cap;
+    size_t bytes;
+};
+
+/* ------------------------------------------------------------ metrics */
+
+enum rt_transport { RT_TR_WS, RT_TR_SSE, RT_TR_POLL, RT_TR_ECHO, RT_TR_N };
+
+struct rt_metrics {
+    uint64_t conns[RT_TR_N];          /* gauge */
+    uint64_t accepted[RT_TR_N];
+    uint64_t received[6];             /* by rt_msg_type */
+    uint64_t delivered[RT_TR_N];      /* messages queued to clients */
+    uint64_t bytes_out[RT_TR_N];
+    uint64_t bytes_in;
+    uint64_t errors[RT_MSG_CODE_COUNT_];
+    uint64_t slow_consumer;
+    uint64_t queue_drops;
+    uint64_t auth_failures;
+    uint64_t resumes_recovered;
+    uint64_t resumes_lost;
+    uint64_t http_requests;
+    uint64_t published_http;
+    uint64_t closes[8];               /* by close code class, see metrics.c */
+};
+
+/* ---------------------------------------------------------- connection */
+
+enum conn_kind {
+    CONN_NONE = 0,
+    CONN_HTTP, /* a plain request: one response, then done */
+    CONN_WS,   /* /ws/{room} */
+    CONN_ECHO, /* /echo */
+    CONN_SSE,  /* /events/{room} */
+    CONN_POLL  /* /poll/{room}, waiting */
+};
+
+/* Per-connection state, allocated and zeroed by lws (per-session data). */
+struct conn {
+    struct lws *wsi;
+    struct rt_server *srv;
+    enum conn_kind kind;
+    struct conn *next, *prev;      /* all connections */
+    struct room *room;
+    struct ruser *ru;              /* presence entry (WS, SSE) */
+    struct conn *rnext, *rprev;    /* room members, or room's waiting polls */
+    char user[RT_NAME_MAX + 1];
+    uint64_t opened_ms;
+    uint64_t heard_ms;             /* last frame or pong (presence) */
+
+    struct outq q;
+    unsigned writable_asked : 1;
+    unsigned closing : 1;          /* close with close_code when writable */
+    unsigned killed : 1;           /* dropped: queue nothing more */
+    unsigned counted : 1;          /* included in metrics gauges */
+    unsigned linked : 1;           /* on the server's list */
+    unsigned user_counted : 1;     /* in --max-user-connections counts */
+    uint16_t close_code;
+    char close_reason[64];
+
+    /* WebSocket receive */
+    rt_buf rx;
+    int rx_binary;
+    int rx_overflow;
+    double tokens;                 /* rate limit bucket */
+    uint64_t tokens_ms;
+
+    /* HTTP */
+    int method;                    /* enum http_method in http.c */
+    char path[256];
+    rt_buf body;                   /* request body (POST) */
+    rt_buf resp;                   /* response body waiting to be written */
+    size_t resp_off;
+    int resp_status;
+    unsigned resp_headers_done : 1;
+
+    /* SSE */
+    uint64_t keepalive_due_ms;
+
+    /* long poll */
+    uint64_t poll_since;
+    uint64_t poll_deadline_ms;
+};
+
+/* -------------------------------------------------------------- rooms */
+
+/* A user's presence in a room (PROTOCOL.md section 3). */
+struct ruser {
+    struct ruser *next;
+    char name[RT_NAME_MAX + 1];
+    unsigned nconns;
+    int online;                    /* join announced, leave not yet */
+    uint64_t leave_due_ms;         /* last connection gone: leave at */
+    uint64_t heard_ms;             /* newest heartbeat of any connection */
+};
+
+struct room {
+    struct room *hnext;
+    char name[RT_NAME_MAX + 1];
+    char epoch[RT_EPOCH_LEN + 1];
+    uint64_t seq;
+    struct smsg **hist;            /* ring of the last --history messages */
+    uint32_t hist_head, hist_n, hist_cap;
+    struct conn *members;          /* WS and SSE connections */
+    unsigned nmembers;
+    struct conn *polls;            /* waiting long polls */
+    struct ruser *users;
+    unsigned nusers_online;
+};
+
+/* ------------------------------------------------------------- server */
+
+struct rt_server {
+    uv_loop_t *loop;
+    struct lws_context *ctx;
+    struct lws_vhost *vh;
+    rt_server_opts o;
+    int port;
+    char errbuf[256];
+
+    struct room **rooms;           /* hash table */
+    size_t nbuckets, nrooms;
+
+    struct conn *conns;            /* every connection */
+    size_t nconns;
+    /* users' connection counts across rooms, for --max-user-connections */
+    struct ucount *ucounts;
+
+    uv_timer_t tick;
+    uint64_t now_ms;
+
+    unsigned char *cork;           /* RT_CORK_BYTES write buffer */
+    struct rt_metrics m;
+    lws_retry_bo_t retry;
+    struct lws_protocols protocols[2];
+    struct lws_extension exts[2];
+
+    int shutting_down;
+    uint64_t shutdown_deadline_ms;
+    void (*shutdown_done)(rt_server *s, void *ud);
+    void *shutdown_ud;
+    int tick_closed;
+};
+
+/* server.c */
+void rt__srv_log(const rt_server *s, enum rt_server_log_level lvl,
+                 const char *fmt, ...) RT__PRINTF(3, 4);
+uint64_t rt__srv_now_ms(rt_server *s);
+double rt__srv_wall(void);
+void rt__srv_random_name(char *out, size_t n);
+
+/* conn.c: queues and writing */
+int rt__conn_send(struct conn *c, struct smsg *m);
+int rt__conn_send_json(struct conn *c, const char *json, size_t len,
+                       rt_msg_type type);
+int rt__conn_send_error(struct conn *c, rt_msg_code code, const char *id,
+                        const char *message);
+int rt__conn_write(struct conn *c);
+void rt__conn_close(struct conn *c, uint16_t code, const char *reason);
+void rt__conn_drop(struct conn *c);
+void rt__outq_clear(struct outq *q);
+void rt__conn_link(struct conn *c);
+void rt__conn_unlink(struct conn *c);
+
+/* engine_mem.c: rooms, history, presence */
+struct room *rt__room_get(rt_server *s, const char *name, int create);
+void rt__room_maybe_free(rt_server *s, struct room *r);
+void rt__rooms_free(rt_server *s);
+int rt__room_store(rt_server *s, struct room *r, struct smsg *m);
+/* Call fn for each held message with seq > since; returns how many. */
+typedef int (*rt_room_iter_cb)(struct smsg *m, void *ud);
+int rt__room_replay(struct room *r, uint64_t since, rt_room_iter_cb fn,
+                    void *ud);
+uint64_t rt__room_oldest(const struct room *r);
+void rt__room_join(rt_server *s, struct room *r, struct conn *c);
+void rt__room_leave(rt_server *s, struct conn *c);
+void rt__room_heard(rt_server *s, struct conn *c);
+void rt__room_broadcast(rt_server *s, struct room *r, struct smsg *m,
+                        const struct conn *except);
+int rt__room_online_json(const struct room *r, rt_buf *b);
+void rt__rooms_tick(rt_server *s);
+int rt__user_conns_add(rt_server *s, const char *user, int delta);
+
+/* Resume decision shared by WS, SSE and poll (PROTOCOL.md section 4). */
+struct resume {
+    int asked;       /* the client gave a position */
+    int recovered;
+    uint64_t from;   /* first seq the client lacks */
+    uint64_t to;     /* the room's seq now */
+    uint64_t replay_after; /* replay held messages with seq > this */
+};
+void rt__room_resume(const struct room *r, int has_since, uint64_t since,
+                     const char *epoch, struct resume *out);
+
+/* Text of the common server frames. */
+int rt__frame_welcome(rt_server *s, const struct room *r, const char *user,
+                      rt_buf *b);
+int rt__frame_resumed(const struct room *r, const struct resume *rs,
+                      rt_buf *b);
+int rt__frame_presence(const struct room *r, const char *event,
+                       const char *user, const char *reason, rt_buf *b);
+
+/* ws.c */
+int rt__publish_text(rt_server *s, struct room *r, rt_msg *m,
+                     const char *user, struct conn *sender, uint64_t *seq);
+int rt__ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                    struct conn *c, void *in, size_t len);
+int rt__ws_confirm_upgrade(struct lws *wsi, struct conn *c);
+
+/* http.c */
+int rt__http_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                      struct conn *c, void *in, size_t len);
+int rt__http_respond(struct conn *c, int status, const char *ctype,
+                     const char *body, size_t len);
+int rt__http_error(struct conn *c, int status, rt_msg_code code,
+                   const char *message);
+int rt__http_cors_headers(struct conn *c, unsigned char **p,
+                          unsigned char *end);
+int rt__http_arg(struct lws *wsi, const char *name, char *buf, size_t len);
+
+/* auth.c */
+enum rt_auth_result { RT_AUTH_OK = 0, RT_AUTH_INVALID, RT_AUTH_EXPIRED,
+                      RT_AUTH_FORBIDDEN };
+enum rt_auth_result rt__auth_check(rt_server *s, struct lws *wsi,
+                                   const char *room, char *user,
+                                   size_t userlen);
+const char *rt__auth_reason(enum rt_auth_result r);
+/* The user of an unauthenticated request: ?user= or anon-XXXXXX; -1 bad. */
+int rt__auth_user(rt_server *s, struct lws *wsi, char *user, size_t len);
+
+/* sse.c */
+int rt__sse_start(struct conn *c, const char *room);
+void rt__sse_tick(rt_server *s);
+
+/* poll.c */
+int rt__poll_start(struct conn *c, const char *room);
+void rt__poll_wake(rt_server *s, struct room *r);
+void rt__poll_tick(rt_server *s);
+void rt__poll_cancel(struct conn *c);
+
+/* metrics.c */
+int rt__metrics_render(const rt_server *s, rt_buf *b);
+void rt__metrics_close(rt_server *s, uint16_t code);
+
+#endif /* RT_SERVER_INT_H */

@@ -1,0 +1,220 @@
+/*
+ * sse.c: GET /events/{room}, the room as a Server-Sent Events stream
+ * (PROTOCOL.md section 6).
+ *
+ * The stream starts with `retry: 2000` and a system welcome event whose
+ * id is the room's position, so a client cut off before any message still
+ * resumes from where it joined.  A resumed stream (Last-Event-ID, or
+ * ?lastEventId= for clients that cannot set headers) gets a welcome without
+ * an id, the held messages after that position, and a `resumed` system
+ * event saying whether nothing was lost.  Stored messages carry
+ * `id: EPOCH-SEQ`; presence and typing events carry none.  A `: keepalive`
+ * comment goes out every --sse-keepalive.  SSE connections share the send
+ * queue and slow-consumer rule of WebSockets.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "server_int.h"
+
+/* Queue |text| as it is (a comment or a field line) on an SSE stream. */
+static int send_raw(struct conn *c, const char *text, size_t len)
+{
+    struct smsg *m = rt__smsg_new("", 0, RT_MSG_SYSTEM, 0x1);
+    int rc;
+
+    if (m == NULL)
+        return RT_ENOMEM;
+    m->sse = rt__strndup(text, len);
+    m->sse_len = len;
+    if (m->sse == NULL) {
+        rt__smsg_unref(m);
+        return RT_ENOMEM;
+    }
+    rc = rt__conn_send(c, m);
+    rt__smsg_unref(m);
+    return rc;
+}
+
+/* Queue a system event without an id line. */
+static int send_event_noid(struct conn *c, const char *json, size_t len)
+{
+    rt_buf b;
+    int rc = 0;
+
+    rt__buf_init(&b);
+    rc |= rt__buf_append(&b, "event: system\ndata: ", 20);
+    rc |= rt__buf_append(&b, json, len);
+    rc |= rt__buf_append(&b, "\n\n", 2);
+    if (rc == 0)
+        rc = send_raw(c, b.data, b.len);
+    rt__buf_cleanup(&b);
+    return rc ? RT_ENOMEM : 0;
+}
+
+/* Split "EPOCH-SEQ" at its last '-'. */
+static int parse_event_id(const char *id, char *epoch, size_t elen,
+                          uint64_t *seq)
+{
+    const char *dash = strrchr(id, '-'), *p;
+    uint64_t v = 0;
+
+    if (dash == NULL || dash == id || (size_t)(dash - id) >= elen ||
+        dash[1] == '\0')
+        return -1;
+    for (p = dash + 1; *p; p++) {
+        if (*p < '0' || *p > '9' || v > (UINT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    memcpy(epoch, id, (size_t)(dash - id));
+    epoch[dash - id] = '\0';
+    *seq = v;
+    return 0;
+}
+
+struct replay_ctx {
+    struct conn *c;
+};
+
+static int replay_one(struct smsg *m, void *ud)
+{
+    struct replay_ctx *rc = ud;
+
+    return rt__conn_send(rc->c, m) != 0;
+}
+
+int rt__sse_start(struct conn *c, const char *room)
+{
+    rt_server *s = c->srv;
+    unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start;
+    unsigned char *end = hdr + sizeof(hdr) - 1;
+    char last_id[128] = "", epoch[40] = "";
+    struct replay_ctx rctx;
+    struct resume rs;
+    struct room *r;
+    uint64_t since = 0;
+    int resumed = 0, n;
+    rt_buf b;
+
+    /* Read everything from the request before mark_sse drops it. */
+    n = lws_hdr_custom_copy(c->wsi, last_id, sizeof(last_id),
+                            "last-event-id:", 14);
+    if (n <= 0)
+        rt__http_arg(c->wsi, "lastEventId", last_id, sizeof(last_id));
+    if (last_id[0] != '\0') {
+        if (parse_event_id(last_id, epoch, sizeof(epoch), &since) == 0)
+            resumed = 1;
+        else
+            rt__srv_log(s, RT_SERVER_LOG_DEBUG,
+                        "ignoring Last-Event-ID '%s' (not EPOCH-SEQ)",
+                        last_id);
+    }
+    if (s->o.max_user_connections > 0) {
+        int count = rt__user_conns_add(s, c->user, 1);
+
+        c->user_counted = 1;
+        if (count < 0 || (unsigned)count > s->o.max_user_connections)
+            return rt__http_error(c, 429, RT_MSG_CODE_TOO_MANY_CONNECTIONS,
+                                  "too many connections for this user")
+                       ? -1
+                       : (lws_http_transaction_completed(c->wsi) ? -1 : 0);
+    }
+    r = rt__room_get(s, room, 1);
+    if (r == NULL)
+        return -1;
+    if (s->o.max_room_connections > 0 &&
+        r->nmembers >= s->o.max_room_connections) {
+        rt__room_maybe_free(s, r);
+        return rt__http_error(c, 503, RT_MSG_CODE_ROOM_FULL, "room is full")
+                   ? -1
+                   : (lws_http_transaction_completed(c->wsi) ? -1 : 0);
+    }
+
+    if (lws_add_http_common_headers(c->wsi, 200, "text/event-stream",
+                                    LWS_ILLEGAL_HTTP_CONTENT_LEN, &p, end) ||
+        rt__http_cors_headers(c, &p, end) ||
+        lws_add_http_header_by_name(c->wsi,
+                                    (const unsigned char *)"cache-control:",
+                                    (const unsigned char *)"no-cache", 8, &p,
+                                    end) ||
+        lws_finalize_write_http_header(c->wsi, start, &p, end))
+        return -1;
+    lws_http_mark_sse(c->wsi);
+
+    c->kind = CONN_SSE;
+    c->counted = 1;
+    c->opened_ms = s->now_ms;
+    c->keepalive_due_ms = s->now_ms + s->o.sse_keepalive_s * 1000ULL;
+    s->m.conns[RT_TR_SSE]++;
+    s->m.accepted[RT_TR_SSE]++;
+    rt__conn_link(c);
+    c->room = r; /* rt__conn_send needs the epoch before the join */
+
+    rt__buf_init(&b);
+    if (send_raw(c, "retry: 2000\n\n", 13) != 0 ||
+        rt__frame_welcome(s, r, c->user, &b) != 0) {
+        rt__buf_cleanup(&b);
+        return -1;
+    }
+    /*
+     * The welcome's id is the room's position; a resumed stream's welcome
+     * has none, so a client cut off during the replay keeps its own.
+     */
+    if (!resumed) {
+        rt_buf ev;
+        int rc = 0;
+
+        rt__buf_init(&ev);
+        rc |= rt__buf_printf(&ev, "id: %s-%llu\nevent: system\ndata: ",
+                             r->epoch, (unsigned long long)r->seq);
+        rc |= rt__buf_append(&ev, b.data, b.len);
+        rc |= rt__buf_append(&ev, "\n\n", 2);
+        if (rc == 0)
+            rc = send_raw(c, ev.data, ev.len);
+        rt__buf_cleanup(&ev);
+        if (rc != 0) {
+            rt__buf_cleanup(&b);
+            return -1;
+        }
+    } else {
+        if (send_event_noid(c, b.data, b.len) != 0) {
+            rt__buf_cleanup(&b);
+            return -1;
+        }
+    }
+    c->room = NULL;
+    rt__room_join(s, r, c);
+    if (resumed) {
+        rt__room_resume(r, 1, since, epoch, &rs);
+        rctx.c = c;
+        rt__room_replay(r, rs.replay_after, replay_one, &rctx);
+        rt__buf_clear(&b);
+        if (rt__frame_resumed(r, &rs, &b) == 0)
+            send_event_noid(c, b.data, b.len);
+        if (rs.recovered)
+            s->m.resumes_recovered++;
+        else
+            s->m.resumes_lost++;
+    }
+    rt__buf_cleanup(&b);
+    rt__srv_log(s, RT_SERVER_LOG_INFO, "open sse room=%s user=%s%s",
+                r->name, c->user, resumed ? " (resume)" : "");
+    return 0;
+}
+
+/* Keepalive comments, and the end of every stream at shutdown. */
+void rt__sse_tick(rt_server *s)
+{
+    struct conn *c;
+
+    for (c = s->conns; c != NULL; c = c->next) {
+        if (c->kind != CONN_SSE || c->killed)
+            continue;
+        if (s->now_ms >= c->keepalive_due_ms) {
+            c->keepalive_due_ms = s->now_ms + s->o.sse_keepalive_s * 1000ULL;
+            if (c->q.n == 0)
+                send_raw(c, ": keepalive\n\n", 13);
+        }
+    }
+}

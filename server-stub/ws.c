@@ -1,0 +1,528 @@
+/*
+ * ws.c: the WebSocket endpoints: /ws/{room} (PROTOCOL.md sections 3 to 5)
+ * and /echo (every frame back as it came).
+ *
+ * libwebsockets does the RFC 6455 framing: masking, control frames, close
+ * handshakes, protocol errors (1002) and, with VALIDATE_UTF8, invalid text
+ * (1007).  What it leaves to us: reassembling fragmented messages under
+ * --max-message-bytes (1009 past it), which also bounds what
+ * permessage-deflate may inflate to, since we count inflated bytes.
+ */
+#define _GNU_SOURCE /* memmem */
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "rt/url.h"
+#include "server_int.h"
+
+/* Path of the upgrade request, or "" when lws has none. */
+static void request_path(struct lws *wsi, char *buf, size_t len)
+{
+    int n = lws_hdr_copy(wsi, buf, (int)len, WSI_TOKEN_GET_URI);
+
+    if (n < 0)
+        buf[0] = '\0';
+}
+
+static int origin_allowed(rt_server *s, struct lws *wsi)
+{
+    char origin[256];
+    const char *p;
+    size_t n;
+
+    if (s->o.allow_origin == NULL || strcmp(s->o.allow_origin, "*") == 0)
+        return 1;
+    if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0)
+        return 1; /* not a browser: nothing to check */
+    n = strlen(origin);
+    for (p = s->o.allow_origin; *p;) {
+        const char *comma = strchr(p, ','), *end = comma ? comma : p +
+                                                                   strlen(p);
+
+        while (*p == ' ')
+            p++;
+        if ((size_t)(end - p) == n && strncmp(p, origin, n) == 0)
+            return 1;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    return 0;
+}
+
+/*
+ * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: refuse a bad upgrade with an HTTP
+ * answer the client can read, before any WebSocket exists.
+ */
+int rt__ws_confirm_upgrade(struct lws *wsi, struct conn *pss)
+{
+    rt_server *s = lws_context_user(lws_get_context(wsi));
+    char path[256], user[RT_NAME_MAX + 1] = "";
+    rt_url_room_ref ref;
+    struct conn tmp, *c = &tmp;
+    int rc;
+
+    /* lws has no session data yet at this step; answers need only these. */
+    (void)pss;
+    memset(&tmp, 0, sizeof(tmp));
+    c->srv = s;
+    c->wsi = wsi;
+    c->kind = CONN_HTTP;
+    request_path(wsi, path, sizeof(path));
+    if (strcmp(path, "/echo") == 0)
+        return origin_allowed(s, wsi) ? 0
+               : rt__http_error(c, 403, RT_MSG_CODE_FORBIDDEN,
+                                "origin not allowed") ? -1 : 1;
+    rc = rt_url_path_room(path, strlen(path), &ref);
+    if (rc == RT_EURL)
+        return rt__http_error(c, 400, RT_MSG_CODE_BAD_MESSAGE,
+                              "room names are 1 to 64 of A-Z a-z 0-9 . _ -")
+                   ? -1 : 1;
+    if (rc != 0 || ref.kind != RT_URL_KIND_WS)
+        return rt__http_error(c, 404, RT_MSG_CODE_BAD_MESSAGE,
+                              "no WebSocket endpoint here: use /ws/{room} "
+                              "or /echo") ? -1 : 1;
+    if (!origin_allowed(s, wsi))
+        return rt__http_error(c, 403, RT_MSG_CODE_FORBIDDEN,
+                              "origin not allowed") ? -1 : 1;
+    if (s->o.auth_secret == NULL &&
+        rt__auth_user(s, wsi, user, sizeof(user)) != 0)
+        return rt__http_error(c, 400, RT_MSG_CODE_BAD_MESSAGE,
+                              "user names are 1 to 64 of A-Z a-z 0-9 . _ -")
+                   ? -1 : 1;
+    return 0;
+}
+
+/* ---------------------------------------------------------- opening */
+
+struct replay_ctx {
+    struct conn *c;
+};
+
+static int replay_one(struct smsg *m, void *ud)
+{
+    struct replay_ctx *rc = ud;
+
+    return rt__conn_send(rc->c, m) != 0;
+}
+
+static int arg_u64(struct lws *wsi, const char *name, uint64_t *out)
+{
+    char buf[32];
+    uint64_t v = 0;
+    const char *p;
+
+    if (!rt__http_arg(wsi, name, buf, sizeof(buf)) || buf[0] == '\0')
+        return 0;
+    for (p = buf; *p; p++) {
+        if (*p < '0' || *p > '9' || v > (UINT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+static int ws_open(struct conn *c)
+{
+    rt_server *s = c->srv;
+    struct lws *wsi = c->wsi;
+    char path[256], epoch[40] = "";
+    enum rt_auth_result ar;
+    rt_url_room_ref ref;
+    struct replay_ctx rctx;
+    struct resume rs;
+    struct room *r;
+    uint64_t since = 0;
+    int has_since;
+    rt_buf b;
+    int rc = 0;
+
+    request_path(wsi, path, sizeof(path));
+    c->opened_ms = s->now_ms;
+    rt__conn_link(c);
+    if (strcmp(path, "/echo") == 0) {
+        c->kind = CONN_ECHO;
+        c->counted = 1;
+        s->m.conns[RT_TR_ECHO]++;
+        s->m.accepted[RT_TR_ECHO]++;
+        rt__srv_log(s, RT_SERVER_LOG_INFO, "open echo");
+        return 0;
+    }
+    c->kind = CONN_WS;
+    c->counted = 1;
+    s->m.conns[RT_TR_WS]++;
+    s->m.accepted[RT_TR_WS]++;
+    if (rt_url_path_room(path, strlen(path), &ref) != 0) {
+        rt__conn_close(c, 1011, "internal error");
+        return 0;
+    }
+    snprintf(c->path, sizeof(c->path), "%.*s", (int)ref.room_len, ref.room);
+
+    ar = rt__auth_check(s, wsi, c->path, c->user, sizeof(c->user));
+    if (ar != RT_AUTH_OK) {
+        s->m.auth_failures++;
+        rt__srv_log(s, RT_SERVER_LOG_INFO, "refused ws in room %s: %s",
+                    c->path, rt__auth_reason(ar));
+        rt__conn_send_error(c,
+                            ar == RT_AUTH_FORBIDDEN ? RT_MSG_CODE_FORBIDDEN
+                                                    : RT_MSG_CODE_UNAUTHORIZED,
+                            NULL, rt__auth_reason(ar));
+        rt__conn_close(c, 1008, rt__auth_reason(ar));
+        return 0;
+    }
+    if (s->o.max_user_connections > 0) {
+        int n = rt__user_conns_add(s, c->user, 1);
+
+        c->user_counted = 1;
+        if (n < 0 || (unsigned)n > s->o.max_user_connections) {
+            rt__conn_send_error(c, RT_MSG_CODE_TOO_MANY_CONNECTIONS, NULL,
+                                "too many connections for this user");
+            rt__conn_close(c, 1008, "too many connections");
+            return 0;
+        }
+    }
+    r = rt__room_get(s, c->path, 1);
+    if (r == NULL) {
+        rt__conn_close(c, 1011, "internal error");
+        return 0;
+    }
+    if (s->o.max_room_connections > 0 &&
+        r->nmembers >= s->o.max_room_connections) {
+        c->room = NULL;
+        rt__conn_send_error(c, RT_MSG_CODE_ROOM_FULL, NULL, "room is full");
+        rt__conn_close(c, 1013, "room full");
+        rt__room_maybe_free(s, r);
+        return 0;
+    }
+
+    has_since = arg_u64(wsi, "since", &since);
+    if (has_since < 0) {
+        rt__conn_send_error(c, RT_MSG_CODE_BAD_MESSAGE, NULL,
+                            "since must be a whole number");
+        has_since = 0;
+    }
+    rt__http_arg(wsi, "epoch", epoch, sizeof(epoch));
+
+    /* The welcome comes first, so it is queued before the join is heard. */
+    rt__buf_init(&b);
+    rc = rt__frame_welcome(s, r, c->user, &b);
+    if (rc == 0)
+        rc = rt__conn_send_json(c, b.data, b.len, RT_MSG_SYSTEM);
+    rt__room_join(s, r, c);
+    if (rc == 0 && has_since > 0) {
+        rt__room_resume(r, 1, since, epoch, &rs);
+        rctx.c = c;
+        rt__room_replay(r, rs.replay_after, replay_one, &rctx);
+        rt__buf_clear(&b);
+        rc = rt__frame_resumed(r, &rs, &b);
+        if (rc == 0)
+            rc = rt__conn_send_json(c, b.data, b.len, RT_MSG_SYSTEM);
+        if (rs.recovered)
+            s->m.resumes_recovered++;
+        else
+            s->m.resumes_lost++;
+    }
+    rt__buf_cleanup(&b);
+    rt__srv_log(s, RT_SERVER_LOG_INFO, "open ws room=%s user=%s%s", r->name,
+                c->user, has_since > 0 ? " (resume)" : "");
+    if (rc != 0)
+        rt__conn_close(c, 1011, "internal error");
+    return 0;
+}
+
+/* ------------------------------------------------------- receiving */
+
+static int rate_ok(struct conn *c)
+{
+    rt_server *s = c->srv;
+    double burst = 2 * s->o.rate;
+
+    if (s->o.rate <= 0)
+        return 1;
+    if (c->tokens_ms == 0) {
+        c->tokens = burst;
+    } else {
+        c->tokens += (double)(s->now_ms - c->tokens_ms) * s->o.rate / 1000.0;
+        if (c->tokens > burst)
+            c->tokens = burst;
+    }
+    c->tokens_ms = s->now_ms;
+    if (c->tokens < 1.0)
+        return 0;
+    c->tokens -= 1.0;
+    return 1;
+}
+
+/*
+ * The data of a broadcast text: the client's data with "author" set to the
+ * sender, whatever the client put there (no one speaks for someone else).
+ */
+static int data_with_author(const rt_msg *m, const char *user, rt_buf *out)
+{
+    cJSON *d, *a;
+    char *txt;
+    int rc;
+
+    if (m->data_len > 2 && memmem(m->data, m->data_len, "\"author\"", 8) ==
+                               NULL) {
+        rc = rt__buf_append(out, "{\"author\":", 10);
+        rc |= rt__buf_json_str(out, user, strlen(user));
+        rc |= rt__buf_putc(out, ',');
+        rc |= rt__buf_append(out, m->data + 1, m->data_len - 1);
+        return rc ? RT_ENOMEM : 0;
+    }
+    d = cJSON_ParseWithLength(m->data, m->data_len);
+    if (d == NULL)
+        return RT_ENOMEM;
+    cJSON_DeleteItemFromObjectCaseSensitive(d, "author");
+    a = cJSON_CreateString(user);
+    if (a == NULL || !cJSON_AddItemToObject(d, "author", a)) {
+        cJSON_Delete(a);
+        cJSON_Delete(d);
+        return RT_ENOMEM;
+    }
+    txt = cJSON_PrintUnformatted(d);
+    cJSON_Delete(d);
+    if (txt == NULL)
+        return RT_ENOMEM;
+    rc = rt__buf_append(out, txt, strlen(txt));
+    cJSON_free(txt);
+    return rc;
+}
+
+/*
+ * Store and broadcast a text message from |user| (WebSocket or HTTP
+ * publish): seq allotted, author and timestamp set, encoded once.  The
+ * sender connection, if any, gets its ack after the broadcast.
+ */
+int rt__publish_text(rt_server *s, struct room *r, rt_msg *m,
+                     const char *user, struct conn *sender, uint64_t *seq)
+{
+    struct smsg *sm;
+    char *out = NULL;
+    size_t len;
+    rt_buf data;
+    int rc;
+
+    rt__buf_init(&data);
+    if ((rc = data_with_author(m, user, &data)) != 0)
+        goto done;
+    m->room = r->name;
+    m->has_seq = 1;
+    m->seq = r->seq + 1;
+    m->has_timestamp = 1;
+    m->timestamp = rt__srv_wall();
+    m->data = data.data;
+    m->data_len = data.len;
+    if ((rc = rt_msg_encode(m, &out, &len)) != 0)
+        goto done;
+    sm = rt__smsg_new(out, len, RT_MSG_TEXT, 0x1);
+    rt_free(out);
+    if (sm == NULL) {
+        rc = RT_ENOMEM;
+        goto done;
+    }
+    rt__room_store(s, r, sm);
+    rt__room_broadcast(s, r, sm, NULL);
+    if (sender != NULL && rt_msg_encode_ack(m->id, sm->seq, &out, &len) == 0) {
+        rt__conn_send_json(sender, out, len, RT_MSG_ACK);
+        rt_free(out);
+    }
+    rt__poll_wake(s, r);
+    if (seq != NULL)
+        *seq = sm->seq;
+    rt__smsg_unref(sm);
+done:
+    m->data = NULL; /* it was ours, not the message's */
+    m->data_len = 0;
+    rt__buf_cleanup(&data);
+    return rc;
+}
+
+static void handle_typing(struct conn *c, const rt_msg *m)
+{
+    rt_buf b;
+    struct smsg *sm;
+    int rc = 0;
+
+    rt__buf_init(&b);
+    rc |= rt__buf_append(&b, "{\"type\":\"typing\",\"room\":", 24);
+    rc |= rt__buf_json_str(&b, c->room->name, strlen(c->room->name));
+    rc |= rt__buf_append(&b, ",\"data\":{\"user\":", 16);
+    rc |= rt__buf_json_str(&b, c->user, strlen(c->user));
+    rc |= rt__buf_printf(&b, ",\"state\":%s}}",
+                         m->u.typing.state ? "true" : "false");
+    if (rc == 0 &&
+        (sm = rt__smsg_new(b.data, b.len, RT_MSG_TYPING, 0x1)) != NULL) {
+        rt__room_broadcast(c->srv, c->room, sm, c);
+        rt__smsg_unref(sm);
+    }
+    rt__buf_cleanup(&b);
+}
+
+static void handle_presence(struct conn *c)
+{
+    rt_buf b;
+
+    rt__buf_init(&b);
+    if (rt__frame_presence(c->room, "snapshot", NULL, NULL, &b) == 0)
+        rt__conn_send_json(c, b.data, b.len, RT_MSG_PRESENCE);
+    rt__buf_cleanup(&b);
+}
+
+static void handle_message(struct conn *c)
+{
+    rt_server *s = c->srv;
+    rt_msg_limits lim;
+    rt_msg_error err;
+    rt_msg *m = NULL;
+    int rc;
+
+    if (c->rx_binary) {
+        rt__conn_send_error(c, RT_MSG_CODE_BAD_MESSAGE, NULL,
+                            "frames are JSON text, not binary");
+        return;
+    }
+    rt_msg_limits_init(&lim);
+    lim.max_bytes = s->o.max_message_bytes;
+    rc = rt_msg_parse(&m, c->rx.data, c->rx.len, RT_MSG_FROM_CLIENT, &lim,
+                      &err);
+    if (rc == RT_ENOMEM) {
+        rt__conn_close(c, 1011, "internal error");
+        return;
+    }
+    if (rc != 0) {
+        rt__conn_send_error(c, err.code, NULL, err.message);
+        if (err.code == RT_MSG_CODE_TOO_LARGE)
+            rt__conn_close(c, 1009, "message too large");
+        return;
+    }
+    s->m.received[m->type]++;
+    if (!rate_ok(c)) {
+        rt__conn_send_error(c, RT_MSG_CODE_RATE_LIMITED, m->id,
+                            "over the message rate; not stored");
+    } else if (c->room != NULL) {
+        switch (m->type) {
+        case RT_MSG_TEXT:
+            if (rt__publish_text(s, c->room, m, c->user, c, NULL) != 0)
+                rt__conn_close(c, 1011, "internal error");
+            break;
+        case RT_MSG_TYPING:
+            handle_typing(c, m);
+            break;
+        case RT_MSG_PRESENCE:
+            handle_presence(c);
+            break;
+        default:
+            break;
+        }
+    }
+    rt_msg_free(m);
+}
+
+static int ws_receive(struct conn *c, const void *in, size_t len)
+{
+    rt_server *s = c->srv;
+    struct lws *wsi = c->wsi;
+    int final;
+
+    s->m.bytes_in += len;
+    if (c->kind == CONN_WS)
+        rt__room_heard(s, c);
+    if (lws_is_first_fragment(wsi)) {
+        rt__buf_clear(&c->rx);
+        c->rx_overflow = 0;
+        c->rx_binary = lws_frame_is_binary(wsi);
+    }
+    if (c->closing || c->killed)
+        return 0;
+    if (!c->rx_overflow) {
+        if (c->rx.len + len > s->o.max_message_bytes) {
+            c->rx_overflow = 1;
+            rt__buf_cleanup(&c->rx);
+            if (c->kind == CONN_WS)
+                rt__conn_send_error(c, RT_MSG_CODE_TOO_LARGE, NULL,
+                                    "message over --max-message-bytes");
+            rt__conn_close(c, 1009, "message too large");
+            return 0;
+        }
+        if (rt__buf_append(&c->rx, in, len) != 0)
+            return -1;
+    }
+    final = lws_is_final_fragment(wsi) &&
+            lws_remaining_packet_payload(wsi) == 0;
+    if (!final || c->rx_overflow)
+        return 0;
+    if (c->kind == CONN_ECHO) {
+        struct smsg *m = rt__smsg_new(c->rx.data ? c->rx.data : "",
+                                      c->rx.len, RT_MSG_TEXT,
+                                      c->rx_binary ? 0x2 : 0x1);
+
+        if (m == NULL)
+            return -1;
+        rt__conn_send(c, m);
+        rt__smsg_unref(m);
+    } else {
+        handle_message(c);
+    }
+    rt__buf_clear(&c->rx);
+    return 0;
+}
+
+static void ws_closed(struct conn *c)
+{
+    rt_server *s = c->srv;
+
+    if (c->kind == CONN_WS || c->kind == CONN_ECHO)
+        rt__srv_log(s, RT_SERVER_LOG_INFO, "close %s room=%s user=%s",
+                    c->kind == CONN_ECHO ? "echo" : "ws",
+                    c->room ? c->room->name : "-",
+                    c->user[0] ? c->user : "-");
+    if (c->room != NULL) {
+        struct room *r = c->room;
+
+        rt__room_leave(s, c);
+        rt__room_maybe_free(s, r);
+    }
+    if (c->user_counted) {
+        rt__user_conns_add(s, c->user, -1);
+        c->user_counted = 0;
+    }
+    if (c->counted) {
+        s->m.conns[c->kind == CONN_ECHO ? RT_TR_ECHO : RT_TR_WS]--;
+        c->counted = 0;
+    }
+    rt__outq_clear(&c->q);
+    rt__buf_cleanup(&c->rx);
+    rt__conn_unlink(c);
+    c->kind = CONN_NONE;
+}
+
+int rt__ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                    struct conn *c, void *in, size_t len)
+{
+    (void)wsi;
+    if (c == NULL)
+        return 0;
+    switch (reason) {
+    case LWS_CALLBACK_ESTABLISHED:
+        return ws_open(c);
+    case LWS_CALLBACK_RECEIVE:
+        return ws_receive(c, in, len);
+    case LWS_CALLBACK_RECEIVE_PONG:
+        if (c->kind == CONN_WS)
+            rt__room_heard(c->srv, c);
+        return 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return rt__conn_write(c);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        return 0;
+    case LWS_CALLBACK_CLOSED:
+        ws_closed(c);
+        return 0;
+    default:
+        return 0;
+    }
+}
