@@ -52,6 +52,8 @@ run: build
 
 bench: build
 	@for b in $(BUILD)/tests/bench_*; do echo "== $$b"; $$b || exit 1; done
+	@echo "== tests/bench/fanout.sh"
+	@BUILD=$(BUILD) RTCTL=$(BUILD)/rtctl sh tests/bench/fanout.sh
 
 install: build
 	cmake --install $(BUILD)
