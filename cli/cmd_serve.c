@@ -52,12 +52,18 @@ static void close_signals(struct serve *sv)
         uv_close((uv_handle_t *)&sv->sigterm, NULL);
 }
 
+/*
+ * The server is down: let the loop end.  The signal handles stay open (only
+ * unreferenced) until then, so a signal arriving now still finds our
+ * handler instead of the default action.
+ */
 static void on_stopped(rt_server *s, void *ud)
 {
     struct serve *sv = ud;
 
     (void)s;
-    close_signals(sv);
+    uv_unref((uv_handle_t *)&sv->sigint);
+    uv_unref((uv_handle_t *)&sv->sigterm);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -281,6 +287,8 @@ int cmd_serve(int argc, char **argv)
             rt_server_shutdown(sv.srv, on_stopped, &sv);
             uv_run(&sv.loop, UV_RUN_DEFAULT);
             rt_server_free(sv.srv);
+            close_signals(&sv);
+            uv_run(&sv.loop, UV_RUN_DEFAULT);
             uv_loop_close(&sv.loop);
             return RTCTL_EXIT_RUNTIME;
         }
@@ -288,10 +296,9 @@ int cmd_serve(int argc, char **argv)
 
     uv_run(&sv.loop, UV_RUN_DEFAULT);
     rt_server_free(sv.srv);
-    if (uv_loop_close(&sv.loop) != 0) {
-        /* Something still open: run once more to let it close. */
-        uv_run(&sv.loop, UV_RUN_NOWAIT);
-        uv_loop_close(&sv.loop);
-    }
+    close_signals(&sv);
+    uv_run(&sv.loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&sv.loop) != 0)
+        rt_warnf(&out, "the event loop still had handles open at exit");
     return RTCTL_EXIT_OK;
 }

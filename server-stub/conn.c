@@ -175,7 +175,18 @@ int rt__conn_send(struct conn *c, struct smsg *m)
         rt__srv_log(s, RT_SERVER_LOG_WARN,
                     "closing slow consumer %s in room %s: %zu bytes queued",
                     c->user, c->room ? c->room->name : "-", c->q.bytes);
-        rt__conn_drop(c);
+        /*
+         * Forget the queue; what lws already holds (at most one write) and
+         * the close frame wait for the reader, which gets a few seconds to
+         * take them before the connection is cut.
+         */
+        rt__outq_clear(&c->q);
+        if (c->kind == CONN_SSE) {
+            rt__conn_drop(c, 0, "");
+        } else {
+            rt__conn_close(c, 1013, "slow consumer");
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
+        }
         return 0;
     }
     if (outq_push(&c->q, m, len) != 0)
@@ -216,6 +227,27 @@ int rt__conn_send_error(struct conn *c, rt_msg_code code, const char *id,
 }
 
 /*
+ * Queue a control frame (close, ping) on a WebSocket, past the queue limit:
+ * it is small and must go out.  Not counted as a delivered message.
+ */
+int rt__conn_send_control(struct conn *c, int opcode, const void *payload,
+                          size_t len)
+{
+    struct smsg *m;
+    int rc;
+
+    if (c->killed || (c->kind != CONN_WS && c->kind != CONN_ECHO))
+        return 0;
+    m = rt__smsg_new(payload, len, RT_MSG_SYSTEM, opcode);
+    if (m == NULL)
+        return RT_ENOMEM;
+    rc = outq_push(&c->q, m, m->ws_len);
+    rt__smsg_unref(m);
+    ask_writable(c);
+    return rc;
+}
+
+/*
  * Close |c| with a WebSocket close code once what is queued before it has
  * gone out (an error frame, for instance).  The close frame is written by
  * us, in order with the rest of the queue, because frames already handed
@@ -225,26 +257,18 @@ void rt__conn_close(struct conn *c, uint16_t code, const char *reason)
 {
     unsigned char payload[2 + 123];
     size_t rlen = strlen(reason);
-    struct smsg *m;
 
     if (c->closing || c->killed)
         return;
+    if (rlen > sizeof(payload) - 2)
+        rlen = sizeof(payload) - 2;
+    payload[0] = (unsigned char)(code >> 8);
+    payload[1] = (unsigned char)code;
+    memcpy(payload + 2, reason, rlen);
+    rt__conn_send_control(c, 0x8, payload, 2 + rlen);
     c->closing = 1;
     c->close_code = code;
     snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
-    if (c->kind == CONN_WS || c->kind == CONN_ECHO) {
-        if (rlen > sizeof(payload) - 2)
-            rlen = sizeof(payload) - 2;
-        payload[0] = (unsigned char)(code >> 8);
-        payload[1] = (unsigned char)code;
-        memcpy(payload + 2, reason, rlen);
-        m = rt__smsg_new((const char *)payload, 2 + rlen, RT_MSG_SYSTEM, 0x8);
-        if (m != NULL) {
-            /* Past the queue limit too: the close must go out. */
-            outq_push(&c->q, m, m->ws_len);
-            rt__smsg_unref(m);
-        }
-    }
     rt__metrics_close(c->srv, code);
     ask_writable(c);
 }
@@ -254,7 +278,7 @@ void rt__conn_close(struct conn *c, uint16_t code, const char *reason)
  * whether or not its socket ever becomes writable again (a stalled reader
  * never does).  The close frame goes out if the socket takes it.
  */
-void rt__conn_drop(struct conn *c)
+void rt__conn_drop(struct conn *c, uint16_t code, const char *reason)
 {
     if (c->killed)
         return;
@@ -262,8 +286,9 @@ void rt__conn_drop(struct conn *c)
     rt__outq_clear(&c->q);
     if (c->wsi == NULL)
         return;
-    if (c->kind == CONN_WS || c->kind == CONN_ECHO)
-        lws_close_reason(c->wsi, 1013, (unsigned char *)"slow consumer", 13);
+    if ((c->kind == CONN_WS || c->kind == CONN_ECHO) && code != 0)
+        lws_close_reason(c->wsi, (enum lws_close_status)code,
+                         (unsigned char *)reason, strlen(reason));
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
 }
 

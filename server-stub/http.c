@@ -175,6 +175,20 @@ static int method_of(struct lws *wsi)
     return M_OTHER;
 }
 
+static int request_uri(struct lws *wsi, char *buf, size_t len)
+{
+    static const enum lws_token_indexes toks[] = {
+        WSI_TOKEN_GET_URI,   WSI_TOKEN_POST_URI,  WSI_TOKEN_OPTIONS_URI,
+        WSI_TOKEN_HEAD_URI,  WSI_TOKEN_PUT_URI,   WSI_TOKEN_PATCH_URI,
+        WSI_TOKEN_DELETE_URI};
+    size_t i;
+
+    for (i = 0; i < sizeof(toks) / sizeof(toks[0]); i++)
+        if (lws_hdr_total_length(wsi, toks[i]) > 0)
+            return lws_hdr_copy(wsi, buf, (int)len, toks[i]) > 0 ? 0 : -1;
+    return -1;
+}
+
 /* ------------------------------------------------------- endpoints */
 
 static int ep_health(struct conn *c)
@@ -443,11 +457,11 @@ static void http_cleanup(struct conn *c)
             rt__room_leave(s, c);
             rt__room_maybe_free(s, r);
         }
-        if (c->user_counted) {
-            rt__user_conns_add(s, c->user, -1);
-            c->user_counted = 0;
-        }
         rt__srv_log(s, RT_SERVER_LOG_INFO, "close sse user=%s", c->user);
+    }
+    if (c->user_counted) {
+        rt__user_conns_add(s, c->user, -1);
+        c->user_counted = 0;
     }
     if (c->kind == CONN_POLL)
         rt__poll_cancel(c);
@@ -471,10 +485,16 @@ int rt__http_callback(struct lws *wsi, enum lws_callback_reasons reason,
         return lws_callback_http_dummy(wsi, reason, NULL, in, len);
     s = c->srv;
     switch (reason) {
-    case LWS_CALLBACK_HTTP:
+    case LWS_CALLBACK_HTTP: {
+        char uri[512];
+
         c->kind = CONN_HTTP;
         c->wsi = wsi;
-        return route(c, (const char *)in);
+        /* The whole path as sent; lws's |in| stops at a ';'. */
+        if (request_uri(wsi, uri, sizeof(uri)) != 0)
+            snprintf(uri, sizeof(uri), "%s", (const char *)in);
+        return route(c, uri);
+    }
 
     case LWS_CALLBACK_HTTP_BODY:
         if (c->body.len + len > s->o.max_body_bytes) {

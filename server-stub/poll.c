@@ -82,7 +82,7 @@ static void answer(struct conn *c)
     if (build(r, &rs, c->poll_since, &c->resp) != 0 ||
         c->resp.data == NULL) {
         rt__buf_cleanup(&c->resp);
-        rt__conn_drop(c);
+        rt__conn_drop(c, 0, "");
         return;
     }
     unlink_poll(c);

@@ -185,6 +185,7 @@ static void on_tick(uv_timer_t *t)
     rt_server *s = t->data;
 
     rt__srv_now_ms(s);
+    rt__ws_tick(s);
     rt__rooms_tick(s);
     rt__sse_tick(s);
     rt__poll_tick(s);
@@ -267,11 +268,12 @@ int rt_server_new(rt_server **out, uv_loop_t *loop, const rt_server_opts *o,
     rt__srv_now_ms(s);
 
     /*
-     * lws pings every WebSocket that has been quiet for an interval and
-     * hangs up on one that has not answered for two (PROTOCOL.md 3).
+     * WebSocket pings are ours (ws.c): lws 4.1 sends empty pings and does
+     * not report empty pongs, and presence needs to see the pongs.  Its
+     * own validity timer is pushed out of the way (0 would mean "now").
      */
-    s->retry.secs_since_valid_ping = (uint16_t)s->o.ping_interval_s;
-    s->retry.secs_since_valid_hangup = (uint16_t)(2 * s->o.ping_interval_s);
+    s->retry.secs_since_valid_ping = 65534;
+    s->retry.secs_since_valid_hangup = 65535;
 
     s->protocols[0].name = "rtctl";
     s->protocols[0].callback = callback;
@@ -292,6 +294,9 @@ int rt_server_new(rt_server **out, uv_loop_t *loop, const rt_server_opts *o,
     info.options = LWS_SERVER_OPTION_LIBUV |
                    LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN |
                    LWS_SERVER_OPTION_VALIDATE_UTF8;
+    /* Without this lws binds an IPv4 --host as a dual-stack wildcard. */
+    if (strchr(o->host, ':') == NULL)
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     if (o->tls_cert != NULL) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = o->tls_cert;
@@ -389,8 +394,13 @@ static void finish_shutdown(rt_server *s)
         return;
     uv_timer_stop(&s->tick);
     uv_close((uv_handle_t *)&s->tick, tick_closed);
-    /* On a foreign loop this starts the teardown; the loop finishes it. */
+    /*
+     * On a foreign loop this only starts the teardown: lws closes its
+     * handles as the loop runs, and the second call, in rt_server_free()
+     * after the loop has run dry, frees what remains.
+     */
     lws_context_destroy(s->ctx);
+    s->ctx_dying = s->ctx;
     s->ctx = NULL;
     s->shutdown_done = NULL;
     if (done)
@@ -405,6 +415,10 @@ void rt_server_free(rt_server *s)
         uv_timer_stop(&s->tick);
         lws_context_destroy(s->ctx);
         s->ctx = NULL;
+    }
+    if (s->ctx_dying != NULL) {
+        lws_context_destroy(s->ctx_dying);
+        s->ctx_dying = NULL;
     }
     rt__rooms_free(s);
     rt__free(s->cork);

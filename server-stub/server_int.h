@@ -111,6 +111,7 @@ struct conn {
     char user[RT_NAME_MAX + 1];
     uint64_t opened_ms;
     uint64_t heard_ms;             /* last frame or pong (presence) */
+    uint64_t ping_ms;              /* when we last pinged it */
 
     struct outq q;
     unsigned writable_asked : 1;
@@ -177,6 +178,7 @@ struct room {
 struct rt_server {
     uv_loop_t *loop;
     struct lws_context *ctx;
+    struct lws_context *ctx_dying; /* destroy begun; finish in _free */
     struct lws_vhost *vh;
     rt_server_opts o;
     int port;
@@ -221,7 +223,9 @@ int rt__conn_send_error(struct conn *c, rt_msg_code code, const char *id,
                         const char *message);
 int rt__conn_write(struct conn *c);
 void rt__conn_close(struct conn *c, uint16_t code, const char *reason);
-void rt__conn_drop(struct conn *c);
+int rt__conn_send_control(struct conn *c, int opcode, const void *payload,
+                          size_t len);
+void rt__conn_drop(struct conn *c, uint16_t code, const char *reason);
 void rt__outq_clear(struct outq *q);
 void rt__conn_link(struct conn *c);
 void rt__conn_unlink(struct conn *c);
@@ -270,6 +274,7 @@ int rt__publish_text(rt_server *s, struct room *r, rt_msg *m,
 int rt__ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
                     struct conn *c, void *in, size_t len);
 int rt__ws_confirm_upgrade(struct lws *wsi, struct conn *c);
+void rt__ws_tick(rt_server *s);
 
 /* http.c */
 int rt__http_callback(struct lws *wsi, enum lws_callback_reasons reason,

@@ -103,12 +103,15 @@ int rt__sse_start(struct conn *c, const char *room)
     if (n <= 0)
         rt__http_arg(c->wsi, "lastEventId", last_id, sizeof(last_id));
     if (last_id[0] != '\0') {
-        if (parse_event_id(last_id, epoch, sizeof(epoch), &since) == 0)
-            resumed = 1;
-        else
-            rt__srv_log(s, RT_SERVER_LOG_DEBUG,
-                        "ignoring Last-Event-ID '%s' (not EPOCH-SEQ)",
-                        last_id);
+        /*
+         * A position we cannot read is still a claim to have seen
+         * something: resume from nothing and say recovered:false.
+         */
+        resumed = 1;
+        if (parse_event_id(last_id, epoch, sizeof(epoch), &since) != 0) {
+            snprintf(epoch, sizeof(epoch), "-");
+            since = 0;
+        }
     }
     if (s->o.max_user_connections > 0) {
         int count = rt__user_conns_add(s, c->user, 1);
@@ -149,7 +152,7 @@ int rt__sse_start(struct conn *c, const char *room)
     s->m.conns[RT_TR_SSE]++;
     s->m.accepted[RT_TR_SSE]++;
     rt__conn_link(c);
-    c->room = r; /* rt__conn_send needs the epoch before the join */
+    rt__room_join(s, r, c);
 
     rt__buf_init(&b);
     if (send_raw(c, "retry: 2000\n\n", 13) != 0 ||
@@ -177,14 +180,10 @@ int rt__sse_start(struct conn *c, const char *room)
             rt__buf_cleanup(&b);
             return -1;
         }
-    } else {
-        if (send_event_noid(c, b.data, b.len) != 0) {
-            rt__buf_cleanup(&b);
-            return -1;
-        }
+    } else if (send_event_noid(c, b.data, b.len) != 0) {
+        rt__buf_cleanup(&b);
+        return -1;
     }
-    c->room = NULL;
-    rt__room_join(s, r, c);
     if (resumed) {
         rt__room_resume(r, 1, since, epoch, &rs);
         rctx.c = c;

@@ -51,6 +51,55 @@ static int origin_allowed(rt_server *s, struct lws *wsi)
     return 0;
 }
 
+static const char *status_text(int status)
+{
+    switch (status) {
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    default:
+        return "Not Found";
+    }
+}
+
+/*
+ * Refuse an upgrade with a whole HTTP/1.1 response written raw: at this
+ * step lws would head it HTTP/1.0, which WebSocket clients refuse to read.
+ * Returns 1 (answered) or -1 (hang up).
+ */
+static int reject(struct lws *wsi, rt_server *s, int status,
+                  rt_msg_code code, const char *message)
+{
+    unsigned char *buf;
+    char *body;
+    size_t blen;
+    rt_buf b;
+    int n;
+
+    s->m.errors[code]++;
+    if (rt_msg_encode_error(code, NULL, message, &body, &blen) != 0)
+        return -1;
+    rt__buf_init(&b);
+    n = rt__buf_append(&b, "", 0) ||
+        rt__buf_printf(&b,
+                       "HTTP/1.1 %d %s\r\ncontent-type: application/json"
+                       "\r\ncontent-length: %zu\r\nconnection: close\r\n"
+                       "cache-control: no-store\r\n\r\n",
+                       status, status_text(status), blen) ||
+        rt__buf_append(&b, body, blen);
+    rt_free(body);
+    if (n != 0 || (buf = rt__malloc(LWS_PRE + b.len)) == NULL) {
+        rt__buf_cleanup(&b);
+        return -1;
+    }
+    memcpy(buf + LWS_PRE, b.data, b.len);
+    n = lws_write(wsi, buf + LWS_PRE, b.len, LWS_WRITE_RAW);
+    rt__free(buf);
+    rt__buf_cleanup(&b);
+    return n < 0 ? -1 : 1;
+}
+
 /*
  * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: refuse a bad upgrade with an HTTP
  * answer the client can read, before any WebSocket exists.
@@ -60,37 +109,29 @@ int rt__ws_confirm_upgrade(struct lws *wsi, struct conn *pss)
     rt_server *s = lws_context_user(lws_get_context(wsi));
     char path[256], user[RT_NAME_MAX + 1] = "";
     rt_url_room_ref ref;
-    struct conn tmp, *c = &tmp;
     int rc;
 
-    /* lws has no session data yet at this step; answers need only these. */
-    (void)pss;
-    memset(&tmp, 0, sizeof(tmp));
-    c->srv = s;
-    c->wsi = wsi;
-    c->kind = CONN_HTTP;
+    (void)pss; /* lws has no session data for us yet at this step */
     request_path(wsi, path, sizeof(path));
     if (strcmp(path, "/echo") == 0)
-        return origin_allowed(s, wsi) ? 0
-               : rt__http_error(c, 403, RT_MSG_CODE_FORBIDDEN,
-                                "origin not allowed") ? -1 : 1;
+        return origin_allowed(s, wsi)
+                   ? 0
+                   : reject(wsi, s, 403, RT_MSG_CODE_FORBIDDEN,
+                            "origin not allowed");
     rc = rt_url_path_room(path, strlen(path), &ref);
     if (rc == RT_EURL)
-        return rt__http_error(c, 400, RT_MSG_CODE_BAD_MESSAGE,
-                              "room names are 1 to 64 of A-Z a-z 0-9 . _ -")
-                   ? -1 : 1;
-    if (rc != 0 || ref.kind != RT_URL_KIND_WS)
-        return rt__http_error(c, 404, RT_MSG_CODE_BAD_MESSAGE,
-                              "no WebSocket endpoint here: use /ws/{room} "
-                              "or /echo") ? -1 : 1;
+        return reject(wsi, s, 400, RT_MSG_CODE_BAD_MESSAGE,
+                      "room names are 1 to 64 of A-Z a-z 0-9 . _ -");
+    if (rc != 0 || ref.kind != RT_URL_KIND_WS || ref.prefix_len > 0)
+        return reject(wsi, s, 404, RT_MSG_CODE_BAD_MESSAGE,
+                      "no WebSocket endpoint here: use /ws/{room} or /echo");
     if (!origin_allowed(s, wsi))
-        return rt__http_error(c, 403, RT_MSG_CODE_FORBIDDEN,
-                              "origin not allowed") ? -1 : 1;
+        return reject(wsi, s, 403, RT_MSG_CODE_FORBIDDEN,
+                      "origin not allowed");
     if (s->o.auth_secret == NULL &&
         rt__auth_user(s, wsi, user, sizeof(user)) != 0)
-        return rt__http_error(c, 400, RT_MSG_CODE_BAD_MESSAGE,
-                              "user names are 1 to 64 of A-Z a-z 0-9 . _ -")
-                   ? -1 : 1;
+        return reject(wsi, s, 400, RT_MSG_CODE_BAD_MESSAGE,
+                      "user names are 1 to 64 of A-Z a-z 0-9 . _ -");
     return 0;
 }
 
@@ -141,12 +182,20 @@ static int ws_open(struct conn *c)
 
     request_path(wsi, path, sizeof(path));
     c->opened_ms = s->now_ms;
+    c->heard_ms = s->now_ms;
+    c->ping_ms = s->now_ms;
     rt__conn_link(c);
     if (strcmp(path, "/echo") == 0) {
         c->kind = CONN_ECHO;
         c->counted = 1;
         s->m.conns[RT_TR_ECHO]++;
         s->m.accepted[RT_TR_ECHO]++;
+        ar = rt__auth_check(s, wsi, NULL, c->user, sizeof(c->user));
+        if (ar != RT_AUTH_OK) {
+            s->m.auth_failures++;
+            rt__conn_close(c, 1008, rt__auth_reason(ar));
+            return 0;
+        }
         rt__srv_log(s, RT_SERVER_LOG_INFO, "open echo");
         return 0;
     }
@@ -205,12 +254,16 @@ static int ws_open(struct conn *c)
     }
     rt__http_arg(wsi, "epoch", epoch, sizeof(epoch));
 
-    /* The welcome comes first, so it is queued before the join is heard. */
+    /*
+     * Join first, so the welcome's online list has this user too; the join
+     * announcement goes to the others only, so the welcome is still the
+     * first frame this connection gets.
+     */
+    rt__room_join(s, r, c);
     rt__buf_init(&b);
     rc = rt__frame_welcome(s, r, c->user, &b);
     if (rc == 0)
         rc = rt__conn_send_json(c, b.data, b.len, RT_MSG_SYSTEM);
-    rt__room_join(s, r, c);
     if (rc == 0 && has_since > 0) {
         rt__room_resume(r, 1, since, epoch, &rs);
         rctx.c = c;
@@ -431,6 +484,8 @@ static int ws_receive(struct conn *c, const void *in, size_t len)
     s->m.bytes_in += len;
     if (c->kind == CONN_WS)
         rt__room_heard(s, c);
+    else
+        c->heard_ms = s->now_ms;
     if (lws_is_first_fragment(wsi)) {
         rt__buf_clear(&c->rx);
         c->rx_overflow = 0;
@@ -469,6 +524,42 @@ static int ws_receive(struct conn *c, const void *in, size_t len)
     }
     rt__buf_clear(&c->rx);
     return 0;
+}
+
+/*
+ * Heartbeats (PROTOCOL.md section 3): ping a WebSocket that has been quiet
+ * for --ping-interval, and drop one that has not answered for two.  The
+ * ping carries the time it left, in decimal, so its pong is never empty
+ * (lws does not report empty pongs).
+ */
+void rt__ws_tick(rt_server *s)
+{
+    uint64_t iv = s->o.ping_interval_s * 1000ULL;
+    char payload[24];
+    struct conn *c;
+    int n;
+
+    for (c = s->conns; c != NULL; c = c->next) {
+        if ((c->kind != CONN_WS && c->kind != CONN_ECHO) || c->killed ||
+            c->closing)
+            continue;
+        if (s->now_ms - c->heard_ms >= 2 * iv) {
+            rt__srv_log(s, RT_SERVER_LOG_INFO,
+                        "closing silent connection of %s: no pong for %llu "
+                        "ms", c->user[0] ? c->user : "-",
+                        (unsigned long long)(s->now_ms - c->heard_ms));
+            rt__metrics_close(s, 1001);
+            rt__conn_drop(c, 1001, "no pong");
+            continue;
+        }
+        if (s->now_ms - c->heard_ms >= iv && s->now_ms - c->ping_ms >= iv) {
+            /* Text, since lws checks pong payloads as UTF-8. */
+            n = snprintf(payload, sizeof(payload), "%llu",
+                         (unsigned long long)s->now_ms);
+            c->ping_ms = s->now_ms;
+            rt__conn_send_control(c, 0x9, payload, (size_t)n);
+        }
+    }
 }
 
 static void ws_closed(struct conn *c)
@@ -514,6 +605,8 @@ int rt__ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_RECEIVE_PONG:
         if (c->kind == CONN_WS)
             rt__room_heard(c->srv, c);
+        else
+            c->heard_ms = c->srv->now_ms;
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return rt__conn_write(c);
