@@ -11,6 +11,7 @@
  * callback.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "rt/url.h"
 #include "server_int.h"
@@ -185,7 +186,7 @@ static int request_uri(struct lws *wsi, char *buf, size_t len)
 
     for (i = 0; i < sizeof(toks) / sizeof(toks[0]); i++)
         if (lws_hdr_total_length(wsi, toks[i]) > 0)
-            return lws_hdr_copy(wsi, buf, (int)len, toks[i]) > 0 ? 0 : -1;
+            return lws_hdr_copy(wsi, buf, (int)len, toks[i]);
     return -1;
 }
 
@@ -311,6 +312,24 @@ static int ep_publish_done(struct conn *c)
     return rc;
 }
 
+/*
+ * RFC 9110 10.1.1: a client that sent Expect: 100-continue (curl does, for
+ * bodies over 1 KiB) waits for a go-ahead before sending the body.
+ */
+static int expect_continue(struct conn *c)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    unsigned char buf[LWS_PRE + sizeof(cont)];
+    char v[32];
+
+    if (lws_hdr_copy(c->wsi, v, sizeof(v), WSI_TOKEN_HTTP_EXPECT) <= 0 ||
+        strcasecmp(v, "100-continue") != 0)
+        return 0;
+    memcpy(buf + LWS_PRE, cont, sizeof(cont) - 1);
+    return lws_write(c->wsi, buf + LWS_PRE, sizeof(cont) - 1,
+                     LWS_WRITE_RAW) < 0 ? -1 : 0;
+}
+
 /* ------------------------------------------------------------ route */
 
 static int check_auth(struct conn *c, const char *room)
@@ -406,7 +425,8 @@ static int route(struct conn *c, const char *path)
         return ep_presence(c, c->path);
     }
     rc = rt_url_path_room(path, strlen(path), &ref);
-    if (rc == RT_EURL)
+    /* lws hands us the path decoded: a '?' or '#' in it was in the room. */
+    if (rc == RT_EURL || (rc == 0 && strpbrk(path, "?#") != NULL))
         return complete(c, rt__http_error(c, 400, RT_MSG_CODE_BAD_MESSAGE,
                                           "room names are 1 to 64 of "
                                           "A-Z a-z 0-9 . _ -"));
@@ -438,7 +458,7 @@ static int route(struct conn *c, const char *path)
         return rt__poll_start(c, c->path);
     case RT_URL_KIND_PUBLISH:
         c->kind = CONN_HTTP;
-        return 0; /* wait for the body */
+        return expect_continue(c); /* then wait for the body */
     default:
         break;
     }
@@ -490,9 +510,15 @@ int rt__http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 
         c->kind = CONN_HTTP;
         c->wsi = wsi;
-        /* The whole path as sent; lws's |in| stops at a ';'. */
-        if (request_uri(wsi, uri, sizeof(uri)) != 0)
+        int n = request_uri(wsi, uri, sizeof(uri));
+
+        /* The whole path as sent (lws's |in| stops at a ';'), decoded. */
+        if (n < 0)
             snprintf(uri, sizeof(uri), "%s", (const char *)in);
+        else if (strlen(uri) != (size_t)n)
+            return complete(c, rt__http_error(c, 400,
+                                              RT_MSG_CODE_BAD_MESSAGE,
+                                              "the path has a NUL byte"));
         return route(c, uri);
     }
 

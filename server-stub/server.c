@@ -298,6 +298,11 @@ int rt_server_new(rt_server **out, uv_loop_t *loop, const rt_server_opts *o,
     if (strchr(o->host, ':') == NULL)
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     if (o->tls_cert != NULL) {
+        /*
+         * HTTP/1.1 only: the raw writes of conn.c frame nothing, and an h2
+         * stream needs lws to put its frame header in front of each one.
+         */
+        info.alpn = "http/1.1";
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = o->tls_cert;
         info.ssl_private_key_filepath = o->tls_key;

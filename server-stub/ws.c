@@ -119,7 +119,8 @@ int rt__ws_confirm_upgrade(struct lws *wsi, struct conn *pss)
                    : reject(wsi, s, 403, RT_MSG_CODE_FORBIDDEN,
                             "origin not allowed");
     rc = rt_url_path_room(path, strlen(path), &ref);
-    if (rc == RT_EURL)
+    /* lws hands us the path decoded: a '?' or '#' in it was in the room. */
+    if (rc == RT_EURL || (rc == 0 && strpbrk(path, "?#") != NULL))
         return reject(wsi, s, 400, RT_MSG_CODE_BAD_MESSAGE,
                       "room names are 1 to 64 of A-Z a-z 0-9 . _ -");
     if (rc != 0 || ref.kind != RT_URL_KIND_WS || ref.prefix_len > 0)
@@ -425,6 +426,34 @@ static void handle_presence(struct conn *c)
     rt__buf_cleanup(&b);
 }
 
+/*
+ * The id of a frame that failed validation, so the error names the message
+ * it answers: only a plain string id of a well-formed object qualifies.
+ */
+static void bad_frame_id(const rt_buf *rx, char *id, size_t len)
+{
+    rt__json_scan_opts o = {RT__JSON_OBJECT | RT__JSON_NO_NUL, 32, "id"};
+    rt__json_scan_res r;
+    size_t i, n;
+
+    id[0] = '\0';
+    if (rx->data == NULL ||
+        rt__json_scan(rx->data, rx->len, &o, &r, NULL) != 0 || !r.found ||
+        r.found_end - r.found_start < 2 || rx->data[r.found_start] != '"')
+        return;
+    n = r.found_end - r.found_start - 2;
+    if (n >= len)
+        return;
+    for (i = 0; i < n; i++) {
+        char ch = rx->data[r.found_start + 1 + i];
+
+        if (ch == '\\' || (unsigned char)ch < 0x20)
+            return;
+        id[i] = ch;
+    }
+    id[n] = '\0';
+}
+
 static void handle_message(struct conn *c)
 {
     rt_server *s = c->srv;
@@ -447,7 +476,10 @@ static void handle_message(struct conn *c)
         return;
     }
     if (rc != 0) {
-        rt__conn_send_error(c, err.code, NULL, err.message);
+        char id[129];
+
+        bad_frame_id(&c->rx, id, sizeof(id));
+        rt__conn_send_error(c, err.code, id[0] ? id : NULL, err.message);
         if (err.code == RT_MSG_CODE_TOO_LARGE)
             rt__conn_close(c, 1009, "message too large");
         return;
