@@ -154,8 +154,8 @@ int cmd_serve(int argc, char **argv)
                   "HTTP request body size (default 64k)"),
         OPT_GROUP("Timing"),
         OPT_DURATION(0, "ping-interval", &ping_ms,
-                     "WebSocket ping interval; silent peers are closed "
-                     "after two (default 30s)"),
+                     "WebSocket ping interval, whole seconds; silent "
+                     "peers are closed after two (default 30s)"),
         OPT_DURATION(0, "presence-timeout", &presence_ms,
                      "how long a user may be gone or silent before they "
                      "leave (default 30s)"),
@@ -246,8 +246,8 @@ int cmd_serve(int argc, char **argv)
     so.max_header_bytes = (size_t)max_header;
     so.max_body_bytes = (size_t)max_body;
     so.ping_interval_s = (unsigned)secs(ping_ms);
-    so.presence_timeout_s = (unsigned)secs(presence_ms);
-    so.sse_keepalive_s = (unsigned)secs(keepalive_ms);
+    so.presence_timeout_ms = presence_ms;
+    so.sse_keepalive_ms = keepalive_ms;
     so.poll_timeout_max_s = (unsigned)secs(poll_max_ms);
     so.compress = compress;
     if (g.quiet)

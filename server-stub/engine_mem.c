@@ -301,7 +301,7 @@ void rt__room_leave(rt_server *s, struct conn *c)
     r->nmembers--;
     if (u != NULL && --u->nconns == 0) {
         /* Leave only if the user does not come back in time. */
-        u->leave_due_ms = s->now_ms + s->o.presence_timeout_s * 1000ULL;
+        u->leave_due_ms = s->now_ms + s->o.presence_timeout_ms;
     }
     c->ru = NULL;
     c->room = NULL;
@@ -327,7 +327,7 @@ void rt__room_heard(rt_server *s, struct conn *c)
  */
 void rt__rooms_tick(rt_server *s)
 {
-    uint64_t silent = s->o.presence_timeout_s * 1000ULL;
+    uint64_t silent = s->o.presence_timeout_ms;
     struct room *r, *rnext;
     struct ruser **pp, *u;
     size_t i;

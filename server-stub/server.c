@@ -30,8 +30,8 @@ void rt_server_opts_init(rt_server_opts *o)
     o->max_queue_bytes = 1024 * 1024;
     o->history = 1000;
     o->ping_interval_s = 30;
-    o->presence_timeout_s = 30;
-    o->sse_keepalive_s = 15;
+    o->presence_timeout_ms = 30000;
+    o->sse_keepalive_ms = 15000;
     o->poll_timeout_max_s = 60;
     o->max_header_bytes = 8 * 1024;
     o->max_body_bytes = 64 * 1024;

@@ -42,8 +42,8 @@ typedef struct rt_server_opts {
     size_t max_queue_bytes;        /* per-connection send queue, 1 MiB */
     unsigned history;              /* stored messages per room, 1000 */
     unsigned ping_interval_s;      /* WebSocket ping, 30 */
-    unsigned presence_timeout_s;   /* 30 */
-    unsigned sse_keepalive_s;      /* 15 */
+    uint64_t presence_timeout_ms;  /* 30 s */
+    uint64_t sse_keepalive_ms;     /* 15 s */
     unsigned poll_timeout_max_s;   /* 60 */
     int compress;                  /* permessage-deflate offered */
     size_t max_header_bytes;       /* HTTP request headers, 8 KiB */

@@ -148,7 +148,7 @@ int rt__sse_start(struct conn *c, const char *room)
     c->kind = CONN_SSE;
     c->counted = 1;
     c->opened_ms = s->now_ms;
-    c->keepalive_due_ms = s->now_ms + s->o.sse_keepalive_s * 1000ULL;
+    c->keepalive_due_ms = s->now_ms + s->o.sse_keepalive_ms;
     s->m.conns[RT_TR_SSE]++;
     s->m.accepted[RT_TR_SSE]++;
     rt__conn_link(c);
@@ -211,7 +211,7 @@ void rt__sse_tick(rt_server *s)
         if (c->kind != CONN_SSE || c->killed)
             continue;
         if (s->now_ms >= c->keepalive_due_ms) {
-            c->keepalive_due_ms = s->now_ms + s->o.sse_keepalive_s * 1000ULL;
+            c->keepalive_due_ms = s->now_ms + s->o.sse_keepalive_ms;
             if (c->q.n == 0)
                 send_raw(c, ": keepalive\n\n", 13);
         }
