@@ -42,13 +42,9 @@ fuzz:
 	cmake --build $(BUILD_SAN) -j $(JOBS)
 	ctest --test-dir $(BUILD_SAN) -L fuzz --output-on-failure
 
-# Until the server lands, the main job shows the commands and follows a
-# sample stream in the shape the server sends.
+# The main job: the bundled server on 127.0.0.1:8080 until Ctrl-C.
 run: build
-	$(BUILD)/rtctl --help
-	@echo
-	@echo '$$ rtctl tail --file tests/data/demo.sse'
-	@$(BUILD)/rtctl tail --file tests/data/demo.sse
+	$(BUILD)/rtctl serve
 
 bench: build
 	@for b in $(BUILD)/tests/bench_*; do echo "== $$b"; $$b || exit 1; done
