@@ -147,12 +147,46 @@ static const unsigned char *wire_bytes(const struct conn *c,
     return c->kind == CONN_SSE ? (const unsigned char *)m->sse : m->ws;
 }
 
-static void ask_writable(struct conn *c)
+/* Have lws call us back when the socket can take more. */
+static void need_pollout(struct conn *c)
 {
     if (!c->writable_asked && c->wsi != NULL) {
         c->writable_asked = 1;
         lws_callback_on_writable(c->wsi);
     }
+}
+
+static void dirty_unlink(struct conn *c)
+{
+    if (!c->dirty)
+        return;
+    if (c->dprev)
+        c->dprev->dnext = c->dnext;
+    else
+        c->srv->dirty = c->dnext;
+    if (c->dnext)
+        c->dnext->dprev = c->dprev;
+    c->dnext = c->dprev = NULL;
+    c->dirty = 0;
+}
+
+/*
+ * Something was queued on |c|: write it at the end of this loop turn,
+ * together with whatever else the turn queues.  Asking lws for a writable
+ * callback per message would cost an epoll_ctl to arm POLLOUT and another
+ * to disarm it, per connection and message; a socket that is not full
+ * takes the write at once.
+ */
+static void ask_writable(struct conn *c)
+{
+    if (c->dirty || c->writable_asked || c->wsi == NULL)
+        return;
+    c->dirty = 1;
+    c->dprev = NULL;
+    c->dnext = c->srv->dirty;
+    if (c->srv->dirty)
+        c->srv->dirty->dprev = c;
+    c->srv->dirty = c;
 }
 
 /*
@@ -293,10 +327,10 @@ void rt__conn_drop(struct conn *c, uint16_t code, const char *reason)
 }
 
 /*
- * Write what is queued, in one raw write.  Returns -1 when lws should close
- * the connection (a requested close, or a failed write).
+ * Write up to RT_CORK_BYTES of the queue in one raw write.  Returns -1 when
+ * the write failed.
  */
-int rt__conn_write(struct conn *c)
+static int write_some(struct conn *c)
 {
     rt_server *s = c->srv;
     size_t used = 0, len;
@@ -304,16 +338,6 @@ int rt__conn_write(struct conn *c)
     struct smsg *m;
     int tr;
 
-    c->writable_asked = 0;
-    if (c->killed)
-        return -1;
-    if (lws_partial_buffered(c->wsi)) {
-        /* lws still holds part of the last write; it goes first. */
-        ask_writable(c);
-        return 0;
-    }
-    if (c->q.n == 0)
-        return c->closing ? -1 : 0; /* the close frame is out: hang up */
     tr = c->kind == CONN_SSE ? RT_TR_SSE
          : c->kind == CONN_ECHO ? RT_TR_ECHO : RT_TR_WS;
     m = c->q.v[c->q.head];
@@ -340,6 +364,7 @@ int rt__conn_write(struct conn *c)
         }
         m = NULL;
     }
+    /* lws keeps, and sends first, whatever the socket does not take. */
     if (lws_write(c->wsi, first ? (unsigned char *)first
                                 : s->cork + LWS_PRE,
                   used, LWS_WRITE_RAW) < (int)used) {
@@ -350,9 +375,57 @@ int rt__conn_write(struct conn *c)
     s->m.bytes_out[tr] += used;
     if (c->kind == CONN_SSE)
         lws_validity_confirmed(c->wsi);
-    if (c->q.n > 0 || c->closing)
-        ask_writable(c);
     return 0;
+}
+
+/*
+ * The writable callback.  Returns -1 when lws should close the connection
+ * (a requested close whose frame is out, or a failed write).
+ */
+int rt__conn_write(struct conn *c)
+{
+    c->writable_asked = 0;
+    dirty_unlink(c);
+    if (c->killed)
+        return -1;
+    if (lws_partial_buffered(c->wsi)) {
+        need_pollout(c); /* lws still holds part of the last write */
+        return 0;
+    }
+    if (c->q.n == 0)
+        return c->closing ? -1 : 0; /* the close frame is out: hang up */
+    if (write_some(c) != 0)
+        return -1;
+    if (c->q.n > 0 || c->closing)
+        need_pollout(c);
+    return 0;
+}
+
+/*
+ * End of a loop turn: write every connection that got something queued.
+ * A socket lws still holds output for, or one with more queued than one
+ * write takes, goes back to waiting for POLLOUT.
+ */
+void rt__conn_flush_all(rt_server *s)
+{
+    struct conn *c;
+
+    while ((c = s->dirty) != NULL) {
+        dirty_unlink(c);
+        if (c->killed || c->wsi == NULL || c->writable_asked)
+            continue;
+        if (lws_partial_buffered(c->wsi) || c->q.n == 0) {
+            if (c->q.n > 0 || c->closing)
+                need_pollout(c);
+            continue;
+        }
+        if (write_some(c) != 0) {
+            rt__conn_drop(c, 0, "");
+            continue;
+        }
+        if (c->q.n > 0 || c->closing)
+            need_pollout(c);
+    }
 }
 
 void rt__conn_link(struct conn *c)
@@ -374,6 +447,7 @@ void rt__conn_unlink(struct conn *c)
 {
     rt_server *s = c->srv;
 
+    dirty_unlink(c);
     if (!c->linked)
         return;
     c->linked = 0;

@@ -178,6 +178,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 
 /* ------------------------------------------------------------ tick */
 
+static void on_flush(uv_check_t *h)
+{
+    rt__conn_flush_all(h->data);
+}
+
 static void finish_shutdown(rt_server *s);
 
 static void on_tick(uv_timer_t *t)
@@ -337,6 +342,9 @@ int rt_server_new(rt_server **out, uv_loop_t *loop, const rt_server_opts *o,
     uv_timer_init(loop, &s->tick);
     s->tick.data = s;
     uv_timer_start(&s->tick, on_tick, 100, 100);
+    uv_check_init(loop, &s->flush);
+    s->flush.data = s;
+    uv_check_start(&s->flush, on_flush);
     *out = s;
     return 0;
 }
@@ -399,6 +407,8 @@ static void finish_shutdown(rt_server *s)
         return;
     uv_timer_stop(&s->tick);
     uv_close((uv_handle_t *)&s->tick, tick_closed);
+    uv_check_stop(&s->flush);
+    uv_close((uv_handle_t *)&s->flush, NULL);
     /*
      * On a foreign loop this only starts the teardown: lws closes its
      * handles as the loop runs, and the second call, in rt_server_free()

@@ -114,6 +114,8 @@ struct conn {
     uint64_t ping_ms;              /* when we last pinged it */
 
     struct outq q;
+    struct conn *dnext, *dprev;    /* on the server's flush list */
+    unsigned dirty : 1;
     unsigned writable_asked : 1;
     unsigned closing : 1;          /* close with close_code when writable */
     unsigned killed : 1;           /* dropped: queue nothing more */
@@ -193,6 +195,8 @@ struct rt_server {
     struct ucount *ucounts;
 
     uv_timer_t tick;
+    uv_check_t flush;              /* writes queued frames once per turn */
+    struct conn *dirty;            /* connections with something queued */
     uint64_t now_ms;
 
     unsigned char *cork;           /* RT_CORK_BYTES write buffer */
@@ -222,6 +226,7 @@ int rt__conn_send_json(struct conn *c, const char *json, size_t len,
 int rt__conn_send_error(struct conn *c, rt_msg_code code, const char *id,
                         const char *message);
 int rt__conn_write(struct conn *c);
+void rt__conn_flush_all(rt_server *s);
 void rt__conn_close(struct conn *c, uint16_t code, const char *reason);
 int rt__conn_send_control(struct conn *c, int opcode, const void *payload,
                           size_t len);
