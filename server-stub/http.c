@@ -38,31 +38,50 @@ int rt__http_arg(struct lws *wsi, const char *name, char *buf, size_t len)
     return 1;
 }
 
-/* The Origin to echo in Access-Control-Allow-Origin, or NULL for none. */
-static const char *cors_origin(struct conn *c, char *buf, size_t len)
+/*
+ * Whether |origin| is in --allow-origin (a comma-separated list; spaces
+ * around the commas are ignored).  Without an explicit list, or with "*",
+ * every origin is.
+ */
+int rt__origin_listed(const rt_server *s, const char *origin)
 {
-    rt_server *s = c->srv;
-    const char *p;
-    size_t n;
+    const char *p = s->o.allow_origin, *end, *comma;
+    size_t n = strlen(origin);
 
-    if (s->o.allow_origin == NULL || strcmp(s->o.allow_origin, "*") == 0)
-        return "*";
-    if (lws_hdr_copy(c->wsi, buf, (int)len, WSI_TOKEN_ORIGIN) <= 0)
-        return NULL;
-    n = strlen(buf);
-    for (p = s->o.allow_origin; *p;) {
-        const char *comma = strchr(p, ',');
-        const char *end = comma ? comma : p + strlen(p);
-
-        while (*p == ' ')
+    if (p == NULL || strcmp(p, "*") == 0)
+        return 1;
+    while (*p) {
+        comma = strchr(p, ',');
+        end = comma ? comma : p + strlen(p);
+        while (p < end && *p == ' ')
             p++;
-        if ((size_t)(end - p) == n && strncmp(p, buf, n) == 0)
-            return buf;
+        while (end > p && end[-1] == ' ')
+            end--;
+        if ((size_t)(end - p) == n && strncmp(p, origin, n) == 0)
+            return 1;
         if (!comma)
             break;
         p = comma + 1;
     }
-    return NULL;
+    return 0;
+}
+
+/* The request's Origin into |buf|; 0 when it sent none. */
+int rt__request_origin(struct lws *wsi, char *buf, size_t len)
+{
+    return lws_hdr_copy(wsi, buf, (int)len, WSI_TOKEN_ORIGIN) > 0;
+}
+
+/* The Origin to echo in Access-Control-Allow-Origin, or NULL for none. */
+static const char *cors_origin(struct conn *c, char *buf, size_t len)
+{
+    rt_server *s = c->srv;
+
+    if (s->o.allow_origin == NULL || strcmp(s->o.allow_origin, "*") == 0)
+        return "*";
+    if (!rt__request_origin(c->wsi, buf, len))
+        return NULL;
+    return rt__origin_listed(s, buf) ? buf : NULL;
 }
 
 int rt__http_cors_headers(struct conn *c, unsigned char **p,
@@ -388,12 +407,23 @@ static int wrong_method(struct conn *c, const char *allow)
 static int route(struct conn *c, const char *path)
 {
     rt_url_room_ref ref;
+    char origin[256];
     size_t n;
     int rc;
 
     c->method = method_of(c->wsi);
     if (c->method == M_OPTIONS)
         return preflight(c);
+    /*
+     * A browser sends simple requests (a text/plain POST, an EventSource)
+     * without a preflight; with an explicit --allow-origin list, refuse
+     * them here, or a page from anywhere could publish into a room.
+     */
+    if (strcmp(path, "/health") != 0 && strcmp(path, "/metrics") != 0 &&
+        rt__request_origin(c->wsi, origin, sizeof(origin)) &&
+        !rt__origin_listed(c->srv, origin))
+        return complete(c, rt__http_error(c, 403, RT_MSG_CODE_FORBIDDEN,
+                                          "origin not allowed"));
     if (strcmp(path, "/health") == 0 || strcmp(path, "/metrics") == 0 ||
         strcmp(path, "/rooms") == 0) {
         if (c->method != M_GET)

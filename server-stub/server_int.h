@@ -291,6 +291,8 @@ int rt__http_error(struct conn *c, int status, rt_msg_code code,
 int rt__http_cors_headers(struct conn *c, unsigned char **p,
                           unsigned char *end);
 int rt__http_arg(struct lws *wsi, const char *name, char *buf, size_t len);
+int rt__origin_listed(const rt_server *s, const char *origin);
+int rt__request_origin(struct lws *wsi, char *buf, size_t len);
 
 /* auth.c */
 enum rt_auth_result { RT_AUTH_OK = 0, RT_AUTH_INVALID, RT_AUTH_EXPIRED,

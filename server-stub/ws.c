@@ -28,27 +28,10 @@ static void request_path(struct lws *wsi, char *buf, size_t len)
 static int origin_allowed(rt_server *s, struct lws *wsi)
 {
     char origin[256];
-    const char *p;
-    size_t n;
 
-    if (s->o.allow_origin == NULL || strcmp(s->o.allow_origin, "*") == 0)
-        return 1;
-    if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0)
-        return 1; /* not a browser: nothing to check */
-    n = strlen(origin);
-    for (p = s->o.allow_origin; *p;) {
-        const char *comma = strchr(p, ','), *end = comma ? comma : p +
-                                                                   strlen(p);
-
-        while (*p == ' ')
-            p++;
-        if ((size_t)(end - p) == n && strncmp(p, origin, n) == 0)
-            return 1;
-        if (!comma)
-            break;
-        p = comma + 1;
-    }
-    return 0;
+    /* No Origin: not a browser, nothing to check. */
+    return !rt__request_origin(wsi, origin, sizeof(origin)) ||
+           rt__origin_listed(s, origin);
 }
 
 static const char *status_text(int status)

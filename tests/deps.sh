@@ -4,10 +4,13 @@
 # Uses sudo only when not root.
 set -eu
 
+# chromium: headless, for tests/e2e/t5100-serve-browser.sh.
 pkgs="build-essential cmake pkg-config
       libcjson-dev libcmocka-dev libssl-dev libuv1-dev libwebsockets-dev
       libcurl4-openssl-dev libreadline-dev libhiredis-dev
-      clang libclang-rt-14-dev scdoc mandoc"
+      clang libclang-rt-14-dev scdoc mandoc
+      python3 python3-websockets curl openssl
+      chromium"
 
 missing=
 for p in $pkgs; do
