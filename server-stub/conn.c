@@ -252,6 +252,10 @@ int rt__conn_send_error(struct conn *c, rt_msg_code code, const char *id,
     int rc;
 
     c->srv->m.errors[code]++;
+    rt__srv_log(c->srv, RT_SERVER_LOG_INFO, "error %s to %s in room %s: %s",
+                rt_msg_code_name(code), c->user[0] ? c->user : "-",
+                c->room ? c->room->name : (c->path[0] ? c->path : "-"),
+                message);
     rc = rt_msg_encode_error(code, id, message, &out, &len);
     if (rc != 0)
         return rc;

@@ -157,6 +157,8 @@ int rt__http_error(struct conn *c, int status, rt_msg_code code,
     int rc;
 
     c->srv->m.errors[code]++;
+    rt__srv_log(c->srv, RT_SERVER_LOG_INFO, "http %d %s: %s", status,
+                rt_msg_code_name(code), message);
     if (rt_msg_encode_error(code, NULL, message, &out, &len) != 0)
         return -1;
     rc = send_now(c, status, "application/json", out, len, NULL);

@@ -61,6 +61,8 @@ static int reject(struct lws *wsi, rt_server *s, int status,
     int n;
 
     s->m.errors[code]++;
+    rt__srv_log(s, RT_SERVER_LOG_INFO, "refused upgrade, %d %s: %s", status,
+                rt_msg_code_name(code), message);
     if (rt_msg_encode_error(code, NULL, message, &body, &blen) != 0)
         return -1;
     rt__buf_init(&b);
