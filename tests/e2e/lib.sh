@@ -11,6 +11,7 @@ set -u
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/rtctl-e2e.XXXXXX")
 cleanup() {
+    stop_all_servers
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -74,6 +75,194 @@ check_empty() {
 }
 
 done_testing() {
+    if [ "${nfailed:-0}" -gt 0 ]; then
+        printf '# %d of %d checks failed\n' "$nfailed" "$ntests"
+        exit 1
+    fi
     printf '# %d checks passed\n' "$ntests"
     exit 0
+}
+
+# --- rtctl serve (the t5xxx scripts)
+
+# now_ms: milliseconds since the epoch (GNU date).
+now_ms() {
+    date +%s%3N
+}
+
+# wait_until SECONDS WHAT CMD...: poll CMD (every 50 ms) until it succeeds;
+# fail naming WHAT after SECONDS.  Polling with a deadline, never a sleep
+# that guesses how long something takes.
+wait_until() {
+    _wu_limit=$1
+    _wu_what=$2
+    shift 2
+    _wu_end=$(($(now_ms) + _wu_limit * 1000))
+    until "$@"; do
+        if [ "$(now_ms)" -ge "$_wu_end" ]; then
+            fail "$_wu_what: not within ${_wu_limit}s"
+        fi
+        sleep 0.05
+    done
+}
+
+SERVER_PIDS=
+nserver=0
+
+# alive PID: the process runs (a child that exited is a zombie until it is
+# waited for, and a zombie still answers kill -0).
+alive() {
+    kill -0 "$1" 2>/dev/null || return 1
+    case $(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) in
+    Z | X) return 1 ;;
+    esac
+    return 0
+}
+
+# start_server [ARGS...]: run `$RTCTL serve --port 0 ARGS` in the
+# background, stdout to $SERVER_OUT and stderr to $SERVER_ERR; wait (20 s at
+# most) for its first line `listening on http://HOST:PORT`.  Exports
+# SERVER_PID, PORT, BASE and WSBASE; the EXIT trap stops it.
+start_server() {
+    nserver=$((nserver + 1))
+    SERVER_OUT=$T/server$nserver.out
+    SERVER_ERR=$T/server$nserver.err
+    : >"$SERVER_OUT"
+    : >"$SERVER_ERR"
+    "$RTCTL" serve --port 0 "$@" >"$SERVER_OUT" 2>"$SERVER_ERR" &
+    SERVER_PID=$!
+    SERVER_PIDS="$SERVER_PIDS $SERVER_PID"
+    _ss_end=$(($(now_ms) + 20000))
+    # The line is complete once the file holds a newline.
+    while [ "$(wc -l <"$SERVER_OUT")" -lt 1 ]; do
+        if ! alive "$SERVER_PID"; then
+            wait "$SERVER_PID"
+            _ss_rc=$?
+            cat "$SERVER_ERR" >&2
+            fail "'rtctl serve --port 0 $*' exited $_ss_rc before printing 'listening on'"
+        fi
+        if [ "$(now_ms)" -ge "$_ss_end" ]; then
+            cat "$SERVER_OUT" "$SERVER_ERR" >&2
+            fail "'rtctl serve --port 0 $*' printed no 'listening on' line within 20s"
+        fi
+        sleep 0.05
+    done
+    SERVER_LINE=$(head -n 1 "$SERVER_OUT")
+    case $SERVER_LINE in
+    'listening on http://'*:* | 'listening on https://'*:*) ;;
+    *)
+        fail "first line of 'rtctl serve' is '$SERVER_LINE', expected 'listening on http://HOST:PORT'"
+        ;;
+    esac
+    PORT=${SERVER_LINE##*:}
+    case $PORT in
+    '' | *[!0-9]*) fail "no port in '$SERVER_LINE'" ;;
+    esac
+    case $SERVER_LINE in
+    *https://*)
+        BASE=https://127.0.0.1:$PORT
+        WSBASE=wss://127.0.0.1:$PORT
+        ;;
+    *)
+        BASE=http://127.0.0.1:$PORT
+        WSBASE=ws://127.0.0.1:$PORT
+        ;;
+    esac
+    export SERVER_PID PORT BASE WSBASE
+}
+
+# stop_server [SIGNAL]: send SIGNAL (TERM) to the current server and wait
+# for it (10 s at most, then SIGKILL); returns its exit status (137 when it
+# had to be killed).  Sets SERVER_STOP_MS to how long it took.
+stop_server() {
+    kill -"${1:-TERM}" "$SERVER_PID" 2>/dev/null
+    wait_server
+}
+
+# wait_server: wait for the current server to exit by itself (10 s at most,
+# then SIGKILL); returns its exit status.
+wait_server() {
+    _st_pid=$SERVER_PID
+    _st_t0=$(now_ms)
+    # A watchdog bounds the wait; `wait` itself has no timeout.  It is
+    # ended with SIGKILL: a SIGTERM can land before its shell is set up,
+    # in the forked copy of this one whose TERM trap would defer it.
+    sh -c 'sleep "$1"; kill -KILL "$2" 2>/dev/null' \
+        watchdog 10 "$_st_pid" >/dev/null 2>&1 &
+    _st_dog=$!
+    wait "$_st_pid"
+    _st_rc=$?
+    kill -KILL "$_st_dog" 2>/dev/null
+    wait "$_st_dog" 2>/dev/null
+    SERVER_STOP_MS=$(($(now_ms) - _st_t0))
+    _st_left=
+    for _st_p in $SERVER_PIDS; do
+        [ "$_st_p" = "$_st_pid" ] || _st_left="$_st_left $_st_p"
+    done
+    SERVER_PIDS=$_st_left
+    return "$_st_rc"
+}
+
+# expect_clean_stop: SIGTERM; the server exits 0, and soon (PROTOCOL.md
+# says within a second; 5 s leaves room for a loaded machine).
+expect_clean_stop() {
+    stop_server
+    _ec_rc=$?
+    if [ "$_ec_rc" -ne 0 ]; then
+        printf '%s\n' "--- server stderr (last lines)" >&2
+        tail -n 30 "$SERVER_ERR" >&2
+        fail "rtctl serve exited $_ec_rc on SIGTERM, expected 0"
+    fi
+    if [ "$SERVER_STOP_MS" -gt 5000 ]; then
+        printf '%s\n' "--- server stderr (last lines)" >&2
+        tail -n 10 "$SERVER_ERR" >&2
+        fail "rtctl serve took ${SERVER_STOP_MS}ms to exit after SIGTERM (a second is the rule)"
+    fi
+}
+
+stop_all_servers() {
+    for _sa_p in ${SERVER_PIDS:-}; do
+        kill -TERM "$_sa_p" 2>/dev/null
+    done
+    for _sa_p in ${SERVER_PIDS:-}; do
+        _sa_end=$(($(now_ms) + 3000))
+        while alive "$_sa_p" && [ "$(now_ms)" -lt "$_sa_end" ]; do
+            sleep 0.05
+        done
+        kill -KILL "$_sa_p" 2>/dev/null
+    done
+    SERVER_PIDS=
+}
+
+# py [ARGS...] <<'EOF' ... EOF: run the Python check program on stdin with
+# drivers/rtws.py (Debian's python3-websockets) under /usr/bin/python3,
+# bounded.  The program defines `async def main()`; it fails with a
+# `FAIL: ...` line on stderr.
+RT_PY=/usr/bin/python3
+RT_DRIVERS=$RT_SRCDIR/tests/e2e/drivers
+py() {
+    RTCTL=$RTCTL timeout 55 "$RT_PY" "$RT_DRIVERS/run.py" "$@"
+}
+
+# check_py WHAT [ARGS...] <<'EOF': py, and fail naming WHAT.  With
+# RT_E2E_KEEP_GOING=1 (for whoever is fixing the server) a failed Python
+# check is reported and the script goes on; it still exits 1 at the end.
+nfailed=0
+check_py() {
+    _cp_what=$1
+    shift
+    if ! RT_E2E_WHAT=$_cp_what py "$@"; then
+        if [ -n "${RT_E2E_KEEP_GOING:-}" ]; then
+            nfailed=$((nfailed + 1))
+            ntests=$((ntests + 1))
+            printf 'not ok %d - %s\n' "$ntests" "$_cp_what"
+            return 1
+        fi
+        fail "$_cp_what"
+    fi
+}
+
+# ok_py WHAT [ARGS...] <<'EOF': check_py, then `ok WHAT`.
+ok_py() {
+    check_py "$@" && ok "$1"
 }

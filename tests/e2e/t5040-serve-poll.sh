@@ -1,0 +1,123 @@
+#!/bin/sh
+# rtctl serve: long polling (PROTOCOL.md sections 1 and 4): at once when
+# messages exist, waits for the next one, times out empty, `next`, and
+# recovered:false on another epoch or a trimmed history.
+. "$(dirname "$0")/lib.sh"
+
+start_server --history 3
+
+ok_py "messages after since: answered at once with epoch, messages, next, recovered" <<'EOF'
+async def main():
+    ws = await join("p", user="alice")
+    epoch = ws.welcome["data"]["epoch"]
+    save("epoch", epoch)
+    await ws.say("one", id="i1")
+    await ws.say("two")
+    t0 = time.monotonic()
+    j = await http_json("GET", f"/poll/p?since=0&epoch={epoch}&timeout=20",
+                        timeout=15)
+    check(time.monotonic() - t0 < 5, f"the poll took "
+          f"{time.monotonic() - t0:.1f}s though messages were there")
+    check(match(j, {"epoch": epoch, "next": 2, "recovered": True,
+                    "messages": [
+                        {"type": "text", "room": "p", "seq": 1,
+                         "timestamp": is_time, "data": {"content": "one"}},
+                        {"type": "text", "room": "p", "seq": 2,
+                         "timestamp": is_time, "data": {"content": "two"}}]}),
+          f"poll since=0: {show(j)}")
+    j = await http_json("GET", f"/poll/p?since=1&epoch={epoch}")
+    check(match(j, {"epoch": epoch, "next": 2, "recovered": True,
+                    "messages": [{"seq": 2}]}), f"poll since=1: {show(j)}")
+    # a timeout past the maximum (60) is clamped, not refused
+    j = await http_json("GET", f"/poll/p?since=1&epoch={epoch}&timeout=3600")
+    check(match(j, {"next": 2, "messages": [{"seq": 2}]}),
+          f"poll with timeout=3600: {show(j)}")
+    # without an epoch (a first poll) the messages come too
+    j = await http_json("GET", "/poll/p?since=1")
+    check(match(j, {"epoch": epoch, "next": 2, "messages": [{"seq": 2}]}),
+          f"poll since=1 without epoch: {show(j)}")
+EOF
+
+ok_py "nothing after since: the poll waits, and answers when a message comes" <<'EOF'
+async def main():
+    epoch = load("epoch")
+    t0 = time.monotonic()
+    poll = asyncio.ensure_future(http(
+        "GET", f"/poll/p?since=2&epoch={epoch}&timeout=30", timeout=25))
+    done, _ = await asyncio.wait({poll}, timeout=0.7)
+    check(not done, f"the poll answered at once with nothing to say: "
+          f"{poll.result() if done else ''}")
+    seq = await publish("p", "three")
+    r = await poll
+    check(r.status == 200, f"held poll: {r}")
+    j = r.json()
+    check(match(j, {"epoch": epoch, "next": 3, "recovered": True,
+                    "messages": [{"type": "text", "seq": 3,
+                                  "data": {"content": "three"}}]}),
+          f"held poll: {show(j)}")
+    check(time.monotonic() - t0 < 10, "the held poll answered only after "
+          f"{time.monotonic() - t0:.1f}s")
+    # several held polls all wake up
+    polls = [asyncio.ensure_future(http(
+        "GET", f"/poll/p?since=3&epoch={epoch}&timeout=30", timeout=25))
+        for _ in range(5)]
+    done, _ = await asyncio.wait(set(polls), timeout=0.5)
+    check(not done, "a poll answered at once with nothing to say")
+    ws = await join("p", user="bob")
+    await ws.say("four")
+    for p in polls:
+        j = (await p).json()
+        check(match(j, {"next": 4, "messages": [{"seq": 4}]}),
+              f"one of five held polls: {show(j)}")
+EOF
+
+ok_py "timeout=1 with nothing new: an empty list after about a second" <<'EOF'
+async def main():
+    epoch = load("epoch")
+    t0 = time.monotonic()
+    j = await http_json("GET", f"/poll/p?since=4&epoch={epoch}&timeout=1",
+                        timeout=15)
+    took = time.monotonic() - t0
+    check(0.8 <= took < 10, f"timeout=1 answered after {took:.2f}s")
+    check(j == {"epoch": epoch, "messages": [], "next": 4, "recovered": True},
+          f"empty poll: {show(j)}")
+EOF
+
+ok_py "another epoch or a trimmed history: what is held and recovered:false" <<'EOF'
+async def main():
+    epoch = load("epoch")
+    # p stores 1..4 and holds 2..4 (--history 3)
+    for q in (f"since=3&epoch=Other{epoch[:20]}", f"since=0&epoch={epoch}"):
+        j = await http_json("GET", f"/poll/p?{q}&timeout=5")
+        check(match(j, {"epoch": epoch, "next": 4, "recovered": False,
+                        "messages": [{"seq": 2}, {"seq": 3}, {"seq": 4}]}),
+              f"poll {q}: {show(j)}")
+    j = await http_json("GET", f"/poll/p?since=1&epoch={epoch}&timeout=5")
+    check(match(j, {"epoch": epoch, "next": 4, "recovered": True,
+                    "messages": [{"seq": 2}, {"seq": 3}, {"seq": 4}]}),
+          f"poll since=1 (oldest held - 1): {show(j)}")
+EOF
+
+ok_py "bad parameters are 400 with a JSON error body" <<'EOF'
+async def main():
+    for q in ("since=abc", "since=-1", "since=1x", "timeout=soon",
+              "timeout=-5"):
+        await expect_http_error("GET", f"/poll/p?{q}", 400)
+EOF
+
+ok_py "a poll in a new room waits too, then sees seq 1" <<'EOF'
+async def main():
+    poll = asyncio.ensure_future(http("GET", "/poll/fresh?since=0&timeout=30",
+                                      timeout=25))
+    done, _ = await asyncio.wait({poll}, timeout=0.5)
+    check(not done, "the poll of an empty room answered at once")
+    await publish("fresh", "hello")
+    j = (await poll).json()
+    check(match(j, {"epoch": EPOCH_RE, "next": 1, "recovered": True,
+                    "messages": [{"seq": 1, "data": {"content": "hello"}}]}),
+          f"poll of a new room: {show(j)}")
+EOF
+
+expect_clean_stop
+ok "the server exits 0 on SIGTERM"
+done_testing
