@@ -10,6 +10,7 @@
  * socket does not take).  A long poll answers later, from its writable
  * callback.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -129,6 +130,8 @@ static int send_now(struct conn *c, int status, const char *ctype,
         rt__http_cors_headers(c, &p, end) ||
         add_header(c->wsi, "cache-control:", "no-store", &p, end) ||
         (allow && add_header(c->wsi, "allow:", allow, &p, end)) ||
+        (c->method == M_POST &&
+         add_header(c->wsi, "connection:", "close", &p, end)) ||
         lws_finalize_write_http_header(c->wsi, start, &p, end))
         return -1;
     c->srv->m.http_requests++;
@@ -166,10 +169,15 @@ int rt__http_error(struct conn *c, int status, rt_msg_code code,
     return rc;
 }
 
-/* After a response: keep the connection for the next request, or close. */
+/*
+ * After a response: keep the connection for the next request, or close.
+ * A connection that carried a request body is closed after the answer
+ * (and says so): libwebsockets 4.1 spins on a request pipelined behind a
+ * body, so we do not read one.
+ */
 static int complete(struct conn *c, int rc)
 {
-    if (rc != 0)
+    if (rc != 0 || c->method == M_POST)
         return -1;
     return lws_http_transaction_completed(c->wsi) ? -1 : 0;
 }
@@ -293,6 +301,7 @@ static int ep_presence(struct conn *c, const char *room)
 static int ep_publish_done(struct conn *c)
 {
     rt_server *s = c->srv;
+    char clen[24];
     rt_msg_limits lim;
     rt_msg_error err;
     rt_msg *m = NULL;
@@ -301,6 +310,19 @@ static int ep_publish_done(struct conn *c)
     rt_buf b;
     int rc;
 
+    /*
+     * libwebsockets 4.1 loses the body of a request pipelined behind
+     * another; never take what is left for the message.
+     */
+    if (lws_hdr_copy(c->wsi, clen, sizeof(clen),
+                     WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+        strtoull(clen, NULL, 10) != c->body.len) {
+        rt__buf_cleanup(&c->body);
+        return complete(c, rt__http_error(c, 503, RT_MSG_CODE_BAD_MESSAGE,
+                                          "the body did not arrive whole; "
+                                          "send it again on a new "
+                                          "connection"));
+    }
     rt_msg_limits_init(&lim);
     lim.max_bytes = s->o.max_message_bytes;
     rc = rt_msg_parse(&m, c->body.data ? c->body.data : "", c->body.len,

@@ -252,6 +252,11 @@ int rt_server_new(rt_server **out, uv_loop_t *loop, const rt_server_opts *o,
     int rc;
 
     *out = NULL;
+    if (o->compress && o->max_message_bytes > 65536) {
+        snprintf(errbuf, errlen,
+                 "--compress allows a --max-message-bytes of 64k at most");
+        return RT_EINVAL;
+    }
     if ((o->tls_cert == NULL) != (o->tls_key == NULL)) {
         snprintf(errbuf, errlen, "--tls-cert and --tls-key go together");
         return RT_EINVAL;
@@ -283,7 +288,16 @@ int rt_server_new(rt_server **out, uv_loop_t *loop, const rt_server_opts *o,
     s->protocols[0].name = "rtctl";
     s->protocols[0].callback = callback;
     s->protocols[0].per_session_data_size = sizeof(struct conn);
-    s->protocols[0].rx_buffer_size = 0;
+    /*
+     * With permessage-deflate a message must inflate in one pass (see
+     * ws.c); lws hands inflated data over in chunks of this size, so it is
+     * the message limit then, at the price of that much memory per
+     * connection.  --compress therefore caps --max-message-bytes at 64 KiB.
+     */
+    s->protocols[0].rx_buffer_size =
+        o->compress ? (o->max_message_bytes < 4096 ? 4096
+                                                   : o->max_message_bytes)
+                    : 0;
 
     memset(&info, 0, sizeof(info));
     info.port = o->port;
@@ -295,6 +309,10 @@ int rt_server_new(rt_server **out, uv_loop_t *loop, const rt_server_opts *o,
                                                      ? 65535
                                                      : o->max_header_bytes);
     info.max_http_header_pool = 64;
+    /* lws serves from one per-thread buffer that must hold a whole rx. */
+    if (s->protocols[0].rx_buffer_size > 4096)
+        info.pt_serv_buf_size =
+            (unsigned int)s->protocols[0].rx_buffer_size + 4096;
     info.timeout_secs = 10;
     info.options = LWS_SERVER_OPTION_LIBUV |
                    LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN |

@@ -37,6 +37,8 @@ static int origin_allowed(rt_server *s, struct lws *wsi)
 static const char *status_text(int status)
 {
     switch (status) {
+    case 426:
+        return "Upgrade Required\r\nsec-websocket-version: 13";
     case 400:
         return "Bad Request";
     case 403:
@@ -92,7 +94,7 @@ static int reject(struct lws *wsi, rt_server *s, int status,
 int rt__ws_confirm_upgrade(struct lws *wsi, struct conn *pss)
 {
     rt_server *s = lws_context_user(lws_get_context(wsi));
-    char path[256], user[RT_NAME_MAX + 1] = "";
+    char path[256], user[RT_NAME_MAX + 1] = "", ver[8];
     rt_url_room_ref ref;
     int rc;
 
@@ -103,6 +105,11 @@ int rt__ws_confirm_upgrade(struct lws *wsi, struct conn *pss)
                    ? 0
                    : reject(wsi, s, 403, RT_MSG_CODE_FORBIDDEN,
                             "origin not allowed");
+    /* RFC 6455 4.4: only version 13 is spoken here. */
+    if (lws_hdr_copy(wsi, ver, sizeof(ver), WSI_TOKEN_VERSION) > 0 &&
+        strcmp(ver, "13") != 0)
+        return reject(wsi, s, 426, RT_MSG_CODE_BAD_MESSAGE,
+                      "only WebSocket version 13 is supported");
     rc = rt_url_path_room(path, strlen(path), &ref);
     /* lws hands us the path decoded: a '?' or '#' in it was in the room. */
     if (rc == RT_EURL || (rc == 0 && strpbrk(path, "?#") != NULL))
@@ -151,6 +158,24 @@ static int arg_u64(struct lws *wsi, const char *name, uint64_t *out)
     return 1;
 }
 
+/*
+ * permessage-deflate: let a whole message inflate in one pass.  lws 4.1
+ * hands over the rest of a message that inflates past its buffer only
+ * when more bytes arrive, which on a foreign loop may be never; sizing the
+ * buffer to the message limit (it takes a power of two up to 64 KiB)
+ * leaves nothing behind.
+ */
+static void pmd_whole_messages(rt_server *s, struct lws *wsi)
+{
+    char v[8];
+    int bits = 9;
+
+    while (bits < 16 && ((size_t)1 << bits) < s->o.max_message_bytes)
+        bits++;
+    snprintf(v, sizeof(v), "%d", bits);
+    lws_set_extension_option(wsi, "permessage-deflate", "rx_buf_size", v);
+}
+
 static int ws_open(struct conn *c)
 {
     rt_server *s = c->srv;
@@ -185,6 +210,8 @@ static int ws_open(struct conn *c)
         rt__srv_log(s, RT_SERVER_LOG_INFO, "open echo");
         return 0;
     }
+    if (s->o.compress)
+        pmd_whole_messages(s, wsi);
     c->kind = CONN_WS;
     c->counted = 1;
     s->m.conns[RT_TR_WS]++;
@@ -511,7 +538,9 @@ static int ws_receive(struct conn *c, const void *in, size_t len)
     if (c->closing || c->killed)
         return 0;
     if (!c->rx_overflow) {
-        if (c->rx.len + len > s->o.max_message_bytes) {
+        /* Count what the frame header announces, not only what came. */
+        if (c->rx.len + len + lws_remaining_packet_payload(wsi) >
+            s->o.max_message_bytes) {
             c->rx_overflow = 1;
             rt__buf_cleanup(&c->rx);
             if (c->kind == CONN_WS)

@@ -34,12 +34,14 @@ expect_clean_stop
 start_server --ping-interval 30s --presence-timeout 1s
 ok_py "--presence-timeout: a silent user leaves with reason timeout; a chatty one stays" <<'EOF'
 async def main():
-    # alice keeps her connection busy with pings (any frame is a heartbeat)
+    # alice keeps her connection busy with frames (any data frame, or a
+    # pong to the server's pings, is a heartbeat; her own pings are answered
+    # by the WebSocket library and do not count: rtctl-protocol(7))
     alice = await ws_connect("/ws/pt?user=alice", name="alice")
     await alice.expect({"type": "system", "data": {"event": "welcome"}})
     async def keepalive():
         while True:
-            await alice.conn.ping(b"hb")
+            await alice.send({"type": "typing", "data": {"state": True}})
             await asyncio.sleep(0.2)  # her heartbeat period, not a sync
     ka = asyncio.ensure_future(keepalive())
     ghost = await Raw.ws("/ws/pt?user=ghost", name="ghost")

@@ -810,6 +810,19 @@ class Raw:
         await self.expect_eof(what="after the close handshake")
         return msgs
 
+    async def expect_ended(self, timeout=None, what=""):
+        """The server ends the connection, with a close frame of any code or
+        without one, and sends no data message first.  For the protocol
+        errors libwebsockets 4.1 answers by dropping the connection."""
+        deadline = time.monotonic() + (WAIT if timeout is None else timeout)
+        while True:
+            m = await self.read_message(max(deadline - time.monotonic(),
+                                            0.001))
+            if m is None or isinstance(m, Frame):
+                return m
+            fail(f"{self.name}: {what + ': ' if what else ''}expected the "
+                 f"connection to end, got the message {show(m[1])}")
+
     async def expect_eof(self, timeout=None, what=""):
         deadline = time.monotonic() + (WAIT if timeout is None else timeout)
         self.buf = b""
