@@ -221,6 +221,37 @@ void rt__room_resume(const struct room *r, int has_since, uint64_t since,
     }
 }
 
+static int replay_one(struct smsg *m, void *ud)
+{
+    return rt__conn_send(ud, m) != 0;
+}
+
+/*
+ * A WebSocket or SSE client came back with a position: queue what it
+ * missed, then the `resumed` system message saying whether that was all
+ * (PROTOCOL.md section 4), and count the outcome.
+ */
+int rt__conn_resume(rt_server *s, struct room *r, struct conn *c,
+                    uint64_t since, const char *epoch)
+{
+    struct resume rs;
+    rt_buf b;
+    int rc;
+
+    rt__room_resume(r, 1, since, epoch, &rs);
+    rt__room_replay(r, rs.replay_after, replay_one, c);
+    rt__buf_init(&b);
+    rc = rt__frame_resumed(r, &rs, &b);
+    if (rc == 0)
+        rc = rt__conn_send_json(c, b.data, b.len, RT_MSG_SYSTEM);
+    rt__buf_cleanup(&b);
+    if (rs.recovered)
+        s->m.resumes_recovered++;
+    else
+        s->m.resumes_lost++;
+    return rc;
+}
+
 /* ------------------------------------------------------- presence */
 
 static struct ruser *user_find(struct room *r, const char *name)

@@ -40,6 +40,28 @@ int rt__http_arg(struct lws *wsi, const char *name, char *buf, size_t len)
 }
 
 /*
+ * Query argument |name| as a whole number up to |max|: 1 and *out set, 0
+ * when absent or empty, -1 when it is not digits or too big.
+ */
+int rt__http_arg_u64(struct lws *wsi, const char *name, uint64_t max,
+                     uint64_t *out)
+{
+    char buf[32];
+    uint64_t v = 0;
+    const char *p;
+
+    if (!rt__http_arg(wsi, name, buf, sizeof(buf)) || buf[0] == '\0')
+        return 0;
+    for (p = buf; *p; p++) {
+        if (*p < '0' || *p > '9' || v > (max - (uint64_t)(*p - '0')) / 10)
+            return -1;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+/*
  * Whether |origin| is in --allow-origin (a comma-separated list; spaces
  * around the commas are ignored).  Without an explicit list, or with "*",
  * every origin is.

@@ -92,35 +92,17 @@ static void answer(struct conn *c)
 int rt__poll_start(struct conn *c, const char *room)
 {
     rt_server *s = c->srv;
-    char buf[40], epoch[40] = "";
+    char epoch[40] = "";
     uint64_t since = 0, timeout = 25;
     int has_since = 0, rc;
     struct resume rs;
     struct room *r;
     rt_buf b;
 
-    if (rt__http_arg(c->wsi, "since", buf, sizeof(buf)) && buf[0]) {
-        const char *p;
-
-        for (p = buf; *p; p++)
-            if (*p < '0' || *p > '9' || since > (UINT64_MAX - 9) / 10)
-                break;
-            else
-                since = since * 10 + (uint64_t)(*p - '0');
-        if (*p != '\0')
-            goto bad;
-        has_since = 1;
-    }
-    if (rt__http_arg(c->wsi, "timeout", buf, sizeof(buf)) && buf[0]) {
-        const char *p;
-
-        timeout = 0;
-        for (p = buf; *p; p++)
-            if (*p < '0' || *p > '9' || timeout > 100000)
-                goto bad;
-            else
-                timeout = timeout * 10 + (uint64_t)(*p - '0');
-    }
+    if ((has_since = rt__http_arg_u64(c->wsi, "since", UINT64_MAX,
+                                      &since)) < 0 ||
+        rt__http_arg_u64(c->wsi, "timeout", 100000, &timeout) < 0)
+        goto bad;
     if (timeout > s->o.poll_timeout_max_s)
         timeout = s->o.poll_timeout_max_s;
     rt__http_arg(c->wsi, "epoch", epoch, sizeof(epoch));

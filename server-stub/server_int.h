@@ -264,6 +264,8 @@ struct resume {
 };
 void rt__room_resume(const struct room *r, int has_since, uint64_t since,
                      const char *epoch, struct resume *out);
+int rt__conn_resume(rt_server *s, struct room *r, struct conn *c,
+                    uint64_t since, const char *epoch);
 
 /* Text of the common server frames. */
 int rt__frame_welcome(rt_server *s, const struct room *r, const char *user,
@@ -291,6 +293,8 @@ int rt__http_error(struct conn *c, int status, rt_msg_code code,
 int rt__http_cors_headers(struct conn *c, unsigned char **p,
                           unsigned char *end);
 int rt__http_arg(struct lws *wsi, const char *name, char *buf, size_t len);
+int rt__http_arg_u64(struct lws *wsi, const char *name, uint64_t max,
+                     uint64_t *out);
 int rt__origin_listed(const rt_server *s, const char *origin);
 int rt__request_origin(struct lws *wsi, char *buf, size_t len);
 

@@ -36,22 +36,6 @@ static int send_raw(struct conn *c, const char *text, size_t len)
     return rc;
 }
 
-/* Queue a system event without an id line. */
-static int send_event_noid(struct conn *c, const char *json, size_t len)
-{
-    rt_buf b;
-    int rc = 0;
-
-    rt__buf_init(&b);
-    rc |= rt__buf_append(&b, "event: system\ndata: ", 20);
-    rc |= rt__buf_append(&b, json, len);
-    rc |= rt__buf_append(&b, "\n\n", 2);
-    if (rc == 0)
-        rc = send_raw(c, b.data, b.len);
-    rt__buf_cleanup(&b);
-    return rc ? RT_ENOMEM : 0;
-}
-
 /* Split "EPOCH-SEQ" at its last '-'. */
 static int parse_event_id(const char *id, char *epoch, size_t elen,
                           uint64_t *seq)
@@ -73,25 +57,12 @@ static int parse_event_id(const char *id, char *epoch, size_t elen,
     return 0;
 }
 
-struct replay_ctx {
-    struct conn *c;
-};
-
-static int replay_one(struct smsg *m, void *ud)
-{
-    struct replay_ctx *rc = ud;
-
-    return rt__conn_send(rc->c, m) != 0;
-}
-
 int rt__sse_start(struct conn *c, const char *room)
 {
     rt_server *s = c->srv;
     unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start;
     unsigned char *end = hdr + sizeof(hdr) - 1;
     char last_id[128] = "", epoch[40] = "";
-    struct replay_ctx rctx;
-    struct resume rs;
     struct room *r;
     uint64_t since = 0;
     int resumed = 0, n;
@@ -180,22 +151,13 @@ int rt__sse_start(struct conn *c, const char *room)
             rt__buf_cleanup(&b);
             return -1;
         }
-    } else if (send_event_noid(c, b.data, b.len) != 0) {
+    } else if (rt__conn_send_json(c, b.data, b.len, RT_MSG_SYSTEM) != 0) {
+        /* Not stored, so its event has no id line. */
         rt__buf_cleanup(&b);
         return -1;
     }
-    if (resumed) {
-        rt__room_resume(r, 1, since, epoch, &rs);
-        rctx.c = c;
-        rt__room_replay(r, rs.replay_after, replay_one, &rctx);
-        rt__buf_clear(&b);
-        if (rt__frame_resumed(r, &rs, &b) == 0)
-            send_event_noid(c, b.data, b.len);
-        if (rs.recovered)
-            s->m.resumes_recovered++;
-        else
-            s->m.resumes_lost++;
-    }
+    if (resumed)
+        rt__conn_resume(s, r, c, since, epoch);
     rt__buf_cleanup(&b);
     rt__srv_log(s, RT_SERVER_LOG_INFO, "open sse room=%s user=%s%s",
                 r->name, c->user, resumed ? " (resume)" : "");

@@ -130,34 +130,6 @@ int rt__ws_confirm_upgrade(struct lws *wsi, struct conn *pss)
 
 /* ---------------------------------------------------------- opening */
 
-struct replay_ctx {
-    struct conn *c;
-};
-
-static int replay_one(struct smsg *m, void *ud)
-{
-    struct replay_ctx *rc = ud;
-
-    return rt__conn_send(rc->c, m) != 0;
-}
-
-static int arg_u64(struct lws *wsi, const char *name, uint64_t *out)
-{
-    char buf[32];
-    uint64_t v = 0;
-    const char *p;
-
-    if (!rt__http_arg(wsi, name, buf, sizeof(buf)) || buf[0] == '\0')
-        return 0;
-    for (p = buf; *p; p++) {
-        if (*p < '0' || *p > '9' || v > (UINT64_MAX - 9) / 10)
-            return -1;
-        v = v * 10 + (uint64_t)(*p - '0');
-    }
-    *out = v;
-    return 1;
-}
-
 /*
  * permessage-deflate: let a whole message inflate in one pass.  lws 4.1
  * hands over the rest of a message that inflates past its buffer only
@@ -183,8 +155,6 @@ static int ws_open(struct conn *c)
     char path[256], epoch[40] = "";
     enum rt_auth_result ar;
     rt_url_room_ref ref;
-    struct replay_ctx rctx;
-    struct resume rs;
     struct room *r;
     uint64_t since = 0;
     int has_since;
@@ -259,7 +229,7 @@ static int ws_open(struct conn *c)
         return 0;
     }
 
-    has_since = arg_u64(wsi, "since", &since);
+    has_since = rt__http_arg_u64(wsi, "since", UINT64_MAX, &since);
     if (has_since < 0) {
         rt__conn_send_error(c, RT_MSG_CODE_BAD_MESSAGE, NULL,
                             "since must be a whole number");
@@ -277,19 +247,8 @@ static int ws_open(struct conn *c)
     rc = rt__frame_welcome(s, r, c->user, &b);
     if (rc == 0)
         rc = rt__conn_send_json(c, b.data, b.len, RT_MSG_SYSTEM);
-    if (rc == 0 && has_since > 0) {
-        rt__room_resume(r, 1, since, epoch, &rs);
-        rctx.c = c;
-        rt__room_replay(r, rs.replay_after, replay_one, &rctx);
-        rt__buf_clear(&b);
-        rc = rt__frame_resumed(r, &rs, &b);
-        if (rc == 0)
-            rc = rt__conn_send_json(c, b.data, b.len, RT_MSG_SYSTEM);
-        if (rs.recovered)
-            s->m.resumes_recovered++;
-        else
-            s->m.resumes_lost++;
-    }
+    if (rc == 0 && has_since > 0)
+        rc = rt__conn_resume(s, r, c, since, epoch);
     rt__buf_cleanup(&b);
     rt__srv_log(s, RT_SERVER_LOG_INFO, "open ws room=%s user=%s%s", r->name,
                 c->user, has_since > 0 ? " (resume)" : "");
