@@ -59,24 +59,28 @@ async def main():
           f"/rooms/nobody-here/presence: {show(j)}")
 EOF
 
-ok_py "HTTP/1.1 keep-alive: several requests on one connection" <<'EOF'
+ok_py "HTTP/1.1 keep-alive: several requests on one connection; a POST's closes after it" <<'EOF'
 async def main():
     r = await Raw.connect("keep-alive")
-    body = json.dumps(text_msg("kept")).encode()
-    post = (b"POST /publish/ka HTTP/1.1\r\nHost: x\r\n"
-            b"Content-Type: application/json\r\n"
-            b"Content-Length: %d\r\n\r\n" % len(body) + body)
-    for req, want in ((b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 200),
-                      (post, 202), (post, 202),
-                      (b"GET /rooms/ka/presence HTTP/1.1\r\nHost: x\r\n\r\n",
-                       200)):
-        await r.sendall(req)
+    for path in (b"/health", b"/rooms", b"/rooms/ka/presence"):
+        await r.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
         resp = await r.read_http_response()
-        check(resp is not None and resp.status == want,
-              f"{req.split(b' ')[0].decode()} on a kept-alive connection: "
-              f"{resp}")
+        check(resp is not None and resp.status == 200,
+              f"GET {path.decode()} on a kept-alive connection: {resp}")
         check(r.status_line.startswith("HTTP/1.1 "),
               f"status line {r.status_line!r}")
+    # A request with a body ends its connection, and says so (libwebsockets
+    # 4.1 cannot read a request pipelined behind a body: rtctl-serve(1)).
+    body = json.dumps(text_msg("kept")).encode()
+    await r.sendall(b"POST /publish/ka HTTP/1.1\r\nHost: x\r\n"
+                    b"Content-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    resp = await r.read_http_response()
+    check(resp is not None and resp.status == 202, f"POST after GETs: {resp}")
+    check(resp.header("connection", "").lower() == "close",
+          f"a POST's answer says Connection: close: {resp}")
+    check(await r.read_http_response() is None,
+          "the connection ends after a POST's answer")
 EOF
 
 ok_py "Expect: 100-continue is answered (curl -d with a body over 1 KiB does not stall)" <<'EOF'
