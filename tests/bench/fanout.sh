@@ -33,7 +33,7 @@
 #   IDLE_CONNS       idle connections for the scale test, 0 skips it [10000]
 #   RTCTL_SERVE_ARGS extra flags for rtctl serve
 #                    ["--max-room-connections 0 --max-user-connections 0
-#                      --log-level error"]
+#                      --max-queue-bytes 16m --log-level error"]
 #   GEN_ARGS         extra flags for fanout_gen
 #   PERF             1: perf record the server during each fan-out run and
 #                    print its top symbols [0]
@@ -56,7 +56,11 @@ WINDOW=${WINDOW:-64}
 THREADS=${THREADS:-1}
 IDLE_CONNS=${IDLE_CONNS:-10000}
 serve_default="--max-room-connections 0 --max-user-connections 0"
-serve_default="$serve_default --log-level error"
+# The publisher is a member of the room too and reads its own messages back
+# while it writes at saturation: give its queue Bun's default backpressure
+# limit (16 MiB) rather than rtctl's 1 MiB, so both servers are measured
+# on the same terms.
+serve_default="$serve_default --max-queue-bytes 16m --log-level error"
 RTCTL_SERVE_ARGS=${RTCTL_SERVE_ARGS:-$serve_default}
 GEN_ARGS=${GEN_ARGS:-}
 PERF=${PERF:-0}
