@@ -235,24 +235,8 @@ void rt__outq_clear(struct outq *q);
 void rt__conn_link(struct conn *c);
 void rt__conn_unlink(struct conn *c);
 
-/* engine_mem.c: rooms, history, presence */
-struct room *rt__room_get(rt_server *s, const char *name, int create);
-void rt__room_maybe_free(rt_server *s, struct room *r);
-void rt__rooms_free(rt_server *s);
-int rt__room_store(rt_server *s, struct room *r, struct smsg *m);
-/* Call fn for each held message with seq > since; returns how many. */
-typedef int (*rt_room_iter_cb)(struct smsg *m, void *ud);
-int rt__room_replay(struct room *r, uint64_t since, rt_room_iter_cb fn,
-                    void *ud);
-uint64_t rt__room_oldest(const struct room *r);
-void rt__room_join(rt_server *s, struct room *r, struct conn *c);
-void rt__room_leave(rt_server *s, struct conn *c);
-void rt__room_heard(rt_server *s, struct conn *c);
-void rt__room_broadcast(rt_server *s, struct room *r, struct smsg *m,
-                        const struct conn *except);
-int rt__room_online_json(const struct room *r, rt_buf *b);
-void rt__rooms_tick(rt_server *s);
-int rt__user_conns_add(rt_server *s, const char *user, int delta);
+/* The room engine: engine.h. */
+#include "engine.h"
 
 /* Resume decision shared by WS, SSE and poll (PROTOCOL.md section 4). */
 struct resume {

@@ -1,0 +1,44 @@
+/*
+ * engine.h: the room engine, what a server instance asks of its storage
+ * (PROTOCOL.md sections 3, 4 and 7).
+ *
+ * engine_mem.c implements it in memory: rooms in a hash table, each with a
+ * random epoch, a seq counter and a ring of its last --history messages,
+ * and the room's presence.  The Redis engine of section 7 replaces the
+ * storage half (rt__room_get's epoch, rt__room_store's seq allotment and
+ * history, rt__room_replay, rt__room_oldest) with Redis calls; the fan-out
+ * half (members, rt__room_broadcast) stays local to each instance.
+ *
+ * Limit of this version: every call is synchronous.  A Redis append
+ * completes later, so rt__room_store will gain a completion callback, and
+ * callers (ws.c's rt__publish_text, the HTTP publish) already do nothing
+ * after it but broadcast, ack and wake polls, which move into that
+ * callback unchanged.
+ */
+#ifndef RT_ENGINE_H
+#define RT_ENGINE_H
+
+/*
+ * The room |name|, created (with a fresh epoch) when |create|; NULL on no
+ * memory or when absent.
+ */
+struct room *rt__room_get(rt_server *s, const char *name, int create);
+void rt__room_maybe_free(rt_server *s, struct room *r);
+void rt__rooms_free(rt_server *s);
+/* Give |m| the room's next seq and keep it in the history. */
+int rt__room_store(rt_server *s, struct room *r, struct smsg *m);
+/* Call fn for each held message with seq > since; returns how many. */
+typedef int (*rt_room_iter_cb)(struct smsg *m, void *ud);
+int rt__room_replay(struct room *r, uint64_t since, rt_room_iter_cb fn,
+                    void *ud);
+uint64_t rt__room_oldest(const struct room *r);
+void rt__room_join(rt_server *s, struct room *r, struct conn *c);
+void rt__room_leave(rt_server *s, struct conn *c);
+void rt__room_heard(rt_server *s, struct conn *c);
+void rt__room_broadcast(rt_server *s, struct room *r, struct smsg *m,
+                        const struct conn *except);
+int rt__room_online_json(const struct room *r, rt_buf *b);
+void rt__rooms_tick(rt_server *s);
+int rt__user_conns_add(rt_server *s, const char *user, int delta);
+
+#endif /* RT_ENGINE_H */
