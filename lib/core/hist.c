@@ -29,6 +29,7 @@
  */
 #include <stdio.h>
 #include <inttypes.h>
+#include <float.h>
 #include <string.h>
 
 #include "core_int.h"
@@ -268,13 +269,16 @@ uint64_t rt_hist_percentile(const rt_hist *h, double p)
     if (p > 100)
         p = 100;
     /*
-     * The rank is ceil(p% of total).  The relative guard keeps a product
-     * such as 99.9 / 100 * 10000 = 9990.000000000002 from rounding up a
-     * whole rank; a true fraction that small is lost in doubles anyway.
+     * The rank is ceil(p% of total).  The guard keeps a product such as
+     * 99.9 / 100 * 10000 = 9990.000000000002 from rounding up a whole rank:
+     * it is a few units in the last place of x, never a whole rank, even
+     * at 10^12 values and more (a guard of x * 1e-12 dropped ranks there).
      */
     x = p / 100.0 * (double)h->total;
-    x -= x * 1e-12;
-    if (x <= 1) {
+    x -= x * (4 * DBL_EPSILON);
+    if (p >= 100) {
+        want = h->total;
+    } else if (x <= 1) {
         want = 1;
     } else if (x >= (double)h->total) {
         want = h->total;

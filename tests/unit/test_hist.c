@@ -282,6 +282,22 @@ static void test_hist_percentile_rank_is_ceiling(void **state)
     rt_hist_free(h);
 }
 
+/*
+ * Regression: with 10^13 values recorded the rank guard once took whole
+ * ranks off, and p100 of 10^13 x 100 plus one 5000 came out as 100.
+ */
+static void test_hist_percentile_exact_at_huge_totals(void **state)
+{
+    rt_hist *h = new_default();
+
+    (void)state;
+    assert_int_equal(rt_hist_record_n(h, 100, UINT64_C(10000000000000)), 0);
+    assert_int_equal(rt_hist_record(h, 5000), 0);
+    assert_true(rt_hist_percentile(h, 100) >= 5000);
+    assert_true(rt_hist_percentile(h, 99.9999) <= 100);
+    rt_hist_free(h);
+}
+
 /* ------------------------------------------------------------ merging */
 
 static uint64_t lcg(uint64_t *s)
@@ -629,6 +645,7 @@ int main(void)
         cmocka_unit_test(test_hist_empty),
         cmocka_unit_test(test_hist_uniform_percentiles),
         cmocka_unit_test(test_hist_percentile_rank_is_ceiling),
+        cmocka_unit_test(test_hist_percentile_exact_at_huge_totals),
         cmocka_unit_test(test_hist_merge_equals_single),
         cmocka_unit_test(test_hist_merge_config_mismatch),
         cmocka_unit_test(test_hist_merge_overflow_leaves_dst_alone),
