@@ -25,7 +25,10 @@ struct cmd_struct {
 
 /* Sorted by name. */
 static const struct cmd_struct commands[] = {
-    {"serve", cmd_serve, "run the bundled WebSocket, SSE and long-poll server"},
+    {"proxy", cmd_proxy,
+     "TCP proxy that injects faults (drops, latency, stalls)"},
+    {"serve", cmd_serve,
+     "run the bundled WebSocket, SSE and long-poll server"},
     {"tail", cmd_tail, "print the events of a Server-Sent Events stream"},
     {"token", cmd_token, "mint or verify an HS256 JWT for the server"},
 };
