@@ -1,0 +1,293 @@
+/*
+ * loop.c: one libuv loop and one libcurl multi handle, joined through
+ * curl_multi_socket_action() as curl's docs/examples/multi-uv.c does it:
+ * curl names the sockets to watch (socket callback -> a uv_poll_t each)
+ * and the next timeout (timer callback -> one uv_timer_t); readiness and
+ * expiry go back to curl, and finished transfers are handed to their
+ * owners.
+ *
+ * Invariants:
+ * - A poll context is freed only from its uv_close callback.  It is on
+ *   the loop's list from creation to uv_close, so rt_loop_free() can close
+ *   whatever curl still watches before curl_multi_cleanup().
+ * - The curl timer runs only while transfers exist: a timer curl left
+ *   armed after its last transfer must not keep rt_loop_run() going.
+ * - curl_global_init() and curl_global_cleanup() are paired by a count of
+ *   live loops.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "net_int.h"
+
+struct pollctx {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    struct rt_loop *l;
+    struct pollctx *prev, *next;
+};
+
+struct rt_loop {
+    uv_loop_t *uv;
+    uv_loop_t own; /* used when no loop was lent */
+    int owned;
+    CURLM *multi;
+    uv_timer_t timer;
+    struct pollctx *polls;
+    unsigned nxfers;
+    int freeing;
+    uint64_t rng; /* fallback when uv_random() fails */
+};
+
+static unsigned curl_users;
+
+uv_loop_t *rt__loop_uv(rt_loop *l)
+{
+    return l->uv;
+}
+
+struct uv_loop_s *rt_loop_uv(rt_loop *l)
+{
+    return l == NULL ? NULL : l->uv;
+}
+
+uint32_t rt__loop_rand32(rt_loop *l)
+{
+    uint32_t v;
+
+    if (uv_random(NULL, NULL, &v, sizeof(v), 0, NULL) == 0)
+        return v;
+    /* xorshift64*, seeded from the clock: jitter, not secrets. */
+    l->rng ^= l->rng >> 12;
+    l->rng ^= l->rng << 25;
+    l->rng ^= l->rng >> 27;
+    return (uint32_t)((l->rng * 2685821657736338717ULL) >> 32);
+}
+
+static void check_multi_info(rt_loop *l)
+{
+    CURLMsg *m;
+    int pending;
+    rt__xfer *x;
+
+    while ((m = curl_multi_info_read(l->multi, &pending)) != NULL) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        x = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        if (x != NULL)
+            x->done(x, m->data.result); /* removes the handle */
+        else
+            rt__loop_remove(l, m->easy_handle);
+    }
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    struct pollctx *pc = h->data;
+    rt_loop *l = pc->l;
+    int running, flags = 0;
+
+    if (status < 0)
+        flags = CURL_CSELECT_ERR;
+    if (events & UV_READABLE)
+        flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE)
+        flags |= CURL_CSELECT_OUT;
+    curl_multi_socket_action(l->multi, pc->fd, flags, &running);
+    check_multi_info(l);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    rt_loop *l = t->data;
+    int running;
+
+    curl_multi_socket_action(l->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_multi_info(l);
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    rt_loop *l = userp;
+
+    (void)multi;
+    if (l->freeing)
+        return 0;
+    if (timeout_ms < 0 || l->nxfers == 0)
+        uv_timer_stop(&l->timer);
+    else
+        /* 0 means "now": do it on the next turn, not from inside curl. */
+        uv_timer_start(&l->timer, on_timer,
+                       timeout_ms == 0 ? 1 : (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+static void on_poll_closed(uv_handle_t *h)
+{
+    rt__free(h->data);
+}
+
+static void pollctx_close(struct pollctx *pc)
+{
+    rt_loop *l = pc->l;
+
+    if (pc->prev != NULL)
+        pc->prev->next = pc->next;
+    else
+        l->polls = pc->next;
+    if (pc->next != NULL)
+        pc->next->prev = pc->prev;
+    uv_poll_stop(&pc->poll);
+    uv_close((uv_handle_t *)&pc->poll, on_poll_closed);
+}
+
+static int socket_cb(CURL *easy, curl_socket_t s, int action, void *userp,
+                     void *socketp)
+{
+    rt_loop *l = userp;
+    struct pollctx *pc = socketp;
+    int events = 0;
+
+    (void)easy;
+    if (l->freeing)
+        return 0;
+    switch (action) {
+    case CURL_POLL_IN:
+    case CURL_POLL_OUT:
+    case CURL_POLL_INOUT:
+        if (pc == NULL) {
+            pc = rt__calloc(1, sizeof(*pc));
+            if (pc == NULL)
+                return -1; /* curl fails the transfer */
+            if (uv_poll_init_socket(l->uv, &pc->poll, s) != 0) {
+                rt__free(pc);
+                return -1;
+            }
+            pc->fd = s;
+            pc->l = l;
+            pc->poll.data = pc;
+            pc->next = l->polls;
+            if (l->polls != NULL)
+                l->polls->prev = pc;
+            l->polls = pc;
+            curl_multi_assign(l->multi, s, pc);
+        }
+        if (action != CURL_POLL_IN)
+            events |= UV_WRITABLE;
+        if (action != CURL_POLL_OUT)
+            events |= UV_READABLE;
+        uv_poll_start(&pc->poll, events, on_poll);
+        break;
+    case CURL_POLL_REMOVE:
+        if (pc != NULL) {
+            curl_multi_assign(l->multi, s, NULL);
+            pollctx_close(pc);
+        }
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+int rt__loop_add(rt_loop *l, CURL *easy)
+{
+    /* Counted first: curl arms its timer from inside the add. */
+    l->nxfers++;
+    if (curl_multi_add_handle(l->multi, easy) != CURLM_OK) {
+        l->nxfers--;
+        return RT_ENOMEM;
+    }
+    return 0;
+}
+
+void rt__loop_remove(rt_loop *l, CURL *easy)
+{
+    if (curl_multi_remove_handle(l->multi, easy) == CURLM_OK &&
+        l->nxfers > 0)
+        l->nxfers--;
+    if (l->nxfers == 0)
+        uv_timer_stop(&l->timer);
+}
+
+int rt_loop_new(rt_loop **out, struct uv_loop_s *uv)
+{
+    rt_loop *l;
+
+    if (out == NULL)
+        return RT_EINVAL;
+    *out = NULL;
+    l = rt__calloc(1, sizeof(*l));
+    if (l == NULL)
+        return RT_ENOMEM;
+    if (uv != NULL) {
+        l->uv = uv;
+    } else {
+        if (uv_loop_init(&l->own) != 0) {
+            rt__free(l);
+            return RT_ESTATE;
+        }
+        l->uv = &l->own;
+        l->owned = 1;
+    }
+    if (curl_users == 0 && curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
+        goto fail;
+    curl_users++;
+    l->multi = curl_multi_init();
+    if (l->multi == NULL) {
+        if (--curl_users == 0)
+            curl_global_cleanup();
+        goto fail;
+    }
+    curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    curl_multi_setopt(l->multi, CURLMOPT_SOCKETDATA, l);
+    curl_multi_setopt(l->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(l->multi, CURLMOPT_TIMERDATA, l);
+    uv_timer_init(l->uv, &l->timer);
+    l->timer.data = l;
+    l->rng = uv_hrtime() ^ 0x9e3779b97f4a7c15ULL;
+    *out = l;
+    return 0;
+
+fail:
+    if (l->owned)
+        uv_loop_close(&l->own);
+    rt__free(l);
+    return RT_ESTATE;
+}
+
+int rt_loop_run(rt_loop *l)
+{
+    if (l == NULL)
+        return RT_EINVAL;
+    uv_run(l->uv, UV_RUN_DEFAULT);
+    return 0;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    rt_loop *l = h->data;
+
+    if (!l->owned)
+        rt__free(l);
+}
+
+void rt_loop_free(rt_loop *l)
+{
+    if (l == NULL)
+        return;
+    l->freeing = 1;
+    /* Stop watching sockets before curl closes them in its cleanup. */
+    while (l->polls != NULL)
+        pollctx_close(l->polls);
+    curl_multi_cleanup(l->multi);
+    if (--curl_users == 0)
+        curl_global_cleanup();
+    uv_close((uv_handle_t *)&l->timer, on_timer_closed);
+    if (l->owned) {
+        uv_run(&l->own, UV_RUN_DEFAULT);
+        uv_loop_close(&l->own);
+        rt__free(l);
+    }
+}

@@ -1,0 +1,680 @@
+/*
+ * sse_client.c: the resumable Server-Sent Events client (rt/sse_client.h)
+ * on libcurl's multi interface.
+ *
+ * Spec: WHATWG HTML, "Server-sent events": the EventSource connection and
+ * reconnection rules (Last-Event-ID, retry:, 204 stops, a wrong
+ * Content-Type fails), with the delays of rt/backoff.h instead of a fixed
+ * reconnection time, and RFC 9110 Retry-After.
+ *
+ * One easy handle per connection attempt.  The header callback judges the
+ * answer once its headers are complete; the write callback feeds the
+ * parser.  Neither may remove the handle (curl forbids it from inside its
+ * callbacks), so they record what went wrong and return 0, which makes
+ * curl end the transfer; done() then removes it and decides between
+ * reconnecting and stopping.
+ *
+ * Invariants:
+ * - c->easy is non-NULL exactly while a transfer is on the multi handle.
+ * - Once c->closing is set no on_event fires, the transfer is ended at the
+ *   first chance, and the finalize timer reports CLOSED and closes both
+ *   timers; on_closed fires from the second close callback, then the
+ *   memory goes.  Nothing of the client is touched after that.
+ * - The retry timer doubles as the finalize timer: a pending reconnection
+ *   is simply replaced.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "net_int.h"
+#include "rt/sse_client.h"
+#include "rt/url.h"
+#include "rt/version.h"
+
+struct rt_sse_client {
+    rt__xfer xfer; /* first: done() gets it back from CURLOPT_PRIVATE */
+    rt_loop *loop;
+    char *url;
+    char *cacert;
+    struct curl_slist *user_headers; /* the caller's, copied */
+    struct curl_slist *req_headers;  /* this attempt's */
+    int insecure;
+    int no_reconnect;
+    uint64_t connect_timeout_ms;
+    uint64_t stall_timeout_ms;
+    rt_sse_parser *parser;
+    rt_backoff backoff;
+    rt_sse_client_cbs cbs;
+    void *ud;
+
+    CURL *easy;
+    uv_timer_t retry_timer; /* next attempt, or finalize */
+    uv_timer_t stall_timer;
+    int handles; /* uv handles still open */
+    int started;
+    int closing;
+    int in_cb; /* inside a curl callback: the handle cannot go now */
+    int close_err;
+
+    /* The attempt in flight. */
+    int judged;   /* the final answer's headers were seen */
+    int opened;   /* 200 text/event-stream */
+    int stop_204; /* the server said stop */
+    int fail_err; /* set by a callback, acted on in done() */
+    int fail_final;
+    uint64_t open_at;
+    char reason[64];      /* status line text after the code */
+    char retry_after[64]; /* the Retry-After value, "" when none */
+    char errbuf[CURL_ERROR_SIZE];
+    char errmsg[512];
+};
+
+static void begin_close(rt_sse_client *c, int err);
+static void on_stall(uv_timer_t *t);
+
+static void set_err(rt_sse_client *c, const char *fmt, ...)
+    RT__PRINTF(2, 3);
+
+static void set_err(rt_sse_client *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
+    va_end(ap);
+}
+
+static void emit_state(rt_sse_client *c, rt_sse_state st, uint64_t delay,
+                       int err)
+{
+    if (c->cbs.on_state != NULL)
+        c->cbs.on_state(c, st, delay, err, err != 0 ? c->errmsg : "",
+                        c->ud);
+}
+
+/* --- parser callbacks */
+
+static int on_parsed(const rt_sse_event *ev, void *ud)
+{
+    rt_sse_client *c = ud;
+
+    if (c->closing)
+        return 1;
+    rt_backoff_delivered(&c->backoff);
+    c->cbs.on_event(c, ev, c->ud);
+    return c->closing;
+}
+
+static void on_retry_field(uint64_t ms, void *ud)
+{
+    rt_sse_client *c = ud;
+
+    rt_backoff_set_retry(&c->backoff, ms);
+}
+
+/* --- curl callbacks */
+
+static void touch(rt_sse_client *c)
+{
+    if (c->stall_timeout_ms > 0)
+        uv_timer_again(&c->stall_timer);
+}
+
+static int ieq_prefix(const char *s, size_t len, const char *p)
+{
+    size_t n = strlen(p), i;
+
+    if (len < n)
+        return 0;
+    for (i = 0; i < n; i++) {
+        char a = s[i], b = p[i];
+
+        if (a >= 'A' && a <= 'Z')
+            a = (char)(a - 'A' + 'a');
+        if (a != b)
+            return 0;
+    }
+    return 1;
+}
+
+/* Trim |s|..|len| of spaces, tabs and the line end, into |out|. */
+static void copy_value(char *out, size_t outlen, const char *s, size_t len)
+{
+    while (len > 0 && (*s == ' ' || *s == '\t'))
+        s++, len--;
+    while (len > 0 && (s[len - 1] == '\r' || s[len - 1] == '\n' ||
+                       s[len - 1] == ' ' || s[len - 1] == '\t'))
+        len--;
+    if (len >= outlen)
+        len = outlen - 1;
+    memcpy(out, s, len);
+    out[len] = '\0';
+}
+
+/* Is |ct| text/event-stream, parameters allowed? */
+static int is_event_stream(const char *ct)
+{
+    size_t n = strlen("text/event-stream");
+
+    if (ct == NULL || !ieq_prefix(ct, strlen(ct), "text/event-stream"))
+        return 0;
+    return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t';
+}
+
+/*
+ * Decide what the final answer means.  Returns 1 when the stream is open
+ * and the body should flow, 0 when the transfer should end.
+ */
+static int judge(rt_sse_client *c, long code)
+{
+    char *ct = NULL;
+
+    c->judged = 1;
+    if (code == 200) {
+        curl_easy_getinfo(c->easy, CURLINFO_CONTENT_TYPE, &ct);
+        if (!is_event_stream(ct)) {
+            c->fail_err = RT_EPROTO;
+            set_err(c, "Content-Type is '%s', not text/event-stream",
+                    ct != NULL ? ct : "(none)");
+            return 0;
+        }
+        c->opened = 1;
+        c->open_at = uv_now(rt__loop_uv(c->loop));
+        return 1;
+    }
+    if (code == 204) {
+        c->stop_204 = 1;
+        return 0;
+    }
+    c->fail_err = RT_EHTTP;
+    c->fail_final = code == 400 || code == 401 || code == 403 ||
+                    code == 404 || code == 405;
+    set_err(c, "HTTP %ld%s%s", code, c->reason[0] ? " " : "", c->reason);
+    return 0;
+}
+
+static size_t on_header(char *b, size_t size, size_t n, void *ud)
+{
+    rt_sse_client *c = ud;
+    size_t len = size * n;
+    long code = 0;
+    const char *sp;
+    int go_on;
+
+    if (c->closing)
+        return 0;
+    touch(c);
+    if (ieq_prefix(b, len, "http/")) {
+        /* A new response (after a 1xx or a redirect). */
+        c->retry_after[0] = '\0';
+        c->reason[0] = '\0';
+        sp = memchr(b, ' ', len);
+        if (sp != NULL)
+            sp = memchr(sp + 1, ' ', len - (size_t)(sp + 1 - b));
+        if (sp != NULL)
+            copy_value(c->reason, sizeof(c->reason), sp + 1,
+                       len - (size_t)(sp + 1 - b));
+        return len;
+    }
+    if (ieq_prefix(b, len, "retry-after:")) {
+        copy_value(c->retry_after, sizeof(c->retry_after), b + 12,
+                   len - 12);
+        return len;
+    }
+    if (!(len == 2 && b[0] == '\r') && !(len == 1 && b[0] == '\n'))
+        return len;
+    /* The end of one response's headers. */
+    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &code);
+    if (code < 200 || (code >= 300 && code < 400))
+        return len; /* interim, or a redirect curl follows */
+    c->in_cb = 1;
+    go_on = judge(c, code);
+    if (go_on)
+        emit_state(c, RT_SSE_OPEN, 0, 0);
+    c->in_cb = 0;
+    return go_on && !c->closing ? len : 0;
+}
+
+static size_t on_write(char *b, size_t size, size_t n, void *ud)
+{
+    rt_sse_client *c = ud;
+    size_t len = size * n;
+    int rc;
+
+    if (c->closing)
+        return 0;
+    if (!c->opened)
+        return len; /* the body of a redirect without Location */
+    touch(c);
+    c->in_cb = 1;
+    rc = rt_sse_parser_feed(c->parser, b, len);
+    c->in_cb = 0;
+    if (c->closing)
+        return 0;
+    if (rc != 0) {
+        c->fail_err = rc;
+        c->fail_final = 1;
+        if (rc == RT_ETOOBIG)
+            set_err(c, "the stream has a line or event longer than the "
+                       "limit");
+        else
+            set_err(c, "cannot parse the stream: %s", rt_strerror(rc));
+        return 0;
+    }
+    return len;
+}
+
+/* --- attempts */
+
+static int header_safe(const char *s)
+{
+    return strpbrk(s, "\r\n") == NULL;
+}
+
+static int connect_now(rt_sse_client *c)
+{
+    struct curl_slist *h = NULL, *n, *u;
+    const char *id;
+    char *line = NULL;
+    size_t idlen;
+    CURL *e;
+    int rc = RT_ENOMEM;
+
+    e = curl_easy_init();
+    if (e == NULL)
+        return RT_ENOMEM;
+    for (u = c->user_headers; u != NULL; u = u->next) {
+        if ((n = curl_slist_append(h, u->data)) == NULL)
+            goto fail;
+        h = n;
+    }
+    if ((n = curl_slist_append(h, "Accept: text/event-stream")) == NULL)
+        goto fail;
+    h = n;
+    if ((n = curl_slist_append(h, "Cache-Control: no-cache")) == NULL)
+        goto fail;
+    h = n;
+    id = rt_sse_parser_last_id(c->parser, &idlen);
+    if (idlen > 0 && strlen(id) == idlen && header_safe(id)) {
+        line = rt__malloc(idlen + sizeof("Last-Event-ID: "));
+        if (line == NULL)
+            goto fail;
+        memcpy(line, "Last-Event-ID: ", 15);
+        memcpy(line + 15, id, idlen + 1);
+        n = curl_slist_append(h, line);
+        rt__free(line);
+        if (n == NULL)
+            goto fail;
+        h = n;
+    }
+
+    c->judged = c->opened = c->stop_204 = 0;
+    c->fail_err = c->fail_final = 0;
+    c->reason[0] = c->retry_after[0] = c->errbuf[0] = '\0';
+    rt_sse_parser_reset(c->parser);
+
+    curl_easy_setopt(e, CURLOPT_URL, c->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, &c->xfer);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "rtctl/" RT_VERSION_STRING);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#endif
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)c->connect_timeout_ms);
+    if (c->cacert != NULL)
+        curl_easy_setopt(e, CURLOPT_CAINFO, c->cacert);
+    if (c->insecure) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    c->easy = e;
+    c->req_headers = h;
+    if ((rc = rt__loop_add(c->loop, e)) != 0) {
+        c->easy = NULL;
+        c->req_headers = NULL;
+        goto fail;
+    }
+    if (c->stall_timeout_ms > 0)
+        uv_timer_start(&c->stall_timer, on_stall, c->stall_timeout_ms,
+                       c->stall_timeout_ms);
+    return 0;
+
+fail:
+    curl_slist_free_all(h);
+    curl_easy_cleanup(e);
+    return rc;
+}
+
+/* Take the transfer off the loop and free it. */
+static void end_transfer(rt_sse_client *c)
+{
+    uv_timer_stop(&c->stall_timer);
+    if (c->easy == NULL)
+        return;
+    rt__loop_remove(c->loop, c->easy);
+    curl_easy_cleanup(c->easy);
+    curl_slist_free_all(c->req_headers);
+    c->easy = NULL;
+    c->req_headers = NULL;
+    if (c->opened)
+        rt_backoff_connected(&c->backoff,
+                             uv_now(rt__loop_uv(c->loop)) - c->open_at);
+}
+
+static void start_attempt(rt_sse_client *c)
+{
+    int rc = connect_now(c);
+
+    if (rc != 0) {
+        set_err(c, "cannot start a request: %s", rt_strerror(rc));
+        begin_close(c, rc);
+        return;
+    }
+    emit_state(c, RT_SSE_CONNECTING, 0, 0);
+}
+
+static void on_retry(uv_timer_t *t)
+{
+    start_attempt(t->data);
+}
+
+/* The attempt failed with |err| (c->errmsg says how): wait, or stop. */
+static void failed(rt_sse_client *c, int err, int final)
+{
+    uint64_t delay = 0;
+    uint32_t attempts;
+
+    if (final || c->no_reconnect) {
+        begin_close(c, err);
+        return;
+    }
+    if (c->retry_after[0] != '\0')
+        rt_backoff_retry_after(&c->backoff, c->retry_after,
+                               strlen(c->retry_after), (int64_t)time(NULL));
+    if (rt_backoff_next(&c->backoff, rt__loop_rand32(c->loop), &delay) != 0) {
+        attempts = rt_backoff_attempt(&c->backoff);
+        {
+            char last[sizeof(c->errmsg)];
+
+            memcpy(last, c->errmsg, sizeof(last));
+            set_err(c, "gave up after %u attempt%s: %.400s", attempts,
+                    attempts == 1 ? "" : "s", last);
+        }
+        begin_close(c, RT_EEXHAUSTED);
+        return;
+    }
+    emit_state(c, RT_SSE_BACKOFF, delay, err);
+    if (!c->closing)
+        uv_timer_start(&c->retry_timer, on_retry, delay, 0);
+}
+
+static int map_curl(CURLcode res)
+{
+    switch (res) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return RT_EDNS;
+    case CURLE_COULDNT_CONNECT:
+        return RT_ECONNREFUSED;
+    case CURLE_OPERATION_TIMEDOUT:
+        return RT_ETIMEDOUT;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_USE_SSL_FAILED:
+        return RT_ETLS;
+    case CURLE_OUT_OF_MEMORY:
+        return RT_ENOMEM;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+        return RT_EURL;
+    default:
+        return RT_ECLOSED;
+    }
+}
+
+static void done(rt__xfer *x, CURLcode res)
+{
+    rt_sse_client *c = (rt_sse_client *)x;
+    long code = 0;
+    int err;
+
+    if (!c->judged && res == CURLE_OK && c->easy != NULL) {
+        curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &code);
+        if (code != 0)
+            judge(c, code);
+    }
+    end_transfer(c);
+    if (c->closing)
+        return;
+    if (c->stop_204) {
+        c->errmsg[0] = '\0';
+        begin_close(c, 0);
+        return;
+    }
+    if (c->fail_err != 0) {
+        failed(c, c->fail_err, c->fail_final);
+        return;
+    }
+    if (c->opened) {
+        if (res == CURLE_OK)
+            set_err(c, "the server ended the stream");
+        else
+            set_err(c, "the stream broke: %s",
+                    c->errbuf[0] ? c->errbuf : curl_easy_strerror(res));
+        failed(c, RT_ECLOSED, 0);
+        return;
+    }
+    err = res == CURLE_OK ? RT_ECLOSED : map_curl(res);
+    set_err(c, "%s: %s", rt_strerror(err),
+            c->errbuf[0] ? c->errbuf : curl_easy_strerror(res));
+    failed(c, err, !rt_err_is_retryable(err));
+}
+
+static void on_stall(uv_timer_t *t)
+{
+    rt_sse_client *c = t->data;
+
+    if (c->easy == NULL || c->closing)
+        return;
+    end_transfer(c);
+    set_err(c, "no bytes for %llu ms", (unsigned long long)c->stall_timeout_ms);
+    failed(c, RT_ETIMEDOUT, 0);
+}
+
+/* --- closing */
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    rt_sse_client *c = h->data;
+
+    if (--c->handles > 0)
+        return;
+    if (c->cbs.on_closed != NULL)
+        c->cbs.on_closed(c, c->ud);
+    rt_sse_parser_free(c->parser);
+    curl_slist_free_all(c->user_headers);
+    rt__free(c->cacert);
+    rt__free(c->url);
+    rt__free(c);
+}
+
+static void on_finalize(uv_timer_t *t)
+{
+    rt_sse_client *c = t->data;
+
+    end_transfer(c);
+    emit_state(c, RT_SSE_CLOSED, 0, c->close_err);
+    uv_close((uv_handle_t *)&c->retry_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->stall_timer, on_handle_closed);
+}
+
+static void begin_close(rt_sse_client *c, int err)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    c->close_err = err;
+    if (!c->in_cb)
+        end_transfer(c);
+    uv_timer_start(&c->retry_timer, on_finalize, 0, 0);
+}
+
+/* --- public */
+
+void rt_sse_client_opts_init(rt_sse_client_opts *o)
+{
+    if (o == NULL)
+        return;
+    memset(o, 0, sizeof(*o));
+    o->connect_timeout_ms = 10000;
+    o->stall_timeout_ms = 45000;
+    rt_backoff_policy_init(&o->backoff);
+}
+
+int rt_sse_client_new(rt_sse_client **out, rt_loop *loop, const char *url,
+                      const rt_sse_client_opts *o,
+                      const rt_sse_client_cbs *cbs, void *ud)
+{
+    rt_sse_client_opts defaults;
+    rt_sse_parser_opts po;
+    rt_backoff_policy bp;
+    rt_sse_client *c;
+    rt_url *u = NULL;
+    struct curl_slist *n;
+    const char *const *hp;
+    int rc;
+
+    if (out == NULL)
+        return RT_EINVAL;
+    *out = NULL;
+    if (loop == NULL || url == NULL || cbs == NULL || cbs->on_event == NULL)
+        return RT_EINVAL;
+    if (o == NULL) {
+        rt_sse_client_opts_init(&defaults);
+        o = &defaults;
+    }
+    for (hp = o->headers; hp != NULL && *hp != NULL; hp++)
+        if (strchr(*hp, ':') == NULL || **hp == ':' || !header_safe(*hp))
+            return RT_EINVAL;
+    rc = rt_url_parse(&u, url, NULL, 0);
+    if (rc != 0)
+        return rc;
+    if (rt_url_get_scheme(u) != RT_URL_HTTP &&
+        rt_url_get_scheme(u) != RT_URL_HTTPS) {
+        rt_url_free(u);
+        return RT_EURL;
+    }
+    c = rt__calloc(1, sizeof(*c));
+    if (c == NULL) {
+        rt_url_free(u);
+        return RT_ENOMEM;
+    }
+    rc = rt_url_format(u, &c->url);
+    rt_url_free(u);
+    if (rc != 0)
+        goto fail;
+    rc = RT_ENOMEM;
+    if (o->cacert != NULL &&
+        (c->cacert = rt__strndup(o->cacert, strlen(o->cacert))) == NULL)
+        goto fail;
+    for (hp = o->headers; hp != NULL && *hp != NULL; hp++) {
+        if ((n = curl_slist_append(c->user_headers, *hp)) == NULL)
+            goto fail;
+        c->user_headers = n;
+    }
+    bp = o->backoff;
+    if (o->max_retries != 0)
+        bp.max_attempts = o->max_retries;
+    if ((rc = rt_backoff_init(&c->backoff, &bp)) != 0)
+        goto fail;
+    rt_sse_parser_opts_init(&po);
+    if (o->max_line_bytes != 0)
+        po.max_line_bytes = o->max_line_bytes;
+    rc = rt_sse_parser_new(&c->parser, &po, on_parsed, on_retry_field, c);
+    if (rc != 0)
+        goto fail;
+    if (o->last_event_id != NULL &&
+        (rc = rt_sse_parser_set_last_id(c->parser, o->last_event_id,
+                                        strlen(o->last_event_id))) != 0)
+        goto fail;
+    c->xfer.done = done;
+    c->loop = loop;
+    c->insecure = o->insecure;
+    c->no_reconnect = o->no_reconnect;
+    c->connect_timeout_ms = o->connect_timeout_ms;
+    c->stall_timeout_ms = o->stall_timeout_ms;
+    c->cbs = *cbs;
+    c->ud = ud;
+    uv_timer_init(rt__loop_uv(loop), &c->retry_timer);
+    uv_timer_init(rt__loop_uv(loop), &c->stall_timer);
+    c->retry_timer.data = c->stall_timer.data = c;
+    c->handles = 2;
+    *out = c;
+    return 0;
+
+fail:
+    rt_sse_parser_free(c->parser);
+    curl_slist_free_all(c->user_headers);
+    rt__free(c->cacert);
+    rt__free(c->url);
+    rt__free(c);
+    return rc;
+}
+
+int rt_sse_client_start(rt_sse_client *c)
+{
+    int rc;
+
+    if (c == NULL)
+        return RT_EINVAL;
+    if (c->started || c->closing)
+        return RT_ESTATE;
+    if ((rc = connect_now(c)) != 0)
+        return rc;
+    c->started = 1;
+    emit_state(c, RT_SSE_CONNECTING, 0, 0);
+    return 0;
+}
+
+void rt_sse_client_close(rt_sse_client *c)
+{
+    if (c == NULL || c->closing)
+        return;
+    c->errmsg[0] = '\0';
+    begin_close(c, 0);
+}
+
+const char *rt_sse_client_errmsg(const rt_sse_client *c)
+{
+    return c == NULL ? "" : c->errmsg;
+}
+
+uint32_t rt_sse_client_attempt(const rt_sse_client *c)
+{
+    return c == NULL ? 0 : rt_backoff_attempt(&c->backoff);
+}
+
+const char *rt_sse_client_last_id(const rt_sse_client *c)
+{
+    return c == NULL ? "" : rt_sse_parser_last_id(c->parser, NULL);
+}
