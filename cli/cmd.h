@@ -5,6 +5,7 @@
 #ifndef RTCTL_CMD_H
 #define RTCTL_CMD_H
 
+int cmd_poll(int argc, char **argv);
 int cmd_proxy(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_tail(int argc, char **argv);

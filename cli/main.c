@@ -25,6 +25,7 @@ struct cmd_struct {
 
 /* Sorted by name. */
 static const struct cmd_struct commands[] = {
+    {"poll", cmd_poll, "follow a room by long polling"},
     {"proxy", cmd_proxy,
      "TCP proxy that injects faults (drops, latency, stalls)"},
     {"serve", cmd_serve,

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "core_int.h"
 #include "output.h"
 
@@ -183,4 +185,65 @@ int rt_out_finish(struct rt_out *o)
     rt_errf(o, "cannot write to standard output: %s",
             strerror(o->write_error));
     return 1;
+}
+
+int rt_out_msg(struct rt_out *o, uint64_t seq, const char *json, size_t len)
+{
+    cJSON *root = NULL, *type, *data, *author = NULL, *content = NULL;
+    char num[24];
+    rt_buf b;
+    int rc = 0;
+
+    rt__buf_init(&b);
+    if (o->json) {
+        rc |= rt__buf_append(&b, json, len);
+        rc |= rt__buf_append(&b, "\n", 1);
+    } else {
+        root = cJSON_ParseWithLength(json, len);
+        type = cJSON_GetObjectItemCaseSensitive(root, "type");
+        data = cJSON_GetObjectItemCaseSensitive(root, "data");
+        if (cJSON_IsObject(data)) {
+            author = cJSON_GetObjectItemCaseSensitive(data, "author");
+            content = cJSON_GetObjectItemCaseSensitive(data, "content");
+        }
+        snprintf(num, sizeof(num), "%llu", (unsigned long long)seq);
+        rc |= rt__buf_append(&b, "[", 1);
+        if (o->color)
+            rc |= rt__buf_append(&b, C_TYPE, strlen(C_TYPE));
+        if (cJSON_IsString(type))
+            rc |= append_safe(&b, type->valuestring,
+                              strlen(type->valuestring), o->tty);
+        else
+            rc |= rt__buf_append(&b, "message", 7);
+        if (o->color)
+            rc |= rt__buf_append(&b, C_OFF, strlen(C_OFF));
+        rc |= rt__buf_append(&b, " ", 1);
+        if (o->color)
+            rc |= rt__buf_append(&b, C_DIM, strlen(C_DIM));
+        rc |= rt__buf_append(&b, num, strlen(num));
+        if (o->color)
+            rc |= rt__buf_append(&b, C_OFF, strlen(C_OFF));
+        rc |= rt__buf_append(&b, "] ", 2);
+        if (cJSON_IsString(content)) {
+            if (cJSON_IsString(author)) {
+                rc |= append_safe(&b, author->valuestring,
+                                  strlen(author->valuestring), o->tty);
+                rc |= rt__buf_append(&b, ": ", 2);
+            }
+            rc |= append_safe(&b, content->valuestring,
+                              strlen(content->valuestring), o->tty);
+        } else {
+            rc |= append_safe(&b, json, len, o->tty);
+        }
+        rc |= rt__buf_append(&b, "\n", 1);
+        cJSON_Delete(root);
+    }
+    if (rc != 0) {
+        rt__buf_cleanup(&b);
+        o->write_error = ENOMEM;
+        return -1;
+    }
+    rc = emit(o, &b);
+    rt__buf_cleanup(&b);
+    return rc;
 }

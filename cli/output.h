@@ -7,6 +7,9 @@
 #ifndef RTCTL_OUTPUT_H
 #define RTCTL_OUTPUT_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "opts.h"
 #include "rt/sse_parser.h"
 
@@ -43,6 +46,16 @@ void rt_infof(const struct rt_out *o, const char *fmt, ...)
  * Returns 0, or -1 once stdout failed (o->write_error says why).
  */
 int rt_out_sse_event(struct rt_out *o, const rt_sse_event *ev);
+
+/*
+ * Print one protocol message |json|, |len| (a stored message with seq
+ * |seq|, as rt_poll_client delivers it): with --json the message itself on
+ * one line; otherwise "[TYPE SEQ] AUTHOR: CONTENT" when the message has a
+ * data.content string (the author part only with data.author), else
+ * "[TYPE SEQ] " and the raw JSON.
+ * Returns 0, or -1 once stdout failed (o->write_error says why).
+ */
+int rt_out_msg(struct rt_out *o, uint64_t seq, const char *json, size_t len);
 
 /*
  * Flush stdout and report a write error.  A reader that went away (EPIPE,

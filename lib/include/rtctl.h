@@ -4,8 +4,9 @@
  * Include this one header and link with `pkg-config --libs rtctl`.  Most
  * modules below are pure (no sockets, clocks or randomness: time and random
  * numbers are passed in), so they can be used from any event loop or none.
- * The network clients (rt/sse_client.h) run on an rt_loop (rt/loop.h): a
- * libuv loop, the caller's or its own, driving libcurl.
+ * The network clients (rt/sse_client.h, rt/poll_client.h) run on an
+ * rt_loop (rt/loop.h): a libuv loop, the caller's or its own, driving
+ * libcurl.
  *
  * Threads: no call shares state with another except rt_set_allocators(),
  * which must happen before anything else.  A handle may be used from one
@@ -31,6 +32,7 @@
 #include "rt/loop.h"
 #include "rt/msg.h"
 #include "rt/order.h"
+#include "rt/poll_client.h"
 #include "rt/sse_client.h"
 #include "rt/sse_parser.h"
 #include "rt/url.h"
