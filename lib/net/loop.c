@@ -291,3 +291,72 @@ void rt_loop_free(rt_loop *l)
         rt__free(l);
     }
 }
+
+/* --- helpers the HTTP clients share */
+
+int rt__net_ieq_prefix(const char *s, size_t len, const char *p)
+{
+    size_t n = strlen(p), i;
+
+    if (len < n)
+        return 0;
+    for (i = 0; i < n; i++) {
+        char a = s[i], b = p[i];
+
+        if (a >= 'A' && a <= 'Z')
+            a = (char)(a - 'A' + 'a');
+        if (a != b)
+            return 0;
+    }
+    return 1;
+}
+
+/* Trim |s|..|len| of spaces, tabs and the line end, into |out|. */
+void rt__net_copy_value(char *out, size_t outlen, const char *s, size_t len)
+{
+    while (len > 0 && (*s == ' ' || *s == '\t'))
+        s++, len--;
+    while (len > 0 && (s[len - 1] == '\r' || s[len - 1] == '\n' ||
+                       s[len - 1] == ' ' || s[len - 1] == '\t'))
+        len--;
+    if (len >= outlen)
+        len = outlen - 1;
+    memcpy(out, s, len);
+    out[len] = '\0';
+}
+
+int rt__net_header_safe(const char *s)
+{
+    return strpbrk(s, "\r\n") == NULL;
+}
+
+int rt__net_map_curl(CURLcode res)
+{
+    switch (res) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return RT_EDNS;
+    case CURLE_COULDNT_CONNECT:
+        return RT_ECONNREFUSED;
+    case CURLE_OPERATION_TIMEDOUT:
+        return RT_ETIMEDOUT;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_USE_SSL_FAILED:
+        return RT_ETLS;
+    case CURLE_OUT_OF_MEMORY:
+        return RT_ENOMEM;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+        return RT_EURL;
+    default:
+        return RT_ECLOSED;
+    }
+}

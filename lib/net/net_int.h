@@ -35,4 +35,14 @@ void rt__loop_remove(rt_loop *l, CURL *easy);
 /* A uniformly random 32-bit value for the backoff jitter. */
 uint32_t rt__loop_rand32(rt_loop *l);
 
+/* Helpers the HTTP clients share (loop.c). */
+/* 1 when |s| (|len| bytes) starts with the lower-case |p|, ignoring case. */
+int rt__net_ieq_prefix(const char *s, size_t len, const char *p);
+/* Trim |s|..|len| of spaces, tabs and the line end, into |out|. */
+void rt__net_copy_value(char *out, size_t outlen, const char *s, size_t len);
+/* 1 when a header value holds no CR or LF (no header injection). */
+int rt__net_header_safe(const char *s);
+/* The RT_E* code for a libcurl transfer result. */
+int rt__net_map_curl(CURLcode res);
+
 #endif /* RT_NET_INT_H */

@@ -123,37 +123,6 @@ static void free_held(void *msg, void *ud)
 
 /* --- curl callbacks */
 
-static int ieq_prefix(const char *s, size_t len, const char *p)
-{
-    size_t n = strlen(p), i;
-
-    if (len < n)
-        return 0;
-    for (i = 0; i < n; i++) {
-        char a = s[i], b = p[i];
-
-        if (a >= 'A' && a <= 'Z')
-            a = (char)(a - 'A' + 'a');
-        if (a != b)
-            return 0;
-    }
-    return 1;
-}
-
-/* Trim |s|..|len| of spaces, tabs and the line end, into |out|. */
-static void copy_value(char *out, size_t outlen, const char *s, size_t len)
-{
-    while (len > 0 && (*s == ' ' || *s == '\t'))
-        s++, len--;
-    while (len > 0 && (s[len - 1] == '\r' || s[len - 1] == '\n' ||
-                       s[len - 1] == ' ' || s[len - 1] == '\t'))
-        len--;
-    if (len >= outlen)
-        len = outlen - 1;
-    memcpy(out, s, len);
-    out[len] = '\0';
-}
-
 static size_t on_header(char *b, size_t size, size_t n, void *ud)
 {
     rt_poll_client *c = ud;
@@ -162,7 +131,7 @@ static size_t on_header(char *b, size_t size, size_t n, void *ud)
 
     if (c->closing)
         return 0;
-    if (ieq_prefix(b, len, "http/")) {
+    if (rt__net_ieq_prefix(b, len, "http/")) {
         /* A new response (after a 1xx or a redirect). */
         c->retry_after[0] = '\0';
         c->reason[0] = '\0';
@@ -171,12 +140,13 @@ static size_t on_header(char *b, size_t size, size_t n, void *ud)
         if (sp != NULL)
             sp = memchr(sp + 1, ' ', len - (size_t)(sp + 1 - b));
         if (sp != NULL)
-            copy_value(c->reason, sizeof(c->reason), sp + 1,
+            rt__net_copy_value(c->reason, sizeof(c->reason), sp + 1,
                        len - (size_t)(sp + 1 - b));
         return len;
     }
-    if (ieq_prefix(b, len, "retry-after:"))
-        copy_value(c->retry_after, sizeof(c->retry_after), b + 12, len - 12);
+    if (rt__net_ieq_prefix(b, len, "retry-after:"))
+        rt__net_copy_value(c->retry_after, sizeof(c->retry_after), b + 12,
+                           len - 12);
     return len;
 }
 
@@ -197,11 +167,6 @@ static size_t on_write(char *b, size_t size, size_t n, void *ud)
 }
 
 /* --- attempts */
-
-static int header_safe(const char *s)
-{
-    return strpbrk(s, "\r\n") == NULL;
-}
 
 /* The URL of the next poll, with since, epoch and timeout set. */
 static int poll_url(rt_poll_client *c, char **out)
@@ -346,37 +311,6 @@ static void failed(rt_poll_client *c, int err, int final)
     emit_state(c, RT_POLL_BACKOFF, delay, err);
     if (!c->closing)
         uv_timer_start(&c->retry_timer, on_retry, delay, 0);
-}
-
-static int map_curl(CURLcode res)
-{
-    switch (res) {
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-        return RT_EDNS;
-    case CURLE_COULDNT_CONNECT:
-        return RT_ECONNREFUSED;
-    case CURLE_OPERATION_TIMEDOUT:
-        return RT_ETIMEDOUT;
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_ENGINE_NOTFOUND:
-    case CURLE_SSL_ENGINE_SETFAILED:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_CRL_BADFILE:
-    case CURLE_USE_SSL_FAILED:
-        return RT_ETLS;
-    case CURLE_OUT_OF_MEMORY:
-        return RT_ENOMEM;
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_URL_MALFORMAT:
-        return RT_EURL;
-    default:
-        return RT_ECLOSED;
-    }
 }
 
 static int epoch_valid(const char *s, size_t len)
@@ -610,7 +544,7 @@ static void done(rt__xfer *x, CURLcode res)
         return;
     }
     if (res != CURLE_OK) {
-        err = map_curl(res);
+        err = rt__net_map_curl(res);
         set_err(c, "%s: %s", rt_strerror(err),
                 c->errbuf[0] ? c->errbuf : curl_easy_strerror(res));
         failed(c, err, !rt_err_is_retryable(err) && err != RT_ETIMEDOUT);
@@ -714,7 +648,8 @@ int rt_poll_client_new(rt_poll_client **out, rt_loop *loop, const char *url,
         o = &defaults;
     }
     for (hp = o->headers; hp != NULL && *hp != NULL; hp++)
-        if (strchr(*hp, ':') == NULL || **hp == ':' || !header_safe(*hp))
+        if (strchr(*hp, ':') == NULL || **hp == ':' ||
+            !rt__net_header_safe(*hp))
             return RT_EINVAL;
     if (o->epoch != NULL && !epoch_valid(o->epoch, strlen(o->epoch)))
         return RT_EINVAL;
