@@ -295,6 +295,10 @@ start_proxy() {
     done
     _sp_line=$(head -n 1 "$PROXY_OUT")
     PPORT=${_sp_line##*:}
+    case $_sp_line in
+    'listening on 127.0.0.1:'*) ;;
+    *) fail "first line of 'rtctl proxy' is '$_sp_line'" ;;
+    esac
     case $PPORT in
     '' | *[!0-9]*) fail "no port in '$_sp_line'" ;;
     esac

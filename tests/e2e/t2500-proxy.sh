@@ -8,42 +8,7 @@
 
 start_server --sse-keepalive 10s
 SPORT=$PORT
-nproxy=0
-
-# start_proxy ARGS...: run `rtctl proxy --listen 127.0.0.1:0 --to the
-# server ARGS` in the background, stdout to $PROXY_OUT, stderr to
-# $PROXY_ERR; wait (20 s at most) for `listening on 127.0.0.1:PORT`.  Sets
-# PROXY_PID, PPORT and PBASE; the EXIT trap stops it.
-start_proxy() {
-    nproxy=$((nproxy + 1))
-    PROXY_OUT=$T/proxy$nproxy.out
-    PROXY_ERR=$T/proxy$nproxy.err
-    : >"$PROXY_OUT"
-    "$RTCTL" proxy --listen 127.0.0.1:0 --to "127.0.0.1:$SPORT" "$@" \
-        >"$PROXY_OUT" 2>"$PROXY_ERR" &
-    PROXY_PID=$!
-    SERVER_PIDS="$SERVER_PIDS $PROXY_PID"
-    _sp_end=$(($(now_ms) + 20000))
-    while [ "$(wc -l <"$PROXY_OUT")" -lt 1 ]; do
-        alive "$PROXY_PID" || {
-            cat "$PROXY_ERR" >&2
-            fail "'rtctl proxy $*' exited before printing 'listening on'"
-        }
-        [ "$(now_ms)" -lt "$_sp_end" ] ||
-            fail "'rtctl proxy $*' printed no 'listening on' line within 20s"
-        sleep 0.05
-    done
-    _sp_line=$(head -n 1 "$PROXY_OUT")
-    PPORT=${_sp_line##*:}
-    case $_sp_line in
-    'listening on 127.0.0.1:'*) ;;
-    *) fail "first line of 'rtctl proxy' is '$_sp_line'" ;;
-    esac
-    case $PPORT in
-    '' | *[!0-9]*) fail "no port in '$_sp_line'" ;;
-    esac
-    PBASE=http://127.0.0.1:$PPORT
-}
+# start_proxy (lib.sh) puts the proxy in front of the server on SPORT.
 
 # stop_proxy: SIGTERM; the proxy exits 0 within 5 s.
 stop_proxy() {
