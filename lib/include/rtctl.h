@@ -37,5 +37,6 @@
 #include "rt/sse_parser.h"
 #include "rt/url.h"
 #include "rt/version.h"
+#include "rt/ws_client.h"
 
 #endif /* RTCTL_H */

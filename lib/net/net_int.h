@@ -45,4 +45,20 @@ int rt__net_header_safe(const char *s);
 /* The RT_E* code for a libcurl transfer result. */
 int rt__net_map_curl(CURLcode res);
 
+/*
+ * The libwebsockets context the WebSocket clients of a loop share
+ * (ws_ctx.c).  The loop holds it in a slot and tears it down in
+ * rt_loop_free(): phase 1 closes lws's handles (the loop must run after
+ * it), phase 2 frees the rest.
+ */
+#define RT__WS_PROTOCOL "rtctl-ws-client"
+struct lws_vhost;
+struct lws_context;
+struct rt__ws_ctx;
+struct rt__ws_ctx **rt__loop_ws_slot(rt_loop *l);
+/* The vhost for this trust and compression; 0, RT_ENOMEM, RT_ETLS. */
+int rt__loop_ws_vhost(rt_loop *l, const char *cacert, int compress,
+                      struct lws_context **ctx, struct lws_vhost **out);
+void rt__ws_ctx_destroy(struct rt__ws_ctx *w, int phase);
+
 #endif /* RT_NET_INT_H */

@@ -1,0 +1,1356 @@
+/*
+ * ws_client.c: the reconnecting WebSocket client (rt/ws_client.h) on
+ * libwebsockets, on the rt_loop's libuv loop.
+ *
+ * Spec: RFC 6455; PROTOCOL.md sections 3 (welcome, ack, error frames),
+ * 4 (resume with since and epoch, the resumed frame, ordering) and 5 (which
+ * close codes and statuses stop a client); rt/backoff.h for the delays.
+ *
+ * One lws connection (wsi) per attempt.  lws reports an attempt's end in
+ * several ways (CLIENT_CONNECTION_ERROR, CLIENT_CLOSED, or nothing when
+ * lws_client_connect_via_info() fails early); WSI_DESTROY, or that early
+ * failure, is the one signal taken as "the attempt is over", and the
+ * decision (reconnect, stop) is made on the next loop turn from what the
+ * attempt recorded, outside every lws callback.
+ *
+ * Invariants:
+ * - c->attempt_live is 1 from lws_client_connect_via_info() until the
+ *   attempt's wsi is destroyed; c->wsi is non-NULL only during it (lws
+ *   clears it through pwsi).  The client's memory is freed only when no
+ *   attempt is live, so lws never calls back into freed memory.
+ * - Once c->closing is set no on_message/on_frame fires; the connection
+ *   is closed (1000 when open), and finalize() runs when the attempt is
+ *   over: it reports unacknowledged messages, CLOSED, closes the timers,
+ *   and on_closed fires from the last close callback.
+ * - Messages with an id stay on the client until acked, refused or
+ *   closed: on c->outq before they are written, on c->inflight after; a
+ *   reconnection moves c->inflight back to the front of c->outq.
+ * - c->outq is written only while c->ready: raw mode once upgraded;
+ *   protocol mode once the welcome, and the resumed frame after it when a
+ *   position was sent, have arrived.
+ * - Stored messages are delivered only through c->order; during a replay
+ *   they are held on c->replay until the resumed frame says whether the
+ *   order buffer must start afresh.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <libwebsockets.h>
+#include <openssl/x509.h>
+
+#include "net_int.h"
+#include "ws_int.h"
+#include "rt/msg.h"
+#include "rt/order.h"
+#include "rt/url.h"
+#include "rt/version.h"
+#include "rt/ws_client.h"
+
+#define EPOCH_MAX 32
+#define ID_MAX 64
+#define RX_CHUNK 16384
+/* A replay is the server's history; bound what one may make us hold. */
+#define REPLAY_MAX_MSGS ((size_t)1 << 20)
+#define REPLAY_MAX_BYTES ((size_t)256 << 20)
+
+struct qmsg {
+    struct qmsg *next;
+    char *id; /* NULL: sent at most once */
+    int binary;
+    size_t len;
+    unsigned char buf[]; /* LWS_PRE bytes, then the frame */
+};
+
+struct held {
+    struct held *next; /* the replay list */
+    uint64_t seq;
+    rt_msg *msg;
+    size_t len;
+    char json[]; /* NUL-terminated */
+};
+
+struct rt_ws_client {
+    rt_loop *loop;
+    rt_url *base;
+    char *host_hdr;
+    char **headers; /* the caller's, copied, NULL-terminated */
+    char *subprotocols;
+    char *origin;
+    char *cacert;
+    int insecure, compress, raw, no_reconnect;
+    int keep_user; /* no user or token of the caller's: keep the server's */
+    uint64_t connect_timeout_ms, ping_interval_ms, pong_timeout_ms;
+    uint64_t gap_timeout_ms;
+    size_t max_message_bytes, max_queued, max_queued_bytes;
+    rt_ws_client_cbs cbs;
+    void *ud;
+    rt_backoff backoff;
+    rt_order *order;
+    rt_msg_limits limits;
+
+    /* Position and identity. */
+    int has_pos;
+    char epoch[EPOCH_MAX + 1];
+    char user[128];
+
+    /* Outgoing messages. */
+    struct qmsg *outq, **outq_tail;
+    struct qmsg *inflight, **inflight_tail;
+    size_t nqueued, queued_bytes;
+
+    /* The attempt. */
+    struct lws *wsi;
+    int attempt_live;
+    int established, ready, replaying;
+    uint64_t attempt_at, up_at, last_rx, ping_at;
+    int ping_due;
+    unsigned close_code, want_close;
+    char close_reason[124];
+    int fail_err, fail_final; /* what ended the attempt, when known */
+    int too_big;
+    rt_buf rx;
+    int rx_binary;
+    struct held *replay, **replay_tail;
+    size_t replay_n, replay_bytes;
+    uint64_t welcome_seq;
+
+    uv_timer_t retry_timer; /* next attempt, attempt over, finalize */
+    uv_timer_t live_timer;  /* connect timeout, then ping and pong */
+    uv_timer_t gap_timer;   /* the order buffer's gap deadline */
+    int handles_open;
+    int started, closing, finalized, state_open;
+    int close_err;
+    uint32_t connections;
+    char errmsg[512];
+};
+
+static void begin_close(rt_ws_client *c, int err);
+static void set_err(rt_ws_client *c, const char *fmt, ...) RT__PRINTF(2, 3);
+
+static void set_err(rt_ws_client *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
+    va_end(ap);
+}
+
+static void emit_state(rt_ws_client *c, rt_ws_state st, uint64_t delay,
+                       int err)
+{
+    if (c->cbs.on_state != NULL)
+        c->cbs.on_state(c, st, delay, err, err != 0 ? c->errmsg : "",
+                        c->ud);
+}
+
+static uint64_t now_ms(rt_ws_client *c)
+{
+    return uv_now(rt__loop_uv(c->loop));
+}
+
+/* The attempt failed with |err| (c->errmsg says how), once. */
+static void attempt_failed(rt_ws_client *c, int err, int final)
+{
+    if (c->fail_err != 0)
+        return;
+    c->fail_err = err;
+    c->fail_final = final;
+}
+
+/* End the connection without a close handshake (dead, broken). */
+static void kill_wsi(rt_ws_client *c)
+{
+    if (c->wsi != NULL)
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+/* --- the outgoing queue */
+
+static void qmsg_free(struct qmsg *q)
+{
+    rt__free(q->id);
+    rt__free(q);
+}
+
+static void unqueue(rt_ws_client *c, struct qmsg *q)
+{
+    c->nqueued--;
+    c->queued_bytes -= q->len;
+    qmsg_free(q);
+}
+
+static int enqueue(rt_ws_client *c, int binary, const void *data, size_t len,
+                   const char *id)
+{
+    struct qmsg *q;
+
+    if (c->closing)
+        return RT_ESTATE;
+    if (c->nqueued >= c->max_queued ||
+        len > c->max_queued_bytes - c->queued_bytes)
+        return RT_EFULL;
+    q = rt__malloc(sizeof(*q) + LWS_PRE + len);
+    if (q == NULL)
+        return RT_ENOMEM;
+    q->next = NULL;
+    q->id = NULL;
+    if (id != NULL && (q->id = rt__strndup(id, strlen(id))) == NULL) {
+        rt__free(q);
+        return RT_ENOMEM;
+    }
+    q->binary = binary;
+    q->len = len;
+    if (len > 0)
+        memcpy(q->buf + LWS_PRE, data, len);
+    *c->outq_tail = q;
+    c->outq_tail = &q->next;
+    c->nqueued++;
+    c->queued_bytes += len;
+    if (c->ready && c->wsi != NULL)
+        lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+/* Take the message with |id| off the in-flight list (or the queue). */
+static struct qmsg *take_tracked(rt_ws_client *c, const char *id)
+{
+    struct qmsg **pp, ***tails[2] = {&c->inflight_tail, &c->outq_tail};
+    struct qmsg **heads[2] = {&c->inflight, &c->outq};
+    struct qmsg *q;
+    int i;
+
+    for (i = 0; i < 2; i++) {
+        for (pp = heads[i]; (q = *pp) != NULL; pp = &q->next) {
+            if (q->id == NULL || strcmp(q->id, id) != 0)
+                continue;
+            *pp = q->next;
+            if (*tails[i] == &q->next)
+                *tails[i] = pp;
+            return q;
+        }
+    }
+    return NULL;
+}
+
+/* After a connection ends: what was in flight goes first next time. */
+static void requeue_inflight(rt_ws_client *c)
+{
+    if (c->inflight == NULL)
+        return;
+    *c->inflight_tail = c->outq;
+    if (c->outq == NULL)
+        c->outq_tail = c->inflight_tail;
+    c->outq = c->inflight;
+    c->inflight = NULL;
+    c->inflight_tail = &c->inflight;
+}
+
+static void report_ack(rt_ws_client *c, struct qmsg *q, uint64_t seq,
+                       const char *code)
+{
+    if (c->cbs.on_ack != NULL)
+        c->cbs.on_ack(c, q->id, seq, code, c->ud);
+    unqueue(c, q);
+}
+
+/* --- incoming messages */
+
+static void held_free(struct held *h)
+{
+    rt_msg_free(h->msg);
+    rt__free(h);
+}
+
+static void deliver(uint64_t seq, void *msg, void *ud)
+{
+    rt_ws_client *c = ud;
+    struct held *h = msg;
+
+    (void)seq;
+    if (!c->closing)
+        c->cbs.on_message(c, h->msg, h->json, h->len, c->ud);
+    held_free(h);
+}
+
+static void free_held(void *msg, void *ud)
+{
+    (void)ud;
+    held_free(msg);
+}
+
+static void replay_clear(rt_ws_client *c)
+{
+    struct held *h;
+
+    while ((h = c->replay) != NULL) {
+        c->replay = h->next;
+        held_free(h);
+    }
+    c->replay_tail = &c->replay;
+    c->replay_n = c->replay_bytes = 0;
+}
+
+static void on_gap(uv_timer_t *t);
+
+static void arm_gap_timer(rt_ws_client *c)
+{
+    uint64_t d, now = now_ms(c);
+
+    if (rt_order_held(c->order) == 0) {
+        uv_timer_stop(&c->gap_timer);
+        return;
+    }
+    d = rt_order_deadline(c->order);
+    uv_timer_start(&c->gap_timer, on_gap, d > now ? d - now : 0, 0);
+}
+
+/* A stored message, in the order buffer's hands. */
+static void push_stored(rt_ws_client *c, struct held *h)
+{
+    int rc = rt_order_push(c->order, h->seq, h, now_ms(c));
+
+    if (rc == RT_EDUP) {
+        held_free(h);
+        return;
+    }
+    if (rc == RT_EFULL || rc == RT_ERANGE) {
+        /* Too far ahead to hold: resume from what was delivered. */
+        held_free(h);
+        set_err(c, "seq %llu arrived while %llu was expected; resuming",
+                (unsigned long long)h->seq,
+                (unsigned long long)rt_order_next(c->order));
+        attempt_failed(c, RT_EGAP, 0);
+        kill_wsi(c);
+        return;
+    }
+    if (rc != 0) {
+        held_free(h);
+        return;
+    }
+    c->has_pos = 1;
+    rt_backoff_delivered(&c->backoff);
+    arm_gap_timer(c);
+}
+
+/* Is |m| our own message with |id|?  (Same id, author our user.) */
+static int is_ours(rt_ws_client *c, const rt_msg *m)
+{
+    cJSON *d, *a;
+    int ours;
+
+    if (m->id == NULL || c->user[0] == '\0' || m->data == NULL)
+        return 0;
+    d = cJSON_ParseWithLength(m->data, m->data_len);
+    a = cJSON_GetObjectItemCaseSensitive(d, "author");
+    ours = cJSON_IsString(a) && strcmp(a->valuestring, c->user) == 0;
+    cJSON_Delete(d);
+    return ours;
+}
+
+static void become_ready(rt_ws_client *c)
+{
+    c->ready = 1;
+    if (c->outq != NULL && c->wsi != NULL)
+        lws_callback_on_writable(c->wsi);
+}
+
+static void on_welcome(rt_ws_client *c, const rt_msg *m)
+{
+    const char *ep = m->u.system.welcome.epoch;
+
+    if (m->u.system.welcome.user != NULL)
+        snprintf(c->user, sizeof(c->user), "%s", m->u.system.welcome.user);
+    c->welcome_seq = m->u.system.welcome.seq;
+    if (!c->has_pos) {
+        /* A fresh start: deliver what comes after the room's position. */
+        rt_order_reset(c->order, c->welcome_seq + 1);
+        c->has_pos = 1;
+        if (ep != NULL && strlen(ep) <= EPOCH_MAX)
+            snprintf(c->epoch, sizeof(c->epoch), "%s", ep);
+        c->replaying = 0;
+    } else {
+        c->replaying = 1; /* the server replays, then says "resumed" */
+    }
+    if (!c->state_open) {
+        c->state_open = 1;
+        emit_state(c, RT_WS_OPEN, 0, 0);
+    }
+    if (!c->closing && c->cbs.on_open != NULL)
+        c->cbs.on_open(c, m, c->ud);
+    if (!c->replaying)
+        become_ready(c);
+}
+
+static void on_resumed_frame(rt_ws_client *c, const rt_msg *m,
+                             const char *welcome_epoch)
+{
+    int recovered = m->u.system.resumed.recovered;
+    struct held *h;
+    uint64_t next;
+
+    (void)welcome_epoch;
+    if (!c->replaying)
+        return;
+    c->replaying = 0;
+    if (!recovered) {
+        next = c->replay != NULL ? c->replay->seq : c->welcome_seq + 1;
+        rt_order_reset(c->order, next);
+    }
+    if (!c->closing && c->cbs.on_resumed != NULL)
+        c->cbs.on_resumed(c, recovered, m->u.system.resumed.from,
+                          m->u.system.resumed.to, c->ud);
+    while ((h = c->replay) != NULL && !c->closing) {
+        c->replay = h->next;
+        c->replay_n--;
+        c->replay_bytes -= h->len;
+        push_stored(c, h);
+    }
+    replay_clear(c);
+    become_ready(c);
+}
+
+static void handle_protocol(rt_ws_client *c, const char *json, size_t len)
+{
+    rt_msg *m = NULL;
+    rt_msg_error perr;
+    struct held *h;
+    struct qmsg *q;
+
+    if (c->rx_binary ||
+        rt_msg_parse(&m, json, len, RT_MSG_FROM_SERVER, &c->limits, &perr)
+            != 0) {
+        c->cbs.on_message(c, NULL, json, len, c->ud);
+        return;
+    }
+    switch (m->type) {
+    case RT_MSG_SYSTEM:
+        if (m->u.system.event == RT_MSG_SYSTEM_WELCOME) {
+            if (m->u.system.welcome.epoch != NULL && c->has_pos &&
+                strcmp(c->epoch, m->u.system.welcome.epoch) != 0) {
+                /* A new history: the resumed frame will say false. */
+                snprintf(c->epoch, sizeof(c->epoch), "%.32s",
+                         m->u.system.welcome.epoch);
+            }
+            on_welcome(c, m);
+            rt_msg_free(m);
+            return;
+        }
+        if (m->u.system.event == RT_MSG_SYSTEM_RESUMED) {
+            on_resumed_frame(c, m, NULL);
+            rt_msg_free(m);
+            return;
+        }
+        break;
+    case RT_MSG_ACK:
+        if (m->id != NULL && (q = take_tracked(c, m->id)) != NULL) {
+            report_ack(c, q, m->u.ack.has_seq ? m->u.ack.seq : 0, NULL);
+            rt_msg_free(m);
+            return;
+        }
+        break;
+    case RT_MSG_ERROR:
+        if (m->id != NULL && (q = take_tracked(c, m->id)) != NULL) {
+            const char *code = rt_msg_code_name(m->u.error.code);
+
+            report_ack(c, q, 0, m->u.error.code != RT_MSG_CODE_NONE
+                                    ? code : "error");
+            rt_msg_free(m);
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    if (!m->has_seq) {
+        c->cbs.on_message(c, m, json, len, c->ud);
+        rt_msg_free(m);
+        return;
+    }
+    h = rt__malloc(sizeof(*h) + len + 1);
+    if (h == NULL) {
+        rt_msg_free(m);
+        set_err(c, "out of memory holding seq %llu",
+                (unsigned long long)m->seq);
+        attempt_failed(c, RT_ENOMEM, 0);
+        kill_wsi(c);
+        return;
+    }
+    h->next = NULL;
+    h->seq = m->seq;
+    h->msg = m;
+    h->len = len;
+    memcpy(h->json, json, len);
+    h->json[len] = '\0';
+    if (c->replaying) {
+        /* Ours, stored before the connection broke: it needs no resend. */
+        if (m->id != NULL && is_ours(c, m) &&
+            (q = take_tracked(c, m->id)) != NULL)
+            report_ack(c, q, m->seq, NULL);
+        if (c->replay_n >= REPLAY_MAX_MSGS ||
+            len > REPLAY_MAX_BYTES - c->replay_bytes) {
+            held_free(h);
+            set_err(c, "the replay holds more than %zu messages or bytes",
+                    REPLAY_MAX_MSGS);
+            attempt_failed(c, RT_ETOOBIG, 1);
+            kill_wsi(c);
+            return;
+        }
+        *c->replay_tail = h;
+        c->replay_tail = &h->next;
+        c->replay_n++;
+        c->replay_bytes += len;
+        return;
+    }
+    push_stored(c, h);
+}
+
+/* One whole message in c->rx. */
+static void handle_message(rt_ws_client *c)
+{
+    size_t len = c->rx.len;
+
+    if (rt__buf_putc(&c->rx, '\0') != 0) {
+        set_err(c, "out of memory reading a message");
+        attempt_failed(c, RT_ENOMEM, 0);
+        kill_wsi(c);
+        return;
+    }
+    if (c->raw) {
+        rt_backoff_delivered(&c->backoff);
+        c->cbs.on_frame(c, c->rx_binary, c->rx.data, len, c->ud);
+    } else {
+        handle_protocol(c, c->rx.data, len);
+    }
+    rt__buf_clear(&c->rx);
+}
+
+/* --- liveness */
+
+static void on_live(uv_timer_t *t)
+{
+    rt_ws_client *c = t->data;
+    uint64_t now = now_ms(c), idle;
+
+    if (c->wsi == NULL || c->closing)
+        return;
+    if (!c->established) {
+        set_err(c, "no connection within %llu ms",
+                (unsigned long long)c->connect_timeout_ms);
+        attempt_failed(c, RT_ETIMEDOUT, 0);
+        kill_wsi(c);
+        return;
+    }
+    if (c->ping_interval_ms == 0)
+        return;
+    if (c->ping_at > c->last_rx) {
+        if (now - c->ping_at >= c->pong_timeout_ms) {
+            set_err(c, "no frame or pong for %llu ms after a ping",
+                    (unsigned long long)(now - c->ping_at));
+            attempt_failed(c, RT_ETIMEDOUT, 0);
+            kill_wsi(c);
+            return;
+        }
+        uv_timer_start(t, on_live, c->ping_at + c->pong_timeout_ms - now, 0);
+        return;
+    }
+    idle = now - c->last_rx;
+    if (idle >= c->ping_interval_ms) {
+        c->ping_at = now;
+        c->ping_due = 1;
+        lws_callback_on_writable(c->wsi);
+        uv_timer_start(t, on_live, c->pong_timeout_ms, 0);
+        return;
+    }
+    uv_timer_start(t, on_live, c->ping_interval_ms - idle, 0);
+}
+
+static void on_gap(uv_timer_t *t)
+{
+    rt_ws_client *c = t->data;
+    uint64_t from = 0, to = 0;
+
+    if (c->closing)
+        return;
+    if (rt_order_tick(c->order, now_ms(c), &from, &to) == RT_EGAP) {
+        /* PROTOCOL.md 4: resume from the last delivered seq. */
+        set_err(c, "seq %llu to %llu missing for %llu ms; resuming",
+                (unsigned long long)from, (unsigned long long)to,
+                (unsigned long long)c->gap_timeout_ms);
+        attempt_failed(c, RT_EGAP, 0);
+        kill_wsi(c);
+        return;
+    }
+    arm_gap_timer(c);
+}
+
+/* --- attempts */
+
+static int final_close_code(unsigned code)
+{
+    switch (code) {
+    case 1000: case 1002: case 1003: case 1007:
+    case 1008: case 1009: case 1010:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int ws_path(rt_ws_client *c, char **out)
+{
+    rt_url *u = NULL;
+    char num[24];
+    int rc;
+
+    if ((rc = rt_url_dup(&u, c->base)) != 0)
+        return rc;
+    /*
+     * A server-assigned name is kept across reconnections, so that the
+     * room sees one user come back, not a new one join (and so that our
+     * own messages are recognised in the replay).
+     */
+    if (!c->raw && c->keep_user && c->user[0] != '\0')
+        rc = rt_url_query_set(u, "user", c->user);
+    if (rc == 0 && !c->raw && c->has_pos) {
+        snprintf(num, sizeof(num), "%llu",
+                 (unsigned long long)(rt_order_next(c->order) - 1));
+        rc = rt_url_query_set(u, "since", num);
+        if (rc == 0 && c->epoch[0] != '\0')
+            rc = rt_url_query_set(u, "epoch", c->epoch);
+    }
+    if (rc == 0)
+        rc = rt_url_request_target(u, out);
+    rt_url_free(u);
+    return rc;
+}
+
+static void on_after_attempt(uv_timer_t *t);
+
+static void connect_now(rt_ws_client *c)
+{
+    struct lws_client_connect_info i;
+    struct lws_context *ctx = NULL;
+    struct lws_vhost *vh;
+    char *path = NULL;
+    int rc, tls = rt_url_is_tls(c->base);
+
+    c->established = c->ready = c->replaying = c->state_open = 0;
+    c->ping_due = 0;
+    c->ping_at = 0;
+    c->close_code = c->want_close = 0;
+    c->close_reason[0] = '\0';
+    c->fail_err = c->fail_final = c->too_big = 0;
+    rt__buf_clear(&c->rx);
+    replay_clear(c);
+    c->attempt_at = c->last_rx = now_ms(c);
+
+    rc = rt__loop_ws_vhost(c->loop, c->cacert, c->compress, &ctx, &vh);
+    if (rc == 0)
+        rc = ws_path(c, &path);
+    if (rc != 0) {
+        set_err(c, "cannot start a connection: %s", rt_strerror(rc));
+        attempt_failed(c, rc, 1);
+        uv_timer_start(&c->retry_timer, on_after_attempt, 0, 0);
+        return;
+    }
+    memset(&i, 0, sizeof(i));
+    i.context = ctx;
+    i.vhost = vh;
+    i.address = rt_url_host(c->base);
+    i.port = rt_url_port(c->base);
+    i.path = path;
+    i.host = c->host_hdr;
+    i.origin = c->origin;
+    i.protocol = c->subprotocols;
+    i.local_protocol_name = RT__WS_PROTOCOL;
+    i.ietf_version_or_minus_one = -1;
+    i.userdata = c;
+    i.pwsi = &c->wsi;
+    i.alpn = "http/1.1";
+    if (tls) {
+        i.ssl_connection = LCCSCF_USE_SSL;
+        if (c->insecure)
+            i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED |
+                                LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
+                                LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
+    }
+    c->attempt_live = 1;
+    if (lws_client_connect_via_info(&i) == NULL && c->attempt_live) {
+        /* Failed before a wsi existed to report it. */
+        c->attempt_live = 0;
+        c->wsi = NULL;
+        set_err(c, "cannot connect to %s port %d", rt_url_host(c->base),
+                rt_url_port(c->base));
+        attempt_failed(c, RT_ECONNREFUSED, 0);
+        uv_timer_start(&c->retry_timer, on_after_attempt, 0, 0);
+    } else if (c->attempt_live) {
+        uv_timer_start(&c->live_timer, on_live, c->connect_timeout_ms, 0);
+    }
+    rt_free(path);
+}
+
+static void on_retry(uv_timer_t *t)
+{
+    rt_ws_client *c = t->data;
+
+    emit_state(c, RT_WS_CONNECTING, 0, 0);
+    if (!c->closing)
+        connect_now(c);
+}
+
+static void finalize(rt_ws_client *c);
+
+/* The attempt is over (its wsi is gone): reconnect later, or stop. */
+static void on_after_attempt(uv_timer_t *t)
+{
+    rt_ws_client *c = t->data;
+    uint64_t delay = 0;
+    uint32_t attempts;
+    int err = c->fail_err, final = c->fail_final;
+
+    uv_timer_stop(&c->live_timer);
+    uv_timer_stop(&c->gap_timer);
+    if (c->closing) {
+        finalize(c);
+        return;
+    }
+    requeue_inflight(c);
+    replay_clear(c);
+    if (c->established)
+        rt_backoff_connected(&c->backoff, now_ms(c) - c->up_at);
+    if (err == 0) {
+        if (c->close_code != 0 && c->close_code != 1006)
+            set_err(c, "close %u%s%s%s", c->close_code,
+                    c->close_reason[0] ? " (" : "", c->close_reason,
+                    c->close_reason[0] ? ")" : "");
+        else if (c->established)
+            set_err(c, "connection lost (1006: no close frame)");
+        else
+            set_err(c, "connection failed");
+        err = RT_ECLOSED;
+        final = final_close_code(c->close_code);
+    }
+    if (final || c->no_reconnect) {
+        begin_close(c, err);
+        return;
+    }
+    if (rt_backoff_next(&c->backoff, rt__loop_rand32(c->loop), &delay) != 0) {
+        char last[sizeof(c->errmsg)];
+
+        attempts = rt_backoff_attempt(&c->backoff);
+        memcpy(last, c->errmsg, sizeof(last));
+        set_err(c, "gave up after %u attempt%s: %.400s", attempts,
+                attempts == 1 ? "" : "s", last);
+        begin_close(c, RT_EEXHAUSTED);
+        return;
+    }
+    emit_state(c, RT_WS_BACKOFF, delay, err);
+    if (!c->closing)
+        uv_timer_start(&c->retry_timer, on_retry, delay, 0);
+}
+
+/* --- the lws protocol callback */
+
+static void connection_error(rt_ws_client *c, struct lws *wsi,
+                             const char *in)
+{
+    unsigned status = lws_http_client_http_response(wsi);
+    const char *s = in != NULL ? in : "";
+
+    if (status >= 100 && status != 101) {
+        set_err(c, "HTTP %u: the server refused the WebSocket upgrade",
+                status);
+        attempt_failed(c, RT_EHTTP,
+                       status == 400 || status == 401 || status == 403 ||
+                           status == 404 || status == 405);
+    } else if (strstr(s, "ssl") != NULL || strstr(s, "SSL") != NULL ||
+               strstr(s, "tls") != NULL || strstr(s, "certificate") != NULL) {
+        set_err(c, "TLS failure: %s", s);
+        attempt_failed(c, RT_ETLS, 0);
+    } else if (strstr(s, "connect") != NULL || strstr(s, "refused") != NULL ||
+               strstr(s, "before established") != NULL) {
+        set_err(c, "connection refused: %s port %d (%s)",
+                rt_url_host(c->base), rt_url_port(c->base), s);
+        attempt_failed(c, RT_ECONNREFUSED, 0);
+    } else {
+        set_err(c, "handshake failed: %s", s[0] ? s : "no reason given");
+        attempt_failed(c, RT_EHANDSHAKE, 0);
+    }
+}
+
+static int append_headers(rt_ws_client *c, void *in, size_t len)
+{
+    char **p = (char **)in, **h;
+    size_t n;
+
+    for (h = c->headers; h != NULL && *h != NULL; h++) {
+        n = strlen(*h);
+        if (n + 2 > len)
+            return -1;
+        memcpy(*p, *h, n);
+        memcpy(*p + n, "\r\n", 2);
+        *p += n + 2;
+        len -= n + 2;
+    }
+    return 0;
+}
+
+static int writeable(rt_ws_client *c, struct lws *wsi)
+{
+    unsigned char pbuf[LWS_PRE + 32];
+    struct qmsg *q;
+    int n;
+
+    if (c->ping_due) {
+        c->ping_due = 0;
+        n = snprintf((char *)pbuf + LWS_PRE, 32, "rtctl %llu",
+                     (unsigned long long)c->ping_at);
+        if (lws_write(wsi, pbuf + LWS_PRE, (size_t)n, LWS_WRITE_PING) < n)
+            return -1;
+        if (c->cbs.on_control != NULL)
+            c->cbs.on_control(c, RT_WS_PING_SENT, 0,
+                              (const char *)pbuf + LWS_PRE, (size_t)n,
+                              c->ud);
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (c->ready && (q = c->outq) != NULL) {
+        n = lws_write(wsi, q->buf + LWS_PRE, q->len,
+                      q->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+        if (n < (int)q->len)
+            return -1;
+        c->outq = q->next;
+        if (c->outq == NULL)
+            c->outq_tail = &c->outq;
+        if (q->id != NULL) {
+            q->next = NULL;
+            *c->inflight_tail = q;
+            c->inflight_tail = &q->next;
+        } else {
+            unqueue(c, q);
+        }
+        if (c->outq != NULL || c->want_close)
+            lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (c->want_close) {
+        lws_close_reason(wsi, (enum lws_close_status)c->want_close,
+                         NULL, 0);
+        return -1;
+    }
+    return 0;
+}
+
+static void receive(rt_ws_client *c, struct lws *wsi, const void *in,
+                    size_t len)
+{
+    if (lws_is_first_fragment(wsi)) {
+        rt__buf_clear(&c->rx);
+        c->rx_binary = lws_frame_is_binary(wsi);
+    }
+    if (len > c->max_message_bytes - c->rx.len) {
+        set_err(c, "a message is longer than %zu bytes",
+                c->max_message_bytes);
+        attempt_failed(c, RT_ETOOBIG, 1);
+        c->want_close = LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE;
+        c->too_big = 1;
+        lws_callback_on_writable(wsi);
+        return;
+    }
+    if (rt__buf_append(&c->rx, in, len) != 0) {
+        set_err(c, "out of memory reading a message");
+        attempt_failed(c, RT_ENOMEM, 0);
+        kill_wsi(c);
+        return;
+    }
+    if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0)
+        handle_message(c);
+}
+
+int rt__wsc_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                    void *user, void *in, size_t len)
+{
+    rt_ws_client *c = user;
+
+    if (c == NULL)
+        return 0;
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+        return append_headers(c, in, len);
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        connection_error(c, wsi, in);
+        break;
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        c->established = 1;
+        c->connections++;
+        c->up_at = c->last_rx = now_ms(c);
+        if (c->closing) {
+            c->want_close = LWS_CLOSE_STATUS_NORMAL;
+            lws_callback_on_writable(wsi);
+            break;
+        }
+        if (c->ping_interval_ms > 0)
+            uv_timer_start(&c->live_timer, on_live, c->ping_interval_ms, 0);
+        else
+            uv_timer_stop(&c->live_timer);
+        if (c->raw) {
+            c->state_open = 1;
+            emit_state(c, RT_WS_OPEN, 0, 0);
+            if (!c->closing && c->cbs.on_open != NULL)
+                c->cbs.on_open(c, NULL, c->ud);
+            become_ready(c);
+        }
+        break;
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        c->last_rx = now_ms(c);
+        if (!c->closing && !c->too_big && c->fail_err == 0)
+            receive(c, wsi, in, len);
+        break;
+    case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+        c->last_rx = now_ms(c);
+        if (c->cbs.on_control != NULL && !c->closing)
+            c->cbs.on_control(c, RT_WS_PONG_RECEIVED, 0, in, len, c->ud);
+        break;
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+        return writeable(c, wsi);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: {
+        const unsigned char *p = in;
+        size_t rl = 0;
+
+        c->close_code = len >= 2 ? (unsigned)(p[0] << 8 | p[1]) : 1005;
+        if (len > 2) {
+            rl = len - 2 < sizeof(c->close_reason) - 1
+                     ? len - 2 : sizeof(c->close_reason) - 1;
+            memcpy(c->close_reason, p + 2, rl);
+        }
+        c->close_reason[rl] = '\0';
+        if (c->cbs.on_control != NULL)
+            c->cbs.on_control(c, RT_WS_CLOSE_RECEIVED, c->close_code,
+                              c->close_reason, rl, c->ud);
+        break;
+    }
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        if (c->close_code == 0)
+            c->close_code = c->want_close ? c->want_close : 1006;
+        break;
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (!c->attempt_live)
+            break;
+        c->attempt_live = 0;
+        c->wsi = NULL;
+        uv_timer_start(&c->retry_timer, on_after_attempt, 0, 0);
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+/* --- closing */
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    rt_ws_client *c = h->data;
+
+    if (--c->handles_open > 0)
+        return;
+    if (c->cbs.on_closed != NULL)
+        c->cbs.on_closed(c, c->ud);
+    rt_order_free(c->order);
+    replay_clear(c);
+    rt__buf_cleanup(&c->rx);
+    if (c->headers != NULL) {
+        char **p;
+
+        for (p = c->headers; *p != NULL; p++)
+            rt__free(*p);
+        rt__free(c->headers);
+    }
+    rt__free(c->subprotocols);
+    rt__free(c->origin);
+    rt__free(c->cacert);
+    rt__free(c->host_hdr);
+    rt_url_free(c->base);
+    rt__free(c);
+}
+
+static void finalize(rt_ws_client *c)
+{
+    struct qmsg *q;
+
+    if (c->finalized)
+        return;
+    c->finalized = 1;
+    uv_timer_stop(&c->live_timer);
+    uv_timer_stop(&c->gap_timer);
+    requeue_inflight(c);
+    while ((q = c->outq) != NULL) {
+        c->outq = q->next;
+        if (q->id != NULL && c->cbs.on_ack != NULL)
+            c->cbs.on_ack(c, q->id, 0, "closed", c->ud);
+        unqueue(c, q);
+    }
+    c->outq_tail = &c->outq;
+    emit_state(c, RT_WS_CLOSED, 0, c->close_err);
+    c->handles_open = 3;
+    uv_close((uv_handle_t *)&c->retry_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->live_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->gap_timer, on_handle_closed);
+}
+
+static void on_finalize(uv_timer_t *t)
+{
+    finalize(t->data);
+}
+
+static void begin_close(rt_ws_client *c, int err)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    c->close_err = err;
+    uv_timer_stop(&c->gap_timer);
+    if (c->attempt_live && c->wsi != NULL) {
+        if (c->established && c->fail_err == 0) {
+            c->want_close = LWS_CLOSE_STATUS_NORMAL;
+            lws_callback_on_writable(c->wsi);
+        } else if (!c->established) {
+            kill_wsi(c);
+        }
+        /* finalize() follows from on_after_attempt() */
+        return;
+    }
+    if (!c->attempt_live)
+        uv_timer_start(&c->retry_timer, on_finalize, 0, 0);
+}
+
+/* --- public */
+
+void rt_ws_client_opts_init(rt_ws_client_opts *o)
+{
+    if (o == NULL)
+        return;
+    memset(o, 0, sizeof(*o));
+    o->connect_timeout_ms = 10000;
+    o->ping_interval_ms = 30000;
+    o->pong_timeout_ms = 10000;
+    o->gap_timeout_ms = 2000;
+    o->max_message_bytes = (size_t)16 << 20;
+    o->max_queued = 1024;
+    o->max_queued_bytes = (size_t)16 << 20;
+    rt_backoff_policy_init(&o->backoff);
+}
+
+static int epoch_valid(const char *s)
+{
+    size_t i, len = strlen(s);
+
+    if (len < 1 || len > EPOCH_MAX)
+        return 0;
+    for (i = 0; i < len; i++) {
+        char ch = s[i];
+
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9')))
+            return 0;
+    }
+    return 1;
+}
+
+/* Does the caller name the user (?user=, ?token=, Authorization)? */
+static int has_identity(const rt_url *u, const char *const *headers)
+{
+    const char *const *hp;
+    char *v = NULL;
+    size_t n;
+    const char *keys[] = {"user", "token"};
+    size_t k;
+
+    for (k = 0; k < 2; k++) {
+        /* a NULL value is "absent"; an allocation failure counts as set */
+        if (rt_url_query_get(u, keys[k], &v, &n) != 0 || v != NULL) {
+            rt_free(v);
+            return 1;
+        }
+    }
+    for (hp = headers; hp != NULL && *hp != NULL; hp++)
+        if (rt__net_ieq_prefix(*hp, strlen(*hp), "authorization:"))
+            return 1;
+    return 0;
+}
+
+static char *dup_opt(const char *s, int *failed)
+{
+    char *d;
+
+    if (s == NULL)
+        return NULL;
+    d = rt__strndup(s, strlen(s));
+    if (d == NULL)
+        *failed = 1;
+    return d;
+}
+
+int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
+                     const rt_ws_client_opts *o, const rt_ws_client_cbs *cbs,
+                     void *ud)
+{
+    rt_ws_client_opts defaults;
+    rt_order_opts oo;
+    rt_backoff_policy bp;
+    rt_ws_client *c;
+    rt_url *u = NULL;
+    const char *const *hp;
+    size_t nh = 0, k;
+    int rc, nomem = 0;
+
+    if (out == NULL)
+        return RT_EINVAL;
+    *out = NULL;
+    if (o == NULL) {
+        rt_ws_client_opts_init(&defaults);
+        o = &defaults;
+    }
+    if (loop == NULL || url == NULL || cbs == NULL ||
+        (o->raw ? cbs->on_frame == NULL : cbs->on_message == NULL))
+        return RT_EINVAL;
+    for (hp = o->headers; hp != NULL && *hp != NULL; hp++, nh++)
+        if (strchr(*hp, ':') == NULL || **hp == ':' ||
+            !rt__net_header_safe(*hp))
+            return RT_EINVAL;
+    if ((o->epoch != NULL && !epoch_valid(o->epoch)) ||
+        (o->has_since && o->since == UINT64_MAX) ||
+        o->max_message_bytes == 0 || o->max_queued == 0 ||
+        o->max_queued_bytes == 0 || o->connect_timeout_ms == 0 ||
+        (o->ping_interval_ms > 0 && o->pong_timeout_ms == 0) ||
+        (o->subprotocols != NULL && !rt__net_header_safe(o->subprotocols)) ||
+        (o->origin != NULL && !rt__net_header_safe(o->origin)))
+        return RT_EINVAL;
+    rc = rt_url_parse(&u, url, NULL, 0);
+    if (rc != 0)
+        return rc;
+    if (rt_url_get_scheme(u) != RT_URL_WS &&
+        rt_url_get_scheme(u) != RT_URL_WSS) {
+        rt_url_free(u);
+        return RT_EURL;
+    }
+    c = rt__calloc(1, sizeof(*c));
+    if (c == NULL) {
+        rt_url_free(u);
+        return RT_ENOMEM;
+    }
+    c->base = u;
+    rt__buf_init(&c->rx);
+    c->outq_tail = &c->outq;
+    c->inflight_tail = &c->inflight;
+    c->replay_tail = &c->replay;
+    rc = RT_ENOMEM;
+    if (rt_url_host_header(u, &c->host_hdr) != 0)
+        goto fail;
+    c->subprotocols = dup_opt(o->subprotocols, &nomem);
+    c->origin = dup_opt(o->origin, &nomem);
+    c->cacert = dup_opt(o->cacert, &nomem);
+    if (nomem)
+        goto fail;
+    if (nh > 0) {
+        c->headers = rt__calloc(nh + 1, sizeof(char *));
+        if (c->headers == NULL)
+            goto fail;
+        for (k = 0; k < nh; k++)
+            if ((c->headers[k] = dup_opt(o->headers[k], &nomem)) == NULL)
+                goto fail;
+    }
+    bp = o->backoff;
+    if (o->max_retries != 0)
+        bp.max_attempts = o->max_retries;
+    if ((rc = rt_backoff_init(&c->backoff, &bp)) != 0)
+        goto fail;
+    rt_order_opts_init(&oo);
+    oo.free_msg = free_held;
+    oo.gap_timeout_ms = o->gap_timeout_ms;
+    rc = rt_order_new(&c->order, &oo, o->has_since ? o->since + 1 : 1,
+                      deliver, c);
+    if (rc != 0)
+        goto fail;
+    rt_msg_limits_init(&c->limits);
+    c->limits.max_bytes = o->max_message_bytes;
+    c->has_pos = !o->raw && o->has_since;
+    if (o->epoch != NULL)
+        snprintf(c->epoch, sizeof(c->epoch), "%s", o->epoch);
+    c->keep_user = !o->raw && !has_identity(u, o->headers);
+    c->loop = loop;
+    c->raw = o->raw;
+    c->insecure = o->insecure;
+    c->compress = o->compress;
+    c->no_reconnect = o->no_reconnect;
+    c->connect_timeout_ms = o->connect_timeout_ms;
+    c->ping_interval_ms = o->ping_interval_ms;
+    c->pong_timeout_ms = o->pong_timeout_ms;
+    c->gap_timeout_ms = o->gap_timeout_ms;
+    c->max_message_bytes = o->max_message_bytes;
+    c->max_queued = o->max_queued;
+    c->max_queued_bytes = o->max_queued_bytes;
+    c->cbs = *cbs;
+    c->ud = ud;
+    uv_timer_init(rt__loop_uv(loop), &c->retry_timer);
+    uv_timer_init(rt__loop_uv(loop), &c->live_timer);
+    uv_timer_init(rt__loop_uv(loop), &c->gap_timer);
+    c->retry_timer.data = c->live_timer.data = c->gap_timer.data = c;
+    *out = c;
+    return 0;
+
+fail:
+    if (c->headers != NULL) {
+        for (k = 0; k < nh; k++)
+            rt__free(c->headers[k]);
+        rt__free(c->headers);
+    }
+    rt_order_free(c->order);
+    rt__free(c->subprotocols);
+    rt__free(c->origin);
+    rt__free(c->cacert);
+    rt__free(c->host_hdr);
+    rt_url_free(c->base);
+    rt__free(c);
+    return rc;
+}
+
+int rt_ws_client_start(rt_ws_client *c)
+{
+    if (c == NULL)
+        return RT_EINVAL;
+    if (c->started || c->closing)
+        return RT_ESTATE;
+    c->started = 1;
+    emit_state(c, RT_WS_CONNECTING, 0, 0);
+    connect_now(c);
+    return 0;
+}
+
+static int id_valid(const char *id)
+{
+    size_t n = 0;
+
+    for (; id[n] != '\0'; n++)
+        if ((unsigned char)id[n] < 0x21 || (unsigned char)id[n] > 0x7e)
+            return 0;
+    return n >= 1 && n <= ID_MAX;
+}
+
+static int utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n, left = strlen(s);
+
+    while (left > 0) {
+        if ((n = rt__utf8_len(p, left, NULL)) == 0)
+            return 0;
+        p += n;
+        left -= n;
+    }
+    return 1;
+}
+
+int rt_ws_client_send_text(rt_ws_client *c, const char *content,
+                           const char *id)
+{
+    struct qmsg *q;
+    rt_buf b;
+    int rc = 0;
+
+    if (c == NULL || content == NULL || c->raw)
+        return RT_EINVAL;
+    if (id != NULL) {
+        if (!id_valid(id))
+            return RT_EINVAL;
+        for (q = c->inflight; q != NULL; q = q->next)
+            if (q->id != NULL && strcmp(q->id, id) == 0)
+                return RT_EINVAL;
+        for (q = c->outq; q != NULL; q = q->next)
+            if (q->id != NULL && strcmp(q->id, id) == 0)
+                return RT_EINVAL;
+    }
+    if (!utf8_valid(content))
+        return RT_EINVAL;
+    rt__buf_init(&b);
+    rc |= rt__buf_append(&b, "{\"type\":\"text\"", 14);
+    if (id != NULL) {
+        rc |= rt__buf_append(&b, ",\"id\":", 6);
+        rc |= rt__buf_json_str(&b, id, strlen(id));
+    }
+    rc |= rt__buf_append(&b, ",\"data\":{\"content\":", 19);
+    rc |= rt__buf_json_str(&b, content, strlen(content));
+    rc |= rt__buf_append(&b, "}}", 2);
+    if (rc == 0)
+        rc = enqueue(c, 0, b.data, b.len, id);
+    else
+        rc = RT_ENOMEM;
+    rt__buf_cleanup(&b);
+    return rc;
+}
+
+int rt_ws_client_send(rt_ws_client *c, int binary, const void *data,
+                      size_t len)
+{
+    if (c == NULL || (data == NULL && len > 0) || (binary && !c->raw))
+        return RT_EINVAL;
+    return enqueue(c, binary, data, len, NULL);
+}
+
+void rt_ws_client_close(rt_ws_client *c)
+{
+    if (c == NULL || c->closing)
+        return;
+    if (!c->started) {
+        c->closing = 1;
+        uv_timer_start(&c->retry_timer, on_finalize, 0, 0);
+        return;
+    }
+    c->errmsg[0] = '\0';
+    begin_close(c, 0);
+}
+
+const char *rt_ws_client_errmsg(const rt_ws_client *c)
+{
+    return c == NULL ? "" : c->errmsg;
+}
+
+unsigned rt_ws_client_close_code(const rt_ws_client *c)
+{
+    return c == NULL ? 0 : c->close_code;
+}
+
+uint32_t rt_ws_client_attempt(const rt_ws_client *c)
+{
+    return c == NULL ? 0 : rt_backoff_attempt(&c->backoff);
+}
+
+uint32_t rt_ws_client_connections(const rt_ws_client *c)
+{
+    return c == NULL ? 0 : c->connections;
+}
+
+int rt_ws_client_position(const rt_ws_client *c, uint64_t *seq,
+                          const char **epoch)
+{
+    int known = c != NULL && c->has_pos;
+
+    if (seq != NULL)
+        *seq = known ? rt_order_next(c->order) - 1 : 0;
+    if (epoch != NULL)
+        *epoch = c != NULL ? c->epoch : "";
+    return known;
+}
+
+const char *rt_ws_client_user(const rt_ws_client *c)
+{
+    return c == NULL ? "" : c->user;
+}
+
+size_t rt_ws_client_pending(const rt_ws_client *c)
+{
+    return c == NULL ? 0 : c->nqueued;
+}

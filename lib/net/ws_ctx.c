@@ -1,0 +1,210 @@
+/*
+ * ws_ctx.c: the libwebsockets context the WebSocket clients of one rt_loop
+ * share, on that loop's libuv loop (a "foreign loop" to lws).
+ *
+ * The context is created when the first client connects and lives as long
+ * as the rt_loop.  TLS trust is per vhost in lws, so each distinct
+ * (cacert, compress) pair a client asks for gets a vhost of its own, made
+ * once and kept.
+ *
+ * lws keeps a few handles of its own on the loop (its timer, its idle
+ * handle).  They are unreferenced, so that rt_loop_run() returns once the
+ * clients are done, as it does for the curl-based clients: the handles a
+ * live connection needs (its socket poll) are created later and keep their
+ * reference.
+ *
+ * Teardown on a foreign loop takes two lws_context_destroy() calls: the
+ * first closes lws's handles, which needs the loop to run; the second,
+ * once they are closed, frees the rest (rt_loop_free() orders this).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+#include <openssl/x509.h>
+
+#include "net_int.h"
+#include "ws_int.h"
+
+#define RX_CHUNK 16384
+
+static const struct lws_protocols protocols[] = {
+    {RT__WS_PROTOCOL, rt__wsc_callback, 0, RX_CHUNK, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0}
+};
+
+static const struct lws_extension exts_deflate[] = {
+    {"permessage-deflate", lws_extension_callback_pm_deflate,
+     "permessage-deflate; client_max_window_bits"},
+    {NULL, NULL, NULL}
+};
+
+struct vhost_entry {
+    struct vhost_entry *next;
+    char *cacert; /* NULL: the system's store */
+    int compress;
+    struct lws_vhost *vh;
+};
+
+struct rt__ws_ctx {
+    struct lws_context *ctx;
+    struct vhost_entry *vhosts;
+    unsigned nvhosts;
+};
+
+/* --- unreferencing what lws adds to the loop */
+
+struct handle_set {
+    uv_handle_t **h;
+    size_t n, cap;
+};
+
+static void collect(uv_handle_t *h, void *arg)
+{
+    struct handle_set *s = arg;
+    uv_handle_t **nh;
+
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 64;
+        nh = rt__malloc(s->cap * sizeof(*nh));
+        if (nh == NULL) {
+            s->cap = s->n;
+            return;
+        }
+        if (s->n > 0)
+            memcpy(nh, s->h, s->n * sizeof(*nh));
+        rt__free(s->h);
+        s->h = nh;
+    }
+    s->h[s->n++] = h;
+}
+
+static void unref_new(uv_handle_t *h, void *arg)
+{
+    struct handle_set *s = arg;
+    size_t i;
+
+    for (i = 0; i < s->n; i++)
+        if (s->h[i] == h)
+            return;
+    if (h->type != UV_POLL)
+        uv_unref(h);
+}
+
+/* --- the context and its vhosts */
+
+static int make_context(rt_loop *l, struct rt__ws_ctx *w)
+{
+    struct lws_context_creation_info info;
+    struct handle_set before = {NULL, 0, 0};
+    void *foreign[1];
+
+    foreign[0] = rt__loop_uv(l);
+    memset(&info, 0, sizeof(info));
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.options = LWS_SERVER_OPTION_LIBUV |
+                   LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN |
+                   LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+                   LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+                   LWS_SERVER_OPTION_VALIDATE_UTF8;
+    info.foreign_loops = foreign;
+    info.timeout_secs = 30;
+    info.fd_limit_per_thread = 0;
+    if (getenv("RTCTL_LWS_DEBUG") == NULL)
+        lws_set_log_level(LLL_ERR, NULL);
+    uv_walk(rt__loop_uv(l), collect, &before);
+    w->ctx = lws_create_context(&info);
+    if (w->ctx != NULL)
+        uv_walk(rt__loop_uv(l), unref_new, &before);
+    rt__free(before.h);
+    return w->ctx == NULL ? RT_ESTATE : 0;
+}
+
+static int make_vhost(struct rt__ws_ctx *w, const char *cacert, int compress,
+                      struct lws_vhost **out)
+{
+    struct lws_context_creation_info info;
+    struct vhost_entry *e;
+    char name[32];
+
+    e = rt__calloc(1, sizeof(*e));
+    if (e == NULL)
+        return RT_ENOMEM;
+    if (cacert != NULL &&
+        (e->cacert = rt__strndup(cacert, strlen(cacert))) == NULL) {
+        rt__free(e);
+        return RT_ENOMEM;
+    }
+    snprintf(name, sizeof(name), "rtctl-client-%u", w->nvhosts);
+    memset(&info, 0, sizeof(info));
+    info.vhost_name = name;
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = protocols;
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    /* The system's trust store, as OpenSSL itself would find it. */
+    info.client_ssl_ca_filepath =
+        cacert != NULL ? cacert : X509_get_default_cert_file();
+    if (compress)
+        info.extensions = exts_deflate;
+    e->compress = compress;
+    e->vh = lws_create_vhost(w->ctx, &info);
+    if (e->vh == NULL) {
+        rt__free(e->cacert);
+        rt__free(e);
+        /* lws refuses a vhost whose CA file it cannot load */
+        return cacert != NULL ? RT_ETLS : RT_ESTATE;
+    }
+    e->next = w->vhosts;
+    w->vhosts = e;
+    w->nvhosts++;
+    *out = e->vh;
+    return 0;
+}
+
+int rt__loop_ws_vhost(rt_loop *l, const char *cacert, int compress,
+                      struct lws_context **ctx, struct lws_vhost **out)
+{
+    struct rt__ws_ctx **slot = rt__loop_ws_slot(l), *w = *slot;
+    struct vhost_entry *e;
+    int rc;
+
+    if (w == NULL) {
+        w = rt__calloc(1, sizeof(*w));
+        if (w == NULL)
+            return RT_ENOMEM;
+        if ((rc = make_context(l, w)) != 0) {
+            rt__free(w);
+            return rc;
+        }
+        *slot = w;
+    }
+    *ctx = w->ctx;
+    for (e = w->vhosts; e != NULL; e = e->next) {
+        if (e->compress != !!compress)
+            continue;
+        if ((e->cacert == NULL) != (cacert == NULL))
+            continue;
+        if (cacert != NULL && strcmp(e->cacert, cacert) != 0)
+            continue;
+        *out = e->vh;
+        return 0;
+    }
+    return make_vhost(w, cacert, !!compress, out);
+}
+
+void rt__ws_ctx_destroy(struct rt__ws_ctx *w, int phase)
+{
+    struct vhost_entry *e;
+
+    if (w == NULL)
+        return;
+    lws_context_destroy(w->ctx);
+    if (phase == 1)
+        return;
+    while ((e = w->vhosts) != NULL) {
+        w->vhosts = e->next;
+        rt__free(e->cacert);
+        rt__free(e);
+    }
+    rt__free(w);
+}
