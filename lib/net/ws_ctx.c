@@ -8,7 +8,7 @@
  * once and kept.
  *
  * lws keeps a few handles of its own on the loop (its timer, its idle
- * handle).  They are unreferenced, so that rt_loop_run() returns once the
+ * handle, the poll of its event pipe).  They are unreferenced, so that rt_loop_run() returns once the
  * clients are done, as it does for the curl-based clients: the handles a
  * live connection needs (its socket poll) are created later and keep their
  * reference.
@@ -87,8 +87,7 @@ static void unref_new(uv_handle_t *h, void *arg)
     for (i = 0; i < s->n; i++)
         if (s->h[i] == h)
             return;
-    if (h->type != UV_POLL)
-        uv_unref(h);
+    uv_unref(h); /* its event pipe's poll too: no connection exists yet */
 }
 
 /* --- the context and its vhosts */
