@@ -56,8 +56,8 @@ struct lws_vhost;
 struct lws_context;
 struct rt__ws_ctx;
 struct rt__ws_ctx **rt__loop_ws_slot(rt_loop *l);
-/* The vhost for this trust and compression; 0, RT_ENOMEM, RT_ETLS. */
-int rt__loop_ws_vhost(rt_loop *l, const char *cacert, int compress,
+/* The vhost for this trust store; 0, RT_ENOMEM, RT_ETLS, RT_ESTATE. */
+int rt__loop_ws_vhost(rt_loop *l, const char *cacert,
                       struct lws_context **ctx, struct lws_vhost **out);
 void rt__ws_ctx_destroy(struct rt__ws_ctx *w, int phase);
 

@@ -38,6 +38,7 @@
 
 #include <cjson/cJSON.h>
 #include <libwebsockets.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "net_int.h"
@@ -79,7 +80,7 @@ struct rt_ws_client {
     char *subprotocols;
     char *origin;
     char *cacert;
-    int insecure, compress, raw, no_reconnect;
+    int insecure, raw, no_reconnect;
     int keep_user; /* no user or token of the caller's: keep the server's */
     uint64_t connect_timeout_ms, ping_interval_ms, pong_timeout_ms;
     uint64_t gap_timeout_ms;
@@ -647,7 +648,7 @@ static void connect_now(rt_ws_client *c)
     replay_clear(c);
     c->attempt_at = c->last_rx = now_ms(c);
 
-    rc = rt__loop_ws_vhost(c->loop, c->cacert, c->compress, &ctx, &vh);
+    rc = rt__loop_ws_vhost(c->loop, c->cacert, &ctx, &vh);
     if (rc == 0)
         rc = ws_path(c, &path);
     if (rc != 0) {
@@ -768,8 +769,16 @@ static void connection_error(rt_ws_client *c, struct lws *wsi,
                            status == 404 || status == 405);
     } else if (strstr(s, "ssl") != NULL || strstr(s, "SSL") != NULL ||
                strstr(s, "tls") != NULL || strstr(s, "certificate") != NULL) {
-        set_err(c, "TLS failure: %s", s);
-        attempt_failed(c, RT_ETLS, 0);
+        SSL *ssl = lws_get_ssl(wsi);
+        long v = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
+
+        /* As curl does: a certificate that fails now fails next time. */
+        if (v != X509_V_OK)
+            set_err(c, "TLS failure: the server's certificate: %s (use "
+                    "cacert to trust it)", X509_verify_cert_error_string(v));
+        else
+            set_err(c, "TLS failure: %s", s);
+        attempt_failed(c, RT_ETLS, 1);
     } else if (strstr(s, "connect") != NULL || strstr(s, "refused") != NULL ||
                strstr(s, "before established") != NULL) {
         set_err(c, "connection refused: %s port %d (%s)",
@@ -1184,7 +1193,6 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
     c->loop = loop;
     c->raw = o->raw;
     c->insecure = o->insecure;
-    c->compress = o->compress;
     c->no_reconnect = o->no_reconnect;
     c->connect_timeout_ms = o->connect_timeout_ms;
     c->ping_interval_ms = o->ping_interval_ms;

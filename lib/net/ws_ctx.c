@@ -4,8 +4,11 @@
  *
  * The context is created when the first client connects and lives as long
  * as the rt_loop.  TLS trust is per vhost in lws, so each distinct
- * (cacert, compress) pair a client asks for gets a vhost of its own, made
- * once and kept.
+ * cacert a client asks for gets a vhost of its own, made once and kept.
+ *
+ * No permessage-deflate: with lws 4.1 a compressing client stalls after
+ * the server's first frame in our protocol (the upgrade, the welcome and
+ * raw echo work; the next exchange never completes).
  *
  * lws keeps a few handles of its own on the loop (its timer, its idle
  * handle, the poll of its event pipe).  They are unreferenced, so that rt_loop_run() returns once the
@@ -18,6 +21,7 @@
  * once they are closed, frees the rest (rt_loop_free() orders this).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libwebsockets.h>
@@ -33,16 +37,9 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0}
 };
 
-static const struct lws_extension exts_deflate[] = {
-    {"permessage-deflate", lws_extension_callback_pm_deflate,
-     "permessage-deflate; client_max_window_bits"},
-    {NULL, NULL, NULL}
-};
-
 struct vhost_entry {
     struct vhost_entry *next;
     char *cacert; /* NULL: the system's store */
-    int compress;
     struct lws_vhost *vh;
 };
 
@@ -109,8 +106,9 @@ static int make_context(rt_loop *l, struct rt__ws_ctx *w)
     info.foreign_loops = foreign;
     info.timeout_secs = 30;
     info.fd_limit_per_thread = 0;
+    /* lws logs to stderr; the clients report through their callbacks. */
     if (getenv("RTCTL_LWS_DEBUG") == NULL)
-        lws_set_log_level(LLL_ERR, NULL);
+        lws_set_log_level(0, NULL);
     uv_walk(rt__loop_uv(l), collect, &before);
     w->ctx = lws_create_context(&info);
     if (w->ctx != NULL)
@@ -119,7 +117,7 @@ static int make_context(rt_loop *l, struct rt__ws_ctx *w)
     return w->ctx == NULL ? RT_ESTATE : 0;
 }
 
-static int make_vhost(struct rt__ws_ctx *w, const char *cacert, int compress,
+static int make_vhost(struct rt__ws_ctx *w, const char *cacert,
                       struct lws_vhost **out)
 {
     struct lws_context_creation_info info;
@@ -143,9 +141,6 @@ static int make_vhost(struct rt__ws_ctx *w, const char *cacert, int compress,
     /* The system's trust store, as OpenSSL itself would find it. */
     info.client_ssl_ca_filepath =
         cacert != NULL ? cacert : X509_get_default_cert_file();
-    if (compress)
-        info.extensions = exts_deflate;
-    e->compress = compress;
     e->vh = lws_create_vhost(w->ctx, &info);
     if (e->vh == NULL) {
         rt__free(e->cacert);
@@ -160,7 +155,7 @@ static int make_vhost(struct rt__ws_ctx *w, const char *cacert, int compress,
     return 0;
 }
 
-int rt__loop_ws_vhost(rt_loop *l, const char *cacert, int compress,
+int rt__loop_ws_vhost(rt_loop *l, const char *cacert,
                       struct lws_context **ctx, struct lws_vhost **out)
 {
     struct rt__ws_ctx **slot = rt__loop_ws_slot(l), *w = *slot;
@@ -179,8 +174,6 @@ int rt__loop_ws_vhost(rt_loop *l, const char *cacert, int compress,
     }
     *ctx = w->ctx;
     for (e = w->vhosts; e != NULL; e = e->next) {
-        if (e->compress != !!compress)
-            continue;
         if ((e->cacert == NULL) != (cacert == NULL))
             continue;
         if (cacert != NULL && strcmp(e->cacert, cacert) != 0)
@@ -188,7 +181,7 @@ int rt__loop_ws_vhost(rt_loop *l, const char *cacert, int compress,
         *out = e->vh;
         return 0;
     }
-    return make_vhost(w, cacert, !!compress, out);
+    return make_vhost(w, cacert, out);
 }
 
 void rt__ws_ctx_destroy(struct rt__ws_ctx *w, int phase)

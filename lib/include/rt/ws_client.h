@@ -33,13 +33,14 @@
  * replaced (RT_ETIMEDOUT), so a silently dead TCP connection is noticed.
  *
  * Answers and what the client does with them:
- * - close 1000, 1002, 1003, 1007, 1008, 1009, 1010, and an HTTP answer
- *   400, 401, 403, 404 or 405 to the upgrade: the client stops
- *   (on_state RT_WS_CLOSED with RT_ECLOSED or RT_EHTTP, the detail naming
- *   the code and reason).
+ * - close 1000, 1002, 1003, 1007, 1008, 1009, 1010, an HTTP answer
+ *   400, 401, 403, 404 or 405 to the upgrade, a certificate or TLS
+ *   handshake failure: the client stops (on_state RT_WS_CLOSED with
+ *   RT_ECLOSED, RT_EHTTP or RT_ETLS, the detail naming the code and
+ *   reason).
  * - any other close code (1001, 1006, 1011, 1012, 1013...), any other HTTP
- *   status, a refused or failed connection, a TLS failure, a dead
- *   connection: reconnect after the backoff delay.
+ *   status, a refused or failed connection, a dead connection: reconnect
+ *   after the backoff delay.
  * - a frame over max_message_bytes: the client closes with 1009 and stops
  *   (RT_ETOOBIG); a frame that is not protocol JSON in protocol mode is
  *   passed to on_message as it came, with msg NULL.
@@ -90,7 +91,6 @@ typedef struct rt_ws_client_opts {
     const char *origin;       /* Origin header; NULL none */
     const char *cacert;       /* PEM bundle to trust instead of the system's */
     int insecure;             /* 1: skip TLS certificate checks */
-    int compress;             /* 1: offer permessage-deflate; default 0 */
     /* protocol mode: resume position of the first connection */
     int has_since;      /* 1: the first connection sends since */
     uint64_t since;     /* the last seq already seen, with has_since */
@@ -168,7 +168,7 @@ typedef struct rt_ws_client_cbs {
 
 /*
  * Fill |o| with the defaults: protocol mode, no extra headers, the system
- * CA store, no compression, no since, connect timeout 10 s, ping after
+ * CA store, no since, connect timeout 10 s, ping after
  * 30 s of silence and give up 10 s later, gap timeout 2 s, messages up to
  * 16 MiB, up to 1024 queued messages or 16 MiB, the backoff defaults,
  * unlimited retries.
