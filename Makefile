@@ -42,9 +42,28 @@ fuzz:
 	cmake --build $(BUILD_SAN) -j $(JOBS)
 	ctest --test-dir $(BUILD_SAN) -L fuzz --output-on-failure
 
-# The main job: the bundled server on 127.0.0.1:8080 until Ctrl-C.
+# The main job: the bundled server in the background (on a free port, or
+# RUN_PORT), its output in $(BUILD)/serve.log, and `rtctl chat general`
+# against it in the foreground.  Leaving the chat (/quit, Ctrl-D, Ctrl-C)
+# stops the server.  The port is read from the server's first line,
+# `listening on http://HOST:PORT`, once that line is complete.
+RUN_PORT ?= 0
 run: build
-	$(BUILD)/rtctl serve
+	@out=$(BUILD)/serve.out; log=$(BUILD)/serve.log; : >"$$out"; \
+	$(BUILD)/rtctl serve --port $(RUN_PORT) >"$$out" 2>"$$log" & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null' EXIT; \
+	trap 'exit 130' INT TERM; \
+	n=0; while [ "$$(wc -l <"$$out")" -lt 1 ]; do \
+	    if ! kill -0 $$pid 2>/dev/null || [ $$n -ge 400 ]; then \
+	        echo "make run: rtctl serve did not start:" >&2; \
+	        cat "$$log" >&2; exit 1; \
+	    fi; \
+	    n=$$((n + 1)); sleep 0.05; \
+	done; \
+	url=$$(sed -n '1s/^listening on //p' "$$out"); \
+	echo "rtctl serve: $$url (log: $$log)"; \
+	echo "from another terminal: $(BUILD)/rtctl chat --url $$url general"; \
+	$(BUILD)/rtctl chat --url "$$url" general
 
 bench: build
 	@for b in $(BUILD)/tests/bench_*; do echo "== $$b"; $$b || exit 1; done

@@ -5,8 +5,11 @@
 #ifndef RTCTL_CMD_H
 #define RTCTL_CMD_H
 
+int cmd_chat(int argc, char **argv);
+int cmd_connect(int argc, char **argv);
 int cmd_poll(int argc, char **argv);
 int cmd_proxy(int argc, char **argv);
+int cmd_send(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_tail(int argc, char **argv);
 int cmd_token(int argc, char **argv);

@@ -25,9 +25,14 @@ struct cmd_struct {
 
 /* Sorted by name. */
 static const struct cmd_struct commands[] = {
+    {"chat", cmd_chat,
+     "chat in a room over WebSocket (readline on a terminal)"},
+    {"connect", cmd_connect,
+     "raw interactive WebSocket session with any server"},
     {"poll", cmd_poll, "follow a room by long polling"},
     {"proxy", cmd_proxy,
      "TCP proxy that injects faults (drops, latency, stalls)"},
+    {"send", cmd_send, "send messages to a room and wait for the acks"},
     {"serve", cmd_serve,
      "run the bundled WebSocket, SSE and long-poll server"},
     {"tail", cmd_tail, "print the events of a Server-Sent Events stream"},

@@ -247,3 +247,21 @@ int rt_out_msg(struct rt_out *o, uint64_t seq, const char *json, size_t len)
     rt__buf_cleanup(&b);
     return rc;
 }
+
+int rt_out_line(struct rt_out *o, const char *s, size_t len)
+{
+    rt_buf b;
+    int rc;
+
+    rt__buf_init(&b);
+    rc = append_safe(&b, s, len, o->tty);
+    rc |= rt__buf_append(&b, "\n", 1);
+    if (rc != 0) {
+        rt__buf_cleanup(&b);
+        o->write_error = ENOMEM;
+        return -1;
+    }
+    rc = emit(o, &b);
+    rt__buf_cleanup(&b);
+    return rc;
+}

@@ -58,6 +58,14 @@ int rt_out_sse_event(struct rt_out *o, const rt_sse_event *ev);
 int rt_out_msg(struct rt_out *o, uint64_t seq, const char *json, size_t len);
 
 /*
+ * Print the line |s|, |len| (a received frame, an ack object) and a
+ * newline; on a terminal, control characters are shown as \xHH, as the
+ * printers above show them.
+ * Returns 0, or -1 once stdout failed (o->write_error says why).
+ */
+int rt_out_line(struct rt_out *o, const char *s, size_t len);
+
+/*
  * Flush stdout and report a write error.  A reader that went away (EPIPE,
  * as in `rtctl tail - | head -1`) is not an error.  Returns 0 or 1.
  */

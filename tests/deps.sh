@@ -4,13 +4,14 @@
 # Uses sudo only when not root.
 set -eu
 
-# chromium: headless, for tests/e2e/t5100-serve-browser.sh.
+# chromium: headless, for tests/e2e/t5100-serve-browser.sh; tmux drives
+# the terminal of rtctl chat in tests/e2e/t1710-chat-tty.sh.
 pkgs="build-essential cmake pkg-config
       libcjson-dev libcmocka-dev libssl-dev libuv1-dev libwebsockets-dev
       libcurl4-openssl-dev libreadline-dev libhiredis-dev
       clang libclang-rt-14-dev scdoc mandoc
       python3 python3-websockets curl openssl
-      chromium"
+      chromium tmux"
 
 missing=
 for p in $pkgs; do

@@ -168,6 +168,7 @@ static int dispatch(rt_sse_parser *p)
     int rc = 0;
 
     /* Step 1 of the spec runs even when no event fires. */
+    ev.has_id = p->id_dirty;
     if (p->id_dirty) {
         if (buf_set(&p->id, p->id_next.data, p->id_next.len) != 0)
             return fail(p, RT_ENOMEM);

@@ -32,6 +32,7 @@ static void on_open(rt_ws_client *c, const rt_msg *welcome, void *ud)
     (void)ud;
     printf("joined as %s at seq %llu\n", welcome->u.system.welcome.user,
            (unsigned long long)welcome->u.system.welcome.seq);
+    fflush(stdout);
     if (hello != NULL && rt_ws_client_send_text(c, hello, "hello-1") == 0)
         hello = NULL; /* once, even across reconnections */
 }
@@ -42,6 +43,7 @@ static void on_resumed(rt_ws_client *c, int recovered, uint64_t from,
     (void)c, (void)ud;
     printf("resumed %llu..%llu%s\n", (unsigned long long)from,
            (unsigned long long)to, recovered ? "" : " (messages were lost)");
+    fflush(stdout);
 }
 
 static void on_ack(rt_ws_client *c, const char *id, uint64_t seq,
@@ -50,6 +52,7 @@ static void on_ack(rt_ws_client *c, const char *id, uint64_t seq,
     (void)c, (void)ud;
     printf("%s: %s %llu\n", id, code ? code : "stored as seq",
            (unsigned long long)seq);
+    fflush(stdout);
 }
 
 static void on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
@@ -63,10 +66,15 @@ static void on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
             detail);
 }
 
+static void on_closed(rt_ws_client *c, void *ud)
+{
+    (void)c, (void)ud;
+    client = NULL; /* freed when this returns */
+}
+
 static void on_sigint(uv_signal_t *s, int signum)
 {
-    (void)signum;
-    uv_close((uv_handle_t *)s, NULL);
+    (void)s, (void)signum;
     rt_ws_client_close(client); /* on_closed follows; the loop then ends */
 }
 
@@ -91,6 +99,7 @@ int main(int argc, char **argv)
     cbs.on_resumed = on_resumed;
     cbs.on_ack = on_ack;
     cbs.on_state = on_state;
+    cbs.on_closed = on_closed;
     rc = rt_ws_client_new(&client, loop, argv[1], &o, &cbs, NULL);
     if (rc == 0)
         rc = rt_ws_client_start(client);
@@ -102,6 +111,7 @@ int main(int argc, char **argv)
     uv_signal_start(&sig, on_sigint, SIGINT);
     uv_unref((uv_handle_t *)&sig); /* the client alone keeps the loop up */
     rt_loop_run(loop);
+    uv_close((uv_handle_t *)&sig, NULL);
     rt_loop_free(loop);
     return rc == 0 ? 0 : 1;
 }

@@ -22,6 +22,10 @@
  *   memory goes.  Nothing of the client is touched after that.
  * - The retry timer doubles as the finalize timer: a pending reconnection
  *   is simply replaced.
+ * - With order_by_seq, c->seq sits between the parser and on_event, and
+ *   its position, not the parser's last event ID, is the Last-Event-ID;
+ *   the gap timer follows rt__sse_seq_deadline() and outlives
+ *   connections, since the held events wait for the replay of the next.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +34,7 @@
 
 #include "net_int.h"
 #include "rt/sse_client.h"
+#include "sse_seq.h"
 #include "rt/url.h"
 #include "rt/version.h"
 
@@ -45,6 +50,8 @@ struct rt_sse_client {
     uint64_t connect_timeout_ms;
     uint64_t stall_timeout_ms;
     rt_sse_parser *parser;
+    rt__sse_seq *seq; /* order_by_seq only */
+    uint64_t gap_timeout_ms;
     rt_backoff backoff;
     rt_sse_client_cbs cbs;
     void *ud;
@@ -52,6 +59,7 @@ struct rt_sse_client {
     CURL *easy;
     uv_timer_t retry_timer; /* next attempt, or finalize */
     uv_timer_t stall_timer;
+    uv_timer_t gap_timer;
     int handles; /* uv handles still open */
     int started;
     int closing;
@@ -73,6 +81,7 @@ struct rt_sse_client {
 
 static void begin_close(rt_sse_client *c, int err);
 static void on_stall(uv_timer_t *t);
+static void on_gap(uv_timer_t *t);
 
 static void set_err(rt_sse_client *c, const char *fmt, ...)
     RT__PRINTF(2, 3);
@@ -103,8 +112,51 @@ static int on_parsed(const rt_sse_event *ev, void *ud)
     if (c->closing)
         return 1;
     rt_backoff_delivered(&c->backoff);
-    c->cbs.on_event(c, ev, c->ud);
+    if (c->seq == NULL) {
+        c->cbs.on_event(c, ev, c->ud);
+        return c->closing;
+    }
+    if (rt__sse_seq_push(c->seq, ev, uv_now(rt__loop_uv(c->loop))) != 0) {
+        c->fail_err = RT_ENOMEM;
+        c->fail_final = 1;
+        set_err(c, "out of memory holding an event");
+        return 1;
+    }
     return c->closing;
+}
+
+/* --- the sequencer's callbacks (order_by_seq) */
+
+static void seq_deliver(const rt_sse_event *ev, void *ud)
+{
+    rt_sse_client *c = ud;
+
+    if (!c->closing)
+        c->cbs.on_event(c, ev, c->ud);
+}
+
+static void seq_resumed(int recovered, void *ud)
+{
+    rt_sse_client *c = ud;
+
+    if (!c->closing && c->cbs.on_resumed != NULL)
+        c->cbs.on_resumed(c, recovered, c->ud);
+}
+
+/* Arm the gap timer for the sequencer's next deadline. */
+static void arm_gap(rt_sse_client *c)
+{
+    uint64_t at, now;
+
+    if (c->seq == NULL || c->closing)
+        return;
+    at = rt__sse_seq_deadline(c->seq);
+    if (at == UINT64_MAX) {
+        uv_timer_stop(&c->gap_timer);
+        return;
+    }
+    now = uv_now(rt__loop_uv(c->loop));
+    uv_timer_start(&c->gap_timer, on_gap, at > now ? at - now : 0, 0);
 }
 
 static void on_retry_field(uint64_t ms, void *ud)
@@ -151,6 +203,7 @@ static int judge(rt_sse_client *c, long code)
         }
         c->opened = 1;
         c->open_at = uv_now(rt__loop_uv(c->loop));
+        rt__sse_seq_connected(c->seq);
         return 1;
     }
     if (code == 204) {
@@ -222,6 +275,9 @@ static size_t on_write(char *b, size_t size, size_t n, void *ud)
     c->in_cb = 0;
     if (c->closing)
         return 0;
+    arm_gap(c);
+    if (rc != 0 && c->fail_err != 0)
+        return 0; /* on_parsed said why */
     if (rc != 0) {
         c->fail_err = rc;
         c->fail_final = 1;
@@ -260,7 +316,10 @@ static int connect_now(rt_sse_client *c)
     if ((n = curl_slist_append(h, "Cache-Control: no-cache")) == NULL)
         goto fail;
     h = n;
-    id = rt_sse_parser_last_id(c->parser, &idlen);
+    if (c->seq != NULL)
+        id = rt__sse_seq_last_id(c->seq, &idlen);
+    else
+        id = rt_sse_parser_last_id(c->parser, &idlen);
     if (idlen > 0 && strlen(id) == idlen && rt__net_header_safe(id)) {
         line = rt__malloc(idlen + sizeof("Last-Event-ID: "));
         if (line == NULL)
@@ -434,6 +493,31 @@ static void on_stall(uv_timer_t *t)
     failed(c, RT_ETIMEDOUT, 0);
 }
 
+/*
+ * A gap stayed open for gap_timeout_ms: the message is not coming on this
+ * connection, so replace it; the replay from the last delivered id fills
+ * the gap (or the server says recovered:false).  With no stream open a
+ * reconnection is already on its way.
+ */
+static void on_gap(uv_timer_t *t)
+{
+    rt_sse_client *c = t->data;
+    uint64_t from = 0, to = 0;
+
+    if (c->closing || c->seq == NULL)
+        return;
+    if (rt__sse_seq_tick(c->seq, uv_now(rt__loop_uv(c->loop)), &from,
+                         &to) == RT_EGAP &&
+        c->easy != NULL && c->opened) {
+        end_transfer(c);
+        set_err(c, "seq %llu to %llu missing for %llu ms",
+                (unsigned long long)from, (unsigned long long)to,
+                (unsigned long long)c->gap_timeout_ms);
+        failed(c, RT_EGAP, 0);
+    }
+    arm_gap(c);
+}
+
 /* --- closing */
 
 static void on_handle_closed(uv_handle_t *h)
@@ -445,6 +529,7 @@ static void on_handle_closed(uv_handle_t *h)
     if (c->cbs.on_closed != NULL)
         c->cbs.on_closed(c, c->ud);
     rt_sse_parser_free(c->parser);
+    rt__sse_seq_free(c->seq);
     curl_slist_free_all(c->user_headers);
     rt__free(c->cacert);
     rt__free(c->url);
@@ -459,6 +544,7 @@ static void on_finalize(uv_timer_t *t)
     emit_state(c, RT_SSE_CLOSED, 0, c->close_err);
     uv_close((uv_handle_t *)&c->retry_timer, on_handle_closed);
     uv_close((uv_handle_t *)&c->stall_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->gap_timer, on_handle_closed);
 }
 
 static void begin_close(rt_sse_client *c, int err)
@@ -482,6 +568,7 @@ void rt_sse_client_opts_init(rt_sse_client_opts *o)
     o->connect_timeout_ms = 10000;
     o->stall_timeout_ms = 45000;
     rt_backoff_policy_init(&o->backoff);
+    o->gap_timeout_ms = 2000;
 }
 
 int rt_sse_client_new(rt_sse_client **out, rt_loop *loop, const char *url,
@@ -490,6 +577,7 @@ int rt_sse_client_new(rt_sse_client **out, rt_loop *loop, const char *url,
 {
     rt_sse_client_opts defaults;
     rt_sse_parser_opts po;
+    rt__sse_seq_cbs sc = {seq_deliver, seq_resumed};
     rt_backoff_policy bp;
     rt_sse_client *c;
     rt_url *u = NULL;
@@ -551,6 +639,14 @@ int rt_sse_client_new(rt_sse_client **out, rt_loop *loop, const char *url,
         (rc = rt_sse_parser_set_last_id(c->parser, o->last_event_id,
                                         strlen(o->last_event_id))) != 0)
         goto fail;
+    if (o->order_by_seq &&
+        (rc = rt__sse_seq_new(&c->seq, o->last_event_id,
+                              o->last_event_id != NULL
+                                  ? strlen(o->last_event_id)
+                                  : 0,
+                              o->gap_timeout_ms, &sc, c)) != 0)
+        goto fail;
+    c->gap_timeout_ms = o->gap_timeout_ms;
     c->xfer.done = done;
     c->loop = loop;
     c->insecure = o->insecure;
@@ -561,13 +657,15 @@ int rt_sse_client_new(rt_sse_client **out, rt_loop *loop, const char *url,
     c->ud = ud;
     uv_timer_init(rt__loop_uv(loop), &c->retry_timer);
     uv_timer_init(rt__loop_uv(loop), &c->stall_timer);
-    c->retry_timer.data = c->stall_timer.data = c;
-    c->handles = 2;
+    uv_timer_init(rt__loop_uv(loop), &c->gap_timer);
+    c->retry_timer.data = c->stall_timer.data = c->gap_timer.data = c;
+    c->handles = 3;
     *out = c;
     return 0;
 
 fail:
     rt_sse_parser_free(c->parser);
+    rt__sse_seq_free(c->seq);
     curl_slist_free_all(c->user_headers);
     rt__free(c->cacert);
     rt__free(c->url);
@@ -610,5 +708,9 @@ uint32_t rt_sse_client_attempt(const rt_sse_client *c)
 
 const char *rt_sse_client_last_id(const rt_sse_client *c)
 {
-    return c == NULL ? "" : rt_sse_parser_last_id(c->parser, NULL);
+    if (c == NULL)
+        return "";
+    if (c->seq != NULL)
+        return rt__sse_seq_last_id(c->seq, NULL);
+    return rt_sse_parser_last_id(c->parser, NULL);
 }

@@ -164,8 +164,14 @@ static void attempt_failed(rt_ws_client *c, int err, int final)
 /* End the connection without a close handshake (dead, broken). */
 static void kill_wsi(rt_ws_client *c)
 {
-    if (c->wsi != NULL)
-        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    if (c->wsi == NULL)
+        return;
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    /*
+     * lws (4.1, libuv) runs due timeouts only after I/O on one of its
+     * fds; from our own timer on a silent connection, wake it up.
+     */
+    lws_cancel_service(lws_get_context(c->wsi));
 }
 
 /* --- the outgoing queue */

@@ -304,3 +304,96 @@ start_proxy() {
     esac
     PBASE=http://127.0.0.1:$PPORT
 }
+
+# --- wsdrv (drivers/wsdrv.c: the t41xx WebSocket client scripts)
+
+# RT_WSDRV replaces it, e.g. with a script that runs it under valgrind.
+WSDRV=${RT_WSDRV:-${RT_BUILDDIR:-$(dirname "$RTCTL")}/tests/wsdrv}
+
+# bg_drv NAME CMD...: run CMD in the background (bounded by timeout),
+# stdout to NAME.out, stderr to NAME.err; the EXIT trap stops it.  Sets
+# BG_PID.
+bg_drv() {
+    _bd_name=$1
+    shift
+    : >"$_bd_name.out"
+    timeout 110 "$@" >"$_bd_name.out" 2>"$_bd_name.err" &
+    BG_PID=$!
+    SERVER_PIDS="$SERVER_PIDS $BG_PID"
+}
+
+# wait_drv PID NAME WANT: wait for a process of bg_drv; fail unless it
+# exits WANT.
+wait_drv() {
+    wait "$1"
+    _wd_rc=$?
+    _wd_left=
+    for _wd_p in $SERVER_PIDS; do
+        [ "$_wd_p" = "$1" ] || _wd_left="$_wd_left $_wd_p"
+    done
+    SERVER_PIDS=$_wd_left
+    if [ "$_wd_rc" -ne "$3" ]; then
+        printf '%s\n' "--- $2.out (last lines)" >&2
+        tail -n 20 "$2.out" >&2
+        printf '%s\n' "--- $2.err" >&2
+        tail -n 20 "$2.err" >&2
+        fail "$2 exited $_wd_rc, expected $3"
+    fi
+}
+
+# count_lines PATTERN FILE: how many lines of FILE match the extended regex.
+count_lines() {
+    grep -Ec -- "$1" "$2" 2>/dev/null
+}
+
+# publish_seq BASE ROOM FIRST LAST: POST the texts "mFIRST".."mLAST" to
+# ROOM in order over one keep-alive HTTP connection, as fast as the server
+# takes them; each must be stored with the seq its name says.
+publish_seq() {
+    timeout 60 "$RT_PY" - "$@" <<'PY' || fail "publishing m$3..m$4 to $2"
+import http.client, json, sys, urllib.parse
+base, room, first, last = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+u = urllib.parse.urlsplit(base)
+conn = http.client.HTTPConnection(u.hostname, u.port, timeout=20)
+for n in range(first, last + 1):
+    body = json.dumps({"type": "text", "data": {"content": "m%d" % n}})
+    conn.request("POST", "/publish/" + room, body,
+                 {"Content-Type": "application/json"})
+    r = conn.getresponse()
+    answer = r.read()
+    if r.status != 202 or json.loads(answer).get("seq") != n:
+        sys.exit("FAIL: m%d: HTTP %d %r" % (n, r.status, answer))
+PY
+}
+
+# check_ws_seqs FILE FIRST-LAST[,FIRST-LAST...]: the "message" lines of
+# `wsdrv follow` in FILE carry exactly these seqs, in this order, each with
+# the content mSEQ that publish_seq gave it: every message once, in order.
+check_ws_seqs() {
+    "$RT_PY" - "$@" <<'PY' || fail "$1: not exactly once, in order"
+import json, sys
+path, spec = sys.argv[1], sys.argv[2]
+want = []
+for r in spec.split(","):
+    a, b = r.split("-")
+    want += list(range(int(a), int(b) + 1))
+got = []
+for n, line in enumerate(open(path, encoding="utf-8"), 1):
+    o = json.loads(line)
+    if o["type"] == "message":
+        if o["content"] != "m%d" % o["seq"]:
+            sys.exit("FAIL: line %d: seq %d carries %r" % (n, o["seq"], o["content"]))
+        got.append(o["seq"])
+if got != want:
+    seen, dup = set(), []
+    for s in got:
+        if s in seen:
+            dup.append(s)
+        seen.add(s)
+    first_bad = next((i for i, (g, w) in enumerate(zip(got, want)) if g != w), min(len(got), len(want)))
+    sys.exit("FAIL: %d messages, %d expected; first difference at #%d "
+             "(got %s); duplicates %s; missing %s" %
+             (len(got), len(want), first_bad + 1, got[first_bad:first_bad + 3],
+              dup[:10], sorted(set(want) - set(got))[:10]))
+PY
+}

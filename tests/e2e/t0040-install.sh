@@ -14,7 +14,9 @@ libdir=$(find "$prefix" -name 'librtctl.so' | head -n 1)
 libdir=$(dirname "$libdir")
 for f in "$prefix/bin/rtctl" "$libdir/librtctl.a" \
     "$prefix/include/rtctl.h" "$prefix/include/rt/sse_parser.h" \
-    "$prefix/include/rt/version.h" "$libdir/pkgconfig/rtctl.pc"; do
+    "$prefix/include/rt/version.h" "$prefix/include/rt/ws_client.h" \
+    "$libdir/pkgconfig/rtctl.pc" \
+    "$prefix/share/bash-completion/completions/rtctl"; do
     [ -e "$f" ] || fail "missing after install: $f"
 done
 if command -v scdoc >/dev/null 2>&1; then

@@ -21,6 +21,31 @@
  *   connection is taken for dead and replaced (RT_ETIMEDOUT).
  * - a line or event past the parser's limits: closes with RT_ETOOBIG.
  *
+ * Ordering by seq (order_by_seq, for our server, rtctl-protocol(7)): off
+ * by default, so the client follows any SSE server.  When on, an event
+ * whose own id: field is EPOCH-SEQ is a stored message, and goes through
+ * an ordered buffer (rt/order.h) by SEQ exactly as the WebSocket client's
+ * messages do: each seq reaches on_event once and in increasing order,
+ * duplicates (the replay after a resume) are dropped, and a message that
+ * arrives past a missing seq is held.  A gap that does not fill within
+ * gap_timeout_ms ends the connection (RT_EGAP, with backoff), and the
+ * reconnection resumes from the last delivered id, so the replay fills
+ * it.  Events without an id of their own (presence, typing, the welcome
+ * and "resumed" events of a resumed stream) pass straight through, with
+ * the last delivered id as their id.  The buffer starts afresh, and
+ * on_resumed(recovered 0) tells the caller that messages were lost (at
+ * most once per connection, before the messages after the loss), when:
+ * - the server's system event {"data":{"event":"resumed",...}} says
+ *   "recovered":false: the held messages are delivered across their gaps
+ *   and the buffer moves past the event's "to";
+ * - an id comes from another epoch (the server's history restarted): the
+ *   buffer starts at that id's seq;
+ * - a seq is too far ahead for the buffer's window to be reordering.
+ * The first sequenced event sets the epoch and the seq to start from,
+ * unless last_event_id was an EPOCH-SEQ already.  Last-Event-ID, and
+ * rt_sse_client_last_id(), is always the id of the last event DELIVERED,
+ * never that of one held behind a gap.
+ *
  * Lifecycle: rt_sse_client_new(), rt_sse_client_start(), events and state
  * changes, then either rt_sse_client_close() or a stop of the client's own
  * (204, a final error, retries exhausted: on_state reports RT_SSE_CLOSED).
@@ -66,6 +91,8 @@ typedef struct rt_sse_client_opts {
     uint32_t max_retries;        /* reconnections in a row; 0 = unlimited */
     int no_reconnect;            /* 1: any failure closes the client */
     size_t max_line_bytes;       /* parser limit; 0 = its default */
+    int order_by_seq;            /* 1: order EPOCH-SEQ ids; see above */
+    uint64_t gap_timeout_ms;     /* order_by_seq: wait for a gap; 2000 */
 } rt_sse_client_opts;
 
 typedef struct rt_sse_client_cbs {
@@ -85,12 +112,21 @@ typedef struct rt_sse_client_cbs {
                      int err, const char *detail, void *ud);
     /* The last call; |c| is freed after it returns.  Optional. */
     void (*on_closed)(rt_sse_client *c, void *ud);
+    /*
+     * With order_by_seq: the server could not continue from where the
+     * client was; |recovered| is 0 (a "resumed" event said
+     * "recovered":false, the epoch changed, or a gap was too wide).  At
+     * most once per connection, before the events that follow the loss.
+     * Never called without order_by_seq.  Optional.
+     */
+    void (*on_resumed)(rt_sse_client *c, int recovered, void *ud);
 } rt_sse_client_cbs;
 
 /*
  * Fill |o| with the defaults: no extra headers, the system CA store,
  * connect timeout 10 s, stall timeout 45 s, the backoff defaults (base
- * 1 s, cap 30 s), unlimited retries.
+ * 1 s, cap 30 s), unlimited retries, no ordering by seq (gap timeout 2 s
+ * once it is turned on).
  *
  * Returns nothing.
  * Ownership: |o| stays the caller's.
@@ -166,7 +202,8 @@ RT_EXTERN const char *rt_sse_client_errmsg(const rt_sse_client *c);
 RT_EXTERN uint32_t rt_sse_client_attempt(const rt_sse_client *c);
 
 /*
- * The last event ID: what the next reconnection sends as Last-Event-ID.
+ * The last event ID: what the next reconnection sends as Last-Event-ID
+ * (with order_by_seq, the id of the last event delivered).
  *
  * Returns a NUL-terminated string, "" when none; the client's, valid until
  * the next callback.

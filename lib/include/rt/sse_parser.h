@@ -41,6 +41,11 @@ typedef struct rt_sse_event {
     size_t data_len;
     const char *id; /* the last event ID buffer at dispatch ("" when none) */
     size_t id_len;
+    /*
+     * 1 when the event had an id: field of its own (which may have set
+     * |id| to ""), 0 when |id| carried over from an earlier event.
+     */
+    int has_id;
 } rt_sse_event;
 
 /* Return 0 to go on; nonzero stops: feed() returns RT_ECANCELED (sticky). */

@@ -1,0 +1,851 @@
+/*
+ * cmd_send.c: `rtctl send`, publish messages to a room and wait until the
+ * server has acknowledged every one of them.
+ *
+ * The messages are the arguments after ROOM, or the lines of standard
+ * input when there are none (read as they come, so a producer can pipe
+ * into a long-lived send).  Each gets an id, a random prefix and a counter
+ * ("3f9a1c07-2") unless --id names the one message.
+ *
+ * Two transports:
+ * - WebSocket (the default): rt_ws_client in protocol mode, each message
+ *   sent with rt_ws_client_send_text() and its id; the client keeps it
+ *   until the server's ack, sends it again after a reconnection unless the
+ *   replay shows it stored already, and reports each outcome to on_ack.
+ * - HTTP (--via http): POST /publish/ROOM, one message at a time, each
+ *   answered 202 {"seq":N}.  curl's blocking easy interface runs on
+ *   libuv's thread pool, so the loop keeps handling Ctrl-C, --timeout and
+ *   standard input; Ctrl-C aborts a transfer through the progress
+ *   callback.  Connection failures, 408, 429 and 5xx are retried with the
+ *   backoff of rt/backoff.h (Retry-After honoured); 400 and 413 refuse
+ *   that message and the others are still sent; any other status refuses
+ *   every message, and the command stops.
+ *
+ * Outcome: 0 when every message was acked, 1 when the server refused one
+ * (or the connection, with a close code or status that is final), 3 when
+ * it could not be reached within the retries, 5 at --timeout, 130 on
+ * Ctrl-C.  The acks go to stdout as they arrive; refusals go to stderr
+ * (and with --json to stdout, as error objects).
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <uv.h>
+
+#include "cmd.h"
+#include "core_int.h"
+#include "exit.h"
+#include "lines.h"
+#include "opts.h"
+#include "output.h"
+#include "rt/backoff.h"
+#include "rt/error.h"
+#include "rt/msg.h"
+#include "rt/ws_client.h"
+#include "session.h"
+
+static const char *const send_usage[] = {
+    "rtctl send [options] ROOM MESSAGE...",
+    "rtctl send [options] ROOM < LINES",
+    NULL,
+};
+
+static const struct rt_cmd_help send_help = {
+    "send", send_usage,
+    "Send each MESSAGE (or each line of standard input, when no MESSAGE is "
+    "given; empty lines are skipped) to ROOM as a text message, and exit 0 "
+    "once the server has acknowledged every one. ROOM is a room, a path or "
+    "a URL, relative to --url. Messages go over WebSocket, resent after a "
+    "reconnection until acked, or with --via http as POST /publish/ROOM.",
+};
+
+#define MAX_LINE (1024 * 1024) /* longest line read from stdin */
+#define HIGH_WATER 64          /* lines read ahead before stdin pauses */
+#define MAX_ANSWER 65536       /* bytes of a /publish answer kept */
+#define REQUEST_TIMEOUT_MS 30000
+
+struct item {
+    struct item *next;
+    char id[72];
+    char content[]; /* NUL-terminated */
+};
+
+struct http {
+    CURL *easy;
+    struct curl_slist *hdrs;
+    uv_work_t work;
+    uv_timer_t retry;
+    atomic_int abort;
+    rt_backoff bo;
+    rt_buf req;
+    rt_buf resp;
+    CURLcode res;
+    long code;
+    char errbuf[CURL_ERROR_SIZE];
+    char retry_after[64];
+    int timer_ready; /* |retry| initialised */
+    int busy;        /* a transfer runs on the thread pool */
+    int waiting;     /* |retry| armed */
+};
+
+struct send {
+    struct rt_session s; /* s.goal: messages read; s.done: acked */
+    int via_http;
+    const char *fixed_id; /* --id */
+    char prefix[9];       /* of generated ids */
+    uint64_t counter;
+    struct item *head, **tail; /* read, not yet handed to the transport */
+    size_t queued;
+    struct rt_lines in;
+    int from_stdin;
+    int in_done;       /* stdin ended (or no stdin) */
+    uint64_t inflight; /* handed to the transport, no answer yet */
+    uint64_t refused;
+    uint64_t lost;     /* unacked when the client stopped */
+    int finishing;     /* stopping: no more sends */
+    int closed;        /* everything closed; rt_session_closed() called */
+    rt_ws_client *ws;
+    struct http h;
+};
+
+static void finish(void *ud);
+
+/* --- output */
+
+/* One line on stdout, flushed: a script reading the acks sees each now. */
+static void emit(struct send *sd, rt_buf *b)
+{
+    if (rt_out_line(&sd->s.out, b->data, b->len) == 0 && fflush(stdout) != 0)
+        sd->s.out.write_error = errno ? errno : EIO;
+}
+
+static void print_ack(struct send *sd, const char *id, uint64_t seq)
+{
+    rt_buf b;
+    int rc = 0;
+
+    rt__buf_init(&b);
+    if (sd->s.out.json) {
+        rc |= rt__buf_append(&b, "{\"event\":\"ack\",\"id\":", 20);
+        rc |= rt__buf_json_str(&b, id, strlen(id));
+        rc |= rt__buf_printf(&b, ",\"seq\":%llu}", (unsigned long long)seq);
+    } else {
+        rc |= rt__buf_printf(&b, "sent seq %llu", (unsigned long long)seq);
+    }
+    if (rc == 0)
+        emit(sd, &b);
+    rt__buf_cleanup(&b);
+}
+
+/*
+ * A message that was not stored: with --json an error object on stdout;
+ * with |say| a line on stderr too (0 when the refusal ends the command,
+ * which says why once).  Code "closed": lost to a stop of the client.
+ */
+static void print_refused(struct send *sd, const char *id, const char *code,
+                          const char *message, int say)
+{
+    rt_buf b;
+    int rc = 0;
+
+    if (sd->s.out.json) {
+        rt__buf_init(&b);
+        rc |= rt__buf_append(&b, "{\"event\":\"error\",\"id\":", 22);
+        rc |= rt__buf_json_str(&b, id, strlen(id));
+        rc |= rt__buf_append(&b, ",\"code\":", 8);
+        rc |= rt__buf_json_str(&b, code, strlen(code));
+        if (message != NULL && *message != '\0') {
+            rc |= rt__buf_append(&b, ",\"message\":", 11);
+            rc |= rt__buf_json_str(&b, message, strlen(message));
+        }
+        rc |= rt__buf_putc(&b, '}');
+        if (rc == 0)
+            emit(sd, &b);
+        rt__buf_cleanup(&b);
+    }
+    if (strcmp(code, "closed") == 0)
+        rt_infof(&sd->s.out, "message '%s' was not acknowledged", id);
+    else if (say)
+        rt_errf(&sd->s.out, "message '%s' refused: %s%s%s", id, code,
+                message != NULL && *message != '\0' ? ": " : "",
+                message != NULL ? message : "");
+}
+
+/* --- the queue of messages read but not yet handed over */
+
+static int push(struct send *sd, const char *content, size_t len)
+{
+    struct item *it = rt__malloc(sizeof(*it) + len + 1);
+
+    if (it == NULL)
+        return RT_ENOMEM;
+    it->next = NULL;
+    if (sd->fixed_id != NULL)
+        snprintf(it->id, sizeof(it->id), "%s", sd->fixed_id);
+    else
+        snprintf(it->id, sizeof(it->id), "%s-%llu", sd->prefix,
+                 (unsigned long long)++sd->counter);
+    memcpy(it->content, content, len);
+    it->content[len] = '\0';
+    *sd->tail = it;
+    sd->tail = &it->next;
+    sd->queued++;
+    sd->s.goal++;
+    return 0;
+}
+
+static void pop(struct send *sd)
+{
+    struct item *it = sd->head;
+
+    sd->head = it->next;
+    if (sd->head == NULL)
+        sd->tail = &sd->head;
+    sd->queued--;
+    rt__free(it);
+}
+
+static uint32_t rand32(void)
+{
+    uint32_t v = 0;
+
+    if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+        v = (uint32_t)time(NULL) ^ (uint32_t)getpid() ^ (uint32_t)clock();
+    return v;
+}
+
+/* --- progress */
+
+/* Every message read was answered: the outcome is known. */
+static void check_done(struct send *sd)
+{
+    if (sd->finishing || !sd->in_done || sd->head != NULL ||
+        sd->inflight > 0)
+        return;
+    /* Messages lost to a stop of the client: its state says why. */
+    if (sd->lost > 0)
+        return;
+    rt_session_outcome(&sd->s,
+                       sd->refused > 0 ? RTCTL_EXIT_RUNTIME : RTCTL_EXIT_OK);
+    finish(sd);
+}
+
+static void start_post(struct send *sd);
+
+/* Hand what was read to the transport, as far as it takes it. */
+static void feed(struct send *sd)
+{
+    int rc;
+
+    if (sd->finishing)
+        return;
+    if (sd->via_http) {
+        if (!sd->h.busy && !sd->h.waiting && sd->head != NULL)
+            start_post(sd);
+    } else {
+        while (sd->head != NULL && sd->ws != NULL) {
+            rc = rt_ws_client_send_text(sd->ws, sd->head->content,
+                                        sd->head->id);
+            if (rc == RT_EFULL || rc == RT_ESTATE)
+                break;
+            if (rc != 0) {
+                /* Not UTF-8, most likely: the server would refuse it. */
+                print_refused(sd, sd->head->id, "bad_message",
+                              rt_strerror(rc), 1);
+                sd->refused++;
+            } else {
+                sd->inflight++;
+            }
+            pop(sd);
+        }
+    }
+    if (sd->from_stdin && sd->queued < HIGH_WATER)
+        rt_lines_resume(&sd->in);
+}
+
+/* --- standard input */
+
+static void on_line(struct rt_lines *l, char *line, size_t len, void *ud)
+{
+    struct send *sd = ud;
+
+    if (len == 0)
+        return;
+    if (push(sd, line, len) != 0) {
+        rt_errf(&sd->s.out, "out of memory");
+        rt_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
+        finish(sd);
+        return;
+    }
+    if (sd->queued >= HIGH_WATER)
+        rt_lines_pause(l);
+    feed(sd);
+}
+
+static void on_input_end(struct rt_lines *l, int err, void *ud)
+{
+    struct send *sd = ud;
+
+    (void)l;
+    sd->in_done = 1;
+    if (err != 0) {
+        rt_errf(&sd->s.out, "cannot read standard input: %s",
+                err == RT_ETOOBIG ? "a line is longer than 1 MiB"
+                                  : strerror(err));
+        rt_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
+        finish(sd);
+        return;
+    }
+    check_done(sd);
+}
+
+/* --- closing */
+
+static void http_cleanup(struct send *sd)
+{
+    if (sd->h.timer_ready) {
+        uv_close((uv_handle_t *)&sd->h.retry, NULL);
+        sd->h.timer_ready = 0;
+    }
+    if (sd->h.easy != NULL)
+        curl_easy_cleanup(sd->h.easy);
+    sd->h.easy = NULL;
+    curl_slist_free_all(sd->h.hdrs);
+    sd->h.hdrs = NULL;
+    rt__buf_cleanup(&sd->h.req);
+    rt__buf_cleanup(&sd->h.resp);
+}
+
+/* The transport is done: close the rest and let the loop end. */
+static void closed_all(struct send *sd)
+{
+    if (sd->closed)
+        return;
+    sd->closed = 1;
+    sd->finishing = 1;
+    rt_lines_close(&sd->in);
+    http_cleanup(sd);
+    /* Read but never handed over: one line each, as the client does. */
+    while (sd->head != NULL) {
+        print_refused(sd, sd->head->id, "closed", NULL, 0);
+        pop(sd);
+    }
+    if (sd->s.status < 0)
+        rt_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
+    rt_session_closed(&sd->s);
+}
+
+/* Stop sending (the outcome is known, Ctrl-C, --timeout). */
+static void finish(void *ud)
+{
+    struct send *sd = ud;
+
+    if (sd->closed)
+        return;
+    sd->finishing = 1;
+    rt_lines_close(&sd->in);
+    if (sd->via_http) {
+        if (sd->h.busy)
+            atomic_store(&sd->h.abort, 1); /* after_post() ends it */
+        else
+            closed_all(sd);
+    } else if (sd->ws != NULL) {
+        rt_ws_client_close(sd->ws); /* on_closed ends it */
+    } else {
+        closed_all(sd);
+    }
+}
+
+/* --- WebSocket */
+
+static void ws_on_message(rt_ws_client *c, const rt_msg *msg,
+                          const char *json, size_t len, void *ud)
+{
+    struct send *sd = ud;
+
+    (void)c;
+    (void)json;
+    (void)len;
+    /* Broadcasts of the room are not ours to print; errors are. */
+    if (msg != NULL && msg->type == RT_MSG_ERROR)
+        rt_warnf(&sd->s.out, "the server says %s%s%s",
+                 rt_msg_code_name(msg->u.error.code),
+                 msg->u.error.message != NULL ? ": " : "",
+                 msg->u.error.message != NULL ? msg->u.error.message : "");
+}
+
+static void ws_on_open(rt_ws_client *c, const rt_msg *welcome, void *ud)
+{
+    struct send *sd = ud;
+
+    (void)welcome;
+    rt_infof(&sd->s.out, "connected as '%s'", rt_ws_client_user(c));
+}
+
+static void ws_on_ack(rt_ws_client *c, const char *id, uint64_t seq,
+                      const char *code, void *ud)
+{
+    struct send *sd = ud;
+
+    (void)c;
+    if (sd->inflight > 0)
+        sd->inflight--;
+    if (code == NULL) {
+        sd->s.done++;
+        print_ack(sd, id, seq);
+    } else {
+        if (strcmp(code, "closed") == 0)
+            sd->lost++;
+        else
+            sd->refused++;
+        print_refused(sd, id, code, NULL, 1);
+    }
+    feed(sd);
+    check_done(sd);
+}
+
+static void ws_on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
+                        int err, const char *detail, void *ud)
+{
+    struct send *sd = ud;
+
+    if (st == RT_WS_CONNECTING)
+        rt_infof(&sd->s.out, "connecting to %s", sd->s.url);
+    /* A stop that left messages unacked is no success. */
+    if (st == RT_WS_CLOSED && err == 0 && sd->lost > 0)
+        rt_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
+    rt_session_state(&sd->s, (int)st, delay_ms, rt_ws_client_attempt(c), err,
+                     detail);
+}
+
+static void ws_on_closed(rt_ws_client *c, void *ud)
+{
+    struct send *sd = ud;
+
+    (void)c;
+    sd->ws = NULL;
+    closed_all(sd);
+}
+
+static int start_ws(struct send *sd)
+{
+    rt_ws_client_opts co;
+    rt_ws_client_cbs cbs;
+    int rc;
+
+    rt_ws_client_opts_init(&co);
+    RT_SESSION_CLIENT_OPTS(&sd->s, &co);
+    memset(&cbs, 0, sizeof(cbs));
+    cbs.on_message = ws_on_message;
+    cbs.on_open = ws_on_open;
+    cbs.on_ack = ws_on_ack;
+    cbs.on_state = ws_on_state;
+    cbs.on_closed = ws_on_closed;
+    rc = rt_ws_client_new(&sd->ws, sd->s.loop, sd->s.url, &co, &cbs, sd);
+    if (rc != 0)
+        return rt_session_fail(&sd->s, rc);
+    rc = rt_ws_client_start(sd->ws);
+    if (rc != 0) {
+        rt_session_fail(&sd->s, rc);
+        finish(sd);
+    }
+    return 0;
+}
+
+/* --- HTTP */
+
+static size_t on_header(char *b, size_t size, size_t n, void *ud)
+{
+    struct http *h = ud;
+    size_t len = size * n, v;
+
+    if (len > 12 && strncasecmp(b, "retry-after:", 12) == 0) {
+        for (v = 12; v < len && (b[v] == ' ' || b[v] == '\t'); v++)
+            ;
+        while (len > v && (b[len - 1] == '\r' || b[len - 1] == '\n' ||
+                           b[len - 1] == ' '))
+            len--;
+        snprintf(h->retry_after, sizeof(h->retry_after), "%.*s",
+                 (int)(len - v), b + v);
+        return size * n;
+    }
+    return len;
+}
+
+static size_t on_write(char *b, size_t size, size_t n, void *ud)
+{
+    struct http *h = ud;
+    size_t len = size * n;
+
+    /* An answer is a short JSON object; keep its beginning only. */
+    if (h->resp.len < MAX_ANSWER)
+        rt__buf_append(&h->resp, b,
+                       len < MAX_ANSWER - h->resp.len
+                           ? len
+                           : MAX_ANSWER - h->resp.len);
+    return len;
+}
+
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow)
+{
+    struct http *h = ud;
+
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return atomic_load(&h->abort) ? 1 : 0;
+}
+
+/* On the thread pool: the only place the easy handle is used then. */
+static void post_work(uv_work_t *w)
+{
+    struct send *sd = w->data;
+
+    sd->h.res = curl_easy_perform(sd->h.easy);
+    sd->h.code = 0;
+    curl_easy_getinfo(sd->h.easy, CURLINFO_RESPONSE_CODE, &sd->h.code);
+}
+
+static void after_post(uv_work_t *w, int status);
+
+static void start_post(struct send *sd)
+{
+    struct http *h = &sd->h;
+    struct item *it = sd->head;
+    int rc = 0;
+
+    rt__buf_clear(&h->req);
+    rc |= rt__buf_append(&h->req, "{\"type\":\"text\",\"id\":", 20);
+    rc |= rt__buf_json_str(&h->req, it->id, strlen(it->id));
+    rc |= rt__buf_append(&h->req, ",\"data\":{\"content\":", 19);
+    rc |= rt__buf_json_str(&h->req, it->content, strlen(it->content));
+    rc |= rt__buf_append(&h->req, "}}", 2);
+    if (rc != 0) {
+        rt_errf(&sd->s.out, "out of memory");
+        rt_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
+        finish(sd);
+        return;
+    }
+    rt__buf_clear(&h->resp);
+    h->errbuf[0] = '\0';
+    h->retry_after[0] = '\0';
+    curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, h->req.data);
+    curl_easy_setopt(h->easy, CURLOPT_POSTFIELDSIZE, (long)h->req.len);
+    h->work.data = sd;
+    if (uv_queue_work(rt_loop_uv(sd->s.loop), &h->work, post_work,
+                      after_post) != 0) {
+        rt_errf(&sd->s.out, "cannot start a transfer");
+        rt_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
+        finish(sd);
+        return;
+    }
+    h->busy = 1;
+    sd->inflight++;
+}
+
+static void on_retry(uv_timer_t *t)
+{
+    struct send *sd = t->data;
+
+    sd->h.waiting = 0;
+    feed(sd);
+}
+
+/* |err|, |detail|: the failure; retry after the backoff or give up. */
+static void post_failed(struct send *sd, int err, const char *detail)
+{
+    struct http *h = &sd->h;
+    char why[600];
+    uint64_t delay;
+    uint32_t n;
+
+    if (!sd->s.o.reconnect) {
+        rt_session_state(&sd->s, RT_SESSION_CLOSED, 0, 0, err, detail);
+        finish(sd);
+        return;
+    }
+    if (h->retry_after[0] != '\0')
+        rt_backoff_retry_after(&h->bo, h->retry_after,
+                               strlen(h->retry_after), (int64_t)time(NULL));
+    if (rt_backoff_next(&h->bo, rand32(), &delay) != 0) {
+        n = rt_backoff_attempt(&h->bo);
+        snprintf(why, sizeof(why), "gave up after %u attempt%s: %.400s", n,
+                 n == 1 ? "" : "s", detail);
+        rt_session_state(&sd->s, RT_SESSION_CLOSED, 0, 0, RT_EEXHAUSTED,
+                         why);
+        finish(sd);
+        return;
+    }
+    rt_session_state(&sd->s, RT_SESSION_BACKOFF, delay,
+                     rt_backoff_attempt(&h->bo), err, detail);
+    h->waiting = 1;
+    uv_timer_start(&h->retry, on_retry, delay, 0);
+}
+
+static int curl_err(CURLcode res)
+{
+    switch (res) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return RT_EDNS;
+    case CURLE_COULDNT_CONNECT:
+        return RT_ECONNREFUSED;
+    case CURLE_OPERATION_TIMEDOUT:
+        return RT_ETIMEDOUT;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+        return RT_ETLS;
+    case CURLE_OUT_OF_MEMORY:
+        return RT_ENOMEM;
+    default:
+        return RT_ECLOSED;
+    }
+}
+
+/* An answer's JSON: the seq of a 2xx, or the code and message of an error. */
+static void read_answer(struct http *h, uint64_t *seq, char *code,
+                        size_t codelen, char *message, size_t msglen)
+{
+    cJSON *root = cJSON_ParseWithLength(h->resp.data ? h->resp.data : "",
+                                        h->resp.len);
+    cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "seq");
+    cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
+    cJSON *c = cJSON_GetObjectItemCaseSensitive(data, "code");
+    cJSON *m = cJSON_GetObjectItemCaseSensitive(data, "message");
+
+    *seq = 0;
+    if (cJSON_IsNumber(s) && s->valuedouble >= 1)
+        *seq = (uint64_t)s->valuedouble;
+    snprintf(code, codelen, "%s",
+             cJSON_IsString(c) ? c->valuestring : "http_error");
+    snprintf(message, msglen, "%s", cJSON_IsString(m) ? m->valuestring : "");
+    cJSON_Delete(root);
+}
+
+static void after_post(uv_work_t *w, int status)
+{
+    struct send *sd = w->data;
+    struct http *h = &sd->h;
+    char detail[512], code[64], message[256];
+    uint64_t seq;
+    long st = h->code;
+    int err;
+
+    (void)status;
+    h->busy = 0;
+    sd->inflight--;
+    if (sd->finishing) {
+        closed_all(sd);
+        return;
+    }
+    if (h->res != CURLE_OK) {
+        err = curl_err(h->res);
+        snprintf(detail, sizeof(detail), "%s: %s", rt_strerror(err),
+                 h->errbuf[0] ? h->errbuf : curl_easy_strerror(h->res));
+        post_failed(sd, err, detail);
+        return;
+    }
+    read_answer(h, &seq, code, sizeof(code), message, sizeof(message));
+    if (st >= 200 && st < 300) {
+        if (seq == 0) {
+            rt_session_state(&sd->s, RT_SESSION_CLOSED, 0, 0, RT_EPROTO,
+                             "the answer to the publish has no seq");
+            finish(sd);
+            return;
+        }
+        rt_backoff_delivered(&h->bo);
+        sd->s.done++;
+        print_ack(sd, sd->head->id, seq);
+        pop(sd);
+        feed(sd);
+        check_done(sd);
+        return;
+    }
+    snprintf(detail, sizeof(detail), "HTTP %ld%s%s", st,
+             message[0] ? ": " : "", message);
+    if (st == 408 || st == 429 || st >= 500) {
+        post_failed(sd, RT_EHTTP, detail);
+        return;
+    }
+    /* Refused: this message (400, 413), or every one (401, 403...). */
+    print_refused(sd, sd->head->id, code, message, st == 400 || st == 413);
+    sd->refused++;
+    pop(sd);
+    if (st == 400 || st == 413) {
+        feed(sd);
+        check_done(sd);
+        return;
+    }
+    rt_session_state(&sd->s, RT_SESSION_CLOSED, 0, 0, RT_EHTTP, detail);
+    finish(sd);
+}
+
+static int start_http(struct send *sd)
+{
+    struct http *h = &sd->h;
+    rt_backoff_policy bp;
+    struct curl_slist *n;
+    const char *const *hp;
+
+    rt_backoff_policy_init(&bp);
+    bp.max_attempts = (uint32_t)sd->s.o.max_retries;
+    rt_backoff_init(&h->bo, &bp);
+    if (uv_timer_init(rt_loop_uv(sd->s.loop), &h->retry) != 0)
+        goto fail;
+    h->retry.data = sd;
+    h->timer_ready = 1;
+    if ((h->easy = curl_easy_init()) == NULL)
+        goto fail;
+    for (hp = sd->s.headers; *hp != NULL; hp++) {
+        if ((n = curl_slist_append(h->hdrs, *hp)) == NULL)
+            goto fail;
+        h->hdrs = n;
+    }
+    if ((n = curl_slist_append(h->hdrs, "Content-Type: application/json")) ==
+        NULL)
+        goto fail;
+    h->hdrs = n;
+    if ((n = curl_slist_append(h->hdrs, "Expect:")) == NULL)
+        goto fail;
+    h->hdrs = n;
+    curl_easy_setopt(h->easy, CURLOPT_URL, sd->s.url);
+    curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, h->hdrs);
+    curl_easy_setopt(h->easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h->easy, CURLOPT_HEADERDATA, h);
+    curl_easy_setopt(h->easy, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(h->easy, CURLOPT_WRITEDATA, h);
+    curl_easy_setopt(h->easy, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h->easy, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(h->easy, CURLOPT_XFERINFODATA, h);
+    curl_easy_setopt(h->easy, CURLOPT_ERRORBUFFER, h->errbuf);
+    curl_easy_setopt(h->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h->easy, CURLOPT_USERAGENT, "rtctl-send");
+    curl_easy_setopt(h->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(h->easy, CURLOPT_TIMEOUT_MS, (long)REQUEST_TIMEOUT_MS);
+    if (sd->s.o.cacert != NULL)
+        curl_easy_setopt(h->easy, CURLOPT_CAINFO, sd->s.o.cacert);
+    if (sd->s.o.insecure) {
+        curl_easy_setopt(h->easy, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(h->easy, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    feed(sd);
+    return 0;
+
+fail:
+    rt_errf(&sd->s.out, "cannot set up the HTTP client");
+    rt_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
+    finish(sd);
+    return 0;
+}
+
+/* --- the command */
+
+static int run(struct send *sd, const char *room, char **msgs, int nmsgs)
+{
+    int rc, i;
+
+    rc = rt_session_url(&sd->s, room,
+                        sd->via_http ? RT_URL_KIND_PUBLISH : RT_URL_KIND_WS);
+    if (rc != 0 || (rc = rt_session_open(&sd->s)) != 0)
+        return rc;
+    for (i = 0; i < nmsgs; i++) {
+        if (push(sd, msgs[i], strlen(msgs[i])) != 0) {
+            rt_errf(&sd->s.out, "out of memory");
+            return RTCTL_EXIT_RUNTIME;
+        }
+    }
+    sd->in_done = !sd->from_stdin;
+    rc = sd->via_http ? start_http(sd) : start_ws(sd);
+    if (rc != 0)
+        return rc;
+    if (sd->from_stdin && !sd->finishing &&
+        rt_lines_start(&sd->in, rt_loop_uv(sd->s.loop), STDIN_FILENO,
+                       MAX_LINE, on_line, on_input_end, sd) != 0) {
+        rt_errf(&sd->s.out, "cannot read standard input");
+        rt_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
+        finish(sd);
+    }
+    if (!sd->finishing)
+        feed(sd);
+    return rt_session_run(&sd->s, finish, sd);
+}
+
+static int id_ok(const char *id)
+{
+    size_t n = strlen(id), i;
+
+    if (n == 0 || n > 64)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (id[i] <= 0x20 || id[i] >= 0x7f)
+            return 0;
+    return 1;
+}
+
+int cmd_send(int argc, char **argv)
+{
+    struct send sd;
+    const char *via = NULL;
+    uint32_t r;
+    int n, status;
+    struct rt_opt opts[] = {
+        OPT_GROUP("Sending"),
+        OPT_STR(0, "via", &via, "TRANSPORT",
+                "ws (default: WebSocket, acks in-band) or http (POST "
+                "/publish/ROOM)"),
+        OPT_STR(0, "id", &sd.fixed_id, "ID",
+                "the id of the one MESSAGE (default: a random prefix and a "
+                "counter)"),
+        RT_CONN_OPTS(&sd.s.o),
+        OPT_END(),
+    };
+
+    memset(&sd, 0, sizeof(sd));
+    sd.tail = &sd.head;
+    rt_session_init(&sd.s, &send_help, "send to", "retrying", "acks", 1);
+    n = rt_opts_parse(&send_help, opts, argc, argv);
+    if (n < 0) {
+        status = n == RT_OPTS_EXIT_OK ? RTCTL_EXIT_OK : RTCTL_EXIT_USAGE;
+        goto end;
+    }
+    if ((status = rt_session_setup(&sd.s)) != 0)
+        goto end;
+    status = RTCTL_EXIT_USAGE;
+    if (n < 1) {
+        rt_opts_error(&send_help, "nothing to send to: give a ROOM");
+        goto end;
+    }
+    if (via != NULL && strcmp(via, "ws") != 0 && strcmp(via, "http") != 0) {
+        rt_opts_error(&send_help, "--via: '%s' is not ws or http", via);
+        goto end;
+    }
+    sd.via_http = via != NULL && strcmp(via, "http") == 0;
+    if (sd.fixed_id != NULL && (n != 2 || !id_ok(sd.fixed_id))) {
+        rt_opts_error(&send_help, n != 2 ? "--id goes with exactly one "
+                                           "MESSAGE argument"
+                                         : "--id: 1 to 64 printable ASCII "
+                                           "characters, no space");
+        goto end;
+    }
+    sd.from_stdin = n == 1;
+    r = rand32();
+    snprintf(sd.prefix, sizeof(sd.prefix), "%08x", (unsigned)r);
+    status = run(&sd, argv[1], argv + 2, n - 1);
+end:
+    while (sd.head != NULL)
+        pop(&sd);
+    return rt_session_end(&sd.s, status);
+}

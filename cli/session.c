@@ -1,0 +1,348 @@
+/*
+ * session.c: the connection options, target resolution and run loop that
+ * every network client command shares (see session.h).
+ *
+ * Invariants: s->status is set once (the first outcome wins: a --count
+ * reached just before Ctrl-C is still a success); the signal and timer
+ * handles are closed exactly once, after the command's clients closed, so
+ * that the loop runs out of handles and rt_session_run() returns.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "core_int.h"
+#include "exit.h"
+#include "rt/error.h"
+#include "rt/poll_client.h"
+#include "rt/sse_client.h"
+#include "rt/ws_client.h"
+#include "session.h"
+
+/* One enum for the clients' states: they must keep the same values. */
+#define SAME_STATES(p)                                                    \
+    ((int)p##_CONNECTING == RT_SESSION_CONNECTING &&                      \
+     (int)p##_OPEN == RT_SESSION_OPEN &&                                  \
+     (int)p##_BACKOFF == RT_SESSION_BACKOFF &&                            \
+     (int)p##_CLOSED == RT_SESSION_CLOSED)
+_Static_assert(SAME_STATES(RT_SSE), "rt_sse_state != rt_session_state");
+_Static_assert(SAME_STATES(RT_POLL), "rt_poll_state != rt_session_state");
+_Static_assert(SAME_STATES(RT_WS), "rt_ws_state != rt_session_state");
+
+void rt_session_init(struct rt_session *s, const struct rt_cmd_help *help,
+                     const char *verb, const char *retry, const char *unit,
+                     int reconnect)
+{
+    memset(s, 0, sizeof(*s));
+    s->help = help;
+    s->verb = verb;
+    s->retry = retry;
+    s->unit = unit;
+    s->o.reconnect = reconnect;
+    s->status = -1;
+}
+
+static int header_ok(const char *h)
+{
+    const char *colon = strchr(h, ':');
+
+    return colon != NULL && colon != h && strpbrk(h, "\r\n") == NULL;
+}
+
+static int is_authorization(const char *h)
+{
+    return strncasecmp(h, "Authorization:", 14) == 0;
+}
+
+int rt_session_setup(struct rt_session *s)
+{
+    const char *env;
+    size_t i, n, len;
+    int has_auth = 0;
+
+    if (s->o.no_color)
+        s->o.g.color = "never";
+    if (rt_out_init(&s->out, s->help, &s->o.g, s->o.json) != 0)
+        return RTCTL_EXIT_USAGE;
+    if (s->o.max_retries > UINT32_MAX) {
+        rt_opts_error(s->help, "--max-retries: at most %u",
+                      (unsigned)UINT32_MAX);
+        return RTCTL_EXIT_USAGE;
+    }
+    for (i = 0; i < s->o.headers.n; i++) {
+        if (!header_ok(s->o.headers.v[i])) {
+            rt_opts_error(s->help, "--header: '%s' is not 'Name: value'",
+                          s->o.headers.v[i]);
+            return RTCTL_EXIT_USAGE;
+        }
+        has_auth |= is_authorization(s->o.headers.v[i]);
+    }
+    if (s->o.user != NULL && !rt_room_valid(s->o.user, strlen(s->o.user))) {
+        rt_opts_error(s->help, "--user: '%s' is not a user name "
+                               "([A-Za-z0-9._-], 1 to 64)", s->o.user);
+        return RTCTL_EXIT_USAGE;
+    }
+    if (s->o.token != NULL && has_auth) {
+        rt_opts_error(s->help, "give --token or an Authorization header, "
+                               "not both");
+        return RTCTL_EXIT_USAGE;
+    }
+    env = getenv("RTCTL_URL");
+    s->base = s->o.url != NULL                ? s->o.url
+              : env != NULL && *env != '\0' ? env
+                                              : RT_DEFAULT_URL;
+    /* An explicit Authorization header beats $RTCTL_TOKEN. */
+    env = getenv("RTCTL_TOKEN");
+    s->token = s->o.token != NULL                       ? s->o.token
+               : !has_auth && env != NULL && *env != '\0' ? env
+                                                          : NULL;
+    if (s->token != NULL &&
+        (*s->token == '\0' || strpbrk(s->token, "\r\n \t") != NULL)) {
+        rt_opts_error(s->help, "--token: empty, or holds white space");
+        return RTCTL_EXIT_USAGE;
+    }
+
+    n = s->o.headers.n;
+    s->hv = rt__calloc(n + 2, sizeof(*s->hv));
+    if (s->hv == NULL)
+        goto nomem;
+    for (i = 0; i < n; i++)
+        s->hv[i] = s->o.headers.v[i];
+    if (s->token != NULL) {
+        len = strlen(s->token) + sizeof("Authorization: Bearer ");
+        s->auth = rt__malloc(len);
+        if (s->auth == NULL)
+            goto nomem;
+        snprintf(s->auth, len, "Authorization: Bearer %s", s->token);
+        s->hv[n] = s->auth;
+    }
+    s->headers = s->hv;
+    return 0;
+
+nomem:
+    rt_errf(&s->out, "out of memory");
+    return RTCTL_EXIT_RUNTIME;
+}
+
+int rt_session_net_opts_given(const struct rt_session *s)
+{
+    const struct rt_conn_opts *o = &s->o;
+
+    return o->url != NULL || o->token != NULL || o->user != NULL ||
+           o->headers.n > 0 || o->cacert != NULL || o->insecure ||
+           !o->reconnect || o->max_retries != 0 || o->timeout_ms != 0;
+}
+
+int rt_session_url(struct rt_session *s, const char *target,
+                   rt_url_kind kind)
+{
+    rt_url *u = NULL;
+    char err[256] = "";
+    int rc;
+
+    rc = rt_url_resolve(&u, s->base, target, kind, err, sizeof(err));
+    if (rc == 0 && s->o.user != NULL)
+        rc = rt_url_query_set(u, "user", s->o.user);
+    if (rc == 0) {
+        rt_free(s->url);
+        s->url = NULL;
+        rc = rt_url_format(u, &s->url);
+    }
+    rt_url_free(u);
+    if (rc == 0)
+        return 0;
+    if (rc == RT_EURL || rc == RT_ETOOBIG) {
+        rt_opts_error(s->help, "'%s': %s", target,
+                      err[0] ? err : rt_strerror(rc));
+        return RTCTL_EXIT_USAGE;
+    }
+    rt_errf(&s->out, "%s", rt_strerror(rc));
+    return rtctl_exit_from_err(rc);
+}
+
+int rt_session_open(struct rt_session *s)
+{
+    int rc = rt_loop_new(&s->loop, NULL);
+
+    if (rc != 0) {
+        rt_errf(&s->out, "cannot set up the event loop: %s",
+                rt_strerror(rc));
+        return RTCTL_EXIT_RUNTIME;
+    }
+    return 0;
+}
+
+void rt_session_outcome(struct rt_session *s, int status)
+{
+    if (s->status < 0)
+        s->status = status;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct rt_session *s = h->data;
+
+    (void)signum;
+    if (s->interrupted) {
+        fflush(stdout);
+        _exit(RTCTL_EXIT_INTERRUPTED);
+    }
+    s->interrupted = 1;
+    rt_session_outcome(s, RTCTL_EXIT_INTERRUPTED);
+    s->stop(s->stop_ud);
+}
+
+static void on_timeout(uv_timer_t *h)
+{
+    struct rt_session *s = h->data;
+
+    if (s->status < 0) {
+        if (s->goal != 0)
+            rt_errf(&s->out, "--timeout: %llu of %llu %s after %llu ms",
+                    (unsigned long long)s->done,
+                    (unsigned long long)s->goal, s->unit,
+                    (unsigned long long)s->o.timeout_ms);
+        else
+            rt_errf(&s->out, "--timeout: %llu ms passed (%llu %s)",
+                    (unsigned long long)s->o.timeout_ms,
+                    (unsigned long long)s->done, s->unit);
+        rt_session_outcome(s, RTCTL_EXIT_TIMEOUT);
+    }
+    s->stop(s->stop_ud);
+}
+
+int rt_session_run(struct rt_session *s, void (*stop)(void *ud), void *ud)
+{
+    uv_loop_t *uv = rt_loop_uv(s->loop);
+
+    s->stop = stop;
+    s->stop_ud = ud;
+    if (s->finished)
+        goto run; /* the command gave up before the loop ran */
+    uv_signal_init(uv, &s->sigint);
+    uv_signal_init(uv, &s->sigterm);
+    uv_timer_init(uv, &s->timer);
+    s->sigint.data = s->sigterm.data = s->timer.data = s;
+    s->armed = 1;
+    uv_signal_start(&s->sigint, on_signal, SIGINT);
+    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    if (s->o.timeout_ms > 0)
+        uv_timer_start(&s->timer, on_timeout, s->o.timeout_ms, 0);
+run:
+    rt_loop_run(s->loop);
+    rt_loop_free(s->loop);
+    s->loop = NULL;
+    return s->status < 0 ? RTCTL_EXIT_RUNTIME : s->status;
+}
+
+int rt_session_fail(struct rt_session *s, int err)
+{
+    rt_errf(&s->out, "cannot %s '%s': %s", s->verb,
+            s->url != NULL ? s->url : s->base, rt_strerror(err));
+    rt_session_outcome(s, rtctl_exit_from_err(err));
+    return rtctl_exit_from_err(err);
+}
+
+void rt_session_closed(struct rt_session *s)
+{
+    s->finished = 1;
+    if (!s->armed)
+        return;
+    s->armed = 0;
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+    uv_close((uv_handle_t *)&s->timer, NULL);
+}
+
+static const char *state_name(int st)
+{
+    switch (st) {
+    case RT_SESSION_CONNECTING:
+        return "connecting";
+    case RT_SESSION_OPEN:
+        return "open";
+    case RT_SESSION_BACKOFF:
+        return "backoff";
+    default:
+        return "closed";
+    }
+}
+
+int rt_session_state_json(rt_buf *b, int st, uint64_t delay_ms,
+                          unsigned attempt, int err, const char *detail)
+{
+    int rc = 0;
+
+    rc |= rt__buf_printf(b, "{\"event\":\"state\",\"state\":\"%s\"",
+                         state_name(st));
+    if (st == RT_SESSION_BACKOFF)
+        rc |= rt__buf_printf(b, ",\"delay_ms\":%llu,\"attempt\":%u",
+                             (unsigned long long)delay_ms, attempt);
+    if (err != 0) {
+        rc |= rt__buf_printf(b, ",\"error\":\"%s\",\"detail\":",
+                             rt_err_name(err));
+        rc |= rt__buf_json_str(b, detail != NULL ? detail : "",
+                               detail != NULL ? strlen(detail) : 0);
+    }
+    rc |= rt__buf_putc(b, '}');
+    return rc != 0 ? RT_ENOMEM : 0;
+}
+
+/* With --json, one state object on stderr. */
+static void json_state(int st, uint64_t delay, unsigned attempt, int err,
+                       const char *detail)
+{
+    rt_buf b;
+
+    rt__buf_init(&b);
+    if (rt_session_state_json(&b, st, delay, attempt, err, detail) == 0 &&
+        rt__buf_putc(&b, '\n') == 0)
+        fwrite(b.data, 1, b.len, stderr);
+    rt__buf_cleanup(&b);
+}
+
+void rt_session_state(struct rt_session *s, int st, uint64_t delay_ms,
+                      unsigned attempt, int err, const char *detail)
+{
+    if (detail == NULL)
+        detail = "";
+    if (s->out.json)
+        json_state(st, delay_ms, attempt, err, detail);
+    if (st == RT_SESSION_BACKOFF && !s->out.quiet)
+        fprintf(stderr, "rtctl %s: %s; %s in %llu ms (attempt %u)\n",
+                s->out.cmd, detail, s->retry, (unsigned long long)delay_ms,
+                attempt);
+    if (st != RT_SESSION_CLOSED)
+        return;
+    if (err == 0) {
+        rt_session_outcome(s, RTCTL_EXIT_OK);
+    } else if (s->status < 0) {
+        rt_errf(&s->out, "cannot %s '%s': %s", s->verb,
+                s->url != NULL ? s->url : s->base, detail);
+        rt_session_outcome(s, rtctl_exit_from_err(err));
+    }
+}
+
+int rt_session_end(struct rt_session *s, int status)
+{
+    /* A loop that never ran (a client that could not be created). */
+    if (s->loop != NULL) {
+        rt_loop_free(s->loop);
+        s->loop = NULL;
+    }
+    rt_free(s->url);
+    s->url = NULL;
+    rt__free(s->auth);
+    s->auth = NULL;
+    rt__free(s->hv);
+    s->hv = NULL;
+    s->headers = NULL;
+    rt_strlist_free(&s->o.headers);
+    if (s->out.cmd != NULL && rt_out_finish(&s->out) != 0 &&
+        status == RTCTL_EXIT_OK)
+        status = RTCTL_EXIT_RUNTIME;
+    return status;
+}

@@ -1,0 +1,231 @@
+/*
+ * session.h: the plumbing every network client command shares (tail, poll,
+ * send, connect, chat).
+ *
+ * A command embeds a struct rt_session, calls rt_session_init() before
+ * parsing, ends its option table with RT_CONN_OPTS(&s.o) (the connection
+ * and output options every client takes) and, once rt_opts_parse() is
+ * done, calls rt_session_setup(): it checks those options, sets up s.out
+ * (colour off with --no-color, NO_COLOR or a non-terminal stdout), picks
+ * the base URL (--url, $RTCTL_URL, http://127.0.0.1:8080) and the token
+ * (--token, $RTCTL_TOKEN) and builds s.headers, the -H headers plus
+ * "Authorization: Bearer TOKEN", ready for any client's opts.headers.
+ * rt_session_url() turns a TARGET (a room, a path relative to --url, a full
+ * URL) into s.url for one endpoint kind, with ?user=NAME added for --user.
+ * rt_session_open() creates s.loop; the command creates its client on it
+ * (RT_SESSION_CLIENT_OPTS() fills the client's options from the session)
+ * and hands rt_session_run() a stop function that closes that client.
+ * rt_session_run() arms Ctrl-C and SIGTERM (the first sets status 130 and
+ * calls stop, a second exits at once) and the --timeout timer (status 5,
+ * a message counting s.done of s.goal s.unit, then stop), runs the loop
+ * until the command has called rt_session_closed() (from its client's
+ * on_closed) and returns the exit status.  The client's callbacks report
+ * through rt_session_outcome() (the first outcome wins) and
+ * rt_session_state() (JSON state objects on stderr, retry notices, the
+ * final error mapped by rtctl_exit_from_err()).  rt_session_end() frees
+ * it all, flushes stdout and gives the status to return from main.
+ *
+ * The token travels in the Authorization header, never in the URL, so it
+ * stays out of diagnostics that print the URL and out of server logs.
+ * Commands that send what they read use lines.h for standard input.
+ */
+#ifndef RTCTL_SESSION_H
+#define RTCTL_SESSION_H
+
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "core_int.h"
+#include "opts.h"
+#include "output.h"
+#include "rt/loop.h"
+#include "rt/url.h"
+
+#define RT_DEFAULT_URL "http://127.0.0.1:8080"
+
+/* What RT_CONN_OPTS fills; rt_session_init() sets the defaults. */
+struct rt_conn_opts {
+    const char *url;             /* --url; NULL: $RTCTL_URL or default */
+    const char *token;           /* --token; NULL: $RTCTL_TOKEN */
+    const char *user;            /* --user: ?user=NAME */
+    struct rt_strlist headers;   /* -H, repeatable */
+    const char *cacert;          /* --cacert */
+    int insecure;                /* -k */
+    int reconnect;               /* --reconnect / --no-reconnect */
+    uint64_t max_retries;        /* --max-retries; 0 unlimited */
+    uint64_t timeout_ms;         /* --timeout; 0 none */
+    int json;                    /* --json */
+    int no_color;                /* --no-color */
+    struct rt_global_opts g;     /* -v, -q, --color */
+};
+
+/* The options every client command takes, for the end of its table. */
+#define RT_CONN_OPTS(c)                                                   \
+    OPT_GROUP("Connection"),                                              \
+    OPT_STR(0, "url", &(c)->url, "URL",                                   \
+            "server a room or path is relative to (default $RTCTL_URL, "  \
+            "else " RT_DEFAULT_URL ")"),                                  \
+    OPT_STR(0, "token", &(c)->token, "TOKEN",                             \
+            "send 'Authorization: Bearer TOKEN' (default $RTCTL_TOKEN)"), \
+    OPT_STR(0, "user", &(c)->user, "NAME",                                \
+            "ask to be user NAME (?user=NAME, for a server without "      \
+            "auth)"),                                                     \
+    OPT_STR_LIST('H', "header", &(c)->headers, "HEADER",                  \
+                 "send HEADER, 'Name: value', with each request "         \
+                 "(repeatable)"),                                         \
+    OPT_STR(0, "cacert", &(c)->cacert, "PEM",                             \
+            "trust the certificates in PEM instead of the system's"),     \
+    OPT_BOOL('k', "insecure", &(c)->insecure,                             \
+             "do not check the server's TLS certificate"),                \
+    OPT_BOOL(0, "reconnect", &(c)->reconnect,                             \
+             "reconnect with backoff after a drop or a failure "          \
+             "(--no-reconnect: stop instead)"),                           \
+    OPT_UINT(0, "max-retries", &(c)->max_retries, "N",                    \
+             "give up (exit 3) after N failed attempts in a row "         \
+             "(default 0: never)"),                                       \
+    OPT_DURATION(0, "timeout", &(c)->timeout_ms,                          \
+                 "give up after DURATION and exit 5 if the goal was not " \
+                 "reached"),                                              \
+    OPT_GROUP("Output"),                                                  \
+    OPT_BOOL(0, "json", &(c)->json,                                       \
+             "JSON Lines on stdout, one object per line"),                \
+    OPT_BOOL(0, "no-color", &(c)->no_color, "same as --color=never"),     \
+    RT_GLOBAL_OPTS(&(c)->g)
+
+/*
+ * Copy the connection options into a client's options: rt_sse_client_opts,
+ * rt_poll_client_opts and rt_ws_client_opts name these fields alike.
+ */
+#define RT_SESSION_CLIENT_OPTS(s, co)                                     \
+    do {                                                                  \
+        (co)->headers = (s)->headers;                                     \
+        (co)->cacert = (s)->o.cacert;                                     \
+        (co)->insecure = (s)->o.insecure;                                 \
+        (co)->max_retries = (uint32_t)(s)->o.max_retries;                 \
+        (co)->no_reconnect = !(s)->o.reconnect;                           \
+    } while (0)
+
+/* The states of every client (rt_sse, rt_poll, rt_ws share the values). */
+enum rt_session_state {
+    RT_SESSION_CONNECTING,
+    RT_SESSION_OPEN,
+    RT_SESSION_BACKOFF,
+    RT_SESSION_CLOSED
+};
+
+struct rt_session {
+    struct rt_conn_opts o;  /* what RT_CONN_OPTS parsed */
+    struct rt_out out;      /* set up by rt_session_setup() */
+    const struct rt_cmd_help *help;
+    const char *verb;       /* "follow": "cannot follow 'URL': why" */
+    const char *retry;      /* "reconnecting": "why; reconnecting in..." */
+    const char *unit;       /* "events": "--timeout: 1 of 3 events" */
+    const char *base;       /* the URL a TARGET is relative to */
+    const char *token;      /* --token or $RTCTL_TOKEN; NULL: none */
+    const char *const *headers; /* NULL-terminated, for opts.headers */
+    char *url;              /* rt_session_url()'s result; rt_free()d */
+    rt_loop *loop;          /* rt_session_open()'s loop */
+    uint64_t goal;          /* what the command waits for; 0: no count */
+    uint64_t done;          /* how much of it happened */
+    int status;             /* exit status; -1 while unknown */
+    /* private */
+    const char **hv;
+    char *auth;
+    void (*stop)(void *ud);
+    void *stop_ud;
+    uv_signal_t sigint, sigterm;
+    uv_timer_t timer;
+    int interrupted;
+    int armed;
+    int finished; /* rt_session_closed() was called */
+};
+
+/*
+ * Set |s| to its defaults before the option table is parsed.  |verb|,
+ * |retry| and |unit| word the messages (see struct rt_session); the
+ * strings are borrowed for the life of |s|.  --reconnect defaults to
+ * |reconnect|.
+ */
+void rt_session_init(struct rt_session *s, const struct rt_cmd_help *help,
+                     const char *verb, const char *retry, const char *unit,
+                     int reconnect);
+
+/*
+ * After parsing: set up s.out from the output options, check -H (each
+ * 'Name: value'), --token, --user and --max-retries, and build s.base,
+ * s.token and s.headers.  Returns 0, or RTCTL_EXIT_USAGE after printing
+ * the usage error.
+ */
+int rt_session_setup(struct rt_session *s);
+
+/* 1 when an option of the Connection group was given (for file modes). */
+int rt_session_net_opts_given(const struct rt_session *s);
+
+/*
+ * Resolve |target| against s.base for |kind| (rt_url_resolve()), add
+ * ?user= for --user, and keep the result in s.url.  Returns 0, or the
+ * exit status after printing why: RTCTL_EXIT_USAGE for a malformed target
+ * or --url.
+ */
+int rt_session_url(struct rt_session *s, const char *target,
+                   rt_url_kind kind);
+
+/* Create s.loop.  Returns 0, or the exit status after printing why. */
+int rt_session_open(struct rt_session *s);
+
+/*
+ * Arm the signal handlers and the --timeout timer, run s.loop until every
+ * handle on it is closed, free it.  |stop| (with |ud|) must close the
+ * command's clients; it is called on Ctrl-C, SIGTERM and --timeout, maybe
+ * more than once.  Returns s.status, RTCTL_EXIT_RUNTIME when no outcome
+ * was set.
+ */
+int rt_session_run(struct rt_session *s, void (*stop)(void *ud), void *ud);
+
+/* Record the outcome |status| unless one is already known. */
+void rt_session_outcome(struct rt_session *s, int status);
+
+/*
+ * Report a client's state change: with --json a
+ * {"event":"state","state":...} object on stderr; for RT_SESSION_BACKOFF
+ * the notice "rtctl CMD: DETAIL; RETRY in N ms (attempt A)" unless -q; for
+ * RT_SESSION_CLOSED the outcome: 0 when |err| is 0, else the message
+ * "cannot VERB 'URL': DETAIL" and rtctl_exit_from_err(|err|), unless the
+ * outcome was already known.  |st| is a client's state value.
+ */
+void rt_session_state(struct rt_session *s, int st, uint64_t delay_ms,
+                      unsigned attempt, int err, const char *detail);
+
+/*
+ * Append to |b| the JSON state object rt_session_state() prints with
+ * --json (no newline): {"event":"state","state":S} plus delay_ms and
+ * attempt for RT_SESSION_BACKOFF, and error and detail when |err| is not
+ * 0.  For a command that prints it elsewhere (above a prompt).
+ * Returns 0 or RT_ENOMEM.
+ */
+int rt_session_state_json(rt_buf *b, int st, uint64_t delay_ms,
+                          unsigned attempt, int err, const char *detail);
+
+/*
+ * A call on the command's client failed with |err| (an RT_E* code):
+ * print "cannot VERB 'URL': REASON", record the outcome unless one is
+ * known, and return rtctl_exit_from_err(|err|).
+ */
+int rt_session_fail(struct rt_session *s, int err);
+
+/*
+ * The command's clients are all closed: close the session's own handles
+ * so that rt_session_run() can return.  Call it from on_closed (or before
+ * rt_session_run(), when the command gave up before the loop ran: then
+ * the handles are never armed).
+ */
+void rt_session_closed(struct rt_session *s);
+
+/*
+ * Free what the session holds, flush stdout, and return |status|, or
+ * RTCTL_EXIT_RUNTIME when it was RTCTL_EXIT_OK and stdout failed.
+ */
+int rt_session_end(struct rt_session *s, int status);
+
+#endif /* RTCTL_SESSION_H */
