@@ -112,10 +112,13 @@ struct rt_ws_client {
     int fail_err, fail_final; /* what ended the attempt, when known */
     int too_big;
     rt_buf rx;
+    rt_buf wbuf; /* the frame being written: lws masks it in place */
     int rx_binary;
     struct held *replay, **replay_tail;
     size_t replay_n, replay_bytes;
     uint64_t welcome_seq;
+    char welcome_epoch[EPOCH_MAX + 1];
+    int replay_trusted; /* same epoch: a contiguous replay is recovered */
 
     uv_timer_t retry_timer; /* next attempt, attempt over, finalize */
     uv_timer_t live_timer;  /* connect timeout, then ping and pong */
@@ -242,6 +245,20 @@ static struct qmsg *take_tracked(rt_ws_client *c, const char *id)
     return NULL;
 }
 
+/* Is a message with |id| waiting for its ack? */
+static int find_tracked(const rt_ws_client *c, const char *id)
+{
+    const struct qmsg *q;
+
+    for (q = c->inflight; q != NULL; q = q->next)
+        if (q->id != NULL && strcmp(q->id, id) == 0)
+            return 1;
+    for (q = c->outq; q != NULL; q = q->next)
+        if (q->id != NULL && strcmp(q->id, id) == 0)
+            return 1;
+    return 0;
+}
+
 /* After a connection ends: what was in flight goes first next time. */
 static void requeue_inflight(rt_ws_client *c)
 {
@@ -258,6 +275,7 @@ static void requeue_inflight(rt_ws_client *c)
 static void report_ack(rt_ws_client *c, struct qmsg *q, uint64_t seq,
                        const char *code)
 {
+    rt_backoff_delivered(&c->backoff); /* the connection works */
     if (c->cbs.on_ack != NULL)
         c->cbs.on_ack(c, q->id, seq, code, c->ud);
     unqueue(c, q);
@@ -371,12 +389,22 @@ static void on_welcome(rt_ws_client *c, const rt_msg *m)
     if (m->u.system.welcome.user != NULL)
         snprintf(c->user, sizeof(c->user), "%s", m->u.system.welcome.user);
     c->welcome_seq = m->u.system.welcome.seq;
+    c->welcome_epoch[0] = '\0';
+    if (ep != NULL && strlen(ep) <= EPOCH_MAX)
+        snprintf(c->welcome_epoch, sizeof(c->welcome_epoch), "%s", ep);
+    /*
+     * Recovery is all or nothing (PROTOCOL.md 4): in the same epoch, a
+     * replay that starts right after the last delivered seq is the whole
+     * of it, and can be delivered as it comes.  That keeps a connection
+     * too short-lived to finish a long replay making progress.
+     */
+    c->replay_trusted = c->has_pos && c->epoch[0] != '\0' &&
+                        strcmp(c->epoch, c->welcome_epoch) == 0;
     if (!c->has_pos) {
         /* A fresh start: deliver what comes after the room's position. */
         rt_order_reset(c->order, c->welcome_seq + 1);
         c->has_pos = 1;
-        if (ep != NULL && strlen(ep) <= EPOCH_MAX)
-            snprintf(c->epoch, sizeof(c->epoch), "%s", ep);
+        memcpy(c->epoch, c->welcome_epoch, sizeof(c->epoch));
         c->replaying = 0;
     } else {
         c->replaying = 1; /* the server replays, then says "resumed" */
@@ -391,17 +419,21 @@ static void on_welcome(rt_ws_client *c, const rt_msg *m)
         become_ready(c);
 }
 
-static void on_resumed_frame(rt_ws_client *c, const rt_msg *m,
-                             const char *welcome_epoch)
+static void on_resumed_frame(rt_ws_client *c, const rt_msg *m)
 {
     int recovered = m->u.system.resumed.recovered;
     struct held *h;
     uint64_t next;
 
-    (void)welcome_epoch;
     if (!c->replaying)
         return;
     c->replaying = 0;
+    /*
+     * Only now is the position in the welcome's epoch: a connection lost
+     * during the replay resumes from the old position in the old epoch.
+     */
+    if (c->welcome_epoch[0] != '\0')
+        memcpy(c->epoch, c->welcome_epoch, sizeof(c->epoch));
     if (!recovered) {
         next = c->replay != NULL ? c->replay->seq : c->welcome_seq + 1;
         rt_order_reset(c->order, next);
@@ -435,18 +467,12 @@ static void handle_protocol(rt_ws_client *c, const char *json, size_t len)
     switch (m->type) {
     case RT_MSG_SYSTEM:
         if (m->u.system.event == RT_MSG_SYSTEM_WELCOME) {
-            if (m->u.system.welcome.epoch != NULL && c->has_pos &&
-                strcmp(c->epoch, m->u.system.welcome.epoch) != 0) {
-                /* A new history: the resumed frame will say false. */
-                snprintf(c->epoch, sizeof(c->epoch), "%.32s",
-                         m->u.system.welcome.epoch);
-            }
             on_welcome(c, m);
             rt_msg_free(m);
             return;
         }
         if (m->u.system.event == RT_MSG_SYSTEM_RESUMED) {
-            on_resumed_frame(c, m, NULL);
+            on_resumed_frame(c, m);
             rt_msg_free(m);
             return;
         }
@@ -491,11 +517,20 @@ static void handle_protocol(rt_ws_client *c, const char *json, size_t len)
     h->len = len;
     memcpy(h->json, json, len);
     h->json[len] = '\0';
+    /*
+     * A stored message of ours is as good as its ack: the ack may be lost
+     * with the connection, and a message already delivered is not in the
+     * replay of the next one, so it would be sent, and stored, twice.
+     */
+    if (m->id != NULL && find_tracked(c, m->id) && is_ours(c, m) &&
+        (q = take_tracked(c, m->id)) != NULL)
+        report_ack(c, q, m->seq, NULL);
     if (c->replaying) {
-        /* Ours, stored before the connection broke: it needs no resend. */
-        if (m->id != NULL && is_ours(c, m) &&
-            (q = take_tracked(c, m->id)) != NULL)
-            report_ack(c, q, m->seq, NULL);
+        if (c->replay_trusted && c->replay == NULL &&
+            h->seq <= rt_order_next(c->order)) {
+            push_stored(c, h); /* the next seq, or a duplicate */
+            return;
+        }
         if (c->replay_n >= REPLAY_MAX_MSGS ||
             len > REPLAY_MAX_BYTES - c->replay_bytes) {
             held_free(h);
@@ -823,17 +858,26 @@ static int writeable(rt_ws_client *c, struct lws *wsi)
         c->ping_due = 0;
         n = snprintf((char *)pbuf + LWS_PRE, 32, "rtctl %llu",
                      (unsigned long long)c->ping_at);
-        if (lws_write(wsi, pbuf + LWS_PRE, (size_t)n, LWS_WRITE_PING) < n)
-            return -1;
+        /* Before the write: lws masks the payload in place. */
         if (c->cbs.on_control != NULL)
             c->cbs.on_control(c, RT_WS_PING_SENT, 0,
                               (const char *)pbuf + LWS_PRE, (size_t)n,
                               c->ud);
+        if (lws_write(wsi, pbuf + LWS_PRE, (size_t)n, LWS_WRITE_PING) < n)
+            return -1;
         lws_callback_on_writable(wsi);
         return 0;
     }
     if (c->ready && (q = c->outq) != NULL) {
-        n = lws_write(wsi, q->buf + LWS_PRE, q->len,
+        /*
+         * lws masks the payload in place; a message may be sent again
+         * after a reconnection, so it goes out from a copy.
+         */
+        rt__buf_clear(&c->wbuf);
+        if (rt__buf_reserve(&c->wbuf, LWS_PRE + q->len) != 0)
+            return -1;
+        memcpy(c->wbuf.data + LWS_PRE, q->buf + LWS_PRE, q->len);
+        n = lws_write(wsi, (unsigned char *)c->wbuf.data + LWS_PRE, q->len,
                       q->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
         if (n < (int)q->len)
             return -1;
@@ -977,6 +1021,7 @@ static void on_handle_closed(uv_handle_t *h)
     rt_order_free(c->order);
     replay_clear(c);
     rt__buf_cleanup(&c->rx);
+    rt__buf_cleanup(&c->wbuf);
     if (c->headers != NULL) {
         char **p;
 
@@ -1159,6 +1204,7 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
     }
     c->base = u;
     rt__buf_init(&c->rx);
+    rt__buf_init(&c->wbuf);
     c->outq_tail = &c->outq;
     c->inflight_tail = &c->inflight;
     c->replay_tail = &c->replay;
@@ -1271,22 +1317,13 @@ static int utf8_valid(const char *s)
 int rt_ws_client_send_text(rt_ws_client *c, const char *content,
                            const char *id)
 {
-    struct qmsg *q;
     rt_buf b;
     int rc = 0;
 
     if (c == NULL || content == NULL || c->raw)
         return RT_EINVAL;
-    if (id != NULL) {
-        if (!id_valid(id))
-            return RT_EINVAL;
-        for (q = c->inflight; q != NULL; q = q->next)
-            if (q->id != NULL && strcmp(q->id, id) == 0)
-                return RT_EINVAL;
-        for (q = c->outq; q != NULL; q = q->next)
-            if (q->id != NULL && strcmp(q->id, id) == 0)
-                return RT_EINVAL;
-    }
+    if (id != NULL && (!id_valid(id) || find_tracked(c, id)))
+        return RT_EINVAL;
     if (!utf8_valid(content))
         return RT_EINVAL;
     rt__buf_init(&b);

@@ -31,10 +31,11 @@ ok() {
 
 # expect_code N CMD...: run CMD (bounded by timeout), stdout to ./out,
 # stderr to ./err; fail unless its exit status is N.
+# (EXPECT_TIMEOUT, default 20, bounds CMD in seconds.)
 expect_code() {
     want=$1
     shift
-    timeout 20 "$@" >out 2>err
+    timeout "${EXPECT_TIMEOUT:-20}" "$@" >out 2>err
     got=$?
     if [ "$got" -ne "$want" ]; then
         printf '%s\n' "--- stdout" >&2
