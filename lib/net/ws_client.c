@@ -451,12 +451,38 @@ static void on_resumed_frame(rt_ws_client *c, const rt_msg *m)
     become_ready(c);
 }
 
+/* A stored message: held while a replay is unjudged, else ordered. */
+static void take_stored(rt_ws_client *c, struct held *h)
+{
+    if (c->replaying &&
+        !(c->replay_trusted && c->replay == NULL &&
+          h->seq <= rt_order_next(c->order))) {
+        if (c->replay_n >= REPLAY_MAX_MSGS ||
+            h->len > REPLAY_MAX_BYTES - c->replay_bytes) {
+            held_free(h);
+            set_err(c, "the replay holds more than %zu messages or bytes",
+                    REPLAY_MAX_MSGS);
+            attempt_failed(c, RT_ETOOBIG, 1);
+            kill_wsi(c);
+            return;
+        }
+        *c->replay_tail = h;
+        c->replay_tail = &h->next;
+        c->replay_n++;
+        c->replay_bytes += h->len;
+        return;
+    }
+    /* Live, or a trusted replay's next seq (or a duplicate). */
+    push_stored(c, h);
+}
+
 static void handle_protocol(rt_ws_client *c, const char *json, size_t len)
 {
     rt_msg *m = NULL;
     rt_msg_error perr;
     struct held *h;
     struct qmsg *q;
+    uint64_t seq;
 
     if (c->rx_binary ||
         rt_msg_parse(&m, json, len, RT_MSG_FROM_SERVER, &c->limits, &perr)
@@ -521,32 +547,15 @@ static void handle_protocol(rt_ws_client *c, const char *json, size_t len)
      * A stored message of ours is as good as its ack: the ack may be lost
      * with the connection, and a message already delivered is not in the
      * replay of the next one, so it would be sent, and stored, twice.
+     * The ack is reported after the message is handed on.
      */
-    if (m->id != NULL && find_tracked(c, m->id) && is_ours(c, m) &&
-        (q = take_tracked(c, m->id)) != NULL)
-        report_ack(c, q, m->seq, NULL);
-    if (c->replaying) {
-        if (c->replay_trusted && c->replay == NULL &&
-            h->seq <= rt_order_next(c->order)) {
-            push_stored(c, h); /* the next seq, or a duplicate */
-            return;
-        }
-        if (c->replay_n >= REPLAY_MAX_MSGS ||
-            len > REPLAY_MAX_BYTES - c->replay_bytes) {
-            held_free(h);
-            set_err(c, "the replay holds more than %zu messages or bytes",
-                    REPLAY_MAX_MSGS);
-            attempt_failed(c, RT_ETOOBIG, 1);
-            kill_wsi(c);
-            return;
-        }
-        *c->replay_tail = h;
-        c->replay_tail = &h->next;
-        c->replay_n++;
-        c->replay_bytes += len;
-        return;
-    }
-    push_stored(c, h);
+    q = NULL;
+    seq = m->seq;
+    if (m->id != NULL && find_tracked(c, m->id) && is_ours(c, m))
+        q = take_tracked(c, m->id);
+    take_stored(c, h); /* may free h and m */
+    if (q != NULL)
+        report_ack(c, q, seq, NULL);
 }
 
 /* One whole message in c->rx. */
