@@ -144,7 +144,7 @@ static void on_frame(rt_ws_client *c, int binary, const char *data,
         rt_out_line(&k->s.out, b.data, b.len);
     rt__buf_cleanup(&b);
     /* A person or a pipeline waits for each frame as it comes. */
-    fflush(stdout);
+    rt_out_flush(&k->s.out);
 }
 
 /* The control frames, on stderr: "> ping: DATA", "< close 1001: REASON". */

@@ -50,13 +50,12 @@ static void on_message(rt_poll_client *c, uint64_t seq, const char *json,
     if (p->s.status >= 0)
         return;
     if (rt_out_msg(&p->s.out, seq, json, len) != 0) {
-        /* rt_out_finish() says why */
-        rt_session_outcome(&p->s, RTCTL_EXIT_RUNTIME);
+        rt_session_output_failed(&p->s); /* rt_out_finish() says why */
         rt_poll_client_close(c);
         return;
     }
     /* Each message now, to a terminal or a pipe alike (as tail does). */
-    fflush(stdout);
+    rt_out_flush(&p->s.out);
     p->s.done++;
     if (p->s.goal != 0 && p->s.done >= p->s.goal) {
         rt_session_outcome(&p->s, RTCTL_EXIT_OK);

@@ -123,8 +123,8 @@ static void finish(void *ud);
 /* One line on stdout, flushed: a script reading the acks sees each now. */
 static void emit(struct send *sd, rt_buf *b)
 {
-    if (rt_out_line(&sd->s.out, b->data, b->len) == 0 && fflush(stdout) != 0)
-        sd->s.out.write_error = errno ? errno : EIO;
+    if (rt_out_line(&sd->s.out, b->data, b->len) == 0)
+        rt_out_flush(&sd->s.out);
 }
 
 static void print_ack(struct send *sd, const char *id, uint64_t seq)

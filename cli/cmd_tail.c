@@ -101,8 +101,7 @@ static void net_on_event(rt_sse_client *c, const rt_sse_event *ev, void *ud)
     if (t->s.status >= 0 || !wanted(t, ev))
         return;
     if (rt_out_sse_event(&t->s.out, ev) != 0) {
-        /* rt_out_finish() says why */
-        rt_session_outcome(&t->s, RTCTL_EXIT_RUNTIME);
+        rt_session_output_failed(&t->s); /* rt_out_finish() says why */
         rt_sse_client_close(c);
         return;
     }
@@ -122,7 +121,7 @@ static void net_on_event(rt_sse_client *c, const rt_sse_event *ev, void *ud)
      * Whoever reads, a person or a pipe ("| jq", a test waiting for a
      * line), wants each event now, not a buffer later.
      */
-    fflush(stdout);
+    rt_out_flush(&t->s.out);
     t->s.done++;
     if (t->s.goal != 0 && t->s.done >= t->s.goal) {
         rt_session_outcome(&t->s, RTCTL_EXIT_OK);

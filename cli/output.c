@@ -176,6 +176,12 @@ int rt_out_sse_event(struct rt_out *o, const rt_sse_event *ev)
     return rc;
 }
 
+void rt_out_flush(struct rt_out *o)
+{
+    if (fflush(stdout) != 0 && !o->write_error)
+        o->write_error = errno ? errno : EIO;
+}
+
 int rt_out_finish(struct rt_out *o)
 {
     if (fflush(stdout) != 0 && !o->write_error)

@@ -71,4 +71,10 @@ int rt_out_line(struct rt_out *o, const char *s, size_t len);
  */
 int rt_out_finish(struct rt_out *o);
 
+/*
+ * Flush stdout now, for a reader that waits for each line; a failure is
+ * kept in o->write_error (the session stops on it: EPIPE is exit 0).
+ */
+void rt_out_flush(struct rt_out *o);
+
 #endif /* RTCTL_OUTPUT_H */

@@ -7,6 +7,7 @@
  * handles are closed exactly once, after the command's clients closed, so
  * that the loop runs out of handles and rt_session_run() returns.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +182,12 @@ void rt_session_outcome(struct rt_session *s, int status)
         s->status = status;
 }
 
+void rt_session_output_failed(struct rt_session *s)
+{
+    rt_session_outcome(s, s->out.write_error == EPIPE ? RTCTL_EXIT_OK
+                                                      : RTCTL_EXIT_RUNTIME);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     struct rt_session *s = h->data;
@@ -214,6 +221,23 @@ static void on_timeout(uv_timer_t *h)
     s->stop(s->stop_ud);
 }
 
+/*
+ * After each loop turn: flush what the turn printed, and stop once stdout
+ * is gone.  A reader that closed the pipe (`rtctl tail room | head -1`)
+ * got what it wanted: that is exit 0; any other write error is 1.
+ */
+static void on_check(uv_check_t *h)
+{
+    struct rt_session *s = h->data;
+
+    rt_out_flush(&s->out);
+    if (s->out.write_error == 0 || s->out_stopped)
+        return;
+    s->out_stopped = 1;
+    rt_session_output_failed(s); /* rt_out_finish() says why */
+    s->stop(s->stop_ud);
+}
+
 int rt_session_run(struct rt_session *s, void (*stop)(void *ud), void *ud)
 {
     uv_loop_t *uv = rt_loop_uv(s->loop);
@@ -225,10 +249,12 @@ int rt_session_run(struct rt_session *s, void (*stop)(void *ud), void *ud)
     uv_signal_init(uv, &s->sigint);
     uv_signal_init(uv, &s->sigterm);
     uv_timer_init(uv, &s->timer);
-    s->sigint.data = s->sigterm.data = s->timer.data = s;
+    uv_check_init(uv, &s->check);
+    s->sigint.data = s->sigterm.data = s->timer.data = s->check.data = s;
     s->armed = 1;
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    uv_check_start(&s->check, on_check);
     if (s->o.timeout_ms > 0)
         uv_timer_start(&s->timer, on_timeout, s->o.timeout_ms, 0);
 run:
@@ -255,6 +281,7 @@ void rt_session_closed(struct rt_session *s)
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->timer, NULL);
+    uv_close((uv_handle_t *)&s->check, NULL);
 }
 
 static const char *state_name(int st)

@@ -136,6 +136,8 @@ struct rt_session {
     void *stop_ud;
     uv_signal_t sigint, sigterm;
     uv_timer_t timer;
+    uv_check_t check; /* flushes stdout; stops when it is gone */
+    int out_stopped;
     int interrupted;
     int armed;
     int finished; /* rt_session_closed() was called */
@@ -185,6 +187,12 @@ int rt_session_run(struct rt_session *s, void (*stop)(void *ud), void *ud);
 
 /* Record the outcome |status| unless one is already known. */
 void rt_session_outcome(struct rt_session *s, int status);
+
+/*
+ * Printing failed: the outcome is 0 when the reader closed the pipe
+ * (EPIPE: `| head` has what it wanted), else 1.
+ */
+void rt_session_output_failed(struct rt_session *s);
 
 /*
  * Report a client's state change: with --json a
