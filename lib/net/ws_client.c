@@ -504,12 +504,14 @@ static void handle_protocol(rt_ws_client *c, const char *json, size_t len)
         }
         break;
     case RT_MSG_ACK:
-        if (m->id != NULL && (q = take_tracked(c, m->id)) != NULL) {
+        /*
+         * Consumed: an ack whose message is no longer tracked was already
+         * reported when its broadcast arrived.
+         */
+        if (m->id != NULL && (q = take_tracked(c, m->id)) != NULL)
             report_ack(c, q, m->u.ack.has_seq ? m->u.ack.seq : 0, NULL);
-            rt_msg_free(m);
-            return;
-        }
-        break;
+        rt_msg_free(m);
+        return;
     case RT_MSG_ERROR:
         if (m->id != NULL && (q = take_tracked(c, m->id)) != NULL) {
             const char *code = rt_msg_code_name(m->u.error.code);

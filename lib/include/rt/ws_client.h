@@ -20,10 +20,11 @@
  *   follow.  A gap that does not fill within gap_timeout_ms is repaired by
  *   reconnecting from the last delivered seq.
  *   Messages sent with an id are kept until the server acks them and are
- *   sent again after a reconnection; on_ack reports each outcome.  Before
- *   sending them again the client reads the replay: a message of ours
- *   (same id, same user) found there was stored, so it is reported as
- *   acked and not sent twice.
+ *   sent again after a reconnection; on_ack reports each outcome.  A
+ *   stored message of ours (same id, our user as author), live or in the
+ *   replay after a reconnection, counts as its ack: it was stored, so it
+ *   is reported (after on_message delivered it) and never sent twice,
+ *   even when the ack itself was lost with the connection.
  * - Raw (opts.raw = 1), for any WebSocket server: text and binary frames
  *   in and out, the same reconnection and liveness, no ordering.
  *
