@@ -344,6 +344,50 @@ int rt__net_header_safe(const char *s)
     return strpbrk(s, "\r\n") == NULL;
 }
 
+long rt__net_headers_check(const char *const *headers)
+{
+    const char *const *hp;
+    long n = 0;
+
+    for (hp = headers; hp != NULL && *hp != NULL; hp++, n++)
+        if (strchr(*hp, ':') == NULL || **hp == ':' ||
+            !rt__net_header_safe(*hp))
+            return -1;
+    return n;
+}
+
+int rt__net_epoch_valid(const char *s, size_t len)
+{
+    size_t i;
+
+    if (len < 1 || len > RT__EPOCH_MAX)
+        return 0;
+    for (i = 0; i < len; i++) {
+        char ch = s[i];
+
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9')))
+            return 0;
+    }
+    return 1;
+}
+
+int rt__net_next_delay(rt_loop *l, rt_backoff *b, char *errmsg,
+                       size_t errlen, uint64_t *delay_ms)
+{
+    uint32_t attempts;
+    char *last;
+
+    if (rt_backoff_next(b, rt__loop_rand32(l), delay_ms) == 0)
+        return 0;
+    attempts = rt_backoff_attempt(b);
+    last = rt__strndup(errmsg, strlen(errmsg));
+    rt__seterr(errmsg, errlen, "gave up after %u attempt%s: %.400s", attempts,
+               attempts == 1 ? "" : "s", last != NULL ? last : "");
+    rt__free(last);
+    return RT_EEXHAUSTED;
+}
+
 int rt__net_map_curl(CURLcode res)
 {
     switch (res) {

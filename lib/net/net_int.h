@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "core_int.h"
+#include "rt/backoff.h"
 #include "rt/loop.h"
 
 /*
@@ -44,6 +45,18 @@ void rt__net_copy_value(char *out, size_t outlen, const char *s, size_t len);
 int rt__net_header_safe(const char *s);
 /* The RT_E* code for a libcurl transfer result. */
 int rt__net_map_curl(CURLcode res);
+/* Count |headers| ("Name: value", NULL-terminated); -1 if one is bad. */
+long rt__net_headers_check(const char *const *headers);
+/* 1 when |s| (|len| bytes) is a room epoch: 1 to 32 of [A-Za-z0-9]. */
+int rt__net_epoch_valid(const char *s, size_t len);
+#define RT__EPOCH_MAX 32
+/*
+ * The next reconnection delay into *delay_ms, or RT_EEXHAUSTED once the
+ * retries allowed are spent; |errmsg| (the last failure) then becomes
+ * "gave up after N attempts: <the last failure>".
+ */
+int rt__net_next_delay(rt_loop *l, rt_backoff *b, char *errmsg,
+                       size_t errlen, uint64_t *delay_ms);
 
 /*
  * The libwebsockets context the WebSocket clients of a loop share

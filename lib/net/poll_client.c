@@ -36,7 +36,6 @@
 #include "rt/url.h"
 #include "rt/version.h"
 
-#define EPOCH_MAX 32
 
 struct rt_poll_client {
     rt__xfer xfer; /* first: done() gets it back from CURLOPT_PRIVATE */
@@ -57,7 +56,7 @@ struct rt_poll_client {
     /* Position: what the next poll asks for. */
     int has_pos;
     uint64_t since;
-    char epoch[EPOCH_MAX + 1];
+    char epoch[RT__EPOCH_MAX + 1];
 
     CURL *easy;
     char *req_url;
@@ -286,7 +285,6 @@ static void on_next(uv_timer_t *t)
 static void failed(rt_poll_client *c, int err, int final)
 {
     uint64_t delay = 0;
-    uint32_t attempts;
 
     if (final || c->no_reconnect) {
         begin_close(c, err);
@@ -295,15 +293,8 @@ static void failed(rt_poll_client *c, int err, int final)
     if (c->retry_after[0] != '\0')
         rt_backoff_retry_after(&c->backoff, c->retry_after,
                                strlen(c->retry_after), (int64_t)time(NULL));
-    if (rt_backoff_next(&c->backoff, rt__loop_rand32(c->loop), &delay) != 0) {
-        attempts = rt_backoff_attempt(&c->backoff);
-        {
-            char last[sizeof(c->errmsg)];
-
-            memcpy(last, c->errmsg, sizeof(last));
-            set_err(c, "gave up after %u attempt%s: %.400s", attempts,
-                    attempts == 1 ? "" : "s", last);
-        }
+    if (rt__net_next_delay(c->loop, &c->backoff, c->errmsg,
+                           sizeof(c->errmsg), &delay) != 0) {
         begin_close(c, RT_EEXHAUSTED);
         return;
     }
@@ -311,22 +302,6 @@ static void failed(rt_poll_client *c, int err, int final)
     emit_state(c, RT_POLL_BACKOFF, delay, err);
     if (!c->closing)
         uv_timer_start(&c->retry_timer, on_retry, delay, 0);
-}
-
-static int epoch_valid(const char *s, size_t len)
-{
-    size_t i;
-
-    if (len < 1 || len > EPOCH_MAX)
-        return 0;
-    for (i = 0; i < len; i++) {
-        char ch = s[i];
-
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-              (ch >= '0' && ch <= '9')))
-            return 0;
-    }
-    return 1;
 }
 
 /* Is |j| a whole number in [0, 2^53]?  *out gets it. */
@@ -415,7 +390,7 @@ static int take_answer(rt_poll_client *c)
     nx = cJSON_GetObjectItemCaseSensitive(root, "next");
     rec = cJSON_GetObjectItemCaseSensitive(root, "recovered");
     if (!cJSON_IsObject(root) || !cJSON_IsString(ep) ||
-        !epoch_valid(ep->valuestring, strlen(ep->valuestring)) ||
+        !rt__net_epoch_valid(ep->valuestring, strlen(ep->valuestring)) ||
         !cJSON_IsArray(msgs) || !get_u64(nx, &next) || !cJSON_IsBool(rec)) {
         set_err(c, "the poll answer is not {\"epoch\":E,\"messages\":[...],"
                    "\"next\":N,\"recovered\":B}");
@@ -647,11 +622,9 @@ int rt_poll_client_new(rt_poll_client **out, rt_loop *loop, const char *url,
         rt_poll_client_opts_init(&defaults);
         o = &defaults;
     }
-    for (hp = o->headers; hp != NULL && *hp != NULL; hp++)
-        if (strchr(*hp, ':') == NULL || **hp == ':' ||
-            !rt__net_header_safe(*hp))
-            return RT_EINVAL;
-    if (o->epoch != NULL && !epoch_valid(o->epoch, strlen(o->epoch)))
+    if (rt__net_headers_check(o->headers) < 0)
+        return RT_EINVAL;
+    if (o->epoch != NULL && !rt__net_epoch_valid(o->epoch, strlen(o->epoch)))
         return RT_EINVAL;
     if (o->poll_timeout_s > 60 || o->max_body_bytes == 0 ||
         (o->has_since && o->since == UINT64_MAX))

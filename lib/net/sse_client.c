@@ -418,7 +418,6 @@ static void on_retry(uv_timer_t *t)
 static void failed(rt_sse_client *c, int err, int final)
 {
     uint64_t delay = 0;
-    uint32_t attempts;
 
     if (final || c->no_reconnect) {
         begin_close(c, err);
@@ -427,15 +426,8 @@ static void failed(rt_sse_client *c, int err, int final)
     if (c->retry_after[0] != '\0')
         rt_backoff_retry_after(&c->backoff, c->retry_after,
                                strlen(c->retry_after), (int64_t)time(NULL));
-    if (rt_backoff_next(&c->backoff, rt__loop_rand32(c->loop), &delay) != 0) {
-        attempts = rt_backoff_attempt(&c->backoff);
-        {
-            char last[sizeof(c->errmsg)];
-
-            memcpy(last, c->errmsg, sizeof(last));
-            set_err(c, "gave up after %u attempt%s: %.400s", attempts,
-                    attempts == 1 ? "" : "s", last);
-        }
+    if (rt__net_next_delay(c->loop, &c->backoff, c->errmsg,
+                           sizeof(c->errmsg), &delay) != 0) {
         begin_close(c, RT_EEXHAUSTED);
         return;
     }
@@ -594,10 +586,8 @@ int rt_sse_client_new(rt_sse_client **out, rt_loop *loop, const char *url,
         rt_sse_client_opts_init(&defaults);
         o = &defaults;
     }
-    for (hp = o->headers; hp != NULL && *hp != NULL; hp++)
-        if (strchr(*hp, ':') == NULL || **hp == ':' ||
-            !rt__net_header_safe(*hp))
-            return RT_EINVAL;
+    if (rt__net_headers_check(o->headers) < 0)
+        return RT_EINVAL;
     rc = rt_url_parse(&u, url, NULL, 0);
     if (rc != 0)
         return rc;

@@ -49,7 +49,6 @@
 #include "rt/version.h"
 #include "rt/ws_client.h"
 
-#define EPOCH_MAX 32
 #define ID_MAX 64
 #define RX_CHUNK 16384
 /* A replay is the server's history; bound what one may make us hold. */
@@ -93,7 +92,7 @@ struct rt_ws_client {
 
     /* Position and identity. */
     int has_pos;
-    char epoch[EPOCH_MAX + 1];
+    char epoch[RT__EPOCH_MAX + 1];
     char user[128];
 
     /* Outgoing messages. */
@@ -117,7 +116,7 @@ struct rt_ws_client {
     struct held *replay, **replay_tail;
     size_t replay_n, replay_bytes;
     uint64_t welcome_seq;
-    char welcome_epoch[EPOCH_MAX + 1];
+    char welcome_epoch[RT__EPOCH_MAX + 1];
     int replay_trusted; /* same epoch: a contiguous replay is recovered */
 
     uv_timer_t retry_timer; /* next attempt, attempt over, finalize */
@@ -390,7 +389,7 @@ static void on_welcome(rt_ws_client *c, const rt_msg *m)
         snprintf(c->user, sizeof(c->user), "%s", m->u.system.welcome.user);
     c->welcome_seq = m->u.system.welcome.seq;
     c->welcome_epoch[0] = '\0';
-    if (ep != NULL && strlen(ep) <= EPOCH_MAX)
+    if (ep != NULL && strlen(ep) <= RT__EPOCH_MAX)
         snprintf(c->welcome_epoch, sizeof(c->welcome_epoch), "%s", ep);
     /*
      * Recovery is all or nothing (PROTOCOL.md 4): in the same epoch, a
@@ -761,7 +760,6 @@ static void on_after_attempt(uv_timer_t *t)
 {
     rt_ws_client *c = t->data;
     uint64_t delay = 0;
-    uint32_t attempts;
     int err = c->fail_err, final = c->fail_final;
 
     uv_timer_stop(&c->live_timer);
@@ -790,13 +788,8 @@ static void on_after_attempt(uv_timer_t *t)
         begin_close(c, err);
         return;
     }
-    if (rt_backoff_next(&c->backoff, rt__loop_rand32(c->loop), &delay) != 0) {
-        char last[sizeof(c->errmsg)];
-
-        attempts = rt_backoff_attempt(&c->backoff);
-        memcpy(last, c->errmsg, sizeof(last));
-        set_err(c, "gave up after %u attempt%s: %.400s", attempts,
-                attempts == 1 ? "" : "s", last);
+    if (rt__net_next_delay(c->loop, &c->backoff, c->errmsg,
+                           sizeof(c->errmsg), &delay) != 0) {
         begin_close(c, RT_EEXHAUSTED);
         return;
     }
@@ -1021,6 +1014,26 @@ int rt__wsc_callback(struct lws *wsi, enum lws_callback_reasons reason,
 
 /* --- closing */
 
+/* Free |c| and what it owns; any field may still be unset. */
+static void ws_free(rt_ws_client *c)
+{
+    char **p;
+
+    rt_order_free(c->order);
+    replay_clear(c);
+    rt__buf_cleanup(&c->rx);
+    rt__buf_cleanup(&c->wbuf);
+    for (p = c->headers; p != NULL && *p != NULL; p++)
+        rt__free(*p);
+    rt__free(c->headers);
+    rt__free(c->subprotocols);
+    rt__free(c->origin);
+    rt__free(c->cacert);
+    rt__free(c->host_hdr);
+    rt_url_free(c->base);
+    rt__free(c);
+}
+
 static void on_handle_closed(uv_handle_t *h)
 {
     rt_ws_client *c = h->data;
@@ -1029,23 +1042,7 @@ static void on_handle_closed(uv_handle_t *h)
         return;
     if (c->cbs.on_closed != NULL)
         c->cbs.on_closed(c, c->ud);
-    rt_order_free(c->order);
-    replay_clear(c);
-    rt__buf_cleanup(&c->rx);
-    rt__buf_cleanup(&c->wbuf);
-    if (c->headers != NULL) {
-        char **p;
-
-        for (p = c->headers; *p != NULL; p++)
-            rt__free(*p);
-        rt__free(c->headers);
-    }
-    rt__free(c->subprotocols);
-    rt__free(c->origin);
-    rt__free(c->cacert);
-    rt__free(c->host_hdr);
-    rt_url_free(c->base);
-    rt__free(c);
+    ws_free(c);
 }
 
 static void finalize(rt_ws_client *c)
@@ -1115,22 +1112,6 @@ void rt_ws_client_opts_init(rt_ws_client_opts *o)
     rt_backoff_policy_init(&o->backoff);
 }
 
-static int epoch_valid(const char *s)
-{
-    size_t i, len = strlen(s);
-
-    if (len < 1 || len > EPOCH_MAX)
-        return 0;
-    for (i = 0; i < len; i++) {
-        char ch = s[i];
-
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-              (ch >= '0' && ch <= '9')))
-            return 0;
-    }
-    return 1;
-}
-
 /* Does the caller name the user (?user=, ?token=, Authorization)? */
 static int has_identity(const rt_url *u, const char *const *headers)
 {
@@ -1174,8 +1155,8 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
     rt_backoff_policy bp;
     rt_ws_client *c;
     rt_url *u = NULL;
-    const char *const *hp;
     size_t nh = 0, k;
+    long hl;
     int rc, nomem = 0;
 
     if (out == NULL)
@@ -1188,11 +1169,11 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
     if (loop == NULL || url == NULL || cbs == NULL ||
         (o->raw ? cbs->on_frame == NULL : cbs->on_message == NULL))
         return RT_EINVAL;
-    for (hp = o->headers; hp != NULL && *hp != NULL; hp++, nh++)
-        if (strchr(*hp, ':') == NULL || **hp == ':' ||
-            !rt__net_header_safe(*hp))
-            return RT_EINVAL;
-    if ((o->epoch != NULL && !epoch_valid(o->epoch)) ||
+    if ((hl = rt__net_headers_check(o->headers)) < 0)
+        return RT_EINVAL;
+    nh = (size_t)hl;
+    if ((o->epoch != NULL &&
+         !rt__net_epoch_valid(o->epoch, strlen(o->epoch))) ||
         (o->has_since && o->since == UINT64_MAX) ||
         o->max_message_bytes == 0 || o->max_queued == 0 ||
         o->max_queued_bytes == 0 || o->connect_timeout_ms == 0 ||
@@ -1274,18 +1255,7 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
     return 0;
 
 fail:
-    if (c->headers != NULL) {
-        for (k = 0; k < nh; k++)
-            rt__free(c->headers[k]);
-        rt__free(c->headers);
-    }
-    rt_order_free(c->order);
-    rt__free(c->subprotocols);
-    rt__free(c->origin);
-    rt__free(c->cacert);
-    rt__free(c->host_hdr);
-    rt_url_free(c->base);
-    rt__free(c);
+    ws_free(c);
     return rc;
 }
 
