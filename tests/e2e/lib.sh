@@ -342,6 +342,17 @@ wait_drv() {
     fi
 }
 
+# show_states FILE...: on stderr, the last lines of each FILE other than
+# delivered messages: what the clients and the proxy went through, for a
+# script whose own fail() shows it before failing.
+show_states() {
+    for _ss_f in "$@"; do
+        printf '%s\n' "--- $_ss_f (last lines but messages)" >&2
+        grep -Ev '"type":"message"|"event":"text"' "$_ss_f" 2>/dev/null |
+            tail -n 15 >&2
+    done
+}
+
 # count_lines PATTERN FILE: how many lines of FILE match the extended regex.
 count_lines() {
     grep -Ec -- "$1" "$2" 2>/dev/null
@@ -353,7 +364,8 @@ count_lines() {
 publish_seq() {
     timeout 60 "$RT_PY" - "$@" <<'PY' || fail "publishing m$3..m$4 to $2"
 import http.client, json, sys, urllib.parse
-base, room, first, last = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+base, room = sys.argv[1], sys.argv[2]
+first, last = int(sys.argv[3]), int(sys.argv[4])
 u = urllib.parse.urlsplit(base)
 conn = http.client.HTTPConnection(u.hostname, u.port, timeout=20)
 for n in range(first, last + 1):
@@ -383,7 +395,8 @@ for n, line in enumerate(open(path, encoding="utf-8"), 1):
     o = json.loads(line)
     if o["type"] == "message":
         if o["content"] != "m%d" % o["seq"]:
-            sys.exit("FAIL: line %d: seq %d carries %r" % (n, o["seq"], o["content"]))
+            sys.exit("FAIL: line %d: seq %d carries %r"
+                     % (n, o["seq"], o["content"]))
         got.append(o["seq"])
 if got != want:
     seen, dup = set(), []
@@ -391,7 +404,8 @@ if got != want:
         if s in seen:
             dup.append(s)
         seen.add(s)
-    first_bad = next((i for i, (g, w) in enumerate(zip(got, want)) if g != w), min(len(got), len(want)))
+    first_bad = next((i for i, (g, w) in enumerate(zip(got, want)) if g != w),
+                     min(len(got), len(want)))
     sys.exit("FAIL: %d messages, %d expected; first difference at #%d "
              "(got %s); duplicates %s; missing %s" %
              (len(got), len(want), first_bad + 1, got[first_bad:first_bad + 3],

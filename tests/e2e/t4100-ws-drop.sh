@@ -6,6 +6,13 @@
 # happened, so the test cannot pass by the proxy doing nothing.
 . "$(dirname "$0")/lib.sh"
 
+# A failure shows what the clients and the proxy went through.
+fail() {
+    show_states ws.out sse.err "${PROXY_ERR:-}"
+    printf 'FAIL: %s\n' "$*" >&2
+    exit 1
+}
+
 N=2000
 # History enough for every message: each resume is then a full recovery.
 start_server --history 5000
@@ -15,8 +22,8 @@ start_proxy --drop-every 300ms --seed 4100
 bg_drv ws "$WSDRV" follow "ws://127.0.0.1:$PPORT/ws/r" --count $N \
     --deadline-ms 90000
 ws=$BG_PID
-bg_drv sse "$RTCTL" tail --json --event text --count $N --timeout 90s \
-    events/r --url "$PBASE"
+bg_drv sse "$RTCTL" tail --json --order --event text --count $N \
+    --timeout 90s events/r --url "$PBASE"
 sse=$BG_PID
 wait_until 30 "both clients are in the room before the first message" \
     sh -c 'grep -q "\"type\":\"welcome\"" ws.out &&
@@ -37,7 +44,9 @@ i=1
 while [ $i -le $N ]; do
     publish_seq "$BASE" r $i $((i + N / 10 - 1))
     d=$(drops)
-    wait_until 20 "a cut after m$((i + N / 10 - 1))" more_drops_than "$d"
+    # 45 s: a client whose connections were all cut before a message
+    # may be waiting out a full backoff (30 s at most).
+    wait_until 45 "a cut after m$((i + N / 10 - 1))" more_drops_than "$d"
     i=$((i + N / 10))
 done
 ok "$N messages published"

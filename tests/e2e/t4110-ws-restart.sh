@@ -83,7 +83,7 @@ PY
 [ "$attempts" -ge 2 ] || fail "only $attempts attempts to reconnect"
 [ "$attempts" -le "$bound" ] ||
     fail "$attempts attempts in a $outage ms outage; backoff allows $bound"
-ok "$attempts connection attempts in the $outage ms outage (backoff allows $bound)"
+ok "$attempts connection attempts in a $outage ms outage (at most $bound)"
 
 expect_clean_stop
 done_testing

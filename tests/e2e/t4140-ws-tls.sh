@@ -39,7 +39,8 @@ ok "wss:// with cacert: opens at once and delivers seq 1"
 bg_drv sys "$WSDRV" follow "$WSBASE/ws/tls" --max-retries 2 --base-ms 100 \
     --count 1 --deadline-ms 30000
 wait_drv "$BG_PID" sys 3
-check_grep '"state":"closed","delay_ms":0,"err":"TLS",.*"detail":"TLS failure: .*certificate' \
+check_grep \
+    '"state":"closed","delay_ms":0,"err":"TLS",.*"detail":"TLS failure: .*certificate' \
     sys.out
 if grep -q '"type":"welcome"' sys.out; then
     fail "opened with an untrusted certificate"
