@@ -268,31 +268,6 @@ static void json_event(struct chat *ch, rt_buf *b)
     rt__buf_cleanup(b);
 }
 
-/* Append |s| for a terminal: control characters become \xHH. */
-static int append_safe(rt_buf *b, const char *s, size_t len, int tty)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t i, start = 0;
-    char esc[4] = {'\\', 'x', 0, 0};
-
-    if (!tty)
-        return rt__buf_append(b, s, len);
-    for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if ((c >= 0x20 && c != 0x7f) || c == '\t')
-            continue;
-        if (rt__buf_append(b, s + start, i - start) != 0)
-            return RT_ENOMEM;
-        esc[2] = hex[c >> 4];
-        esc[3] = hex[c & 0xF];
-        if (rt__buf_append(b, esc, 4) != 0)
-            return RT_ENOMEM;
-        start = i + 1;
-    }
-    return rt__buf_append(b, s + start, len - start);
-}
-
 static int color_on(struct chat *ch, rt_buf *b, const char *code)
 {
     return ch->s.out.color ? rt__buf_append(b, code, strlen(code)) : 0;
@@ -336,7 +311,7 @@ static int author(struct chat *ch, rt_buf *b, const char *user)
     int rc = 0;
 
     rc |= color_on(ch, b, user_color(ch, user));
-    rc |= append_safe(b, user, strlen(user), ch->s.out.tty);
+    rc |= rt_out_append_safe(b, user, strlen(user), ch->s.out.tty, 0);
     rc |= color_off(ch, b);
     return rc;
 }
@@ -608,8 +583,9 @@ static void render(struct chat *ch, const rt_msg *m, const char *json,
         typing_forget(ch, who);
         rc |= author(ch, &b, who);
         rc |= rt__buf_append(&b, ": ", 2);
-        rc |= append_safe(&b, m->u.text.content, strlen(m->u.text.content),
-                          ch->s.out.tty);
+        rc |= rt_out_append_safe(&b, m->u.text.content,
+                                 strlen(m->u.text.content), ch->s.out.tty,
+                                 0);
         if (m->id != NULL && own_find(ch, m->id, 0) != NULL)
             own_id = m->id;
         break;
@@ -657,14 +633,15 @@ static void render(struct chat *ch, const rt_msg *m, const char *json,
                                  ? rt_msg_code_name(m->u.error.code)
                                  : "(unknown code)");
         if (m->u.error.message != NULL)
-            rc |= append_safe(&b, m->u.error.message,
-                              strlen(m->u.error.message), ch->s.out.tty);
+            rc |= rt_out_append_safe(&b, m->u.error.message,
+                                     strlen(m->u.error.message),
+                                     ch->s.out.tty, 0);
         break;
     default:
         rc |= color_on(ch, &b, C_DIM);
         rc |= rt__buf_printf(&b, "* %s ", rt_msg_type_name(m->type));
         rc |= color_off(ch, &b);
-        rc |= append_safe(&b, json, len, ch->s.out.tty);
+        rc |= rt_out_append_safe(&b, json, len, ch->s.out.tty, 0);
         break;
     }
     if (own_id == NULL)
@@ -866,42 +843,17 @@ static void on_ack(rt_ws_client *c, const char *id, uint64_t seq,
 
 /* --- state */
 
-static const char *state_name(int st)
-{
-    switch (st) {
-    case RT_WS_CONNECTING:
-        return "connecting";
-    case RT_WS_OPEN:
-        return "open";
-    case RT_WS_BACKOFF:
-        return "backoff";
-    default:
-        return "closed";
-    }
-}
-
 /* The session's {"event":"state",...} object, above the prompt. */
 static void json_state(struct chat *ch, int st, uint64_t delay,
                        unsigned attempt, int err, const char *detail)
 {
     rt_buf b;
-    int rc = 0;
 
     rt__buf_init(&b);
-    rc |= rt__buf_printf(&b, "{\"event\":\"state\",\"state\":\"%s\"",
-                         state_name(st));
-    if (st == RT_WS_BACKOFF)
-        rc |= rt__buf_printf(&b, ",\"delay_ms\":%llu,\"attempt\":%u",
-                             (unsigned long long)delay, attempt);
-    if (err != 0) {
-        rc |= rt__buf_printf(&b, ",\"error\":\"%s\",\"detail\":",
-                             rt_err_name(err));
-        rc |= rt__buf_json_str(&b, detail, strlen(detail));
-    }
-    if (rc == 0)
-        json_event(ch, &b);
-    else
-        rt__buf_cleanup(&b);
+    if (rt_session_state_json(&b, st, delay, attempt, err, detail) == 0 &&
+        rt__buf_putc(&b, '\n') == 0)
+        put(ch, stderr, b.data, b.len);
+    rt__buf_cleanup(&b);
 }
 
 /* "ROOM> ", "ROOM (offline)> ": the room in bold with colour. */
@@ -1586,12 +1538,7 @@ int cmd_chat(int argc, char **argv)
     rt__buf_init(&ch.acc);
     rt_session_init(&ch.s, &chat_help, "connect to", "reconnecting",
                     "messages", 1);
-    n = rt_opts_parse(&chat_help, opts, argc, argv);
-    if (n < 0) {
-        rt_strlist_free(&ch.s.o.headers);
-        return n == RT_OPTS_EXIT_OK ? RTCTL_EXIT_OK : RTCTL_EXIT_USAGE;
-    }
-    if ((rc = rt_session_setup(&ch.s)) != 0)
+    if ((n = rt_session_parse(&ch.s, opts, argc, argv, &rc)) < 0)
         return rt_session_end(&ch.s, rc);
     if (n != 1) {
         rt_opts_error(&chat_help, n == 0 ? "no room: give a ROOM, a path "

@@ -242,10 +242,7 @@ static void on_input_end(struct rt_lines *l, int err, void *ud)
     (void)l;
     k->in_done = 1;
     if (err != 0) {
-        rt_errf(&k->s.out, "cannot read standard input: %s",
-                err == RT_ETOOBIG ? "a line is longer than 16 MiB"
-                                  : strerror(err));
-        rt_session_outcome(&k->s, RTCTL_EXIT_RUNTIME);
+        rt_session_input_failed(&k->s, err, MAX_LINE);
         stop(k);
         return;
     }
@@ -433,12 +430,7 @@ int cmd_connect(int argc, char **argv)
                     "frames", 0);
     rt_ws_client_opts_init(&co);
     co.raw = 1;
-    n = rt_opts_parse(&connect_help, opts, argc, argv);
-    if (n < 0) {
-        status = n == RT_OPTS_EXIT_OK ? RTCTL_EXIT_OK : RTCTL_EXIT_USAGE;
-        goto end;
-    }
-    if ((status = rt_session_setup(&k.s)) != 0)
+    if ((n = rt_session_parse(&k.s, opts, argc, argv, &status)) < 0)
         goto end;
     status = RTCTL_EXIT_USAGE;
     if (n != 1) {

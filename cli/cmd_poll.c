@@ -179,12 +179,7 @@ int cmd_poll(int argc, char **argv)
     rt_session_init(&p.s, &poll_help, "poll", "polling again", "messages",
                     1);
     rt_poll_client_opts_init(&co);
-    n = rt_opts_parse(&poll_help, opts, argc, argv);
-    if (n < 0) {
-        status = n == RT_OPTS_EXIT_OK ? RTCTL_EXIT_OK : RTCTL_EXIT_USAGE;
-        goto end;
-    }
-    if ((status = rt_session_setup(&p.s)) != 0)
+    if ((n = rt_session_parse(&p.s, opts, argc, argv, &status)) < 0)
         goto end;
     status = RTCTL_EXIT_USAGE;
     if (n != 1) {

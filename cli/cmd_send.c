@@ -297,10 +297,7 @@ static void on_input_end(struct rt_lines *l, int err, void *ud)
     (void)l;
     sd->in_done = 1;
     if (err != 0) {
-        rt_errf(&sd->s.out, "cannot read standard input: %s",
-                err == RT_ETOOBIG ? "a line is longer than 1 MiB"
-                                  : strerror(err));
-        rt_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
+        rt_session_input_failed(&sd->s, err, MAX_LINE);
         finish(sd);
         return;
     }
@@ -592,28 +589,6 @@ static void post_failed(struct send *sd, int err, const char *detail)
     uv_timer_start(&h->retry, on_retry, delay, 0);
 }
 
-static int curl_err(CURLcode res)
-{
-    switch (res) {
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-        return RT_EDNS;
-    case CURLE_COULDNT_CONNECT:
-        return RT_ECONNREFUSED;
-    case CURLE_OPERATION_TIMEDOUT:
-        return RT_ETIMEDOUT;
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CERTPROBLEM:
-        return RT_ETLS;
-    case CURLE_OUT_OF_MEMORY:
-        return RT_ENOMEM;
-    default:
-        return RT_ECLOSED;
-    }
-}
-
 /* An answer's JSON: the seq of a 2xx, or the code and message of an error. */
 static void read_answer(struct http *h, uint64_t *seq, char *code,
                         size_t codelen, char *message, size_t msglen)
@@ -651,7 +626,7 @@ static void after_post(uv_work_t *w, int status)
         return;
     }
     if (h->res != CURLE_OK) {
-        err = curl_err(h->res);
+        err = rt_loop_curl_err((int)h->res);
         snprintf(detail, sizeof(detail), "%s: %s", rt_strerror(err),
                  h->errbuf[0] ? h->errbuf : curl_easy_strerror(h->res));
         post_failed(sd, err, detail);
@@ -816,12 +791,7 @@ int cmd_send(int argc, char **argv)
     memset(&sd, 0, sizeof(sd));
     sd.tail = &sd.head;
     rt_session_init(&sd.s, &send_help, "send to", "retrying", "acks", 1);
-    n = rt_opts_parse(&send_help, opts, argc, argv);
-    if (n < 0) {
-        status = n == RT_OPTS_EXIT_OK ? RTCTL_EXIT_OK : RTCTL_EXIT_USAGE;
-        goto end;
-    }
-    if ((status = rt_session_setup(&sd.s)) != 0)
+    if ((n = rt_session_parse(&sd.s, opts, argc, argv, &status)) < 0)
         goto end;
     status = RTCTL_EXIT_USAGE;
     if (n < 1) {

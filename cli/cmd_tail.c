@@ -264,12 +264,7 @@ int cmd_tail(int argc, char **argv)
     t.order = -1;
     t.gap_ms = 2000;
     rt_session_init(&t.s, &tail_help, "follow", "reconnecting", "events", 1);
-    n = rt_opts_parse(&tail_help, opts, argc, argv);
-    if (n < 0) {
-        status = n == RT_OPTS_EXIT_OK ? RTCTL_EXIT_OK : RTCTL_EXIT_USAGE;
-        goto end;
-    }
-    if ((status = rt_session_setup(&t.s)) != 0)
+    if ((n = rt_session_parse(&t.s, opts, argc, argv, &status)) < 0)
         goto end;
     status = RTCTL_EXIT_USAGE;
     if (file != NULL && n > 0) {

@@ -93,20 +93,26 @@ void rt_infof(const struct rt_out *o, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Write |b| to stdout whole; remember the first failure. */
-static int emit(struct rt_out *o, const rt_buf *b)
+/*
+ * Write |b|, built with status |rc| (0, or not 0 when an append failed), to
+ * stdout whole and free it; remember the first failure.  Returns 0 or -1.
+ */
+static int emit(struct rt_out *o, rt_buf *b, int rc)
 {
-    if (o->write_error)
-        return -1;
-    if (fwrite(b->data, 1, b->len, stdout) != b->len) {
+    if (rc != 0) {
+        o->write_error = ENOMEM;
+    } else if (o->write_error) {
+        rc = -1;
+    } else if (fwrite(b->data, 1, b->len, stdout) != b->len) {
         o->write_error = errno ? errno : EIO;
-        return -1;
+        rc = -1;
     }
-    return 0;
+    rt__buf_cleanup(b);
+    return rc != 0 ? -1 : 0;
 }
 
-/* Append |s| for a terminal: C0 controls, DEL and ESC become \xHH. */
-static int append_safe(rt_buf *b, const char *s, size_t len, int tty)
+int rt_out_append_safe(rt_buf *b, const char *s, size_t len, int tty,
+                       int keep_newline)
 {
     static const char hex[] = "0123456789abcdef";
     size_t i, start = 0;
@@ -117,7 +123,8 @@ static int append_safe(rt_buf *b, const char *s, size_t len, int tty)
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
 
-        if ((c >= 0x20 && c != 0x7f) || c == '\n' || c == '\t')
+        if ((c >= 0x20 && c != 0x7f) || c == '\t' ||
+            (c == '\n' && keep_newline))
             continue;
         if (rt__buf_append(b, s + start, i - start) != 0)
             return RT_ENOMEM;
@@ -150,30 +157,23 @@ int rt_out_sse_event(struct rt_out *o, const rt_sse_event *ev)
             rc |= rt__buf_append(&b, "[", 1);
             if (o->color)
                 rc |= rt__buf_append(&b, C_TYPE, strlen(C_TYPE));
-            rc |= append_safe(&b, ev->type, ev->type_len, o->tty);
+            rc |= rt_out_append_safe(&b, ev->type, ev->type_len, o->tty, 1);
             if (o->color)
                 rc |= rt__buf_append(&b, C_OFF, strlen(C_OFF));
             if (ev->id_len > 0) {
                 rc |= rt__buf_append(&b, " ", 1);
                 if (o->color)
                     rc |= rt__buf_append(&b, C_DIM, strlen(C_DIM));
-                rc |= append_safe(&b, ev->id, ev->id_len, o->tty);
+                rc |= rt_out_append_safe(&b, ev->id, ev->id_len, o->tty, 1);
                 if (o->color)
                     rc |= rt__buf_append(&b, C_OFF, strlen(C_OFF));
             }
             rc |= rt__buf_append(&b, "] ", 2);
         }
-        rc |= append_safe(&b, ev->data, ev->data_len, o->tty);
+        rc |= rt_out_append_safe(&b, ev->data, ev->data_len, o->tty, 1);
         rc |= rt__buf_append(&b, "\n", 1);
     }
-    if (rc != 0) {
-        rt__buf_cleanup(&b);
-        o->write_error = ENOMEM;
-        return -1;
-    }
-    rc = emit(o, &b);
-    rt__buf_cleanup(&b);
-    return rc;
+    return emit(o, &b, rc);
 }
 
 void rt_out_flush(struct rt_out *o)
@@ -217,8 +217,8 @@ int rt_out_msg(struct rt_out *o, uint64_t seq, const char *json, size_t len)
         if (o->color)
             rc |= rt__buf_append(&b, C_TYPE, strlen(C_TYPE));
         if (cJSON_IsString(type))
-            rc |= append_safe(&b, type->valuestring,
-                              strlen(type->valuestring), o->tty);
+            rc |= rt_out_append_safe(&b, type->valuestring,
+                                     strlen(type->valuestring), o->tty, 1);
         else
             rc |= rt__buf_append(&b, "message", 7);
         if (o->color)
@@ -232,26 +232,21 @@ int rt_out_msg(struct rt_out *o, uint64_t seq, const char *json, size_t len)
         rc |= rt__buf_append(&b, "] ", 2);
         if (cJSON_IsString(content)) {
             if (cJSON_IsString(author)) {
-                rc |= append_safe(&b, author->valuestring,
-                                  strlen(author->valuestring), o->tty);
+                rc |= rt_out_append_safe(&b, author->valuestring,
+                                         strlen(author->valuestring),
+                                         o->tty, 1);
                 rc |= rt__buf_append(&b, ": ", 2);
             }
-            rc |= append_safe(&b, content->valuestring,
-                              strlen(content->valuestring), o->tty);
+            rc |= rt_out_append_safe(&b, content->valuestring,
+                                     strlen(content->valuestring), o->tty,
+                                     1);
         } else {
-            rc |= append_safe(&b, json, len, o->tty);
+            rc |= rt_out_append_safe(&b, json, len, o->tty, 1);
         }
         rc |= rt__buf_append(&b, "\n", 1);
         cJSON_Delete(root);
     }
-    if (rc != 0) {
-        rt__buf_cleanup(&b);
-        o->write_error = ENOMEM;
-        return -1;
-    }
-    rc = emit(o, &b);
-    rt__buf_cleanup(&b);
-    return rc;
+    return emit(o, &b, rc);
 }
 
 int rt_out_line(struct rt_out *o, const char *s, size_t len)
@@ -260,14 +255,7 @@ int rt_out_line(struct rt_out *o, const char *s, size_t len)
     int rc;
 
     rt__buf_init(&b);
-    rc = append_safe(&b, s, len, o->tty);
+    rc = rt_out_append_safe(&b, s, len, o->tty, 1);
     rc |= rt__buf_append(&b, "\n", 1);
-    if (rc != 0) {
-        rt__buf_cleanup(&b);
-        o->write_error = ENOMEM;
-        return -1;
-    }
-    rc = emit(o, &b);
-    rt__buf_cleanup(&b);
-    return rc;
+    return emit(o, &b, rc);
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core_int.h"
 #include "opts.h"
 #include "rt/sse_parser.h"
 
@@ -64,6 +65,17 @@ int rt_out_msg(struct rt_out *o, uint64_t seq, const char *json, size_t len);
  * Returns 0, or -1 once stdout failed (o->write_error says why).
  */
 int rt_out_line(struct rt_out *o, const char *s, size_t len);
+
+/*
+ * Append |s|, |len| to |b| as the printers above write remote text: when
+ * |tty| (the text goes to a terminal), C0 controls, DEL and ESC become
+ * \xHH, so that a peer cannot move the cursor or retitle the window; a
+ * newline and a tab stay as they are, a newline only with |keep_newline|
+ * (a chat line stays one line).  Without |tty| the bytes go in unchanged.
+ * Returns 0 or RT_ENOMEM.
+ */
+int rt_out_append_safe(rt_buf *b, const char *s, size_t len, int tty,
+                       int keep_newline);
 
 /*
  * Flush stdout and report a write error.  A reader that went away (EPIPE,

@@ -58,7 +58,8 @@ static int is_authorization(const char *h)
     return strncasecmp(h, "Authorization:", 14) == 0;
 }
 
-int rt_session_setup(struct rt_session *s)
+/* After parsing: see rt_session_parse(). */
+static int setup(struct rt_session *s)
 {
     const char *env;
     size_t i, n, len;
@@ -126,6 +127,20 @@ int rt_session_setup(struct rt_session *s)
 nomem:
     rt_errf(&s->out, "out of memory");
     return RTCTL_EXIT_RUNTIME;
+}
+
+int rt_session_parse(struct rt_session *s, const struct rt_opt *opts,
+                     int argc, char **argv, int *status)
+{
+    int n = rt_opts_parse(s->help, opts, argc, argv);
+
+    if (n < 0) {
+        *status = n == RT_OPTS_EXIT_OK ? RTCTL_EXIT_OK : RTCTL_EXIT_USAGE;
+        return -1;
+    }
+    if ((*status = setup(s)) != 0)
+        return -1;
+    return n;
 }
 
 int rt_session_net_opts_given(const struct rt_session *s)
@@ -270,6 +285,16 @@ int rt_session_fail(struct rt_session *s, int err)
             s->url != NULL ? s->url : s->base, rt_strerror(err));
     rt_session_outcome(s, rtctl_exit_from_err(err));
     return rtctl_exit_from_err(err);
+}
+
+void rt_session_input_failed(struct rt_session *s, int err, size_t max_line)
+{
+    if (err == RT_ETOOBIG)
+        rt_errf(&s->out, "cannot read standard input: a line is longer than "
+                         "%zu MiB", max_line >> 20);
+    else
+        rt_errf(&s->out, "cannot read standard input: %s", strerror(err));
+    rt_session_outcome(s, RTCTL_EXIT_RUNTIME);
 }
 
 void rt_session_closed(struct rt_session *s)

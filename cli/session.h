@@ -4,8 +4,8 @@
  *
  * A command embeds a struct rt_session, calls rt_session_init() before
  * parsing, ends its option table with RT_CONN_OPTS(&s.o) (the connection
- * and output options every client takes) and, once rt_opts_parse() is
- * done, calls rt_session_setup(): it checks those options, sets up s.out
+ * and output options every client takes) and parses its arguments with
+ * rt_session_parse(): that checks those options too, sets up s.out
  * (colour off with --no-color, NO_COLOR or a non-terminal stdout), picks
  * the base URL (--url, $RTCTL_URL, http://127.0.0.1:8080) and the token
  * (--token, $RTCTL_TOKEN) and builds s.headers, the -H headers plus
@@ -116,7 +116,7 @@ enum rt_session_state {
 
 struct rt_session {
     struct rt_conn_opts o;  /* what RT_CONN_OPTS parsed */
-    struct rt_out out;      /* set up by rt_session_setup() */
+    struct rt_out out;      /* set up by rt_session_parse() */
     const struct rt_cmd_help *help;
     const char *verb;       /* "follow": "cannot follow 'URL': why" */
     const char *retry;      /* "reconnecting": "why; reconnecting in..." */
@@ -154,12 +154,15 @@ void rt_session_init(struct rt_session *s, const struct rt_cmd_help *help,
                      int reconnect);
 
 /*
- * After parsing: set up s.out from the output options, check -H (each
- * 'Name: value'), --token, --user and --max-retries, and build s.base,
- * s.token and s.headers.  Returns 0, or RTCTL_EXIT_USAGE after printing
- * the usage error.
+ * Parse |argv| with |opts| (ending with RT_CONN_OPTS(&s->o)); then set up
+ * s.out from the output options, check -H (each 'Name: value'), --token,
+ * --user and --max-retries, and build s.base, s.token and s.headers.
+ * Returns the number of operands, moved to argv[1..n], or -1 with
+ * *|status| the exit status: RTCTL_EXIT_OK after --help, else
+ * RTCTL_EXIT_USAGE (the error was printed).
  */
-int rt_session_setup(struct rt_session *s);
+int rt_session_parse(struct rt_session *s, const struct rt_opt *opts,
+                     int argc, char **argv, int *status);
 
 /* 1 when an option of the Connection group was given (for file modes). */
 int rt_session_net_opts_given(const struct rt_session *s);
@@ -221,6 +224,15 @@ int rt_session_state_json(rt_buf *b, int st, uint64_t delay_ms,
  * known, and return rtctl_exit_from_err(|err|).
  */
 int rt_session_fail(struct rt_session *s, int err);
+
+/*
+ * Standard input ended with the error |err| (an rt_lines end error:
+ * RT_ETOOBIG for a line longer than |max_line| bytes, a whole number of
+ * MiB; else an errno): print "cannot read standard input: WHY" and record
+ * the outcome RTCTL_EXIT_RUNTIME unless one is known.  The caller stops
+ * its clients.
+ */
+void rt_session_input_failed(struct rt_session *s, int err, size_t max_line);
 
 /*
  * The command's clients are all closed: close the session's own handles

@@ -344,6 +344,11 @@ int rt__net_header_safe(const char *s)
     return strpbrk(s, "\r\n") == NULL;
 }
 
+int rt_loop_curl_err(int curl_code)
+{
+    return rt__net_map_curl((CURLcode)curl_code);
+}
+
 long rt__net_headers_check(const char *const *headers)
 {
     const char *const *hp;

@@ -75,6 +75,18 @@ RT_EXTERN int rt_loop_run(rt_loop *l);
  */
 RT_EXTERN void rt_loop_free(rt_loop *l);
 
+/*
+ * Map a libcurl result to the RT_E* code the clients report for it, for a
+ * program that runs curl easy handles of its own beside the clients.
+ *
+ * |curl_code| a CURLcode other than CURLE_OK, as an int (no curl type in
+ *     this header).
+ *
+ * Returns RT_EDNS, RT_ECONNREFUSED, RT_ETIMEDOUT, RT_ETLS, RT_ENOMEM,
+ * RT_EURL, or RT_ECLOSED for any other failure.
+ */
+RT_EXTERN int rt_loop_curl_err(int curl_code);
+
 #ifdef __cplusplus
 }
 #endif
