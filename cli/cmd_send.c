@@ -576,8 +576,8 @@ static void post_failed(struct send *sd, int err, const char *detail)
                                strlen(h->retry_after), (int64_t)time(NULL));
     if (rt_backoff_next(&h->bo, rand32(), &delay) != 0) {
         n = rt_backoff_attempt(&h->bo);
-        snprintf(why, sizeof(why), "gave up after %u attempt%s: %.400s", n,
-                 n == 1 ? "" : "s", detail);
+        snprintf(why, sizeof(why), "gave up after %u retr%s: %.400s", n,
+                 n == 1 ? "y" : "ies", detail);
         rt_session_state(&sd->s, RT_SESSION_CLOSED, 0, 0, RT_EEXHAUSTED,
                          why);
         finish(sd);

@@ -387,8 +387,8 @@ int rt__net_next_delay(rt_loop *l, rt_backoff *b, char *errmsg,
         return 0;
     attempts = rt_backoff_attempt(b);
     last = rt__strndup(errmsg, strlen(errmsg));
-    rt__seterr(errmsg, errlen, "gave up after %u attempt%s: %.400s", attempts,
-               attempts == 1 ? "" : "s", last != NULL ? last : "");
+    rt__seterr(errmsg, errlen, "gave up after %u retr%s: %.400s", attempts,
+               attempts == 1 ? "y" : "ies", last != NULL ? last : "");
     rt__free(last);
     return RT_EEXHAUSTED;
 }

@@ -32,6 +32,7 @@
  *   they are held on c->replay until the resumed frame says whether the
  *   order buffer must start afresh.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,13 +52,17 @@
 
 #define ID_MAX 64
 #define RX_CHUNK 16384
-/* A replay is the server's history; bound what one may make us hold. */
+/*
+ * A replay is the server's history, and a gap holds what follows it:
+ * bound what either may make us hold.
+ */
 #define REPLAY_MAX_MSGS ((size_t)1 << 20)
-#define REPLAY_MAX_BYTES ((size_t)256 << 20)
+#define HELD_MAX_BYTES ((size_t)256 << 20)
 
 struct qmsg {
     struct qmsg *next;
     char *id; /* NULL: sent at most once */
+    int reported; /* its broadcast was taken as the ack: swallow the ack */
     int binary;
     size_t len;
     unsigned char buf[]; /* LWS_PRE bytes, then the frame */
@@ -65,6 +70,7 @@ struct qmsg {
 
 struct held {
     struct held *next; /* the replay list */
+    rt_ws_client *c;   /* whose held_bytes count it */
     uint64_t seq;
     rt_msg *msg;
     size_t len;
@@ -107,6 +113,7 @@ struct rt_ws_client {
     uint64_t attempt_at, up_at, last_rx, ping_at;
     int ping_due;
     unsigned close_code, want_close;
+    unsigned last_close_code; /* of the last connection that ended */
     char close_reason[124];
     int fail_err, fail_final; /* what ended the attempt, when known */
     int too_big;
@@ -114,7 +121,8 @@ struct rt_ws_client {
     rt_buf wbuf; /* the frame being written: lws masks it in place */
     int rx_binary;
     struct held *replay, **replay_tail;
-    size_t replay_n, replay_bytes;
+    size_t replay_n;
+    size_t held_bytes; /* every message held: replay and order buffer */
     uint64_t welcome_seq;
     char welcome_epoch[RT__EPOCH_MAX + 1];
     int replay_trusted; /* same epoch: a contiguous replay is recovered */
@@ -130,6 +138,7 @@ struct rt_ws_client {
 };
 
 static void begin_close(rt_ws_client *c, int err);
+static void start_liveness(rt_ws_client *c);
 static void set_err(rt_ws_client *c, const char *fmt, ...) RT__PRINTF(2, 3);
 
 static void set_err(rt_ws_client *c, const char *fmt, ...)
@@ -176,6 +185,24 @@ static void kill_wsi(rt_ws_client *c)
     lws_cancel_service(lws_get_context(c->wsi));
 }
 
+static void on_close_deadline(uv_timer_t *t)
+{
+    kill_wsi(t->data);
+}
+
+/*
+ * Send a close frame with |code| at the next chance, and give the peer
+ * 5 s: one that stopped reading never lets it be written.
+ */
+static void request_close(rt_ws_client *c, unsigned code)
+{
+    c->want_close = code;
+    if (c->wsi == NULL)
+        return;
+    lws_callback_on_writable(c->wsi);
+    uv_timer_start(&c->live_timer, on_close_deadline, 5000, 0);
+}
+
 /* --- the outgoing queue */
 
 static void qmsg_free(struct qmsg *q)
@@ -198,6 +225,8 @@ static int enqueue(rt_ws_client *c, int binary, const void *data, size_t len,
 
     if (c->closing)
         return RT_ESTATE;
+    if (len > INT_MAX) /* lws_write() counts in int */
+        return RT_EINVAL;
     if (c->nqueued >= c->max_queued ||
         len > c->max_queued_bytes - c->queued_bytes)
         return RT_EFULL;
@@ -206,6 +235,7 @@ static int enqueue(rt_ws_client *c, int binary, const void *data, size_t len,
         return RT_ENOMEM;
     q->next = NULL;
     q->id = NULL;
+    q->reported = 0;
     if (id != NULL && (q->id = rt__strndup(id, strlen(id))) == NULL) {
         rt__free(q);
         return RT_ENOMEM;
@@ -223,34 +253,32 @@ static int enqueue(rt_ws_client *c, int binary, const void *data, size_t len,
     return 0;
 }
 
-/* Take the message with |id| off the in-flight list (or the queue). */
-static struct qmsg *take_tracked(rt_ws_client *c, const char *id)
+/* Unlink the first message on |*head| with |id| (and, unless
+ * |any|, not yet reported), keeping |*tail| right. */
+static struct qmsg *unlink_id(struct qmsg **head, struct qmsg ***tail,
+                              const char *id, int any)
 {
-    struct qmsg **pp, ***tails[2] = {&c->inflight_tail, &c->outq_tail};
-    struct qmsg **heads[2] = {&c->inflight, &c->outq};
-    struct qmsg *q;
-    int i;
+    struct qmsg **pp, *q;
 
-    for (i = 0; i < 2; i++) {
-        for (pp = heads[i]; (q = *pp) != NULL; pp = &q->next) {
-            if (q->id == NULL || strcmp(q->id, id) != 0)
-                continue;
-            *pp = q->next;
-            if (*tails[i] == &q->next)
-                *tails[i] = pp;
-            return q;
-        }
+    for (pp = head; (q = *pp) != NULL; pp = &q->next) {
+        if (q->id == NULL || strcmp(q->id, id) != 0 || (!any && q->reported))
+            continue;
+        *pp = q->next;
+        if (*tail == &q->next)
+            *tail = pp;
+        q->next = NULL;
+        return q;
     }
     return NULL;
 }
 
-/* Is a message with |id| waiting for its ack? */
+/* Is a message with |id| waiting for its outcome? */
 static int find_tracked(const rt_ws_client *c, const char *id)
 {
     const struct qmsg *q;
 
     for (q = c->inflight; q != NULL; q = q->next)
-        if (q->id != NULL && strcmp(q->id, id) == 0)
+        if (q->id != NULL && !q->reported && strcmp(q->id, id) == 0)
             return 1;
     for (q = c->outq; q != NULL; q = q->next)
         if (q->id != NULL && strcmp(q->id, id) == 0)
@@ -258,9 +286,23 @@ static int find_tracked(const rt_ws_client *c, const char *id)
     return 0;
 }
 
-/* After a connection ends: what was in flight goes first next time. */
+/*
+ * After a connection ends: what was in flight goes first next time; what
+ * was already reported needs nothing more.
+ */
 static void requeue_inflight(rt_ws_client *c)
 {
+    struct qmsg *q, **keep = &c->inflight;
+
+    while ((q = *keep) != NULL) {
+        if (q->reported) {
+            *keep = q->next;
+            unqueue(c, q);
+        } else {
+            keep = &q->next;
+        }
+    }
+    c->inflight_tail = keep;
     if (c->inflight == NULL)
         return;
     *c->inflight_tail = c->outq;
@@ -280,10 +322,30 @@ static void report_ack(rt_ws_client *c, struct qmsg *q, uint64_t seq,
     unqueue(c, q);
 }
 
+/*
+ * An ack or error frame for |id|: the first message sent with it, which
+ * is the one the frame answers (frames come in order).  One whose
+ * broadcast was already taken as its ack is just dropped.
+ */
+static int answer_frame(rt_ws_client *c, const char *id, uint64_t seq,
+                        const char *code)
+{
+    struct qmsg *q = unlink_id(&c->inflight, &c->inflight_tail, id, 1);
+
+    if (q == NULL)
+        return 0;
+    if (q->reported)
+        unqueue(c, q);
+    else
+        report_ack(c, q, seq, code);
+    return 1;
+}
+
 /* --- incoming messages */
 
 static void held_free(struct held *h)
 {
+    h->c->held_bytes -= h->len;
     rt_msg_free(h->msg);
     rt__free(h);
 }
@@ -314,7 +376,7 @@ static void replay_clear(rt_ws_client *c)
         held_free(h);
     }
     c->replay_tail = &c->replay;
-    c->replay_n = c->replay_bytes = 0;
+    c->replay_n = 0;
 }
 
 static void on_gap(uv_timer_t *t);
@@ -342,10 +404,10 @@ static void push_stored(rt_ws_client *c, struct held *h)
     }
     if (rc == RT_EFULL || rc == RT_ERANGE) {
         /* Too far ahead to hold: resume from what was delivered. */
-        held_free(h);
         set_err(c, "seq %llu arrived while %llu was expected; resuming",
                 (unsigned long long)h->seq,
                 (unsigned long long)rt_order_next(c->order));
+        held_free(h);
         attempt_failed(c, RT_EGAP, 0);
         kill_wsi(c);
         return;
@@ -410,6 +472,7 @@ static void on_welcome(rt_ws_client *c, const rt_msg *m)
     }
     if (!c->state_open) {
         c->state_open = 1;
+        start_liveness(c);
         emit_state(c, RT_WS_OPEN, 0, 0);
     }
     if (!c->closing && c->cbs.on_open != NULL)
@@ -427,6 +490,10 @@ static void on_resumed_frame(rt_ws_client *c, const rt_msg *m)
     if (!c->replaying)
         return;
     c->replaying = 0;
+    /* PROTOCOL.md 4: a since from another epoch is never trusted. */
+    if (c->epoch[0] != '\0' && c->welcome_epoch[0] != '\0' &&
+        strcmp(c->epoch, c->welcome_epoch) != 0)
+        recovered = 0;
     /*
      * Only now is the position in the welcome's epoch: a connection lost
      * during the replay resumes from the old position in the old epoch.
@@ -443,7 +510,6 @@ static void on_resumed_frame(rt_ws_client *c, const rt_msg *m)
     while ((h = c->replay) != NULL && !c->closing) {
         c->replay = h->next;
         c->replay_n--;
-        c->replay_bytes -= h->len;
         push_stored(c, h);
     }
     replay_clear(c);
@@ -453,13 +519,21 @@ static void on_resumed_frame(rt_ws_client *c, const rt_msg *m)
 /* A stored message: held while a replay is unjudged, else ordered. */
 static void take_stored(rt_ws_client *c, struct held *h)
 {
+    if (c->held_bytes > HELD_MAX_BYTES) {
+        /* Held past a gap or for a replay: resume from what was delivered. */
+        held_free(h);
+        set_err(c, "more than %zu bytes of messages held; resuming",
+                HELD_MAX_BYTES);
+        attempt_failed(c, RT_EGAP, 0);
+        kill_wsi(c);
+        return;
+    }
     if (c->replaying &&
         !(c->replay_trusted && c->replay == NULL &&
           h->seq <= rt_order_next(c->order))) {
-        if (c->replay_n >= REPLAY_MAX_MSGS ||
-            h->len > REPLAY_MAX_BYTES - c->replay_bytes) {
+        if (c->replay_n >= REPLAY_MAX_MSGS) {
             held_free(h);
-            set_err(c, "the replay holds more than %zu messages or bytes",
+            set_err(c, "the replay holds more than %zu messages",
                     REPLAY_MAX_MSGS);
             attempt_failed(c, RT_ETOOBIG, 1);
             kill_wsi(c);
@@ -468,7 +542,6 @@ static void take_stored(rt_ws_client *c, struct held *h)
         *c->replay_tail = h;
         c->replay_tail = &h->next;
         c->replay_n++;
-        c->replay_bytes += h->len;
         return;
     }
     /* Live, or a trusted replay's next seq (or a duplicate). */
@@ -503,20 +576,18 @@ static void handle_protocol(rt_ws_client *c, const char *json, size_t len)
         }
         break;
     case RT_MSG_ACK:
-        /*
-         * Consumed: an ack whose message is no longer tracked was already
-         * reported when its broadcast arrived.
-         */
-        if (m->id != NULL && (q = take_tracked(c, m->id)) != NULL)
-            report_ack(c, q, m->u.ack.has_seq ? m->u.ack.seq : 0, NULL);
+        /* Consumed, whether or not a message of ours still waits for it. */
+        if (m->id != NULL)
+            answer_frame(c, m->id, m->u.ack.has_seq ? m->u.ack.seq : 0,
+                         NULL);
         rt_msg_free(m);
         return;
     case RT_MSG_ERROR:
-        if (m->id != NULL && (q = take_tracked(c, m->id)) != NULL) {
-            const char *code = rt_msg_code_name(m->u.error.code);
-
-            report_ack(c, q, 0, m->u.error.code != RT_MSG_CODE_NONE
-                                    ? code : "error");
+        if (m->id != NULL &&
+            answer_frame(c, m->id, 0,
+                         m->u.error.code != RT_MSG_CODE_NONE
+                             ? rt_msg_code_name(m->u.error.code)
+                             : "error")) {
             rt_msg_free(m);
             return;
         }
@@ -539,9 +610,11 @@ static void handle_protocol(rt_ws_client *c, const char *json, size_t len)
         return;
     }
     h->next = NULL;
+    h->c = c;
     h->seq = m->seq;
     h->msg = m;
     h->len = len;
+    c->held_bytes += len;
     memcpy(h->json, json, len);
     h->json[len] = '\0';
     /*
@@ -552,11 +625,28 @@ static void handle_protocol(rt_ws_client *c, const char *json, size_t len)
      */
     q = NULL;
     seq = m->seq;
-    if (m->id != NULL && find_tracked(c, m->id) && is_ours(c, m))
-        q = take_tracked(c, m->id);
+    if (m->id != NULL && find_tracked(c, m->id) && is_ours(c, m)) {
+        /* In flight: its ack frame is still to come, and is dropped. */
+        for (q = c->inflight; q != NULL; q = q->next)
+            if (q->id != NULL && !q->reported && strcmp(q->id, m->id) == 0)
+                break;
+        if (q != NULL) {
+            q->reported = 1;
+        } else {
+            /* Queued again after a cut: no ack frame will come. */
+            q = unlink_id(&c->outq, &c->outq_tail, m->id, 1);
+        }
+    }
     take_stored(c, h); /* may free h and m */
-    if (q != NULL)
+    if (q == NULL)
+        return;
+    if (q->reported) {
+        rt_backoff_delivered(&c->backoff);
+        if (c->cbs.on_ack != NULL)
+            c->cbs.on_ack(c, q->id, seq, NULL, c->ud);
+    } else {
         report_ack(c, q, seq, NULL);
+    }
 }
 
 /* One whole message in c->rx. */
@@ -588,8 +678,9 @@ static void on_live(uv_timer_t *t)
 
     if (c->wsi == NULL || c->closing)
         return;
-    if (!c->established) {
-        set_err(c, "no connection within %llu ms",
+    if (!c->state_open) {
+        set_err(c, "no %s within %llu ms",
+                c->established ? "welcome" : "connection",
                 (unsigned long long)c->connect_timeout_ms);
         attempt_failed(c, RT_ETIMEDOUT, 0);
         kill_wsi(c);
@@ -617,6 +708,15 @@ static void on_live(uv_timer_t *t)
         return;
     }
     uv_timer_start(t, on_live, c->ping_interval_ms - idle, 0);
+}
+
+/* The connection is open: from now on, ping when it falls silent. */
+static void start_liveness(rt_ws_client *c)
+{
+    if (c->ping_interval_ms > 0)
+        uv_timer_start(&c->live_timer, on_live, c->ping_interval_ms, 0);
+    else
+        uv_timer_stop(&c->live_timer);
 }
 
 static void on_gap(uv_timer_t *t)
@@ -722,8 +822,10 @@ static void connect_now(rt_ws_client *c)
     i.userdata = c;
     i.pwsi = &c->wsi;
     i.alpn = "http/1.1";
+    /* A 3xx is an answer like any other (lws would lose the client). */
+    i.ssl_connection = LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
     if (tls) {
-        i.ssl_connection = LCCSCF_USE_SSL;
+        i.ssl_connection |= LCCSCF_USE_SSL;
         if (c->insecure)
             i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED |
                                 LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
@@ -764,6 +866,8 @@ static void on_after_attempt(uv_timer_t *t)
 
     uv_timer_stop(&c->live_timer);
     uv_timer_stop(&c->gap_timer);
+    if (c->established)
+        c->last_close_code = c->close_code;
     if (c->closing) {
         finalize(c);
         return;
@@ -817,13 +921,16 @@ static void connection_error(rt_ws_client *c, struct lws *wsi,
         SSL *ssl = lws_get_ssl(wsi);
         long v = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
 
-        /* As curl does: a certificate that fails now fails next time. */
+        /*
+         * A certificate that fails now fails next time: stop, as the curl
+         * clients do; a handshake cut short is retried.
+         */
         if (v != X509_V_OK)
             set_err(c, "TLS failure: the server's certificate: %s (use "
                     "cacert to trust it)", X509_verify_cert_error_string(v));
         else
             set_err(c, "TLS failure: %s", s);
-        attempt_failed(c, RT_ETLS, 1);
+        attempt_failed(c, RT_ETLS, v != X509_V_OK);
     } else if (strstr(s, "connect") != NULL || strstr(s, "refused") != NULL ||
                strstr(s, "before established") != NULL) {
         set_err(c, "connection refused: %s port %d (%s)",
@@ -872,6 +979,15 @@ static int writeable(rt_ws_client *c, struct lws *wsi)
         lws_callback_on_writable(wsi);
         return 0;
     }
+    /* Closing: what has an id is reported "closed", not sent. */
+    while (c->closing && (q = c->outq) != NULL && q->id != NULL) {
+        c->outq = q->next;
+        if (c->outq == NULL)
+            c->outq_tail = &c->outq;
+        if (c->cbs.on_ack != NULL)
+            c->cbs.on_ack(c, q->id, 0, "closed", c->ud);
+        unqueue(c, q);
+    }
     if (c->ready && (q = c->outq) != NULL) {
         /*
          * lws masks the payload in place; a message may be sent again
@@ -900,8 +1016,14 @@ static int writeable(rt_ws_client *c, struct lws *wsi)
         return 0;
     }
     if (c->want_close) {
-        lws_close_reason(wsi, (enum lws_close_status)c->want_close,
-                         NULL, 0);
+        /*
+         * lws 4.1 drops the connection without a frame when a client
+         * returns -1 after lws_close_reason(): write the close frame
+         * ourselves (opcode 8; lws's LWS_WRITE_CLOSE is 4), then end.
+         */
+        pbuf[LWS_PRE] = (unsigned char)(c->want_close >> 8);
+        pbuf[LWS_PRE + 1] = (unsigned char)(c->want_close & 0xff);
+        lws_write(wsi, pbuf + LWS_PRE, 2, (enum lws_write_protocol)4);
         return -1;
     }
     return 0;
@@ -918,9 +1040,8 @@ static void receive(rt_ws_client *c, struct lws *wsi, const void *in,
         set_err(c, "a message is longer than %zu bytes",
                 c->max_message_bytes);
         attempt_failed(c, RT_ETOOBIG, 1);
-        c->want_close = LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE;
         c->too_big = 1;
-        lws_callback_on_writable(wsi);
+        request_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE);
         return;
     }
     if (rt__buf_append(&c->rx, in, len) != 0) {
@@ -951,15 +1072,12 @@ int rt__wsc_callback(struct lws *wsi, enum lws_callback_reasons reason,
         c->connections++;
         c->up_at = c->last_rx = now_ms(c);
         if (c->closing) {
-            c->want_close = LWS_CLOSE_STATUS_NORMAL;
-            lws_callback_on_writable(wsi);
+            request_close(c, LWS_CLOSE_STATUS_NORMAL);
             break;
         }
-        if (c->ping_interval_ms > 0)
-            uv_timer_start(&c->live_timer, on_live, c->ping_interval_ms, 0);
-        else
-            uv_timer_stop(&c->live_timer);
+        /* Protocol mode: the connect timeout runs on until the welcome. */
         if (c->raw) {
+            start_liveness(c);
             c->state_open = 1;
             emit_state(c, RT_WS_OPEN, 0, 0);
             if (!c->closing && c->cbs.on_open != NULL)
@@ -1083,8 +1201,7 @@ static void begin_close(rt_ws_client *c, int err)
     uv_timer_stop(&c->gap_timer);
     if (c->attempt_live && c->wsi != NULL) {
         if (c->established && c->fail_err == 0) {
-            c->want_close = LWS_CLOSE_STATUS_NORMAL;
-            lws_callback_on_writable(c->wsi);
+            request_close(c, LWS_CLOSE_STATUS_NORMAL);
         } else if (!c->established) {
             kill_wsi(c);
         }
@@ -1352,7 +1469,7 @@ const char *rt_ws_client_errmsg(const rt_ws_client *c)
 
 unsigned rt_ws_client_close_code(const rt_ws_client *c)
 {
-    return c == NULL ? 0 : c->close_code;
+    return c == NULL ? 0 : c->last_close_code;
 }
 
 uint32_t rt_ws_client_attempt(const rt_ws_client *c)

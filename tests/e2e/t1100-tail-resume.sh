@@ -123,7 +123,7 @@ expect_clean_stop
 expect_code 3 "$RTCTL" tail --no-reconnect general --url "$SBASE"
 check_grep 'connection refused' err
 expect_code 3 "$RTCTL" tail --max-retries 1 general --url "$SBASE"
-check_grep 'gave up after 1 attempt' err
+check_grep 'gave up after 1 retry' err
 ok "a stopped server: --no-reconnect and --max-retries exit 3"
 
 done_testing

@@ -185,9 +185,9 @@ stop_server >/dev/null 2>&1
 SERVER_PID=$SPID
 expect_clean_stop
 expect_code 3 "$RTCTL" send --max-retries 1 r m --url "$SBASE"
-check_grep 'gave up after 1 attempt' err
+check_grep 'gave up after 1 retry' err
 expect_code 3 "$RTCTL" send --via http --max-retries 1 r m --url "$SBASE"
-check_grep 'gave up after 1 attempt' err
+check_grep 'gave up after 1 retry' err
 expect_code 3 "$RTCTL" send --no-reconnect r m --url "$SBASE"
 check_grep 'connection refused' err
 ok "cannot connect: --max-retries 1 and --no-reconnect exit 3"

@@ -182,7 +182,7 @@ expect_code 3 sh -c "\"\$RTCTL\" connect /echo --url \"$SBASE\" </dev/null"
 check_grep 'connection refused' err
 expect_code 3 sh -c "\"\$RTCTL\" connect --reconnect --max-retries 1 /echo \
     --url \"$SBASE\" </dev/null"
-check_grep 'gave up after 1 attempt' err
+check_grep 'gave up after 1 retry' err
 ok "a closed port exits 3, at once or after --max-retries"
 
 done_testing

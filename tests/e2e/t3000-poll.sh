@@ -147,7 +147,7 @@ expect_clean_stop
 expect_code 3 "$RTCTL" poll --no-reconnect r --url "$SBASE"
 check_grep 'connection refused' err
 expect_code 3 "$RTCTL" poll --max-retries 1 r --url "$SBASE"
-check_grep 'gave up after 1 attempt' err
+check_grep 'gave up after 1 retry' err
 ok "a stopped server: --no-reconnect and --max-retries exit 3"
 
 done_testing

@@ -45,6 +45,16 @@
  * - a frame over max_message_bytes: the client closes with 1009 and stops
  *   (RT_ETOOBIG); a frame that is not protocol JSON in protocol mode is
  *   passed to on_message as it came, with msg NULL.
+ * - more than 256 MiB of messages held (past a gap, or in a replay not
+ *   judged yet): the connection is replaced and the client resumes from
+ *   the last delivered seq (RT_EGAP).
+ * - no welcome within connect_timeout_ms of the upgrade (protocol mode):
+ *   the connection is replaced (RT_ETIMEDOUT).
+ * - an HTTP redirect to the upgrade is not followed: it is an answer like
+ *   any other status.
+ *
+ * A close sends a close frame and gives the server 5 s to take it before
+ * the connection is dropped.
  *
  * Lifecycle: rt_ws_client_new(), rt_ws_client_start(), then callbacks, then
  * either rt_ws_client_close() or a stop of the client's own.  Either way
@@ -136,19 +146,27 @@ typedef struct rt_ws_client_cbs {
      */
     void (*on_open)(rt_ws_client *c, const rt_msg *welcome, void *ud);
     /*
-     * Protocol mode, after a reconnection with a position: |recovered| 1
-     * when the server replayed everything after the last delivered seq, 0
-     * when some messages were lost (the replay that follows starts at
-     * |from|).  Called before the replayed messages are delivered.
-     * Optional.
+     * Protocol mode, after a reconnection with a position, when the
+     * server's resumed frame arrives: |recovered| 1 when the server
+     * replayed everything after the last delivered seq, 0 when some
+     * messages were lost (another epoch, history trimmed); |from|, |to|
+     * as the server sent them.  With 0 it comes before the messages of
+     * the replay.  With 1, replayed messages that continue the position
+     * in the same epoch may already have been delivered: recovery is all
+     * or nothing (PROTOCOL.md 4), so they are passed on as they come,
+     * which keeps a connection too short for a whole replay making
+     * progress.  Optional.
      */
     void (*on_resumed)(rt_ws_client *c, int recovered, uint64_t from,
                        uint64_t to, void *ud);
     /*
-     * The outcome of a message sent with an id: |code| NULL and |seq| its
-     * seq when stored, or the error code the server refused it with
-     * ("rate_limited", "bad_message"...; |seq| 0), or "closed" for one
-     * still unacknowledged when the client stopped.  Optional.
+     * The outcome of a message sent with an id, once: |code| NULL and |seq|
+     * its seq when stored (its broadcast, or its ack, arrived: usually just
+     * after on_message delivered it, before when it waits behind a gap),
+     * or the error code the server refused it with ("rate_limited",
+     * "bad_message"...; |seq| 0), or "closed" for one still unacknowledged
+     * when the client stopped; once closing, such messages are not sent.
+     * Optional.
      */
     void (*on_ack)(rt_ws_client *c, const char *id, uint64_t seq,
                    const char *code, void *ud);
