@@ -1092,6 +1092,9 @@ int rt__wsc_callback(struct lws *wsi, enum lws_callback_reasons reason,
         break;
     case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
         c->last_rx = now_ms(c);
+        /* Answered: the next ping is due an interval from now. */
+        if (c->state_open && !c->closing && c->ping_interval_ms > 0)
+            start_liveness(c);
         if (c->cbs.on_control != NULL && !c->closing)
             c->cbs.on_control(c, RT_WS_PONG_RECEIVED, 0, in, len, c->ud);
         break;
