@@ -3,7 +3,9 @@
  *
  *   wsdrv follow URL [--count N] [--ping-ms N --pong-ms N] [--base-ms N]
  *                    [--connect-ms N] [--max-retries N] [--cacert PEM]
- *                    [--insecure] [--deadline-ms N]
+ *                    [--insecure] [--deadline-ms N] [--max-msg BYTES]
+ *                    [--send N] [--mark] [--bulk N [--bulk-bytes BYTES]]
+ *                    [--close-at-open]
  *   wsdrv storm URL N [--deadline-ms N]
  *
  * follow runs one protocol client and prints one JSON line per callback:
@@ -13,8 +15,21 @@
  *   {"type":"resumed","recovered":B,"from":N,"to":N}
  *   {"type":"message","seq":N,"content":C}
  *   {"type":"other","frame":F}          (frames without a seq, as text)
+ *   {"type":"ack","id":I,"seq":N,"code":C}    (C null when stored)
+ *   {"type":"close","pending":N}        (--close-at-open closes, N queued)
+ *   {"type":"send_error","id":I,"err":E}      (a send refused; I "" if none)
  * and ends with {"type":"summary",...}.  It exits 0 once --count messages
- * were delivered, 3 when the client stopped by itself, 5 at the deadline.
+ * were delivered or after the close of --close-at-open, 3 when the client
+ * stopped by itself, 5 at the deadline.
+ *
+ * What it sends, on the first open: --send N texts "hello K" with the ids
+ * "idK" (K = 0..N-1), kept until acked; --bulk N texts of --bulk-bytes
+ * (default 65536) bytes of 'x' without an id, sent at most once.  Then
+ * --close-at-open closes the client at once, with all of that queued.
+ * On each later open --mark sends "mark C" with the id "markC", C the
+ * number of connections so far.  Messages sent again after a reconnection
+ * go out before it, so a scripted server that has read up to the marker
+ * has seen everything the client sent again.
  *
  * storm runs N protocol clients on one rt_loop and prints
  *   {"type":"open","client":I,"n":K,"t_ms":T}  each time client I opens
@@ -85,6 +100,9 @@ static struct {
     rt_ws_client *c;
     uint64_t count, delivered;
     int stopped_err; /* the client stopped by itself with this error */
+    uint64_t send, bulk, bulk_bytes;
+    int mark, close_at_open;
+    unsigned opens;
 } f;
 
 static void f_message(rt_ws_client *c, const rt_msg *m, const char *json,
@@ -108,14 +126,82 @@ static void f_message(rt_ws_client *c, const rt_msg *m, const char *json,
     }
 }
 
+/* Queue a text; a refusal is printed, and is for the script to judge. */
+static void f_send(rt_ws_client *c, const char *content, const char *id)
+{
+    int rc = rt_ws_client_send_text(c, content, id);
+
+    if (rc != 0) {
+        printf("{\"type\":\"send_error\",\"id\":");
+        put_cstr(id);
+        printf(",\"err\":\"%s\"}\n", rt_err_name(rc));
+    }
+}
+
+/* What the options send on the first open, then --close-at-open. */
+static void f_first_open(rt_ws_client *c)
+{
+    char id[32], content[32], *big;
+    uint64_t i;
+
+    for (i = 0; i < f.send; i++) {
+        snprintf(id, sizeof(id), "id%llu", (unsigned long long)i);
+        snprintf(content, sizeof(content), "hello %llu",
+                 (unsigned long long)i);
+        f_send(c, content, id);
+    }
+    if (f.bulk > 0) {
+        big = malloc(f.bulk_bytes + 1);
+        if (big == NULL) {
+            fprintf(stderr, "wsdrv: out of memory\n");
+            exit(1);
+        }
+        memset(big, 'x', f.bulk_bytes);
+        big[f.bulk_bytes] = '\0';
+        for (i = 0; i < f.bulk; i++)
+            f_send(c, big, NULL);
+        free(big);
+    }
+    if (f.close_at_open) {
+        printf("{\"type\":\"close\",\"pending\":%zu}\n",
+               rt_ws_client_pending(c));
+        exit_code = 0;
+        rt_ws_client_close(c);
+    }
+}
+
 static void f_open(rt_ws_client *c, const rt_msg *w, void *ud)
 {
-    (void)c, (void)ud;
+    char id[32], content[32];
+
+    (void)ud;
     printf("{\"type\":\"welcome\",\"user\":");
     put_cstr(w->u.system.welcome.user);
     printf(",\"epoch\":");
     put_cstr(w->u.system.welcome.epoch);
     printf(",\"seq\":%llu}\n", (unsigned long long)w->u.system.welcome.seq);
+    if (++f.opens == 1) {
+        f_first_open(c);
+    } else if (f.mark) {
+        snprintf(id, sizeof(id), "mark%u", rt_ws_client_connections(c));
+        snprintf(content, sizeof(content), "mark %u",
+                 rt_ws_client_connections(c));
+        f_send(c, content, id);
+    }
+}
+
+static void f_ack(rt_ws_client *c, const char *id, uint64_t seq,
+                  const char *code, void *ud)
+{
+    (void)c, (void)ud;
+    printf("{\"type\":\"ack\",\"id\":");
+    put_cstr(id);
+    printf(",\"seq\":%llu,\"code\":", (unsigned long long)seq);
+    if (code != NULL)
+        put_cstr(code);
+    else
+        printf("null");
+    printf("}\n");
 }
 
 static void f_resumed(rt_ws_client *c, int recovered, uint64_t from,
@@ -170,12 +256,21 @@ static int follow(const char *url, int argc, char **argv)
     uint64_t v, deadline_ms = 60000;
     int i, rc;
 
+    f.bulk_bytes = 65536;
     rt_ws_client_opts_init(&o);
     for (i = 0; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
         if (strcmp(a, "--insecure") == 0) {
             o.insecure = 1;
+            continue;
+        }
+        if (strcmp(a, "--mark") == 0) {
+            f.mark = 1;
+            continue;
+        }
+        if (strcmp(a, "--close-at-open") == 0) {
+            f.close_at_open = 1;
             continue;
         }
         if (strcmp(a, "--cacert") == 0 && val != NULL) {
@@ -200,11 +295,20 @@ static int follow(const char *url, int argc, char **argv)
             o.max_retries = (uint32_t)v;
         else if (strcmp(a, "--deadline-ms") == 0)
             deadline_ms = v;
+        else if (strcmp(a, "--max-msg") == 0 && v > 0)
+            o.max_message_bytes = (size_t)v;
+        else if (strcmp(a, "--send") == 0)
+            f.send = v;
+        else if (strcmp(a, "--bulk") == 0)
+            f.bulk = v;
+        else if (strcmp(a, "--bulk-bytes") == 0 && v > 0 && v <= 1u << 24)
+            f.bulk_bytes = v;
         else
             return 2;
     }
     cbs.on_message = f_message;
     cbs.on_open = f_open;
+    cbs.on_ack = f_ack;
     cbs.on_resumed = f_resumed;
     cbs.on_state = f_state;
     cbs.on_closed = f_closed;
