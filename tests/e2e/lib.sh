@@ -306,6 +306,22 @@ start_proxy() {
     PBASE=http://127.0.0.1:$PPORT
 }
 
+# bg CMD...: run CMD in the background, stopped by the EXIT trap if the
+# script fails first; BG_PID is its pid.  (Scripts that need output files
+# or a fifo around it define their own.)
+bg() {
+    "$@" &
+    BG_PID=$!
+    SERVER_PIDS="$SERVER_PIDS $BG_PID"
+}
+
+# reap PID: wait for a background command; RC gets its exit status.
+reap() {
+    wait "$1"
+    RC=$?
+    SERVER_PIDS=$(echo "$SERVER_PIDS" | sed "s/ $1\b//")
+}
+
 # --- wsdrv (drivers/wsdrv.c: the t41xx WebSocket client scripts)
 
 # RT_WSDRV replaces it, e.g. with a script that runs it under valgrind.

@@ -11,14 +11,6 @@ SPORT=$PORT
 SBASE=$BASE
 start_proxy --drop-every 500ms --seed 7
 
-# bg CMD...: run CMD in the background, stopped by the EXIT trap if the
-# script fails first; BG_PID is its pid.
-bg() {
-    "$@" &
-    BG_PID=$!
-    SERVER_PIDS="$SERVER_PIDS $BG_PID"
-}
-
 # Two tails through the proxy: one that stops by itself after 200 text
 # events, one with every event that is stopped with Ctrl-C.
 bg "$RTCTL" tail --json --event text --count 200 --timeout 40s events/r \

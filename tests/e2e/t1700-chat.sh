@@ -9,21 +9,6 @@
 start_server
 SBASE=$BASE
 
-# bg CMD...: run CMD in the background, stopped by the EXIT trap if the
-# script fails first; BG_PID is its pid.
-bg() {
-    "$@" &
-    BG_PID=$!
-    SERVER_PIDS="$SERVER_PIDS $BG_PID"
-}
-
-# reap PID: wait for a background command; RC gets its exit status.
-reap() {
-    wait "$1"
-    RC=$?
-    SERVER_PIDS=$(echo "$SERVER_PIDS" | sed "s/ $1\b//")
-}
-
 # --- two chats in one room: bob listens for 3 messages, alice sends 3
 # lines (and an empty one, which is skipped).
 bg timeout 30 "$RTCTL" chat --json --count 3 --timeout 25s --user bob \

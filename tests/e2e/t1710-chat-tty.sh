@@ -27,13 +27,6 @@ trap 'tm kill-server 2>/dev/null; cleanup' EXIT
 
 start_server
 
-# bg CMD...: run CMD in the background, stopped by the EXIT trap.
-bg() {
-    "$@" &
-    BG_PID=$!
-    SERVER_PIDS="$SERVER_PIDS $BG_PID"
-}
-
 # pane: the screen of the chat, without trailing blanks, in ./pane.
 pane() {
     tm capture-pane -p -t chat >pane.raw 2>/dev/null || return 1

@@ -25,14 +25,6 @@ stop_proxy() {
         fail "rtctl proxy took ${SERVER_STOP_MS}ms to exit after SIGTERM"
 }
 
-# bg CMD...: run CMD in the background, stopped by the EXIT trap if the
-# script fails first; BG_PID is its pid.
-bg() {
-    "$@" &
-    BG_PID=$!
-    SERVER_PIDS="$SERVER_PIDS $BG_PID"
-}
-
 # time_ms URL: the milliseconds curl takes to GET URL.
 time_ms() {
     curl -sS --max-time 20 -o /dev/null -w '%{time_total}\n' "$1" |

@@ -11,21 +11,6 @@ start_server
 SPORT=$PORT
 SBASE=$BASE
 
-# bg CMD...: run CMD in the background, stopped by the EXIT trap if the
-# script fails first; BG_PID is its pid.
-bg() {
-    "$@" &
-    BG_PID=$!
-    SERVER_PIDS="$SERVER_PIDS $BG_PID"
-}
-
-# reap PID: wait for a background command; RC gets its exit status.
-reap() {
-    wait "$1"
-    RC=$?
-    SERVER_PIDS=$(echo "$SERVER_PIDS" | sed "s/ $1\b//")
-}
-
 # publish ROOM COUNT PACE: POST messages m1..mCOUNT to ROOM, straight to
 # the server, in bursts of 10 with PACE seconds between bursts (pacing,
 # so that polls and cuts fall between bursts; not a synchronisation).
