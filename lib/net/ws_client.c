@@ -33,6 +33,7 @@
  *   order buffer must start afresh.
  */
 #include <limits.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -139,6 +140,7 @@ struct rt_ws_client {
 
 static void begin_close(rt_ws_client *c, int err);
 static void start_liveness(rt_ws_client *c);
+static void failed_early(rt_ws_client *c);
 static void set_err(rt_ws_client *c, const char *fmt, ...) RT__PRINTF(2, 3);
 
 static void set_err(rt_ws_client *c, const char *fmt, ...)
@@ -836,14 +838,37 @@ static void connect_now(rt_ws_client *c)
         /* Failed before a wsi existed to report it. */
         c->attempt_live = 0;
         c->wsi = NULL;
-        set_err(c, "cannot connect to %s port %d", rt_url_host(c->base),
-                rt_url_port(c->base));
-        attempt_failed(c, RT_ECONNREFUSED, 0);
+        failed_early(c);
         uv_timer_start(&c->retry_timer, on_after_attempt, 0, 0);
     } else if (c->attempt_live) {
         uv_timer_start(&c->live_timer, on_live, c->connect_timeout_ms, 0);
     }
     rt_free(path);
+}
+
+/*
+ * lws 4.1 resolves the name itself, blocking, and says nothing when that
+ * fails; asking the resolver again tells a bad name from the rest.
+ */
+static void failed_early(rt_ws_client *c)
+{
+    struct addrinfo hints, *res = NULL;
+    int rc;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    rc = getaddrinfo(rt_url_host(c->base), NULL, &hints, &res);
+    if (res != NULL)
+        freeaddrinfo(res);
+    if (rc != 0) {
+        set_err(c, "could not resolve host %s: %s", rt_url_host(c->base),
+                gai_strerror(rc));
+        attempt_failed(c, RT_EDNS, 0);
+        return;
+    }
+    set_err(c, "cannot connect to %s port %d", rt_url_host(c->base),
+            rt_url_port(c->base));
+    attempt_failed(c, RT_ECONNREFUSED, 0);
 }
 
 static void on_retry(uv_timer_t *t)

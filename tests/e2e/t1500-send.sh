@@ -192,6 +192,14 @@ expect_code 3 "$RTCTL" send --no-reconnect r m --url "$SBASE"
 check_grep 'connection refused' err
 ok "cannot connect: --max-retries 1 and --no-reconnect exit 3"
 
+# A name that cannot resolve (.invalid, RFC 6761) is named as such.
+expect_code 3 "$RTCTL" send --no-reconnect r m --url http://no-such-host.invalid
+check_grep 'could not resolve host no-such-host.invalid' err
+expect_code 3 "$RTCTL" send --via http --no-reconnect r m \
+    --url http://no-such-host.invalid
+check_grep 'could not resolve host' err
+ok "an unknown host: exit 3, and the message says the name did not resolve"
+
 expect_code 5 "$RTCTL" send --json --timeout 1s r m --url "$SBASE"
 check_grep 'timeout: 0 of 1 acks' err
 check_grep '"code":"closed"' out
