@@ -131,6 +131,17 @@ goes_away() {
     SBASE=$BASE
 }
 
+# --ping: a ping each interval of silence, each answered (the pong re-arms
+# the interval), shown by --show-control with the payload that was sent.
+bg ping "$RTCTL" connect --ping 200ms --show-control /echo --url "$SBASE"
+pid=$BG_PID
+wait_until 20 "three pongs" sh -c \
+    '[ "$(grep -c "^rtctl connect: < pong: rtctl [0-9]*$" ping.err)" -ge 3 ]'
+close_in
+reap "$pid" 0 ping
+check_grep '^rtctl connect: > ping: rtctl [0-9]+$' ping.err
+ok "--ping pings every interval and --show-control shows pings and pongs"
+
 goes_away show 0 --json --show-control
 check_grep '^\{"event":"close","code":1001,"reason":"[^"]*"\}$' show.err
 check_grep 'the server ended the connection: close 1001' show.err
