@@ -22,15 +22,14 @@
  *   is closed (1000 when open), and finalize() runs when the attempt is
  *   over: it reports unacknowledged messages, CLOSED, closes the timers,
  *   and on_closed fires from the last close callback.
- * - Messages with an id stay on the client until acked, refused or
- *   closed: on c->outq before they are written, on c->inflight after; a
- *   reconnection moves c->inflight back to the front of c->outq.
- * - c->outq is written only while c->ready: raw mode once upgraded;
+ * - What the frames mean (the welcome, the replay and the resumed frame,
+ *   ordering, acks) and the outgoing queue live in the sans-I/O core
+ *   c->proto (lib/core/ws_proto.c): this file feeds it parsed frames and
+ *   the time, writes what it hands out, arms the gap timer from its
+ *   deadline and replaces the connection when it asks.  The queue is
+ *   written only once the core is ready: raw mode once upgraded;
  *   protocol mode once the welcome, and the resumed frame after it when a
  *   position was sent, have arrived.
- * - Stored messages are delivered only through c->order; during a replay
- *   they are held on c->replay until the resumed frame says whether the
- *   order buffer must start afresh.
  */
 #include <limits.h>
 #include <netdb.h>
@@ -38,46 +37,19 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "net_int.h"
 #include "ws_int.h"
+#include "ws_proto.h"
 #include "rt/msg.h"
-#include "rt/order.h"
 #include "rt/url.h"
 #include "rt/version.h"
 #include "rt/ws_client.h"
 
 #define ID_MAX 64
-#define RX_CHUNK 16384
-/*
- * A replay is the server's history, and a gap holds what follows it:
- * bound what either may make us hold.
- */
-#define REPLAY_MAX_MSGS ((size_t)1 << 20)
-#define HELD_MAX_BYTES ((size_t)256 << 20)
-
-struct qmsg {
-    struct qmsg *next;
-    char *id; /* NULL: sent at most once */
-    int reported; /* its broadcast was taken as the ack: swallow the ack */
-    int binary;
-    size_t len;
-    unsigned char buf[]; /* LWS_PRE bytes, then the frame */
-};
-
-struct held {
-    struct held *next; /* the replay list */
-    rt_ws_client *c;   /* whose held_bytes count it */
-    uint64_t seq;
-    rt_msg *msg;
-    size_t len;
-    char json[]; /* NUL-terminated */
-};
-
 struct rt_ws_client {
     rt_loop *loop;
     rt_url *base;
@@ -94,23 +66,13 @@ struct rt_ws_client {
     rt_ws_client_cbs cbs;
     void *ud;
     rt_backoff backoff;
-    rt_order *order;
+    rt__ws_proto *proto; /* position, ordering, the outgoing queue */
     rt_msg_limits limits;
-
-    /* Position and identity. */
-    int has_pos;
-    char epoch[RT__EPOCH_MAX + 1];
-    char user[128];
-
-    /* Outgoing messages. */
-    struct qmsg *outq, **outq_tail;
-    struct qmsg *inflight, **inflight_tail;
-    size_t nqueued, queued_bytes;
 
     /* The attempt. */
     struct lws *wsi;
     int attempt_live;
-    int established, ready, replaying;
+    int established;
     uint64_t attempt_at, up_at, last_rx, ping_at;
     int ping_due;
     unsigned close_code, want_close;
@@ -121,12 +83,6 @@ struct rt_ws_client {
     rt_buf rx;
     rt_buf wbuf; /* the frame being written: lws masks it in place */
     int rx_binary;
-    struct held *replay, **replay_tail;
-    size_t replay_n;
-    size_t held_bytes; /* every message held: replay and order buffer */
-    uint64_t welcome_seq;
-    char welcome_epoch[RT__EPOCH_MAX + 1];
-    int replay_trusted; /* same epoch: a contiguous replay is recovered */
 
     uv_timer_t retry_timer; /* next attempt, attempt over, finalize */
     uv_timer_t live_timer;  /* connect timeout, then ping and pong */
@@ -207,179 +163,83 @@ static void request_close(rt_ws_client *c, unsigned code)
 
 /* --- the outgoing queue */
 
-static void qmsg_free(struct qmsg *q)
-{
-    rt__free(q->id);
-    rt__free(q);
-}
-
-static void unqueue(rt_ws_client *c, struct qmsg *q)
-{
-    c->nqueued--;
-    c->queued_bytes -= q->len;
-    qmsg_free(q);
-}
-
 static int enqueue(rt_ws_client *c, int binary, const void *data, size_t len,
                    const char *id)
 {
-    struct qmsg *q;
-
     if (c->closing)
         return RT_ESTATE;
     if (len > INT_MAX) /* lws_write() counts in int */
         return RT_EINVAL;
-    if (c->nqueued >= c->max_queued ||
-        len > c->max_queued_bytes - c->queued_bytes)
-        return RT_EFULL;
-    q = rt__malloc(sizeof(*q) + LWS_PRE + len);
-    if (q == NULL)
-        return RT_ENOMEM;
-    q->next = NULL;
-    q->id = NULL;
-    q->reported = 0;
-    if (id != NULL && (q->id = rt__strndup(id, strlen(id))) == NULL) {
-        rt__free(q);
-        return RT_ENOMEM;
+    return rt__ws_proto_send(c->proto, binary, data, len, id);
+}
+
+/* --- the protocol core's callbacks */
+
+static void proto_message(const rt_msg *m, const char *json, size_t len,
+                          void *ud)
+{
+    rt_ws_client *c = ud;
+
+    c->cbs.on_message(c, m, json, len, c->ud);
+}
+
+static void proto_open(const rt_msg *welcome, void *ud)
+{
+    rt_ws_client *c = ud;
+
+    if (!c->state_open) {
+        c->state_open = 1;
+        start_liveness(c);
+        emit_state(c, RT_WS_OPEN, 0, 0);
     }
-    q->binary = binary;
-    q->len = len;
-    if (len > 0)
-        memcpy(q->buf + LWS_PRE, data, len);
-    *c->outq_tail = q;
-    c->outq_tail = &q->next;
-    c->nqueued++;
-    c->queued_bytes += len;
-    if (c->ready && c->wsi != NULL)
-        lws_callback_on_writable(c->wsi);
-    return 0;
+    if (!c->closing && c->cbs.on_open != NULL)
+        c->cbs.on_open(c, welcome, c->ud);
 }
 
-/* Unlink the first message on |*head| with |id| (and, unless
- * |any|, not yet reported), keeping |*tail| right. */
-static struct qmsg *unlink_id(struct qmsg **head, struct qmsg ***tail,
-                              const char *id, int any)
+static void proto_resumed(int recovered, uint64_t from, uint64_t to,
+                          void *ud)
 {
-    struct qmsg **pp, *q;
+    rt_ws_client *c = ud;
 
-    for (pp = head; (q = *pp) != NULL; pp = &q->next) {
-        if (q->id == NULL || strcmp(q->id, id) != 0 || (!any && q->reported))
-            continue;
-        *pp = q->next;
-        if (*tail == &q->next)
-            *tail = pp;
-        q->next = NULL;
-        return q;
-    }
-    return NULL;
+    if (!c->closing && c->cbs.on_resumed != NULL)
+        c->cbs.on_resumed(c, recovered, from, to, c->ud);
 }
 
-/* Is a message with |id| waiting for its outcome? */
-static int find_tracked(const rt_ws_client *c, const char *id)
+static void proto_ack(const char *id, uint64_t seq, const char *code,
+                      void *ud)
 {
-    const struct qmsg *q;
+    rt_ws_client *c = ud;
 
-    for (q = c->inflight; q != NULL; q = q->next)
-        if (q->id != NULL && !q->reported && strcmp(q->id, id) == 0)
-            return 1;
-    for (q = c->outq; q != NULL; q = q->next)
-        if (q->id != NULL && strcmp(q->id, id) == 0)
-            return 1;
-    return 0;
-}
-
-/*
- * After a connection ends: what was in flight goes first next time; what
- * was already reported needs nothing more.
- */
-static void requeue_inflight(rt_ws_client *c)
-{
-    struct qmsg *q, **keep = &c->inflight;
-
-    while ((q = *keep) != NULL) {
-        if (q->reported) {
-            *keep = q->next;
-            unqueue(c, q);
-        } else {
-            keep = &q->next;
-        }
-    }
-    c->inflight_tail = keep;
-    if (c->inflight == NULL)
-        return;
-    *c->inflight_tail = c->outq;
-    if (c->outq == NULL)
-        c->outq_tail = c->inflight_tail;
-    c->outq = c->inflight;
-    c->inflight = NULL;
-    c->inflight_tail = &c->inflight;
-}
-
-static void report_ack(rt_ws_client *c, struct qmsg *q, uint64_t seq,
-                       const char *code)
-{
-    rt_backoff_delivered(&c->backoff); /* the connection works */
     if (c->cbs.on_ack != NULL)
-        c->cbs.on_ack(c, q->id, seq, code, c->ud);
-    unqueue(c, q);
+        c->cbs.on_ack(c, id, seq, code, c->ud);
 }
 
-/*
- * An ack or error frame for |id|: the first message sent with it, which
- * is the one the frame answers (frames come in order).  One whose
- * broadcast was already taken as its ack is just dropped.
- */
-static int answer_frame(rt_ws_client *c, const char *id, uint64_t seq,
-                        const char *code)
+static void proto_progress(void *ud)
 {
-    struct qmsg *q = unlink_id(&c->inflight, &c->inflight_tail, id, 1);
+    rt_ws_client *c = ud;
 
-    if (q == NULL)
-        return 0;
-    if (q->reported)
-        unqueue(c, q);
-    else
-        report_ack(c, q, seq, code);
-    return 1;
+    rt_backoff_delivered(&c->backoff);
+}
+
+/* Replace the connection: resume from the position, or stop. */
+static void proto_fail(int err, int final, const char *detail, void *ud)
+{
+    rt_ws_client *c = ud;
+
+    set_err(c, "%s", detail);
+    attempt_failed(c, err, final);
+    kill_wsi(c);
+}
+
+static void proto_want_write(void *ud)
+{
+    rt_ws_client *c = ud;
+
+    if (c->wsi != NULL)
+        lws_callback_on_writable(c->wsi);
 }
 
 /* --- incoming messages */
-
-static void held_free(struct held *h)
-{
-    h->c->held_bytes -= h->len;
-    rt_msg_free(h->msg);
-    rt__free(h);
-}
-
-static void deliver(uint64_t seq, void *msg, void *ud)
-{
-    rt_ws_client *c = ud;
-    struct held *h = msg;
-
-    (void)seq;
-    if (!c->closing)
-        c->cbs.on_message(c, h->msg, h->json, h->len, c->ud);
-    held_free(h);
-}
-
-static void free_held(void *msg, void *ud)
-{
-    (void)ud;
-    held_free(msg);
-}
-
-static void replay_clear(rt_ws_client *c)
-{
-    struct held *h;
-
-    while ((h = c->replay) != NULL) {
-        c->replay = h->next;
-        held_free(h);
-    }
-    c->replay_tail = &c->replay;
-    c->replay_n = 0;
-}
 
 static void on_gap(uv_timer_t *t);
 
@@ -387,268 +247,36 @@ static void arm_gap_timer(rt_ws_client *c)
 {
     uint64_t d, now = now_ms(c);
 
-    if (rt_order_held(c->order) == 0) {
+    if (rt__ws_proto_held(c->proto) == 0) {
         uv_timer_stop(&c->gap_timer);
         return;
     }
-    d = rt_order_deadline(c->order);
+    d = rt__ws_proto_deadline(c->proto);
     uv_timer_start(&c->gap_timer, on_gap, d > now ? d - now : 0, 0);
-}
-
-/* A stored message, in the order buffer's hands. */
-static void push_stored(rt_ws_client *c, struct held *h)
-{
-    int rc = rt_order_push(c->order, h->seq, h, now_ms(c));
-
-    if (rc == RT_EDUP) {
-        held_free(h);
-        return;
-    }
-    if (rc == RT_EFULL || rc == RT_ERANGE) {
-        /* Too far ahead to hold: resume from what was delivered. */
-        set_err(c, "seq %llu arrived while %llu was expected; resuming",
-                (unsigned long long)h->seq,
-                (unsigned long long)rt_order_next(c->order));
-        held_free(h);
-        attempt_failed(c, RT_EGAP, 0);
-        kill_wsi(c);
-        return;
-    }
-    if (rc != 0) {
-        held_free(h);
-        return;
-    }
-    c->has_pos = 1;
-    rt_backoff_delivered(&c->backoff);
-    arm_gap_timer(c);
-}
-
-/* Is |m| our own message with |id|?  (Same id, author our user.) */
-static int is_ours(rt_ws_client *c, const rt_msg *m)
-{
-    cJSON *d, *a;
-    int ours;
-
-    if (m->id == NULL || c->user[0] == '\0' || m->data == NULL)
-        return 0;
-    d = cJSON_ParseWithLength(m->data, m->data_len);
-    a = cJSON_GetObjectItemCaseSensitive(d, "author");
-    ours = cJSON_IsString(a) && strcmp(a->valuestring, c->user) == 0;
-    cJSON_Delete(d);
-    return ours;
-}
-
-static void become_ready(rt_ws_client *c)
-{
-    c->ready = 1;
-    if (c->outq != NULL && c->wsi != NULL)
-        lws_callback_on_writable(c->wsi);
-}
-
-static void on_welcome(rt_ws_client *c, const rt_msg *m)
-{
-    const char *ep = m->u.system.welcome.epoch;
-
-    if (m->u.system.welcome.user != NULL)
-        snprintf(c->user, sizeof(c->user), "%s", m->u.system.welcome.user);
-    c->welcome_seq = m->u.system.welcome.seq;
-    c->welcome_epoch[0] = '\0';
-    if (ep != NULL && strlen(ep) <= RT__EPOCH_MAX)
-        snprintf(c->welcome_epoch, sizeof(c->welcome_epoch), "%s", ep);
-    /*
-     * Recovery is all or nothing (PROTOCOL.md 4): in the same epoch, a
-     * replay that starts right after the last delivered seq is the whole
-     * of it, and can be delivered as it comes.  That keeps a connection
-     * too short-lived to finish a long replay making progress.
-     */
-    c->replay_trusted = c->has_pos && c->epoch[0] != '\0' &&
-                        strcmp(c->epoch, c->welcome_epoch) == 0;
-    if (!c->has_pos) {
-        /* A fresh start: deliver what comes after the room's position. */
-        rt_order_reset(c->order, c->welcome_seq + 1);
-        c->has_pos = 1;
-        memcpy(c->epoch, c->welcome_epoch, sizeof(c->epoch));
-        c->replaying = 0;
-    } else {
-        c->replaying = 1; /* the server replays, then says "resumed" */
-    }
-    if (!c->state_open) {
-        c->state_open = 1;
-        start_liveness(c);
-        emit_state(c, RT_WS_OPEN, 0, 0);
-    }
-    if (!c->closing && c->cbs.on_open != NULL)
-        c->cbs.on_open(c, m, c->ud);
-    if (!c->replaying)
-        become_ready(c);
-}
-
-static void on_resumed_frame(rt_ws_client *c, const rt_msg *m)
-{
-    int recovered = m->u.system.resumed.recovered;
-    struct held *h;
-    uint64_t next;
-
-    if (!c->replaying)
-        return;
-    c->replaying = 0;
-    /* PROTOCOL.md 4: a since from another epoch is never trusted. */
-    if (c->epoch[0] != '\0' && c->welcome_epoch[0] != '\0' &&
-        strcmp(c->epoch, c->welcome_epoch) != 0)
-        recovered = 0;
-    /*
-     * Only now is the position in the welcome's epoch: a connection lost
-     * during the replay resumes from the old position in the old epoch.
-     */
-    if (c->welcome_epoch[0] != '\0')
-        memcpy(c->epoch, c->welcome_epoch, sizeof(c->epoch));
-    if (!recovered) {
-        next = c->replay != NULL ? c->replay->seq : c->welcome_seq + 1;
-        rt_order_reset(c->order, next);
-    }
-    if (!c->closing && c->cbs.on_resumed != NULL)
-        c->cbs.on_resumed(c, recovered, m->u.system.resumed.from,
-                          m->u.system.resumed.to, c->ud);
-    while ((h = c->replay) != NULL && !c->closing) {
-        c->replay = h->next;
-        c->replay_n--;
-        push_stored(c, h);
-    }
-    replay_clear(c);
-    become_ready(c);
-}
-
-/* A stored message: held while a replay is unjudged, else ordered. */
-static void take_stored(rt_ws_client *c, struct held *h)
-{
-    if (c->held_bytes > HELD_MAX_BYTES) {
-        /* Held past a gap or for a replay: resume from what was delivered. */
-        held_free(h);
-        set_err(c, "more than %zu bytes of messages held; resuming",
-                HELD_MAX_BYTES);
-        attempt_failed(c, RT_EGAP, 0);
-        kill_wsi(c);
-        return;
-    }
-    if (c->replaying &&
-        !(c->replay_trusted && c->replay == NULL &&
-          h->seq <= rt_order_next(c->order))) {
-        if (c->replay_n >= REPLAY_MAX_MSGS) {
-            held_free(h);
-            set_err(c, "the replay holds more than %zu messages",
-                    REPLAY_MAX_MSGS);
-            attempt_failed(c, RT_ETOOBIG, 1);
-            kill_wsi(c);
-            return;
-        }
-        *c->replay_tail = h;
-        c->replay_tail = &h->next;
-        c->replay_n++;
-        return;
-    }
-    /* Live, or a trusted replay's next seq (or a duplicate). */
-    push_stored(c, h);
 }
 
 static void handle_protocol(rt_ws_client *c, const char *json, size_t len)
 {
     rt_msg *m = NULL;
     rt_msg_error perr;
-    struct held *h;
-    struct qmsg *q;
     uint64_t seq;
 
     if (c->rx_binary ||
         rt_msg_parse(&m, json, len, RT_MSG_FROM_SERVER, &c->limits, &perr)
-            != 0) {
-        c->cbs.on_message(c, NULL, json, len, c->ud);
-        return;
-    }
-    switch (m->type) {
-    case RT_MSG_SYSTEM:
-        if (m->u.system.event == RT_MSG_SYSTEM_WELCOME) {
-            on_welcome(c, m);
-            rt_msg_free(m);
-            return;
-        }
-        if (m->u.system.event == RT_MSG_SYSTEM_RESUMED) {
-            on_resumed_frame(c, m);
-            rt_msg_free(m);
-            return;
-        }
-        break;
-    case RT_MSG_ACK:
-        /* Consumed, whether or not a message of ours still waits for it. */
-        if (m->id != NULL)
-            answer_frame(c, m->id, m->u.ack.has_seq ? m->u.ack.seq : 0,
-                         NULL);
-        rt_msg_free(m);
-        return;
-    case RT_MSG_ERROR:
-        if (m->id != NULL &&
-            answer_frame(c, m->id, 0,
-                         m->u.error.code != RT_MSG_CODE_NONE
-                             ? rt_msg_code_name(m->u.error.code)
-                             : "error")) {
-            rt_msg_free(m);
-            return;
-        }
-        break;
-    default:
-        break;
-    }
-    if (!m->has_seq) {
-        c->cbs.on_message(c, m, json, len, c->ud);
-        rt_msg_free(m);
-        return;
-    }
-    h = rt__malloc(sizeof(*h) + len + 1);
-    if (h == NULL) {
+            != 0)
+        m = NULL;
+    seq = m != NULL ? m->seq : 0;
+    if (rt__ws_proto_push(c->proto, m, json, len, now_ms(c)) != 0) {
         rt_msg_free(m);
         set_err(c, "out of memory holding seq %llu",
-                (unsigned long long)m->seq);
+                (unsigned long long)seq);
         attempt_failed(c, RT_ENOMEM, 0);
         kill_wsi(c);
         return;
     }
-    h->next = NULL;
-    h->c = c;
-    h->seq = m->seq;
-    h->msg = m;
-    h->len = len;
-    c->held_bytes += len;
-    memcpy(h->json, json, len);
-    h->json[len] = '\0';
-    /*
-     * A stored message of ours is as good as its ack: the ack may be lost
-     * with the connection, and a message already delivered is not in the
-     * replay of the next one, so it would be sent, and stored, twice.
-     * The ack is reported after the message is handed on.
-     */
-    q = NULL;
-    seq = m->seq;
-    if (m->id != NULL && find_tracked(c, m->id) && is_ours(c, m)) {
-        /* In flight: its ack frame is still to come, and is dropped. */
-        for (q = c->inflight; q != NULL; q = q->next)
-            if (q->id != NULL && !q->reported && strcmp(q->id, m->id) == 0)
-                break;
-        if (q != NULL) {
-            q->reported = 1;
-        } else {
-            /* Queued again after a cut: no ack frame will come. */
-            q = unlink_id(&c->outq, &c->outq_tail, m->id, 1);
-        }
-    }
-    take_stored(c, h); /* may free h and m */
-    if (q == NULL)
-        return;
-    if (q->reported) {
-        rt_backoff_delivered(&c->backoff);
-        if (c->cbs.on_ack != NULL)
-            c->cbs.on_ack(c, q->id, seq, NULL, c->ud);
-    } else {
-        report_ack(c, q, seq, NULL);
-    }
+    /* The order buffer's deadline may have moved. */
+    if (!c->closing)
+        arm_gap_timer(c);
 }
 
 /* One whole message in c->rx. */
@@ -728,7 +356,7 @@ static void on_gap(uv_timer_t *t)
 
     if (c->closing)
         return;
-    if (rt_order_tick(c->order, now_ms(c), &from, &to) == RT_EGAP) {
+    if (rt__ws_proto_tick(c->proto, now_ms(c), &from, &to) == RT_EGAP) {
         /* PROTOCOL.md 4: resume from the last delivered seq. */
         set_err(c, "seq %llu to %llu missing for %llu ms; resuming",
                 (unsigned long long)from, (unsigned long long)to,
@@ -756,7 +384,9 @@ static int final_close_code(unsigned code)
 static int ws_path(rt_ws_client *c, char **out)
 {
     rt_url *u = NULL;
+    const char *user = rt__ws_proto_user(c->proto), *epoch = "";
     char num[24];
+    uint64_t since = 0;
     int rc;
 
     if ((rc = rt_url_dup(&u, c->base)) != 0)
@@ -766,14 +396,14 @@ static int ws_path(rt_ws_client *c, char **out)
      * room sees one user come back, not a new one join (and so that our
      * own messages are recognised in the replay).
      */
-    if (!c->raw && c->keep_user && c->user[0] != '\0')
-        rc = rt_url_query_set(u, "user", c->user);
-    if (rc == 0 && !c->raw && c->has_pos) {
-        snprintf(num, sizeof(num), "%llu",
-                 (unsigned long long)(rt_order_next(c->order) - 1));
+    if (!c->raw && c->keep_user && user[0] != '\0')
+        rc = rt_url_query_set(u, "user", user);
+    if (rc == 0 && !c->raw &&
+        rt__ws_proto_position(c->proto, &since, &epoch)) {
+        snprintf(num, sizeof(num), "%llu", (unsigned long long)since);
         rc = rt_url_query_set(u, "since", num);
-        if (rc == 0 && c->epoch[0] != '\0')
-            rc = rt_url_query_set(u, "epoch", c->epoch);
+        if (rc == 0 && epoch[0] != '\0')
+            rc = rt_url_query_set(u, "epoch", epoch);
     }
     if (rc == 0)
         rc = rt_url_request_target(u, out);
@@ -791,14 +421,14 @@ static void connect_now(rt_ws_client *c)
     char *path = NULL;
     int rc, tls = rt_url_is_tls(c->base);
 
-    c->established = c->ready = c->replaying = c->state_open = 0;
+    c->established = c->state_open = 0;
     c->ping_due = 0;
     c->ping_at = 0;
     c->close_code = c->want_close = 0;
     c->close_reason[0] = '\0';
     c->fail_err = c->fail_final = c->too_big = 0;
     rt__buf_clear(&c->rx);
-    replay_clear(c);
+    rt__ws_proto_connecting(c->proto);
     c->attempt_at = c->last_rx = now_ms(c);
 
     rc = rt__loop_ws_vhost(c->loop, c->cacert, &ctx, &vh);
@@ -897,8 +527,7 @@ static void on_after_attempt(uv_timer_t *t)
         finalize(c);
         return;
     }
-    requeue_inflight(c);
-    replay_clear(c);
+    rt__ws_proto_disconnected(c->proto);
     if (c->established)
         rt_backoff_connected(&c->backoff, now_ms(c) - c->up_at);
     if (err == 0) {
@@ -987,8 +616,9 @@ static int append_headers(rt_ws_client *c, void *in, size_t len)
 static int writeable(rt_ws_client *c, struct lws *wsi)
 {
     unsigned char pbuf[LWS_PRE + 32];
-    struct qmsg *q;
-    int n;
+    const void *data;
+    size_t len = 0;
+    int n, binary = 0;
 
     if (c->ping_due) {
         c->ping_due = 0;
@@ -1004,39 +634,22 @@ static int writeable(rt_ws_client *c, struct lws *wsi)
         lws_callback_on_writable(wsi);
         return 0;
     }
-    /* Closing: what has an id is reported "closed", not sent. */
-    while (c->closing && (q = c->outq) != NULL && q->id != NULL) {
-        c->outq = q->next;
-        if (c->outq == NULL)
-            c->outq_tail = &c->outq;
-        if (c->cbs.on_ack != NULL)
-            c->cbs.on_ack(c, q->id, 0, "closed", c->ud);
-        unqueue(c, q);
-    }
-    if (c->ready && (q = c->outq) != NULL) {
+    /* Closing, the core reports what has an id "closed" instead. */
+    if ((data = rt__ws_proto_next(c->proto, &len, &binary)) != NULL) {
         /*
          * lws masks the payload in place; a message may be sent again
          * after a reconnection, so it goes out from a copy.
          */
         rt__buf_clear(&c->wbuf);
-        if (rt__buf_reserve(&c->wbuf, LWS_PRE + q->len) != 0)
+        if (rt__buf_reserve(&c->wbuf, LWS_PRE + len) != 0)
             return -1;
-        memcpy(c->wbuf.data + LWS_PRE, q->buf + LWS_PRE, q->len);
-        n = lws_write(wsi, (unsigned char *)c->wbuf.data + LWS_PRE, q->len,
-                      q->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-        if (n < (int)q->len)
+        memcpy(c->wbuf.data + LWS_PRE, data, len);
+        n = lws_write(wsi, (unsigned char *)c->wbuf.data + LWS_PRE, len,
+                      binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+        if (n < (int)len)
             return -1;
-        c->outq = q->next;
-        if (c->outq == NULL)
-            c->outq_tail = &c->outq;
-        if (q->id != NULL) {
-            q->next = NULL;
-            *c->inflight_tail = q;
-            c->inflight_tail = &q->next;
-        } else {
-            unqueue(c, q);
-        }
-        if (c->outq != NULL || c->want_close)
+        rt__ws_proto_sent(c->proto);
+        if (rt__ws_proto_has_out(c->proto) || c->want_close)
             lws_callback_on_writable(wsi);
         return 0;
     }
@@ -1107,7 +720,7 @@ int rt__wsc_callback(struct lws *wsi, enum lws_callback_reasons reason,
             emit_state(c, RT_WS_OPEN, 0, 0);
             if (!c->closing && c->cbs.on_open != NULL)
                 c->cbs.on_open(c, NULL, c->ud);
-            become_ready(c);
+            rt__ws_proto_ready(c->proto);
         }
         break;
     case LWS_CALLBACK_CLIENT_RECEIVE:
@@ -1165,8 +778,7 @@ static void ws_free(rt_ws_client *c)
 {
     char **p;
 
-    rt_order_free(c->order);
-    replay_clear(c);
+    rt__ws_proto_free(c->proto);
     rt__buf_cleanup(&c->rx);
     rt__buf_cleanup(&c->wbuf);
     for (p = c->headers; p != NULL && *p != NULL; p++)
@@ -1193,21 +805,13 @@ static void on_handle_closed(uv_handle_t *h)
 
 static void finalize(rt_ws_client *c)
 {
-    struct qmsg *q;
-
     if (c->finalized)
         return;
     c->finalized = 1;
     uv_timer_stop(&c->live_timer);
     uv_timer_stop(&c->gap_timer);
-    requeue_inflight(c);
-    while ((q = c->outq) != NULL) {
-        c->outq = q->next;
-        if (q->id != NULL && c->cbs.on_ack != NULL)
-            c->cbs.on_ack(c, q->id, 0, "closed", c->ud);
-        unqueue(c, q);
-    }
-    c->outq_tail = &c->outq;
+    rt__ws_proto_stop(c->proto);
+    rt__ws_proto_finalize(c->proto);
     emit_state(c, RT_WS_CLOSED, 0, c->close_err);
     c->handles_open = 3;
     uv_close((uv_handle_t *)&c->retry_timer, on_handle_closed);
@@ -1225,6 +829,7 @@ static void begin_close(rt_ws_client *c, int err)
     if (c->closing)
         return;
     c->closing = 1;
+    rt__ws_proto_stop(c->proto);
     c->close_err = err;
     uv_timer_stop(&c->gap_timer);
     if (c->attempt_live && c->wsi != NULL) {
@@ -1296,7 +901,10 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
                      void *ud)
 {
     rt_ws_client_opts defaults;
-    rt_order_opts oo;
+    static const rt__ws_proto_cbs proto_cbs = {
+        proto_message, proto_open,     proto_resumed,   proto_ack,
+        proto_progress, proto_fail, proto_want_write};
+    rt__ws_proto_opts po;
     rt_backoff_policy bp;
     rt_ws_client *c;
     rt_url *u = NULL;
@@ -1342,9 +950,6 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
     c->base = u;
     rt__buf_init(&c->rx);
     rt__buf_init(&c->wbuf);
-    c->outq_tail = &c->outq;
-    c->inflight_tail = &c->inflight;
-    c->replay_tail = &c->replay;
     rc = RT_ENOMEM;
     if (rt_url_host_header(u, &c->host_hdr) != 0)
         goto fail;
@@ -1366,18 +971,17 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
         bp.max_attempts = o->max_retries;
     if ((rc = rt_backoff_init(&c->backoff, &bp)) != 0)
         goto fail;
-    rt_order_opts_init(&oo);
-    oo.free_msg = free_held;
-    oo.gap_timeout_ms = o->gap_timeout_ms;
-    rc = rt_order_new(&c->order, &oo, o->has_since ? o->since + 1 : 1,
-                      deliver, c);
-    if (rc != 0)
+    memset(&po, 0, sizeof(po));
+    po.has_since = !o->raw && o->has_since;
+    po.since = o->since;
+    po.epoch = o->epoch;
+    po.gap_timeout_ms = o->gap_timeout_ms;
+    po.max_queued = o->max_queued;
+    po.max_queued_bytes = o->max_queued_bytes;
+    if ((rc = rt__ws_proto_new(&c->proto, &po, &proto_cbs, c)) != 0)
         goto fail;
     rt_msg_limits_init(&c->limits);
     c->limits.max_bytes = o->max_message_bytes;
-    c->has_pos = !o->raw && o->has_since;
-    if (o->epoch != NULL)
-        snprintf(c->epoch, sizeof(c->epoch), "%s", o->epoch);
     c->keep_user = !o->raw && !has_identity(u, o->headers);
     c->loop = loop;
     c->raw = o->raw;
@@ -1448,7 +1052,8 @@ int rt_ws_client_send_text(rt_ws_client *c, const char *content,
 
     if (c == NULL || content == NULL || c->raw)
         return RT_EINVAL;
-    if (id != NULL && (!id_valid(id) || find_tracked(c, id)))
+    if (id != NULL &&
+        (!id_valid(id) || rt__ws_proto_tracked(c->proto, id)))
         return RT_EINVAL;
     if (!utf8_valid(content))
         return RT_EINVAL;
@@ -1483,6 +1088,7 @@ void rt_ws_client_close(rt_ws_client *c)
         return;
     if (!c->started) {
         c->closing = 1;
+        rt__ws_proto_stop(c->proto);
         uv_timer_start(&c->retry_timer, on_finalize, 0, 0);
         return;
     }
@@ -1513,21 +1119,22 @@ uint32_t rt_ws_client_connections(const rt_ws_client *c)
 int rt_ws_client_position(const rt_ws_client *c, uint64_t *seq,
                           const char **epoch)
 {
-    int known = c != NULL && c->has_pos;
-
-    if (seq != NULL)
-        *seq = known ? rt_order_next(c->order) - 1 : 0;
-    if (epoch != NULL)
-        *epoch = c != NULL ? c->epoch : "";
-    return known;
+    if (c == NULL) {
+        if (seq != NULL)
+            *seq = 0;
+        if (epoch != NULL)
+            *epoch = "";
+        return 0;
+    }
+    return rt__ws_proto_position(c->proto, seq, epoch);
 }
 
 const char *rt_ws_client_user(const rt_ws_client *c)
 {
-    return c == NULL ? "" : c->user;
+    return c == NULL ? "" : rt__ws_proto_user(c->proto);
 }
 
 size_t rt_ws_client_pending(const rt_ws_client *c)
 {
-    return c == NULL ? 0 : c->nqueued;
+    return c == NULL ? 0 : rt__ws_proto_pending(c->proto);
 }

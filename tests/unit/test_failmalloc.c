@@ -28,6 +28,7 @@
 #include "rt/order.h"
 #include "rt/sse_parser.h"
 #include "rt/url.h"
+#include "ws_proto.h"
 
 /* No scenario makes more requests than this; a loop past it is a bug. */
 #define MAX_REQUESTS 5000
@@ -251,6 +252,104 @@ static void test_failmalloc_order(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* ws_proto                                                            */
+
+struct ws_seen {
+    int msgs;
+    int acks;
+};
+
+static void ws_on_message(const rt_msg *m, const char *json, size_t len,
+                          void *ud)
+{
+    struct ws_seen *seen = ud;
+
+    (void)json;
+    (void)len;
+    seen->msgs += m != NULL && m->has_seq;
+}
+
+static void ws_on_ack(const char *id, uint64_t seq, const char *code,
+                      void *ud)
+{
+    struct ws_seen *seen = ud;
+
+    assert_string_equal(id, "a");
+    assert_int_equal(seq, 1);
+    assert_null(code);
+    seen->acks++;
+}
+
+/* One frame from the server; |m| stays ours when the push fails. */
+static int ws_frame(rt__ws_proto *p, const char *json)
+{
+    rt_msg *m = NULL;
+    rt_msg_error perr;
+    int rc = rt_msg_parse(&m, json, strlen(json), RT_MSG_FROM_SERVER, NULL,
+                          &perr);
+
+    if (rc != 0)
+        return rc;
+    rc = rt__ws_proto_push(p, m, json, strlen(json), 0);
+    if (rc != 0)
+        rt_msg_free(m);
+    return rc;
+}
+
+static int run_ws_proto(void)
+{
+    static const rt__ws_proto_cbs cbs = {ws_on_message, NULL, NULL,
+                                         ws_on_ack,     NULL, NULL, NULL};
+    rt__ws_proto_opts o;
+    rt__ws_proto *p = POISON;
+    struct ws_seen seen = {0, 0};
+    int rc;
+
+    memset(&o, 0, sizeof(o));
+    o.has_since = 1;
+    o.since = 0;
+    o.epoch = "E1";
+    o.gap_timeout_ms = 2000;
+    o.max_queued = 8;
+    o.max_queued_bytes = 1024;
+    rc = rt__ws_proto_new(&p, &o, &cbs, &seen);
+    if (rc != 0) {
+        assert_null(p);
+        return rc;
+    }
+    rc = rt__ws_proto_send(p, 0, "m-a", 3, "a");
+    if (rc == 0)
+        rc = ws_frame(p, "{\"type\":\"system\",\"room\":\"r\",\"data\":"
+                         "{\"event\":\"welcome\",\"user\":\"me\","
+                         "\"epoch\":\"E1\",\"seq\":1}}");
+    /* The replay, held until the resumed frame; then live. */
+    if (rc == 0)
+        rc = ws_frame(p, "{\"type\":\"text\",\"room\":\"r\",\"id\":\"a\","
+                         "\"seq\":1,\"data\":{\"content\":\"c\","
+                         "\"author\":\"me\"}}");
+    if (rc == 0)
+        rc = ws_frame(p, "{\"type\":\"system\",\"room\":\"r\",\"data\":"
+                         "{\"event\":\"resumed\",\"from\":1,\"to\":1,"
+                         "\"recovered\":true}}");
+    if (rc == 0)
+        rc = ws_frame(p, "{\"type\":\"text\",\"room\":\"r\",\"seq\":2,"
+                         "\"data\":{\"content\":\"c\",\"author\":\"b\"}}");
+    if (rc == 0) {
+        assert_int_equal(seen.msgs, 2);
+        assert_int_equal(seen.acks, 1);
+        assert_int_equal(rt__ws_proto_pending(p), 0);
+    }
+    rt__ws_proto_free(p);
+    return rc;
+}
+
+static void test_failmalloc_ws_proto(void **state)
+{
+    (void)state;
+    every_failure("ws_proto", run_ws_proto);
+}
+
+/* ------------------------------------------------------------------ */
 /* hist                                                                */
 
 static int run_hist(void)
@@ -465,6 +564,7 @@ int main(void)
         cmocka_unit_test(test_failmalloc_sse_parser),
         cmocka_unit_test(test_failmalloc_msg_codec),
         cmocka_unit_test(test_failmalloc_order),
+        cmocka_unit_test(test_failmalloc_ws_proto),
         cmocka_unit_test(test_failmalloc_hist),
         cmocka_unit_test(test_failmalloc_url),
         cmocka_unit_test(test_failmalloc_jwt),
