@@ -121,13 +121,27 @@ static uint64_t now_ms(rt_ws_client *c)
     return uv_now(rt__loop_uv(c->loop));
 }
 
-/* The attempt failed with |err| (c->errmsg says how), once. */
-static void attempt_failed(rt_ws_client *c, int err, int final)
+/*
+ * The attempt failed with |err|, for the reason |fmt| gives.  The first
+ * failure of an attempt is its cause: what follows from it (the socket
+ * closing, a timer firing on a dead connection) changes neither the code
+ * nor the detail, so the two always describe the same failure.
+ */
+static void attempt_failed(rt_ws_client *c, int err, int final,
+                           const char *fmt, ...) RT__PRINTF(4, 5);
+
+static void attempt_failed(rt_ws_client *c, int err, int final,
+                           const char *fmt, ...)
 {
+    va_list ap;
+
     if (c->fail_err != 0)
         return;
     c->fail_err = err;
     c->fail_final = final;
+    va_start(ap, fmt);
+    vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
+    va_end(ap);
 }
 
 /* End the connection without a close handshake (dead, broken). */
@@ -226,8 +240,8 @@ static void proto_fail(int err, int final, const char *detail, void *ud)
 {
     rt_ws_client *c = ud;
 
-    set_err(c, "%s", detail);
-    attempt_failed(c, err, final);
+    attempt_failed(c, err, final,
+                   "%s", detail);
     kill_wsi(c);
 }
 
@@ -268,9 +282,9 @@ static void handle_protocol(rt_ws_client *c, const char *json, size_t len)
     seq = m != NULL ? m->seq : 0;
     if (rt__ws_proto_push(c->proto, m, json, len, now_ms(c)) != 0) {
         rt_msg_free(m);
-        set_err(c, "out of memory holding seq %llu",
+        attempt_failed(c, RT_ENOMEM, 0,
+                       "out of memory holding seq %llu",
                 (unsigned long long)seq);
-        attempt_failed(c, RT_ENOMEM, 0);
         kill_wsi(c);
         return;
     }
@@ -285,8 +299,8 @@ static void handle_message(rt_ws_client *c)
     size_t len = c->rx.len;
 
     if (rt__buf_putc(&c->rx, '\0') != 0) {
-        set_err(c, "out of memory reading a message");
-        attempt_failed(c, RT_ENOMEM, 0);
+        attempt_failed(c, RT_ENOMEM, 0,
+                       "out of memory reading a message");
         kill_wsi(c);
         return;
     }
@@ -309,10 +323,10 @@ static void on_live(uv_timer_t *t)
     if (c->wsi == NULL || c->closing)
         return;
     if (!c->state_open) {
-        set_err(c, "no %s within %llu ms",
+        attempt_failed(c, RT_ETIMEDOUT, 0,
+                       "no %s within %llu ms",
                 c->established ? "welcome" : "connection",
                 (unsigned long long)c->connect_timeout_ms);
-        attempt_failed(c, RT_ETIMEDOUT, 0);
         kill_wsi(c);
         return;
     }
@@ -320,9 +334,9 @@ static void on_live(uv_timer_t *t)
         return;
     if (c->ping_at > c->last_rx) {
         if (now - c->ping_at >= c->pong_timeout_ms) {
-            set_err(c, "no frame or pong for %llu ms after a ping",
+            attempt_failed(c, RT_ETIMEDOUT, 0,
+                           "no frame or pong for %llu ms after a ping",
                     (unsigned long long)(now - c->ping_at));
-            attempt_failed(c, RT_ETIMEDOUT, 0);
             kill_wsi(c);
             return;
         }
@@ -358,10 +372,10 @@ static void on_gap(uv_timer_t *t)
         return;
     if (rt__ws_proto_tick(c->proto, now_ms(c), &from, &to) == RT_EGAP) {
         /* PROTOCOL.md 4: resume from the last delivered seq. */
-        set_err(c, "seq %llu to %llu missing for %llu ms; resuming",
-                (unsigned long long)from, (unsigned long long)to,
-                (unsigned long long)c->gap_timeout_ms);
-        attempt_failed(c, RT_EGAP, 0);
+        attempt_failed(c, RT_EGAP, 0,
+                       "seq %llu to %llu missing for %llu ms; resuming",
+                       (unsigned long long)from, (unsigned long long)to,
+                       (unsigned long long)c->gap_timeout_ms);
         kill_wsi(c);
         return;
     }
@@ -429,14 +443,20 @@ static void connect_now(rt_ws_client *c)
     c->fail_err = c->fail_final = c->too_big = 0;
     rt__buf_clear(&c->rx);
     rt__ws_proto_connecting(c->proto);
-    c->attempt_at = c->last_rx = now_ms(c);
 
     rc = rt__loop_ws_vhost(c->loop, c->cacert, &ctx, &vh);
+    /*
+     * The first attempt creates the lws context and loads the trust store
+     * (400 ms under ASan): the attempt's timers measure from after that,
+     * not from the loop's cached time before it.
+     */
+    uv_update_time(rt__loop_uv(c->loop));
+    c->attempt_at = c->last_rx = now_ms(c);
     if (rc == 0)
         rc = ws_path(c, &path);
     if (rc != 0) {
-        set_err(c, "cannot start a connection: %s", rt_strerror(rc));
-        attempt_failed(c, rc, 1);
+        attempt_failed(c, rc, 1,
+                       "cannot start a connection: %s", rt_strerror(rc));
         uv_timer_start(&c->retry_timer, on_after_attempt, 0, 0);
         return;
     }
@@ -491,14 +511,14 @@ static void failed_early(rt_ws_client *c)
     if (res != NULL)
         freeaddrinfo(res);
     if (rc != 0) {
-        set_err(c, "could not resolve host %s: %s", rt_url_host(c->base),
+        attempt_failed(c, RT_EDNS, 0,
+                       "could not resolve host %s: %s", rt_url_host(c->base),
                 gai_strerror(rc));
-        attempt_failed(c, RT_EDNS, 0);
         return;
     }
-    set_err(c, "cannot connect to %s port %d", rt_url_host(c->base),
+    attempt_failed(c, RT_ECONNREFUSED, 0,
+                   "cannot connect to %s port %d", rt_url_host(c->base),
             rt_url_port(c->base));
-    attempt_failed(c, RT_ECONNREFUSED, 0);
 }
 
 static void on_retry(uv_timer_t *t)
@@ -565,11 +585,11 @@ static void connection_error(rt_ws_client *c, struct lws *wsi,
     const char *s = in != NULL ? in : "";
 
     if (status >= 100 && status != 101) {
-        set_err(c, "HTTP %u: the server refused the WebSocket upgrade",
-                status);
         attempt_failed(c, RT_EHTTP,
                        status == 400 || status == 401 || status == 403 ||
-                           status == 404 || status == 405);
+                           status == 404 || status == 405,
+                       "HTTP %u: the server refused the WebSocket upgrade",
+                       status);
     } else if (strstr(s, "ssl") != NULL || strstr(s, "SSL") != NULL ||
                strstr(s, "tls") != NULL || strstr(s, "certificate") != NULL) {
         SSL *ssl = lws_get_ssl(wsi);
@@ -580,19 +600,20 @@ static void connection_error(rt_ws_client *c, struct lws *wsi,
          * clients do; a handshake cut short is retried.
          */
         if (v != X509_V_OK)
-            set_err(c, "TLS failure: the server's certificate: %s (use "
-                    "cacert to trust it)", X509_verify_cert_error_string(v));
+            attempt_failed(c, RT_ETLS, 1,
+                           "TLS failure: the server's certificate: %s (use "
+                           "cacert to trust it)",
+                           X509_verify_cert_error_string(v));
         else
-            set_err(c, "TLS failure: %s", s);
-        attempt_failed(c, RT_ETLS, v != X509_V_OK);
+            attempt_failed(c, RT_ETLS, 0, "TLS failure: %s", s);
     } else if (strstr(s, "connect") != NULL || strstr(s, "refused") != NULL ||
                strstr(s, "before established") != NULL) {
-        set_err(c, "connection refused: %s port %d (%s)",
+        attempt_failed(c, RT_ECONNREFUSED, 0,
+                       "connection refused: %s port %d (%s)",
                 rt_url_host(c->base), rt_url_port(c->base), s);
-        attempt_failed(c, RT_ECONNREFUSED, 0);
     } else {
-        set_err(c, "handshake failed: %s", s[0] ? s : "no reason given");
-        attempt_failed(c, RT_EHANDSHAKE, 0);
+        attempt_failed(c, RT_EHANDSHAKE, 0,
+                       "handshake failed: %s", s[0] ? s : "no reason given");
     }
 }
 
@@ -675,16 +696,16 @@ static void receive(rt_ws_client *c, struct lws *wsi, const void *in,
         c->rx_binary = lws_frame_is_binary(wsi);
     }
     if (len > c->max_message_bytes - c->rx.len) {
-        set_err(c, "a message is longer than %zu bytes",
+        attempt_failed(c, RT_ETOOBIG, 1,
+                       "a message is longer than %zu bytes",
                 c->max_message_bytes);
-        attempt_failed(c, RT_ETOOBIG, 1);
         c->too_big = 1;
         request_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE);
         return;
     }
     if (rt__buf_append(&c->rx, in, len) != 0) {
-        set_err(c, "out of memory reading a message");
-        attempt_failed(c, RT_ENOMEM, 0);
+        attempt_failed(c, RT_ENOMEM, 0,
+                       "out of memory reading a message");
         kill_wsi(c);
         return;
     }
