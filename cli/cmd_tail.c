@@ -10,7 +10,12 @@
  *
  * Streams: events go to stdout, exactly as in file mode; connection state
  * goes to stderr (a notice per reconnection, and with --json one
- * {"event":"state",...} object per state change as well).
+ * {"event":"state",...} object per state change as well).  Our server's
+ * own system events, welcome and resumed, are state too: a line on stderr
+ * as chat gives ("joined general; seq 42; 3 online"), with --json an object
+ * there, and neither printed on stdout nor counted by --count, which counts
+ * the messages printed across any number of reconnections.  Any other
+ * server's events are all data, whatever their type.
  *
  * Ordering: a room or an events/ROOM path is our server, so the client
  * orders its stored messages by seq (rt_sse_client's order_by_seq); a full
@@ -24,11 +29,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "cmd.h"
 #include "exit.h"
 #include "opts.h"
 #include "output.h"
 #include "rt/error.h"
+#include "rt/msg.h"
 #include "rt/sse_client.h"
 #include "rt/sse_parser.h"
 #include "rt/url.h"
@@ -53,6 +61,7 @@ static const struct rt_cmd_help tail_help = {
 
 struct tail {
     struct rt_session s;      /* s.goal is --count, s.done the printed */
+    unsigned welcomes;        /* our server's welcome events seen */
     struct rt_strlist events; /* --event filter; empty: every type */
     rt_sse_client *client;    /* network mode */
     int order;                /* --order; -1: from the TARGET */
@@ -94,29 +103,128 @@ static void on_retry(uint64_t ms, void *ud)
 
 /* --- network mode */
 
+static void warn_loss(struct tail *t)
+{
+    if (t->s.out.json)
+        fprintf(stderr, "{\"event\":\"resumed\",\"recovered\":false}\n");
+    rt_warnf(&t->s.out, "resumed with recovered:false: the server no "
+                        "longer held every event missed while "
+                        "reconnecting");
+}
+
+/* With --json, |o| on one line of stderr; |o| is freed. */
+static void state_json(cJSON *o)
+{
+    char *s = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
+
+    if (s != NULL)
+        fprintf(stderr, "%s\n", s);
+    cJSON_free(s);
+    cJSON_Delete(o);
+}
+
+static void report_welcome(struct tail *t, const rt_msg *m)
+{
+    const char *room = m->room != NULL ? m->room : "";
+    size_t online = m->u.system.welcome.n_online;
+    cJSON *o;
+
+    t->welcomes++;
+    if (t->s.out.json) {
+        o = cJSON_CreateObject();
+        if (o != NULL &&
+            (!cJSON_AddStringToObject(o, "event", "welcome") ||
+             !cJSON_AddStringToObject(o, "room", room) ||
+             (m->u.system.welcome.user != NULL &&
+              !cJSON_AddStringToObject(o, "user",
+                                       m->u.system.welcome.user)) ||
+             (m->u.system.welcome.epoch != NULL &&
+              !cJSON_AddStringToObject(o, "epoch",
+                                       m->u.system.welcome.epoch)) ||
+             !cJSON_AddNumberToObject(o, "seq",
+                                      (double)m->u.system.welcome.seq) ||
+             !cJSON_AddNumberToObject(o, "online", (double)online))) {
+            cJSON_Delete(o);
+            o = NULL;
+        }
+        state_json(o);
+    }
+    rt_noticef(&t->s.out, "%s %s; seq %llu; %zu online",
+               t->welcomes == 1 ? "joined" : "rejoined", room,
+               (unsigned long long)m->u.system.welcome.seq, online);
+}
+
+static void report_resumed(struct tail *t, const rt_msg *m)
+{
+    uint64_t from = m->u.system.resumed.from, to = m->u.system.resumed.to;
+    char line[128];
+
+    if (!m->u.system.resumed.recovered) {
+        /* With --order, the client said so already (net_on_resumed). */
+        if (!t->order)
+            warn_loss(t);
+        return;
+    }
+    if (t->s.out.json) {
+        snprintf(line, sizeof(line),
+                 "{\"event\":\"resumed\",\"recovered\":true,"
+                 "\"from\":%llu,\"to\":%llu}\n",
+                 (unsigned long long)from, (unsigned long long)to);
+        fputs(line, stderr);
+    }
+    if (to >= from)
+        rt_noticef(&t->s.out, "resumed from seq %llu (%llu replayed)",
+                   (unsigned long long)from,
+                   (unsigned long long)(to - from + 1));
+    else
+        rt_noticef(&t->s.out, "resumed from seq %llu (nothing missed)",
+                   (unsigned long long)from);
+}
+
+/*
+ * Is |ev| our server's welcome or resumed event (rtctl-protocol(7))?  Then
+ * report it as state and return 1.  An event of type system that is not
+ * one of ours to the letter is data, as on any other server.
+ */
+static int state_event(struct tail *t, const rt_sse_event *ev)
+{
+    rt_msg *m = NULL;
+    rt_msg_limits lim;
+    int ours = 0;
+
+    if (ev->type_len != 6 || memcmp(ev->type, "system", 6) != 0)
+        return 0;
+    rt_msg_limits_init(&lim);
+    lim.max_bytes = ev->data_len > 0 ? ev->data_len : 1;
+    if (rt_msg_parse(&m, ev->data, ev->data_len, RT_MSG_FROM_SERVER, &lim,
+                     NULL) != 0)
+        return 0;
+    if (m->type == RT_MSG_SYSTEM &&
+        m->u.system.event == RT_MSG_SYSTEM_WELCOME) {
+        report_welcome(t, m);
+        ours = 1;
+    } else if (m->type == RT_MSG_SYSTEM &&
+               m->u.system.event == RT_MSG_SYSTEM_RESUMED) {
+        report_resumed(t, m);
+        ours = 1;
+    }
+    rt_msg_free(m);
+    return ours;
+}
+
 static void net_on_event(rt_sse_client *c, const rt_sse_event *ev, void *ud)
 {
     struct tail *t = ud;
 
-    if (t->s.status >= 0 || !wanted(t, ev))
+    if (t->s.status >= 0)
+        return;
+    if (state_event(t, ev) || !wanted(t, ev))
         return;
     if (rt_out_sse_event(&t->s.out, ev) != 0) {
         rt_session_output_failed(&t->s); /* rt_out_finish() says why */
         rt_sse_client_close(c);
         return;
     }
-    /*
-     * Our server's "resumed" event says whether the replay after a
-     * reconnection was complete; a gap deserves a warning a person sees.
-     * With --order the client reports it through on_resumed.
-     */
-    if (!t->order && ev->type_len == 6 &&
-        memcmp(ev->type, "system", 6) == 0 &&
-        strstr(ev->data, "\"event\":\"resumed\"") != NULL &&
-        strstr(ev->data, "\"recovered\":false") != NULL)
-        rt_warnf(&t->s.out, "resumed with recovered:false: the server no "
-                            "longer held every event missed while "
-                            "reconnecting");
     /*
      * Whoever reads, a person or a pipe ("| jq", a test waiting for a
      * line), wants each event now, not a buffer later.
@@ -153,11 +261,7 @@ static void net_on_resumed(rt_sse_client *c, int recovered, void *ud)
     (void)c;
     if (recovered || t->s.status >= 0)
         return;
-    if (t->s.out.json)
-        fprintf(stderr, "{\"event\":\"resumed\",\"recovered\":false}\n");
-    rt_warnf(&t->s.out, "resumed with recovered:false: the server no "
-                        "longer held every event missed while "
-                        "reconnecting");
+    warn_loss(t);
 }
 
 static void net_on_closed(rt_sse_client *c, void *ud)
@@ -248,7 +352,10 @@ int cmd_tail(int argc, char **argv)
                   "protocol error"),
         OPT_STR_LIST('e', "event", &t.events, "TYPE",
                      "print only events of TYPE (repeatable)"),
-        OPT_UINT('n', "count", &t.s.goal, "N", "exit after N events"),
+        OPT_UINT('n', "count", &t.s.goal, "N",
+                 "exit after N events, across reconnections (our "
+                 "server's welcome and resumed events are state on "
+                 "stderr and do not count)"),
         OPT_BOOL(0, "order", &t.order,
                  "order our server's messages by seq: drop duplicates, "
                  "hold early ones, warn of losses (default: on for a room "

@@ -82,6 +82,17 @@ void rt_warnf(const struct rt_out *o, const char *fmt, ...)
     va_end(ap);
 }
 
+void rt_noticef(const struct rt_out *o, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (o->quiet)
+        return;
+    va_start(ap, fmt);
+    vsay(o, "", fmt, ap);
+    va_end(ap);
+}
+
 void rt_infof(const struct rt_out *o, const char *fmt, ...)
 {
     va_list ap;

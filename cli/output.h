@@ -38,6 +38,9 @@ void rt_warnf(const struct rt_out *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void rt_infof(const struct rt_out *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* A line a person wants without -v ("joined general; ..."); -q hides it. */
+void rt_noticef(const struct rt_out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /*
  * Print one Server-Sent Event: with --json the object
