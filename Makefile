@@ -5,13 +5,17 @@ BUILD_SAN  ?= build-san
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 FUZZ_SECONDS ?= 10
+# One clang for the sanitizer build, the fuzzers and the format check;
+# tests/deps.sh installs this version (it reads CLANG_VERSION from here).
+CLANG_VERSION ?= 14
+CLANG ?= clang-$(CLANG_VERSION)
 
 .PHONY: all build deps test test-fast san run bench fuzz install clean
 
 all: build
 
 deps:
-	@sh tests/deps.sh
+	@CLANG_VERSION=$(CLANG_VERSION) sh tests/deps.sh
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DRTCTL_WERROR=ON $(CMAKE_ARGS)
@@ -32,13 +36,13 @@ test-fast: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 san:
-	CC=clang cmake -S . -B $(BUILD_SAN) -DRTCTL_WERROR=ON -DRTCTL_ASAN=ON \
+	CC=$(CLANG) cmake -S . -B $(BUILD_SAN) -DRTCTL_WERROR=ON -DRTCTL_ASAN=ON \
 	    -DRTCTL_FUZZ=ON -DRTCTL_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CMAKE_ARGS)
 	cmake --build $(BUILD_SAN) -j $(JOBS)
 	ctest --test-dir $(BUILD_SAN) --output-on-failure -j $(JOBS)
 
 fuzz:
-	CC=clang cmake -S . -B $(BUILD_SAN) -DRTCTL_ASAN=ON -DRTCTL_FUZZ=ON
+	CC=$(CLANG) cmake -S . -B $(BUILD_SAN) -DRTCTL_ASAN=ON -DRTCTL_FUZZ=ON
 	cmake --build $(BUILD_SAN) -j $(JOBS)
 	ctest --test-dir $(BUILD_SAN) -L fuzz --output-on-failure
 

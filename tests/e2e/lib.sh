@@ -7,6 +7,22 @@
 set -u
 
 : "${RTCTL:?RTCTL must name the rtctl binary under test}"
+
+# RT_E2E_SCALE: the one factor, a whole number, that every deadline of the
+# suite is multiplied by (wait_until, expect_code, the servers' start, the
+# Python peers' waits): 1 here, more on a slow machine or under a
+# sanitizer.  Deadlines are several times what a loaded 2-core machine
+# needs, so the factor buys room, never correctness.
+RT_E2E_SCALE=${RT_E2E_SCALE:-1}
+case $RT_E2E_SCALE in
+'' | *[!0-9]* | 0) RT_E2E_SCALE=1 ;;
+esac
+export RT_E2E_SCALE
+
+# scaled SECONDS: SECONDS times the factor.
+scaled() {
+    echo $(($1 * RT_E2E_SCALE))
+}
 : "${RT_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/rtctl-e2e.XXXXXX")
@@ -35,7 +51,7 @@ ok() {
 expect_code() {
     want=$1
     shift
-    timeout "${EXPECT_TIMEOUT:-20}" "$@" >out 2>err
+    timeout "$(scaled "${EXPECT_TIMEOUT:-20}")" "$@" >out 2>err
     got=$?
     if [ "$got" -ne "$want" ]; then
         printf '%s\n' "--- stdout" >&2
@@ -92,10 +108,10 @@ now_ms() {
 }
 
 # wait_until SECONDS WHAT CMD...: poll CMD (every 50 ms) until it succeeds;
-# fail naming WHAT after SECONDS.  Polling with a deadline, never a sleep
-# that guesses how long something takes.
+# fail naming WHAT after SECONDS (scaled).  Polling with a deadline, never
+# a sleep that guesses how long something takes.
 wait_until() {
-    _wu_limit=$1
+    _wu_limit=$(scaled "$1")
     _wu_what=$2
     shift 2
     _wu_end=$(($(now_ms) + _wu_limit * 1000))
@@ -133,7 +149,7 @@ start_server() {
     "$RTCTL" serve --port 0 "$@" >"$SERVER_OUT" 2>"$SERVER_ERR" &
     SERVER_PID=$!
     SERVER_PIDS="$SERVER_PIDS $SERVER_PID"
-    _ss_end=$(($(now_ms) + 20000))
+    _ss_end=$(($(now_ms) + $(scaled 20) * 1000))
     # The line is complete once the file holds a newline.
     while [ "$(wc -l <"$SERVER_OUT")" -lt 1 ]; do
         if ! alive "$SERVER_PID"; then
@@ -189,7 +205,7 @@ wait_server() {
     # ended with SIGKILL: a SIGTERM can land before its shell is set up,
     # in the forked copy of this one whose TERM trap would defer it.
     sh -c 'sleep "$1"; kill -KILL "$2" 2>/dev/null' \
-        watchdog 10 "$_st_pid" >/dev/null 2>&1 &
+        watchdog "$(scaled 10)" "$_st_pid" >/dev/null 2>&1 &
     _st_dog=$!
     wait "$_st_pid"
     _st_rc=$?
@@ -214,7 +230,7 @@ expect_clean_stop() {
         tail -n 30 "$SERVER_ERR" >&2
         fail "rtctl serve exited $_ec_rc on SIGTERM, expected 0"
     fi
-    if [ "$SERVER_STOP_MS" -gt 5000 ]; then
+    if [ "$SERVER_STOP_MS" -gt $(($(scaled 5) * 1000)) ]; then
         printf '%s\n' "--- server stderr (last lines)" >&2
         tail -n 10 "$SERVER_ERR" >&2
         fail "rtctl serve took ${SERVER_STOP_MS}ms to exit after SIGTERM (a second is the rule)"
@@ -242,7 +258,7 @@ stop_all_servers() {
 RT_PY=/usr/bin/python3
 RT_DRIVERS=$RT_SRCDIR/tests/e2e/drivers
 py() {
-    RTCTL=$RTCTL timeout 55 "$RT_PY" "$RT_DRIVERS/run.py" "$@"
+    RTCTL=$RTCTL timeout "$(scaled 55)" "$RT_PY" "$RT_DRIVERS/run.py" "$@"
 }
 
 # check_py WHAT [ARGS...] <<'EOF': py, and fail naming WHAT.  With
@@ -284,7 +300,7 @@ start_proxy() {
         >"$PROXY_OUT" 2>"$PROXY_ERR" &
     PROXY_PID=$!
     SERVER_PIDS="$SERVER_PIDS $PROXY_PID"
-    _sp_end=$(($(now_ms) + 20000))
+    _sp_end=$(($(now_ms) + $(scaled 20) * 1000))
     while [ "$(wc -l <"$PROXY_OUT")" -lt 1 ]; do
         alive "$PROXY_PID" || {
             cat "$PROXY_ERR" >&2
@@ -334,7 +350,7 @@ bg_drv() {
     _bd_name=$1
     shift
     : >"$_bd_name.out"
-    timeout 110 "$@" >"$_bd_name.out" 2>"$_bd_name.err" &
+    timeout "$(scaled 110)" "$@" >"$_bd_name.out" 2>"$_bd_name.err" &
     BG_PID=$!
     SERVER_PIDS="$SERVER_PIDS $BG_PID"
 }
@@ -378,7 +394,7 @@ count_lines() {
 # ROOM in order over one keep-alive HTTP connection, as fast as the server
 # takes them; each must be stored with the seq its name says.
 publish_seq() {
-    timeout 60 "$RT_PY" - "$@" <<'PY' || fail "publishing m$3..m$4 to $2"
+    timeout "$(scaled 60)" "$RT_PY" - "$@" <<'PY' || fail "publishing m$3..m$4 to $2"
 import http.client, json, sys, urllib.parse
 base, room = sys.argv[1], sys.argv[2]
 first, last = int(sys.argv[3]), int(sys.argv[4])

@@ -1,7 +1,10 @@
 #!/bin/sh
 # `cmake --install` puts rtctl, librtctl (shared and static), the public
-# headers, rtctl.pc and the man pages where a user expects them, and a
-# program built only from what was installed (pkg-config) links and works.
+# headers, rtctl.pc, the CMake package and the man pages where a user
+# expects them; a program built only from what was installed, with
+# pkg-config or with find_package(rtctl), links and works, and needs no
+# dependency of the library's at link time (issue 9: they are PRIVATE); and
+# the library builds alone, without the command, readline or the tests.
 . "$(dirname "$0")/lib.sh"
 
 : "${RT_BUILDDIR:?RT_BUILDDIR must name the build directory}"
@@ -15,7 +18,8 @@ libdir=$(dirname "$libdir")
 for f in "$prefix/bin/rtctl" "$libdir/librtctl.a" \
     "$prefix/include/rtctl.h" "$prefix/include/rt/sse_parser.h" \
     "$prefix/include/rt/version.h" "$prefix/include/rt/ws_client.h" \
-    "$libdir/pkgconfig/rtctl.pc" \
+    "$libdir/pkgconfig/rtctl.pc" "$libdir/cmake/rtctl/rtctlConfig.cmake" \
+    "$libdir/cmake/rtctl/rtctlConfigVersion.cmake" \
     "$prefix/share/bash-completion/completions/rtctl"; do
     [ -e "$f" ] || fail "missing after install: $f"
 done
@@ -71,5 +75,54 @@ ok "a program builds with pkg-config rtctl and runs against the shared library"
 ./use-static >out || fail "the static program failed"
 check_grep '^hello\|1\|world$' out
 ok "the static library links"
+
+# The shared library carries its dependencies: a program that uses only
+# librtctl's API needs only librtctl.
+pkg-config --libs rtctl | sed 's/^-L[^ ]* //; s/ *$//' >libs
+check_file libs "-lrtctl"
+readelf -d use >dyn || fail "readelf -d use"
+check_grep 'NEEDED.*librtctl\.so' dyn
+if grep -Eq 'NEEDED.*(libwebsockets|libcurl|libuv|libcjson|libssl)' dyn; then
+    cat dyn >&2
+    fail "a program using librtctl links the library's dependencies itself"
+fi
+ok "the shared library's dependencies stay private"
+
+mkdir consumer
+cat >consumer/CMakeLists.txt <<'CM'
+cmake_minimum_required(VERSION 3.18)
+project(use C)
+find_package(rtctl 0.1 CONFIG REQUIRED)
+add_executable(use ../use.c)
+target_link_libraries(use PRIVATE rtctl::rtctl)
+add_executable(use_static ../use.c)
+target_link_libraries(use_static PRIVATE rtctl::rtctl_static)
+CM
+cmake -S consumer -B consumer/build -DCMAKE_PREFIX_PATH="$prefix" \
+    -DCMAKE_C_COMPILER="${CC:-cc}" -DCMAKE_C_FLAGS="${RT_E2E_CFLAGS:-}" \
+    -DCMAKE_EXE_LINKER_FLAGS="${RT_E2E_CFLAGS:-}" >cm.log 2>&1 &&
+    cmake --build consumer/build >>cm.log 2>&1 ||
+    { cat cm.log >&2; fail "a CMake project with find_package(rtctl) does not build"; }
+for prog in use use_static; do
+    LD_LIBRARY_PATH="$libdir" "consumer/build/$prog" >out ||
+        fail "consumer/build/$prog failed"
+    check_grep '^hello\|1\|world$' out
+done
+ok "find_package(rtctl): rtctl::rtctl and rtctl::rtctl_static link and run"
+
+# A packager's build of the library alone: no rtctl, no readline, no
+# cmocka; it configures and builds the library and nothing else.
+cmake -S "$RT_SRCDIR" -B libonly -DRTCTL_BUILD_CLI=OFF -DBUILD_TESTING=OFF \
+    -DCMAKE_C_COMPILER="${CC:-cc}" -DCMAKE_C_FLAGS="${RT_E2E_CFLAGS:-}" \
+    -DCMAKE_SHARED_LINKER_FLAGS="${RT_E2E_CFLAGS:-}" \
+    -DCMAKE_EXE_LINKER_FLAGS="${RT_E2E_CFLAGS:-}" >lib.log 2>&1 &&
+    cmake --build libonly --target rt >>lib.log 2>&1 ||
+    { cat lib.log >&2; fail "the library alone does not build"; }
+[ -e libonly/librtctl.so ] || fail "no librtctl.so in the library-only build"
+if grep -Eq '^(READLINE|CMOCKA)_' libonly/CMakeCache.txt; then
+    fail "the library-only build looked for readline or cmocka"
+fi
+[ ! -e libonly/rtctl ] || fail "the library-only build built rtctl"
+ok "-DRTCTL_BUILD_CLI=OFF -DBUILD_TESTING=OFF builds the library alone"
 
 done_testing

@@ -6,14 +6,15 @@
 # published seq exactly once and in order.
 . "$(dirname "$0")/lib.sh"
 
-# Keepalives every 500 ms: a healthy stream is never silent for 2 s, so
-# every stall-timeout below is a stall of the proxy's.
+# Keepalives every 500 ms: a healthy stream is never silent for 4 s, eight
+# times that, even on a loaded machine, so every stall-timeout below is a
+# stall of the proxy's.
 start_server --sse-keepalive 500ms
 SPORT=$PORT
 SBASE=$BASE
 start_proxy --stall-every 2s --seed 11
 
-timeout 90 "$RTCTL" tail --json --event text --count 30 --stall-timeout 2s \
+timeout 90 "$RTCTL" tail --json --event text --count 30 --stall-timeout 4s \
     --timeout 80s events/s --url "$PBASE" >tail.out 2>tail.err &
 tail=$!
 SERVER_PIDS="$SERVER_PIDS $tail"
@@ -59,9 +60,9 @@ ok "every seq 1..30 printed once, in order"
 
 check_grep 'stalled after [0-9]+ ms, until a peer closes \(--stall-every\)' \
     "$PROXY_ERR"
-check_grep '"state":"backoff",.*"error":"TIMEDOUT","detail":"no bytes for 2000 ms"' \
+check_grep '"state":"backoff",.*"error":"TIMEDOUT","detail":"no bytes for 4000 ms"' \
     tail.err
-check_grep '^rtctl tail: no bytes for 2000 ms; reconnecting in [0-9]+ ms' \
+check_grep '^rtctl tail: no bytes for 4000 ms; reconnecting in [0-9]+ ms' \
     tail.err
 ok "the stalls were noticed after --stall-timeout and the stream reconnected"
 

@@ -281,7 +281,6 @@ async def main():
     poll = asyncio.ensure_future(http("GET", "/poll/bye?since=0&timeout=30",
                                       timeout=20))
     e = await ws_connect("/echo", name="echo")
-    t0 = time.monotonic()
     os.kill(SERVER_PID, signal.SIGTERM)
     await a.expect_close(1001, what="room client on SIGTERM")
     await b.expect_close(1001, what="room client on SIGTERM")
@@ -290,8 +289,6 @@ async def main():
     r = await poll
     check(r.status in (200, 503), f"the held poll ended with {r}")
     await poll_until(server_gone, "rtctl serve exits after SIGTERM", 3)
-    check(time.monotonic() - t0 < 3, "exiting took "
-          f"{time.monotonic() - t0:.1f}s")
 EOF
 wait_server
 rc=$?

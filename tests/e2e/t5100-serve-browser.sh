@@ -13,8 +13,8 @@ CHROMIUM=${RT_CHROMIUM:-chromium}
 BROWSER_DIR=$RT_SRCDIR/tests/e2e/browser
 
 if ! command -v "$CHROMIUM" >/dev/null 2>&1; then
-    ok "rtctl serve from a browser # skip: no chromium (tests/deps.sh installs it)"
-    done_testing
+    echo "# skip: no chromium (tests/deps.sh installs it)"
+    exit 77
 fi
 
 STATIC_PID=

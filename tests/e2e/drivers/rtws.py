@@ -49,7 +49,23 @@ from websockets.exceptions import ConnectionClosed, InvalidStatusCode
 
 HOST = os.environ.get("RT_HOST", "127.0.0.1")
 PORT = int(os.environ.get("PORT", "0") or 0)
-WAIT = float(os.environ.get("RT_E2E_WAIT", "10"))
+# RT_E2E_SCALE: the one factor every deadline of the e2e suite is scaled
+# by (tests/e2e/lib.sh), for a slow or loaded machine or a sanitizer build.
+SCALE = float(os.environ.get("RT_E2E_SCALE", "1") or 1)
+WAIT = float(os.environ.get("RT_E2E_WAIT", "10")) * SCALE
+
+
+def wait_s(timeout):
+    """A deadline in seconds: WAIT, or the caller's |timeout| scaled."""
+    return WAIT if timeout is None else timeout * SCALE
+
+
+def left(deadline):
+    """What remains of an already scaled |deadline|, as a timeout to pass
+    on (so that wait_s does not scale it again)."""
+    return max(deadline - time.monotonic(), 0.001) / SCALE
+
+
 TLS = os.environ.get("RT_E2E_TLS", "") == "1"
 HTTP_SCHEME = "https" if TLS else "http"
 WS_SCHEME = "wss" if TLS else "ws"
@@ -226,7 +242,7 @@ class WS:
         return "; ".join(show(f, 300) for f in self.seen[-5:]) or "none"
 
     async def recv(self, timeout=None):
-        t = WAIT if timeout is None else timeout
+        t = wait_s(timeout)
         try:
             msg = await asyncio.wait_for(self.conn.recv(), t)
         except asyncio.TimeoutError:
@@ -250,7 +266,7 @@ class WS:
 
     async def expect(self, pat, timeout=None, what="", skip=()):
         """The next frame (past any matching one of skip) matches pat."""
-        end = time.monotonic() + (WAIT if timeout is None else timeout)
+        end = time.monotonic() + wait_s(timeout)
         f = await self.recv(timeout)
         while any(match(f, s) for s in skip) and not match(f, pat):
             f = await self.recv(max(end - time.monotonic(), 0.001))
@@ -280,7 +296,7 @@ class WS:
     async def until(self, pat, timeout=None, skip=None, what=""):
         """Frames until one matches pat; a frame in between must match one
         of skip (when given).  Returns (match, skipped)."""
-        t = WAIT if timeout is None else timeout
+        t = wait_s(timeout)
         end = time.monotonic() + t
         skipped = []
         while True:
@@ -346,7 +362,7 @@ class WS:
 
     async def closed(self, timeout=None):
         """Read until the connection closes: (code, reason, frames)."""
-        t = WAIT if timeout is None else timeout
+        t = wait_s(timeout)
         end = time.monotonic() + t
         frames = []
         while True:
@@ -595,7 +611,7 @@ class Raw:
                          exact=False):
         """Bytes up to and including delim.  exact reads byte by byte so
         nothing past delim leaves the kernel buffer."""
-        deadline = time.monotonic() + (WAIT if timeout is None else timeout)
+        deadline = time.monotonic() + wait_s(timeout)
         loop = asyncio.get_running_loop()
         while delim not in self.buf:
             if exact:
@@ -629,7 +645,7 @@ class Raw:
     async def read_http_response(self, timeout=None):
         """A whole response: Resp, or None if the connection ended before a
         status line."""
-        deadline = time.monotonic() + (WAIT if timeout is None else timeout)
+        deadline = time.monotonic() + wait_s(timeout)
         status, headers = await self.read_http_head(timeout)
         if status is None:
             return None
@@ -695,7 +711,7 @@ class Raw:
 
     async def read_frame(self, timeout=None):
         """The next frame from the server, or None at end of stream."""
-        deadline = time.monotonic() + (WAIT if timeout is None else timeout)
+        deadline = time.monotonic() + wait_s(timeout)
         h = await self.read_exact(2, deadline, "a frame")
         if h is None:
             return None
@@ -733,10 +749,10 @@ class Raw:
     async def read_message(self, timeout=None, pong=True):
         """The next data message (opcode, payload) or close Frame; pings are
         answered when pong.  None at end of stream."""
-        deadline = time.monotonic() + (WAIT if timeout is None else timeout)
+        deadline = time.monotonic() + wait_s(timeout)
         parts, op, compressed = [], None, False
         while True:
-            f = await self.read_frame(max(deadline - time.monotonic(), 0.001))
+            f = await self.read_frame(left(deadline))
             if f is None:
                 return None
             if f.opcode == OP_PING:
@@ -783,11 +799,10 @@ class Raw:
         """Read until the server's close frame; check its code; answer it;
         then the server must end the TCP connection.  Returns the data
         messages seen before the close."""
-        deadline = time.monotonic() + (WAIT if timeout is None else timeout)
+        deadline = time.monotonic() + wait_s(timeout)
         msgs = []
         while True:
-            m = await self.read_message(max(deadline - time.monotonic(),
-                                            0.001))
+            m = await self.read_message(left(deadline))
             if m is None:
                 fail(f"{self.name}: {what + ': ' if what else ''}the "
                      f"connection ended{' (reset)' if self.reset else ''} "
@@ -814,17 +829,16 @@ class Raw:
         """The server ends the connection, with a close frame of any code or
         without one, and sends no data message first.  For the protocol
         errors libwebsockets 4.1 answers by dropping the connection."""
-        deadline = time.monotonic() + (WAIT if timeout is None else timeout)
+        deadline = time.monotonic() + wait_s(timeout)
         while True:
-            m = await self.read_message(max(deadline - time.monotonic(),
-                                            0.001))
+            m = await self.read_message(left(deadline))
             if m is None or isinstance(m, Frame):
                 return m
             fail(f"{self.name}: {what + ': ' if what else ''}expected the "
                  f"connection to end, got the message {show(m[1])}")
 
     async def expect_eof(self, timeout=None, what=""):
-        deadline = time.monotonic() + (WAIT if timeout is None else timeout)
+        deadline = time.monotonic() + wait_s(timeout)
         self.buf = b""
         while not self.eof:
             await self._more(deadline, "the end of the connection " + what)
@@ -924,7 +938,7 @@ async def _read_body(r, headers, deadline, status, method="GET"):
 async def http(method, path, body=None, headers=None, timeout=None,
                raw_head=None):
     """One HTTP/1.1 request on a new connection; the whole response."""
-    t = WAIT if timeout is None else timeout
+    t = wait_s(timeout)
     deadline = time.monotonic() + t
     if TLS:
         return await _https(method, path, body, headers, t)
@@ -1142,7 +1156,7 @@ class SSE:
         return True
 
     async def line(self, timeout=None, what="a line"):
-        deadline = time.monotonic() + (WAIT if timeout is None else timeout)
+        deadline = time.monotonic() + wait_s(timeout)
         while True:
             m = re.search(r"\r\n|\r(?!$)|\n", self.text)
             if m:
@@ -1155,10 +1169,10 @@ class SSE:
     async def block(self, timeout=None):
         """The lines up to the next blank line (one event, or comments);
         None at the end of the stream."""
-        deadline = time.monotonic() + (WAIT if timeout is None else timeout)
+        deadline = time.monotonic() + wait_s(timeout)
         lines = []
         while True:
-            ln = await self.line(deadline - time.monotonic(),
+            ln = await self.line(left(deadline),
                                  "the next event")
             if ln is None:
                 return None
@@ -1172,9 +1186,9 @@ class SSE:
 
     async def event(self, timeout=None):
         """The next block that has a data field (skips comments, retry)."""
-        deadline = time.monotonic() + (WAIT if timeout is None else timeout)
+        deadline = time.monotonic() + wait_s(timeout)
         while True:
-            b = await self.block(deadline - time.monotonic())
+            b = await self.block(left(deadline))
             if b is None:
                 fail(f"{self.path}: the stream ended while waiting for an "
                      f"event (blocks {self.blocks[-5:]})")
@@ -1185,9 +1199,9 @@ class SSE:
                      what="", skip=("presence",)):
         """The next event matches; presence events are skipped unless one
         is expected (others' joins and leaves come at any time)."""
-        deadline = time.monotonic() + (WAIT if timeout is None else timeout)
+        deadline = time.monotonic() + wait_s(timeout)
         while True:
-            ev = await self.event(deadline - time.monotonic())
+            ev = await self.event(left(deadline))
             if ev.event in skip and not match(ev.event, event):
                 continue
             break
@@ -1202,7 +1216,7 @@ class SSE:
         return ev
 
     async def until(self, event=ANY, id=ANY, data=ANY, timeout=None):
-        deadline = time.monotonic() + (WAIT if timeout is None else timeout)
+        deadline = time.monotonic() + wait_s(timeout)
         skipped = []
         while True:
             left = deadline - time.monotonic()
@@ -1216,7 +1230,7 @@ class SSE:
             skipped.append(ev)
 
     async def expect_end(self, timeout=None):
-        deadline = time.monotonic() + (WAIT if timeout is None else timeout)
+        deadline = time.monotonic() + wait_s(timeout)
         while await self._fill(deadline, "the end of the stream"):
             pass
 
@@ -1343,7 +1357,7 @@ def metrics_delta(before, after):
 
 async def wait_metric(name_re, pred, timeout=None, what="", **label_res):
     """Poll /metrics until pred(sum of the matching samples) is true."""
-    t = WAIT if timeout is None else timeout
+    t = wait_s(timeout)
     deadline = time.monotonic() + t
     delay = 0.02
     while True:
@@ -1360,7 +1374,7 @@ async def wait_metric(name_re, pred, timeout=None, what="", **label_res):
 
 async def poll_until(fn, what, timeout=None):
     """Call the coroutine fn until it returns a true value (polling)."""
-    t = WAIT if timeout is None else timeout
+    t = wait_s(timeout)
     deadline = time.monotonic() + t
     delay = 0.02
     while True:

@@ -33,7 +33,9 @@
  *
  * storm runs N protocol clients on one rt_loop and prints
  *   {"type":"open","client":I,"n":K,"t_ms":T}  each time client I opens
- *   {"type":"lost","client":I,"t_ms":T}        the first loss after an open
+ *   {"type":"lost","client":I,"delay_ms":D,"t_ms":T}
+ *                                              the first loss after an open,
+ *                                              with the backoff delay drawn
  *   {"type":"all_open","clients":N}            once every client opened
  * and exits 0 once every client has opened again after a loss, 5 at the
  * deadline.  T is CLOCK_MONOTONIC in milliseconds.
@@ -358,7 +360,7 @@ static void s_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
 {
     struct sclient *s = ud;
 
-    (void)c, (void)delay_ms, (void)detail;
+    (void)c, (void)detail;
     if (st == RT_WS_OPEN) {
         s->opens++;
         printf("{\"type\":\"open\",\"client\":%u,\"n\":%u,\"t_ms\":%llu}\n",
@@ -375,8 +377,9 @@ static void s_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
     } else if (st == RT_WS_BACKOFF && s->opens > 0 && !s->lost) {
         s->lost = 1;
         printf("{\"type\":\"lost\",\"client\":%u,\"err\":\"%s\","
-               "\"t_ms\":%llu}\n",
-               s->idx, rt_err_name(err), (unsigned long long)mono_ms());
+               "\"delay_ms\":%llu,\"t_ms\":%llu}\n",
+               s->idx, rt_err_name(err), (unsigned long long)delay_ms,
+               (unsigned long long)mono_ms());
     }
 }
 
