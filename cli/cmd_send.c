@@ -732,6 +732,7 @@ static int run(struct send *sd, const char *room, char **msgs, int nmsgs)
 {
     int rc, i;
 
+    sd->s.no_presence = 1;
     rc = rt_session_url(&sd->s, room,
                         sd->via_http ? RT_URL_KIND_PUBLISH : RT_URL_KIND_WS);
     if (rc != 0 || (rc = rt_session_open(&sd->s)) != 0)

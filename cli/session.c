@@ -156,12 +156,22 @@ int rt_session_url(struct rt_session *s, const char *target,
                    rt_url_kind kind)
 {
     rt_url *u = NULL;
-    char err[256] = "";
+    char err[256] = "", *given = NULL;
     int rc;
 
     rc = rt_url_resolve(&u, s->base, target, kind, err, sizeof(err));
     if (rc == 0 && s->o.user != NULL)
         rc = rt_url_query_set(u, "user", s->o.user);
+    /*
+     * A connection that only sends stays out of the room's presence
+     * (rtctl-protocol(7)): no join, no leave, never listed.  A presence
+     * the TARGET asks for itself wins.
+     */
+    if (rc == 0 && s->no_presence && kind == RT_URL_KIND_WS &&
+        (rc = rt_url_query_get(u, "presence", &given, NULL)) == 0 &&
+        given == NULL)
+        rc = rt_url_query_set(u, "presence", "0");
+    rt_free(given);
     if (rc == 0) {
         rt_free(s->url);
         s->url = NULL;

@@ -129,6 +129,7 @@ struct rt_session {
     uint64_t goal;          /* what the command waits for; 0: no count */
     uint64_t done;          /* how much of it happened */
     int status;             /* exit status; -1 while unknown */
+    int no_presence;        /* WebSocket: ?presence=0 unless TARGET says */
     /* private */
     const char **hv;
     char *auth;
