@@ -33,6 +33,11 @@ int rt__room_replay(struct room *r, uint64_t since, rt_room_iter_cb fn,
                     void *ud);
 uint64_t rt__room_oldest(const struct room *r);
 void rt__room_join(rt_server *s, struct room *r, struct conn *c);
+/*
+ * |c| left its room.  When it was the user's last connection and the peer
+ * closed cleanly (c->clean_close) the user leaves at once; otherwise only
+ * after --presence-timeout, so a reconnect is neither a leave nor a join.
+ */
 void rt__room_leave(rt_server *s, struct conn *c);
 void rt__room_heard(rt_server *s, struct conn *c);
 void rt__room_broadcast(rt_server *s, struct room *r, struct smsg *m,

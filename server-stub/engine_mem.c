@@ -5,9 +5,11 @@
  * A room is created on first use with a fresh random epoch and keeps its
  * last --history stored messages in a ring.  Seq numbers start at 1 and grow
  * by one per stored message.  Presence counts users, not connections: a
- * user joins with their first connection and leaves when the last one has
- * been gone (or silent) for --presence-timeout, so a reconnect within that
- * time is neither a leave nor a join.  A room with no members, no waiting
+ * user joins with their first connection and leaves at once when the last
+ * one closes cleanly (close 1000 or 1001 from the client), or when it has
+ * ended otherwise (or been silent) for --presence-timeout, so a reconnect
+ * after a dropped connection is neither a leave nor a join.  Connections
+ * with ?presence=0 are members without a presence entry.  A room with no members, no waiting
  * polls and no history is freed; rooms with history stay, bounded in size
  * by --history each.
  */
@@ -280,9 +282,28 @@ static void announce(rt_server *s, struct room *r, const char *event,
     rt__buf_cleanup(&b);
 }
 
+/* Forget |u|, announcing its leave if it was online. */
+static void user_remove(rt_server *s, struct room *r, struct ruser *u,
+                        const char *reason)
+{
+    struct ruser **pp;
+
+    for (pp = &r->users; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == u) {
+            *pp = u->next;
+            break;
+        }
+    }
+    if (u->online) {
+        r->nusers_online--;
+        announce(s, r, "leave", u->name, reason, NULL);
+    }
+    rt__free(u);
+}
+
 void rt__room_join(rt_server *s, struct room *r, struct conn *c)
 {
-    struct ruser *u = user_find(r, c->user);
+    struct ruser *u = c->no_presence ? NULL : user_find(r, c->user);
     int joined = 0;
 
     c->room = r;
@@ -293,6 +314,8 @@ void rt__room_join(rt_server *s, struct room *r, struct conn *c)
     r->members = c;
     r->nmembers++;
     c->heard_ms = s->now_ms;
+    if (c->no_presence)
+        return; /* receives and sends, but is never listed */
 
     if (u == NULL) {
         u = rt__calloc(1, sizeof(*u));
@@ -330,12 +353,20 @@ void rt__room_leave(rt_server *s, struct conn *c)
         c->rnext->rprev = c->rprev;
     c->rnext = c->rprev = NULL;
     r->nmembers--;
-    if (u != NULL && --u->nconns == 0) {
-        /* Leave only if the user does not come back in time. */
-        u->leave_due_ms = s->now_ms + s->o.presence_timeout_ms;
-    }
     c->ru = NULL;
     c->room = NULL;
+    if (u == NULL || --u->nconns > 0)
+        return;
+    if (!c->clean_close) {
+        /* Leave only if the user does not come back in time. */
+        u->leave_due_ms = s->now_ms + s->o.presence_timeout_ms;
+        return;
+    }
+    /*
+     * The client said goodbye: nobody is coming back, so there is nothing
+     * to wait for.  The grace period is for ends nobody announced.
+     */
+    user_remove(s, r, u, "closed");
 }
 
 void rt__room_heard(rt_server *s, struct conn *c)

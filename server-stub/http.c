@@ -61,6 +61,19 @@ int rt__http_arg_u64(struct lws *wsi, const char *name, uint64_t max,
     return 1;
 }
 
+int rt__http_presence_arg(struct lws *wsi)
+{
+    char buf[32]; /* lws copies "presence=" too */
+
+    if (!rt__http_arg(wsi, "presence", buf, sizeof(buf)))
+        return 1;
+    if (strcmp(buf, "1") == 0 || strcmp(buf, "true") == 0)
+        return 1;
+    if (strcmp(buf, "0") == 0 || strcmp(buf, "false") == 0)
+        return 0;
+    return -1;
+}
+
 /*
  * Whether |origin| is in --allow-origin (a comma-separated list; spaces
  * around the commas are ignored).  Without an explicit list, or with "*",
@@ -527,6 +540,11 @@ static int route(struct conn *c, const char *path)
     }
     if ((rc = check_auth(c, c->path)) != 0)
         return complete(c, rc + 1 == 0 ? 0 : -1);
+    if (ref.kind != RT_URL_KIND_PUBLISH &&
+        (rc = rt__http_presence_arg(c->wsi)) < 0)
+        return complete(c, rt__http_error(c, 400, RT_MSG_CODE_BAD_MESSAGE,
+                                          "presence is 0 or 1"));
+    c->no_presence = ref.kind != RT_URL_KIND_PUBLISH && rc == 0;
     switch (ref.kind) {
     case RT_URL_KIND_SSE:
         return rt__sse_start(c, c->path);

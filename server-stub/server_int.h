@@ -122,6 +122,8 @@ struct conn {
     unsigned counted : 1;          /* included in metrics gauges */
     unsigned linked : 1;           /* on the server's list */
     unsigned user_counted : 1;     /* in --max-user-connections counts */
+    unsigned no_presence : 1;      /* ?presence=0: never listed */
+    unsigned clean_close : 1;      /* the peer sent close 1000 or 1001 */
     uint16_t close_code;
     char close_reason[64];
 
@@ -279,6 +281,8 @@ int rt__http_cors_headers(struct conn *c, unsigned char **p,
 int rt__http_arg(struct lws *wsi, const char *name, char *buf, size_t len);
 int rt__http_arg_u64(struct lws *wsi, const char *name, uint64_t max,
                      uint64_t *out);
+/* ?presence=: 1 when absent, 1 or 0 as given, -1 when neither. */
+int rt__http_presence_arg(struct lws *wsi);
 int rt__origin_listed(const rt_server *s, const char *origin);
 int rt__request_origin(struct lws *wsi, char *buf, size_t len);
 

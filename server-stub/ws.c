@@ -125,6 +125,9 @@ int rt__ws_confirm_upgrade(struct lws *wsi, struct conn *pss)
         rt__auth_user(s, wsi, user, sizeof(user)) != 0)
         return reject(wsi, s, 400, RT_MSG_CODE_BAD_MESSAGE,
                       "user names are 1 to 64 of A-Z a-z 0-9 . _ -");
+    if (rt__http_presence_arg(wsi) < 0)
+        return reject(wsi, s, 400, RT_MSG_CODE_BAD_MESSAGE,
+                      "presence is 0 or 1");
     return 0;
 }
 
@@ -236,6 +239,7 @@ static int ws_open(struct conn *c)
         has_since = 0;
     }
     rt__http_arg(wsi, "epoch", epoch, sizeof(epoch));
+    c->no_presence = rt__http_presence_arg(wsi) == 0;
 
     /*
      * Join first, so the welcome's online list has this user too; the join
@@ -616,6 +620,13 @@ int rt__ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return rt__conn_write(c);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        /* 1000 (done) and 1001 (going away) end a session on purpose. */
+        if (len >= 2) {
+            const unsigned char *p = in;
+            unsigned code = (unsigned)p[0] << 8 | p[1];
+
+            c->clean_close = code == 1000 || code == 1001;
+        }
         return 0;
     case LWS_CALLBACK_CLOSED:
         ws_closed(c);

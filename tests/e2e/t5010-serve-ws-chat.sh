@@ -129,18 +129,24 @@ EOF
 ok_py "a second connection of a user, and a quick reconnect, make no presence storm" <<'EOF'
 async def main():
     a = await join("storm", user="alice")
-    c = await join("storm", user="carol")
+    c = await Raw.ws("/ws/storm?user=carol", name="carol")
+    await c.expect_json({"type": "system", "data": {"event": "welcome"}})
     await a.expect({"type": "presence", "data": {"event": "join", "user": "carol"}})
     c2 = await join("storm", user="carol", name="carol#2")
     check(match(c2.welcome, {"data": {"online": AnyOrder(["alice", "carol"])}}),
           f"carol's second welcome: {show(c2.welcome)}")
-    await c2.close()
-    await c.close()
+    await c2.close()  # clean, but carol is still there on c
+    before = (await metrics()).sum("rtctl_connections$", transport="ws")
+    c.abort()  # a dropped connection, no close frame: the grace applies
+    await wait_metric("rtctl_connections$", lambda v: v < before,
+                      what="the server saw carol's connection drop",
+                      transport="ws")
     c3 = await join("storm", user="carol", name="carol#3")
     await c3.say("back")
     # alice's next frame is carol's text: no leave, no second join
     await a.expect({"type": "text", "data": {"content": "back"}},
-                   what="carol reconnected within --presence-timeout")
+                   what="carol reconnected within --presence-timeout after "
+                   "a dropped connection")
 EOF
 
 ok_py "?user=NAME names the user; without it the server assigns anon-XXXXXX" <<'EOF'
