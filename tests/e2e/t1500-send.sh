@@ -219,4 +219,36 @@ rc=$?
 [ "$rc" -eq 130 ] || fail "send exited $rc after SIGINT, expected 130"
 ok "Ctrl-C exits 130"
 
+# Presence (issue 9): a scripted sender is not a member anyone sees.  A
+# tail of the room prints every presence event; three sends in a row make
+# none, and leave nobody listed online but the tail.
+start_server
+SBASE=$BASE
+bg "$RTCTL" tail --json --timeout 60s --url "$SBASE" events/quiet \
+    >watch.out 2>watch.err
+watch=$BG_PID
+wait_until 20 "the watching tail joins" grep -q '"event":"welcome"' watch.err
+for n in 1 2 3; do
+    expect_code 0 "$RTCTL" send --url "$SBASE" quiet "scripted $n"
+done
+wait_until 20 "the tail sees the third message" grep -q 'scripted 3' watch.out
+if grep -q '"event":"presence"' watch.out; then
+    cat watch.out >&2
+    fail "a scripted send announced presence"
+fi
+expect_code 0 curl -sS --max-time 10 "$SBASE/rooms/quiet/presence"
+online=$(python3 -c 'import json,sys; print(len(json.load(open("out"))["online"]))')
+[ "$online" -eq 1 ] || { cat out >&2; fail "$online online after three sends, expected the tail alone"; }
+ok "three sends: no join or leave, nobody listed but the watcher"
+
+# The same with presence asked for: the join shows, so the check above
+# could fail.
+expect_code 0 "$RTCTL" send --url "$SBASE" 'ws/quiet?presence=1' "seen"
+wait_until 20 "the tail sees the join of a sender that asked for presence" \
+    grep -q '"event":"presence"' watch.out
+kill -INT "$watch"
+reap "$watch"
+ok "a sender with ?presence=1 is announced"
+expect_clean_stop
+
 done_testing
