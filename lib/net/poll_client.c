@@ -8,9 +8,9 @@
  *
  * One easy handle per poll, built like the SSE client's: the header
  * callback records the status line and Retry-After, the write callback
- * collects the body (bounded), done() removes the handle, judges the
- * answer and either delivers its messages and polls again, or waits, or
- * stops.
+ * feeds the body to the protocol core (lib/core/poll_proto.c, which bounds
+ * it), done() removes the handle, has the core judge the answer and
+ * deliver its messages, and polls again, or waits, or stops.
  *
  * Invariants:
  * - c->easy is non-NULL exactly while a transfer is on the multi handle.
@@ -19,19 +19,15 @@
  *   timer; on_closed fires from its close callback, then the memory goes.
  * - The retry timer doubles as the finalize timer: a pending poll is
  *   simply replaced.
- * - c->has_pos says c->since is known; c->order's next expected seq is
- *   then at least c->since + 1.
+ * - The position (since, epoch) lives in c->proto alone.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include <cjson/cJSON.h>
-
 #include "net_int.h"
-#include "rt/msg.h"
-#include "rt/order.h"
+#include "poll_proto.h"
 #include "rt/poll_client.h"
 #include "rt/url.h"
 #include "rt/version.h"
@@ -48,15 +44,10 @@ struct rt_poll_client {
     uint32_t poll_timeout_s;
     uint64_t connect_timeout_ms;
     size_t max_body_bytes;
-    rt_order *order;
+    rt__poll_proto *proto;
     rt_backoff backoff;
     rt_poll_client_cbs cbs;
     void *ud;
-
-    /* Position: what the next poll asks for. */
-    int has_pos;
-    uint64_t since;
-    char epoch[RT__EPOCH_MAX + 1];
 
     CURL *easy;
     char *req_url;
@@ -68,7 +59,6 @@ struct rt_poll_client {
 
     /* The attempt in flight. */
     int too_big;
-    rt_buf body;
     char reason[64];      /* status line text after the code */
     char retry_after[64]; /* the Retry-After value, "" when none */
     char errbuf[CURL_ERROR_SIZE];
@@ -97,27 +87,22 @@ static void emit_state(rt_poll_client *c, rt_poll_state st, uint64_t delay,
                         c->ud);
 }
 
-/* --- the ordered buffer */
+/* --- the protocol core's callbacks */
 
-struct held {
-    size_t len;
-    char json[]; /* NUL-terminated */
-};
-
-static void deliver(uint64_t seq, void *msg, void *ud)
+static void proto_message(uint64_t seq, const char *json, size_t len,
+                          void *ud)
 {
     rt_poll_client *c = ud;
-    struct held *h = msg;
 
-    if (!c->closing)
-        c->cbs.on_message(c, seq, h->json, h->len, c->ud);
-    rt__free(h);
+    c->cbs.on_message(c, seq, json, len, c->ud);
 }
 
-static void free_held(void *msg, void *ud)
+static void proto_lost(void *ud)
 {
-    (void)ud;
-    rt__free(msg);
+    rt_poll_client *c = ud;
+
+    if (c->cbs.on_resumed != NULL)
+        c->cbs.on_resumed(c, 0, c->ud);
 }
 
 /* --- curl callbacks */
@@ -134,7 +119,7 @@ static size_t on_header(char *b, size_t size, size_t n, void *ud)
         /* A new response (after a 1xx or a redirect). */
         c->retry_after[0] = '\0';
         c->reason[0] = '\0';
-        rt__buf_clear(&c->body);
+        rt__poll_proto_begin(c->proto);
         sp = memchr(b, ' ', len);
         if (sp != NULL)
             sp = memchr(sp + 1, ' ', len - (size_t)(sp + 1 - b));
@@ -156,13 +141,15 @@ static size_t on_write(char *b, size_t size, size_t n, void *ud)
 
     if (c->closing)
         return 0;
-    if (len > c->max_body_bytes - c->body.len) {
+    switch (rt__poll_proto_feed(c->proto, b, len)) {
+    case 0:
+        return len;
+    case RT_ETOOBIG:
         c->too_big = 1;
         return 0;
-    }
-    if (rt__buf_append(&c->body, b, len) != 0)
+    default:
         return 0;
-    return len;
+    }
 }
 
 /* --- attempts */
@@ -171,15 +158,17 @@ static size_t on_write(char *b, size_t size, size_t n, void *ud)
 static int poll_url(rt_poll_client *c, char **out)
 {
     rt_url *u = NULL;
+    const char *epoch;
+    uint64_t since;
     char num[24];
-    int rc;
+    int rc, has_pos = rt__poll_proto_position(c->proto, &since, &epoch);
 
     if ((rc = rt_url_dup(&u, c->base)) != 0)
         return rc;
-    snprintf(num, sizeof(num), "%llu", (unsigned long long)c->since);
-    rc = rt_url_query_set(u, "since", c->has_pos ? num : NULL);
+    snprintf(num, sizeof(num), "%llu", (unsigned long long)since);
+    rc = rt_url_query_set(u, "since", has_pos ? num : NULL);
     if (rc == 0)
-        rc = rt_url_query_set(u, "epoch", c->epoch[0] ? c->epoch : NULL);
+        rc = rt_url_query_set(u, "epoch", epoch[0] ? epoch : NULL);
     snprintf(num, sizeof(num), "%u", (unsigned)c->poll_timeout_s);
     if (rc == 0)
         rc = rt_url_query_set(u, "timeout", num);
@@ -203,7 +192,7 @@ static int connect_now(rt_poll_client *c)
         return RT_ENOMEM;
     }
     c->too_big = 0;
-    rt__buf_clear(&c->body);
+    rt__poll_proto_begin(c->proto);
     c->reason[0] = c->retry_after[0] = c->errbuf[0] = '\0';
 
     curl_easy_setopt(e, CURLOPT_URL, url);
@@ -304,203 +293,6 @@ static void failed(rt_poll_client *c, int err, int final)
         uv_timer_start(&c->retry_timer, on_retry, delay, 0);
 }
 
-/* Is |j| a whole number in [0, 2^53]?  *out gets it. */
-static int get_u64(const cJSON *j, uint64_t *out)
-{
-    double d;
-
-    if (!cJSON_IsNumber(j))
-        return 0;
-    d = j->valuedouble;
-    if (!(d >= 0 && d <= 9007199254740992.0) || d != (double)(uint64_t)d)
-        return 0;
-    *out = (uint64_t)d;
-    return 1;
-}
-
-/*
- * Find the next element of the JSON array |a|, |alen| (already known to
- * be well-formed) from offset |*pos|: [*es, *ee) its bytes.  Returns 0
- * past the last one.
- */
-static int next_element(const char *a, size_t alen, size_t *pos, size_t *es,
-                        size_t *ee)
-{
-    size_t i = *pos, end = alen - 1; /* a[end] is the closing ']' */
-    int depth = 0, in_str = 0;
-
-    while (i < end && (a[i] == ' ' || a[i] == '\t' || a[i] == '\n' ||
-                       a[i] == '\r' || a[i] == ','))
-        i++;
-    if (i >= end)
-        return 0;
-    *es = i;
-    for (; i < end; i++) {
-        char ch = a[i];
-
-        if (in_str) {
-            if (ch == '\\')
-                i++;
-            else if (ch == '"')
-                in_str = 0;
-        } else if (ch == '"') {
-            in_str = 1;
-        } else if (ch == '{' || ch == '[') {
-            depth++;
-        } else if (ch == '}' || ch == ']') {
-            depth--;
-        } else if (ch == ',' && depth == 0) {
-            break;
-        }
-    }
-    *ee = i;
-    while (*ee > *es && (a[*ee - 1] == ' ' || a[*ee - 1] == '\t' ||
-                         a[*ee - 1] == '\n' || a[*ee - 1] == '\r'))
-        (*ee)--;
-    *pos = i;
-    return 1;
-}
-
-/*
- * Deliver one 200 answer.  Returns 0, or RT_EPROTO / RT_ENOMEM with
- * c->errmsg set.
- */
-static int take_answer(rt_poll_client *c)
-{
-    cJSON *root, *ep, *msgs, *nx, *rec, *m;
-    rt_msg_limits lim;
-    rt_msg_error me;
-    rt_msg *pm;
-    struct held *h;
-    rt__json_scan_opts so;
-    rt__json_scan_res sr;
-    uint64_t next = 0, first = 0, now;
-    const char *arr;
-    int recovered, rc = 0, fresh, changed, n = 0;
-    size_t len, alen, pos, es = 0, ee = 0;
-
-    root = cJSON_ParseWithLength(c->body.data != NULL ? c->body.data : "",
-                                 c->body.len);
-    if (root == NULL) {
-        set_err(c, "the poll answer is not JSON");
-        return RT_EPROTO;
-    }
-    ep = cJSON_GetObjectItemCaseSensitive(root, "epoch");
-    msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
-    nx = cJSON_GetObjectItemCaseSensitive(root, "next");
-    rec = cJSON_GetObjectItemCaseSensitive(root, "recovered");
-    if (!cJSON_IsObject(root) || !cJSON_IsString(ep) ||
-        !rt__net_epoch_valid(ep->valuestring, strlen(ep->valuestring)) ||
-        !cJSON_IsArray(msgs) || !get_u64(nx, &next) || !cJSON_IsBool(rec)) {
-        set_err(c, "the poll answer is not {\"epoch\":E,\"messages\":[...],"
-                   "\"next\":N,\"recovered\":B}");
-        cJSON_Delete(root);
-        return RT_EPROTO;
-    }
-    recovered = cJSON_IsTrue(rec);
-    rt_msg_limits_init(&lim);
-    lim.max_bytes = c->max_body_bytes;
-    lim.max_depth = RT_MSG_MAX_DEPTH;
-
-    /* The raw bytes of the messages array, to hand each one on as sent. */
-    memset(&sr, 0, sizeof(sr));
-    so.flags = 0;
-    so.max_depth = 0;
-    so.find = "messages";
-    if (rt__json_scan(c->body.data, c->body.len, &so, &sr, NULL) != 0 ||
-        !sr.found || sr.found_end - sr.found_start < 2) {
-        set_err(c, "the poll answer has no messages array");
-        cJSON_Delete(root);
-        return RT_EPROTO;
-    }
-    arr = c->body.data + sr.found_start;
-    alen = sr.found_end - sr.found_start;
-
-    /* The seq of the first message, to start afresh from. */
-    first = next + 1;
-    cJSON_ArrayForEach(m, msgs) {
-        cJSON *s = cJSON_GetObjectItemCaseSensitive(m, "seq");
-
-        if (get_u64(s, &first))
-            break;
-    }
-    changed = c->epoch[0] != '\0' && strcmp(c->epoch, ep->valuestring) != 0;
-    fresh = !c->has_pos || !recovered || changed;
-    if (fresh) {
-        uint64_t start = first;
-
-        /* Never go back over what was delivered in the same epoch. */
-        if (c->has_pos && recovered && !changed && start <= c->since)
-            start = c->since + 1;
-        if (start == 0)
-            start = 1;
-        rt_order_reset(c->order, start);
-        if (c->has_pos && (!recovered || changed) &&
-            c->cbs.on_resumed != NULL && !c->closing)
-            c->cbs.on_resumed(c, 0, c->ud);
-    }
-    memcpy(c->epoch, ep->valuestring, strlen(ep->valuestring) + 1);
-
-    now = uv_now(rt__loop_uv(c->loop));
-    pos = 1;
-    while (rc == 0 && !c->closing &&
-           next_element(arr, alen, &pos, &es, &ee)) {
-        const char *json = arr + es;
-
-        len = ee - es;
-        pm = NULL;
-        rc = rt_msg_parse(&pm, json, len, RT_MSG_FROM_SERVER, &lim, &me);
-        if (rc != 0 || !pm->has_seq) {
-            if (rc == 0)
-                rc = RT_EPROTO;
-            set_err(c, "message %d of the poll answer: %s", n,
-                    rc == RT_ENOMEM ? "out of memory"
-                    : pm != NULL    ? "no seq"
-                                    : me.message);
-            rt_msg_free(pm);
-            break;
-        }
-        h = rt__malloc(sizeof(*h) + len + 1);
-        if (h == NULL) {
-            rt_msg_free(pm);
-            rc = RT_ENOMEM;
-            set_err(c, "out of memory");
-            break;
-        }
-        h->len = len;
-        memcpy(h->json, json, len);
-        h->json[len] = '\0';
-        rc = rt_order_push(c->order, pm->seq, h, now);
-        if (rc != 0)
-            rt__free(h);
-        if (rc == RT_EDUP) {
-            rc = 0;
-        } else if (rc != 0) {
-            set_err(c, "message %d of the poll answer: seq %llu does not "
-                       "follow seq %llu",
-                    n, (unsigned long long)pm->seq,
-                    (unsigned long long)(rt_order_next(c->order) - 1));
-            rc = RT_EPROTO;
-        }
-        rt_msg_free(pm);
-        n++;
-    }
-    cJSON_Delete(root);
-    if (rc != 0)
-        return rc;
-    if (rt_order_held(c->order) > 0) {
-        set_err(c, "the poll answer has a gap before seq %llu",
-                (unsigned long long)rt_order_next(c->order));
-        return RT_EPROTO;
-    }
-    /* Ask next for what follows both the answer and what was delivered. */
-    c->has_pos = 1;
-    c->since = next;
-    if (rt_order_next(c->order) > 0 && rt_order_next(c->order) - 1 > next)
-        c->since = rt_order_next(c->order) - 1;
-    return 0;
-}
-
 static void done(rt__xfer *x, CURLcode res)
 {
     rt_poll_client *c = (rt_poll_client *)x;
@@ -539,8 +331,7 @@ static void done(rt__xfer *x, CURLcode res)
         if (c->closing)
             return;
     }
-    err = take_answer(c);
-    rt__buf_clear(&c->body);
+    err = rt__poll_proto_end(c->proto, c->errmsg, sizeof(c->errmsg));
     if (c->closing)
         return;
     if (err != 0) {
@@ -560,8 +351,7 @@ static void on_handle_closed(uv_handle_t *h)
 
     if (c->cbs.on_closed != NULL)
         c->cbs.on_closed(c, c->ud);
-    rt_order_free(c->order);
-    rt__buf_cleanup(&c->body);
+    rt__poll_proto_free(c->proto);
     curl_slist_free_all(c->user_headers);
     rt__free(c->cacert);
     rt_url_free(c->base);
@@ -583,6 +373,7 @@ static void begin_close(rt_poll_client *c, int err)
         return;
     c->closing = 1;
     c->close_err = err;
+    rt__poll_proto_stop(c->proto);
     uv_timer_start(&c->retry_timer, on_finalize, 0, 0);
 }
 
@@ -604,7 +395,7 @@ int rt_poll_client_new(rt_poll_client **out, rt_loop *loop, const char *url,
                        const rt_poll_client_cbs *cbs, void *ud)
 {
     rt_poll_client_opts defaults;
-    rt_order_opts oo;
+    rt__poll_proto_cbs pcbs = {proto_message, proto_lost};
     rt_backoff_policy bp;
     rt_poll_client *c;
     rt_url *u = NULL;
@@ -643,7 +434,6 @@ int rt_poll_client_new(rt_poll_client **out, rt_loop *loop, const char *url,
         return RT_ENOMEM;
     }
     c->base = u;
-    rt__buf_init(&c->body);
     rc = RT_ENOMEM;
     if (o->cacert != NULL &&
         (c->cacert = rt__strndup(o->cacert, strlen(o->cacert))) == NULL)
@@ -662,16 +452,10 @@ int rt_poll_client_new(rt_poll_client **out, rt_loop *loop, const char *url,
         bp.max_attempts = o->max_retries;
     if ((rc = rt_backoff_init(&c->backoff, &bp)) != 0)
         goto fail;
-    rt_order_opts_init(&oo);
-    oo.free_msg = free_held;
-    rc = rt_order_new(&c->order, &oo, o->has_since ? o->since + 1 : 1,
-                      deliver, c);
+    rc = rt__poll_proto_new(&c->proto, o->has_since, o->since, o->epoch,
+                            o->max_body_bytes, &pcbs, c);
     if (rc != 0)
         goto fail;
-    c->has_pos = o->has_since;
-    c->since = o->has_since ? o->since : 0;
-    if (o->epoch != NULL)
-        memcpy(c->epoch, o->epoch, strlen(o->epoch) + 1);
     c->xfer.done = done;
     c->loop = loop;
     c->insecure = o->insecure;
@@ -687,7 +471,7 @@ int rt_poll_client_new(rt_poll_client **out, rt_loop *loop, const char *url,
     return 0;
 
 fail:
-    rt_order_free(c->order);
+    rt__poll_proto_free(c->proto);
     curl_slist_free_all(c->user_headers);
     rt__free(c->cacert);
     rt_url_free(c->base);
@@ -731,9 +515,13 @@ uint32_t rt_poll_client_attempt(const rt_poll_client *c)
 int rt_poll_client_position(const rt_poll_client *c, uint64_t *seq,
                             const char **epoch)
 {
+    uint64_t since = 0;
+    const char *ep = "";
+    int has_pos = c != NULL && rt__poll_proto_position(c->proto, &since, &ep);
+
     if (seq != NULL)
-        *seq = c != NULL ? c->since : 0;
+        *seq = since;
     if (epoch != NULL)
-        *epoch = c != NULL ? c->epoch : "";
-    return c != NULL && c->has_pos;
+        *epoch = ep;
+    return has_pos;
 }
