@@ -1233,7 +1233,7 @@ static const char help_text[] =
     "//TEXT        send TEXT starting with one '/'\n"
     "Tab completes commands and the names of the people online.\n";
 
-static void send_frame(struct chat *ch, const char *frame)
+static void send_frame(struct chat *ch, const char *frame, size_t len)
 {
     int rc;
 
@@ -1241,16 +1241,33 @@ static void send_frame(struct chat *ch, const char *frame)
         notice(ch, "not connected: try again once the connection is back");
         return;
     }
-    rc = rt_ws_client_send(ch->client, 0, frame, strlen(frame));
+    rc = rt_ws_client_send(ch->client, 0, frame, len);
     if (rc != 0)
         warning(ch, "not sent: %s", send_error(rc));
 }
 
+/* Ask for the room's presence snapshot ({"type":"presence","data":{}}). */
+static void send_presence_request(struct chat *ch)
+{
+    rt_msg m;
+    char *frame = NULL;
+    size_t len = 0;
+
+    rt_msg_init(&m, RT_MSG_PRESENCE);
+    m.u.presence.event = RT_MSG_PRESENCE_REQUEST;
+    if (rt_msg_encode(&m, &frame, &len) != 0) {
+        warning(ch, "not sent: %s", send_error(RT_ENOMEM));
+        return;
+    }
+    send_frame(ch, frame, len);
+    rt_free(frame);
+}
+
 static void send_typing(struct chat *ch, int force)
 {
-    static const char typing_frame[] =
-        "{\"type\":\"typing\",\"data\":{\"state\":true}}";
     uint64_t now = now_ms(ch);
+    char *frame = NULL;
+    size_t len = 0;
 
     if (ch->client == NULL || !ch->open) {
         if (force)
@@ -1259,11 +1276,12 @@ static void send_typing(struct chat *ch, int force)
     }
     if (!force && ch->typing_sent && now - ch->typing_sent_at < TYPING_EVERY_MS)
         return;
-    if (rt_ws_client_send(ch->client, 0, typing_frame,
-                          sizeof(typing_frame) - 1) == 0) {
+    if (rt_msg_encode_typing(NULL, NULL, 1, &frame, &len) == 0 &&
+        rt_ws_client_send(ch->client, 0, frame, len) == 0) {
         ch->typing_sent = 1;
         ch->typing_sent_at = now;
     }
+    rt_free(frame);
 }
 
 /*
@@ -1363,14 +1381,14 @@ static void command(struct chat *ch, const char *line)
     } else if (IS("/help")) {
         put(ch, stdout, help_text, sizeof(help_text) - 1);
     } else if (IS("/who")) {
-        send_frame(ch, "{\"type\":\"presence\",\"data\":{}}");
+        send_presence_request(ch);
     } else if (IS("/typing")) {
         send_typing(ch, 1);
     } else if (IS("/raw")) {
         if (*arg == '\0')
             notice(ch, "usage: /raw JSON");
         else
-            send_frame(ch, arg);
+            send_frame(ch, arg, strlen(arg));
     } else if (IS("/join")) {
         if (*arg == '\0' || arg[strcspn(arg, " \t")] != '\0')
             notice(ch, "usage: /join ROOM");

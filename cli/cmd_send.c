@@ -519,14 +519,15 @@ static void start_post(struct send *sd)
 {
     struct http *h = &sd->h;
     struct item *it = sd->head;
-    int rc = 0;
+    char *frame = NULL;
+    size_t len = 0;
+    int rc;
 
     rt__buf_clear(&h->req);
-    rc |= rt__buf_append(&h->req, "{\"type\":\"text\",\"id\":", 20);
-    rc |= rt__buf_json_str(&h->req, it->id, strlen(it->id));
-    rc |= rt__buf_append(&h->req, ",\"data\":{\"content\":", 19);
-    rc |= rt__buf_json_str(&h->req, it->content, strlen(it->content));
-    rc |= rt__buf_append(&h->req, "}}", 2);
+    rc = rt_msg_encode_text(it->id, it->content, &frame, &len);
+    if (rc == 0)
+        rc = rt__buf_append(&h->req, frame, len);
+    rt_free(frame);
     if (rc != 0) {
         rt_errf(&sd->s.out, "out of memory");
         rt_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);

@@ -1049,3 +1049,28 @@ int rt_msg_encode_ack(const char *id, uint64_t seq, char **out, size_t *len)
     m.u.ack.seq = seq;
     return rt_msg_encode(&m, out, len);
 }
+
+int rt_msg_encode_text(const char *id, const char *content, char **out,
+                       size_t *len)
+{
+    rt_msg m;
+
+    if (content == NULL)
+        return RT_EINVAL;
+    rt_msg_init(&m, RT_MSG_TEXT);
+    m.id = id;
+    m.u.text.content = content;
+    return rt_msg_encode(&m, out, len);
+}
+
+int rt_msg_encode_typing(const char *room, const char *user, int state,
+                         char **out, size_t *len)
+{
+    rt_msg m;
+
+    rt_msg_init(&m, RT_MSG_TYPING);
+    m.room = room;
+    m.u.typing.user = user;
+    m.u.typing.state = state != 0;
+    return rt_msg_encode(&m, out, len);
+}

@@ -1068,8 +1068,9 @@ static int utf8_valid(const char *s)
 int rt_ws_client_send_text(rt_ws_client *c, const char *content,
                            const char *id)
 {
-    rt_buf b;
-    int rc = 0;
+    char *frame = NULL;
+    size_t len = 0;
+    int rc;
 
     if (c == NULL || content == NULL || c->raw)
         return RT_EINVAL;
@@ -1078,20 +1079,10 @@ int rt_ws_client_send_text(rt_ws_client *c, const char *content,
         return RT_EINVAL;
     if (!utf8_valid(content))
         return RT_EINVAL;
-    rt__buf_init(&b);
-    rc |= rt__buf_append(&b, "{\"type\":\"text\"", 14);
-    if (id != NULL) {
-        rc |= rt__buf_append(&b, ",\"id\":", 6);
-        rc |= rt__buf_json_str(&b, id, strlen(id));
-    }
-    rc |= rt__buf_append(&b, ",\"data\":{\"content\":", 19);
-    rc |= rt__buf_json_str(&b, content, strlen(content));
-    rc |= rt__buf_append(&b, "}}", 2);
+    rc = rt_msg_encode_text(id, content, &frame, &len);
     if (rc == 0)
-        rc = enqueue(c, 0, b.data, b.len, id);
-    else
-        rc = RT_ENOMEM;
-    rt__buf_cleanup(&b);
+        rc = enqueue(c, 0, frame, len, id);
+    rt_free(frame);
     return rc;
 }
 

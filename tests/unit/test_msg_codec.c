@@ -1181,6 +1181,45 @@ static void test_msg_codec_encode_ack(void **state)
     assert_null(out);
 }
 
+/* The frames a client writes, as the server reads them (issue 13). */
+static void test_msg_codec_encode_client_frames(void **state)
+{
+    char *out = NULL;
+    size_t len;
+    rt_msg *m;
+
+    (void)state;
+    assert_int_equal(rt_msg_encode_text("a-1", "say \"hi\"\n", &out, &len),
+                     0);
+    assert_string_equal(out, "{\"type\":\"text\",\"id\":\"a-1\",\"data\":{"
+                             "\"content\":\"say \\\"hi\\\"\\n\"}}");
+    assert_int_equal(len, strlen(out));
+    assert_int_equal(rt_msg_parse(&m, out, len, RT_MSG_FROM_CLIENT, NULL,
+                                  NULL),
+                     0);
+    assert_string_equal(m->u.text.content, "say \"hi\"\n");
+    rt_msg_free(m);
+    rt_free(out);
+    assert_int_equal(rt_msg_encode_text(NULL, "x", &out, &len), 0);
+    assert_string_equal(out, "{\"type\":\"text\",\"data\":{\"content\":"
+                             "\"x\"}}");
+    rt_free(out);
+    out = NULL;
+    assert_int_equal(rt_msg_encode_text(NULL, NULL, &out, &len), RT_EINVAL);
+
+    assert_int_equal(rt_msg_encode_typing(NULL, NULL, 1, &out, &len), 0);
+    assert_string_equal(out, "{\"type\":\"typing\",\"data\":{\"state\":"
+                             "true}}");
+    rt_free(out);
+    assert_int_equal(rt_msg_encode_typing("r", "bob", 0, &out, &len), 0);
+    assert_string_equal(out, "{\"type\":\"typing\",\"room\":\"r\",\"data\":"
+                             "{\"user\":\"bob\",\"state\":false}}");
+    m = parse(out, S);
+    assert_string_equal(m->u.typing.user, "bob");
+    rt_msg_free(m);
+    rt_free(out);
+}
+
 static void test_msg_codec_encode_rejects_invalid(void **state)
 {
     const char *bad_online[] = {"alice", "b b"};
@@ -1594,6 +1633,7 @@ int main(void)
         cmocka_unit_test(test_msg_codec_encode_from_views),
         cmocka_unit_test(test_msg_codec_encode_error_frames),
         cmocka_unit_test(test_msg_codec_encode_ack),
+        cmocka_unit_test(test_msg_codec_encode_client_frames),
         cmocka_unit_test(test_msg_codec_encode_rejects_invalid),
         cmocka_unit_test(test_msg_codec_round_trips),
         cmocka_unit_test(test_msg_codec_dup_is_deep),

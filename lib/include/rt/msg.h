@@ -306,6 +306,35 @@ RT_EXTERN int rt_msg_encode_ack(const char *id, uint64_t seq, char **out,
                                 size_t *len);
 
 /*
+ * Encode a client's text message,
+ * {"type":"text","id":ID,"data":{"content":CONTENT}}.
+ *
+ * |id| the message id; NULL leaves "id" out.
+ * |content| the text, NUL-terminated UTF-8 (not checked here).
+ * |out|, |len| receive the text.
+ *
+ * Returns 0; RT_ENOMEM; RT_EINVAL for a NULL |content|, |out| or |len|.
+ * Ownership: the caller frees *out with rt_free().
+ * Callbacks: none.
+ * See also: rt_msg_encode().
+ */
+RT_EXTERN int rt_msg_encode_text(const char *id, const char *content,
+                                 char **out, size_t *len);
+
+/*
+ * Encode a typing notice, {"type":"typing","room":ROOM,"data":{"user":USER,
+ * "state":STATE}}: a client's (|room| and |user| NULL, left out) or the
+ * server's broadcast.
+ *
+ * Returns 0; RT_ENOMEM; RT_EINVAL for a bad |room| or NULL |out|, |len|.
+ * Ownership: the caller frees *out with rt_free().
+ * Callbacks: none.
+ * See also: rt_msg_encode().
+ */
+RT_EXTERN int rt_msg_encode_typing(const char *room, const char *user,
+                                   int state, char **out, size_t *len);
+
+/*
  * Deep-copy a message, e.g. to keep one past a callback.
  *
  * |out| receives the copy.
