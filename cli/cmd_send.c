@@ -12,14 +12,13 @@
  *   sent with rt_ws_client_send_text() and its id; the client keeps it
  *   until the server's ack, sends it again after a reconnection unless the
  *   replay shows it stored already, and reports each outcome to on_ack.
- * - HTTP (--via http): POST /publish/ROOM, one message at a time, each
- *   answered 202 {"seq":N}.  curl's blocking easy interface runs on
- *   libuv's thread pool, so the loop keeps handling Ctrl-C, --timeout and
- *   standard input; Ctrl-C aborts a transfer through the progress
- *   callback.  Connection failures, 408, 429 and 5xx are retried with the
- *   backoff of rt/backoff.h (Retry-After honoured); 400 and 413 refuse
- *   that message and the others are still sent; any other status refuses
- *   every message, and the command stops.
+ * - HTTP (--via http): POST /publish/ROOM with rt_publish(), on the
+ *   loop's curl multi handle, one message at a time, each answered 202
+ *   {"seq":N}; Ctrl-C cancels the request in flight.  Connection failures,
+ *   408, 429 and 5xx are retried with the backoff of rt/backoff.h
+ *   (Retry-After honoured); 400 and 413 refuse that message and the
+ *   others are still sent; any other status refuses every message, and
+ *   the command stops.
  *
  * Outcome: 0 when every message was acked, 1 when the server refused one
  * (or the connection, with a close code or status that is final), 3 when
@@ -28,16 +27,12 @@
  * (and with --json to stdout, as error objects).
  */
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <uv.h>
 
 #include "cmd.h"
@@ -49,6 +44,7 @@
 #include "rt/backoff.h"
 #include "rt/error.h"
 #include "rt/msg.h"
+#include "rt/publish.h"
 #include "rt/ws_client.h"
 #include "session.h"
 
@@ -69,8 +65,6 @@ static const struct rt_cmd_help send_help = {
 
 #define MAX_LINE (1024 * 1024) /* longest line read from stdin */
 #define HIGH_WATER 64          /* lines read ahead before stdin pauses */
-#define MAX_ANSWER 65536       /* bytes of a /publish answer kept */
-#define REQUEST_TIMEOUT_MS 30000
 
 struct item {
     struct item *next;
@@ -79,20 +73,11 @@ struct item {
 };
 
 struct http {
-    CURL *easy;
-    struct curl_slist *hdrs;
-    uv_work_t work;
+    rt_publish_req *req; /* the request in flight; NULL: none */
+    rt_publish_opts po;
     uv_timer_t retry;
-    atomic_int abort;
     rt_backoff bo;
-    rt_buf req;
-    rt_buf resp;
-    CURLcode res;
-    long code;
-    char errbuf[CURL_ERROR_SIZE];
-    char retry_after[64];
     int timer_ready; /* |retry| initialised */
-    int busy;        /* a transfer runs on the thread pool */
     int waiting;     /* |retry| armed */
 };
 
@@ -248,7 +233,7 @@ static void feed(struct send *sd)
     if (sd->finishing)
         return;
     if (sd->via_http) {
-        if (!sd->h.busy && !sd->h.waiting && sd->head != NULL)
+        if (sd->h.req == NULL && !sd->h.waiting && sd->head != NULL)
             start_post(sd);
     } else {
         while (sd->head != NULL && sd->ws != NULL) {
@@ -312,13 +297,11 @@ static void http_cleanup(struct send *sd)
         uv_close((uv_handle_t *)&sd->h.retry, NULL);
         sd->h.timer_ready = 0;
     }
-    if (sd->h.easy != NULL)
-        curl_easy_cleanup(sd->h.easy);
-    sd->h.easy = NULL;
-    curl_slist_free_all(sd->h.hdrs);
-    sd->h.hdrs = NULL;
-    rt__buf_cleanup(&sd->h.req);
-    rt__buf_cleanup(&sd->h.resp);
+    if (sd->h.req != NULL) {
+        rt_publish_cancel(sd->h.req);
+        sd->h.req = NULL;
+        sd->inflight--;
+    }
 }
 
 /* The transport is done: close the rest and let the loop end. */
@@ -350,10 +333,7 @@ static void finish(void *ud)
     sd->finishing = 1;
     rt_lines_close(&sd->in);
     if (sd->via_http) {
-        if (sd->h.busy)
-            atomic_store(&sd->h.abort, 1); /* after_post() ends it */
-        else
-            closed_all(sd);
+        closed_all(sd); /* cancels the request in flight */
     } else if (sd->ws != NULL) {
         rt_ws_client_close(sd->ws); /* on_closed ends it */
     } else {
@@ -459,61 +439,7 @@ static int start_ws(struct send *sd)
 
 /* --- HTTP */
 
-static size_t on_header(char *b, size_t size, size_t n, void *ud)
-{
-    struct http *h = ud;
-    size_t len = size * n, v;
-
-    if (len > 12 && strncasecmp(b, "retry-after:", 12) == 0) {
-        for (v = 12; v < len && (b[v] == ' ' || b[v] == '\t'); v++)
-            ;
-        while (len > v && (b[len - 1] == '\r' || b[len - 1] == '\n' ||
-                           b[len - 1] == ' '))
-            len--;
-        snprintf(h->retry_after, sizeof(h->retry_after), "%.*s",
-                 (int)(len - v), b + v);
-        return size * n;
-    }
-    return len;
-}
-
-static size_t on_write(char *b, size_t size, size_t n, void *ud)
-{
-    struct http *h = ud;
-    size_t len = size * n;
-
-    /* An answer is a short JSON object; keep its beginning only. */
-    if (h->resp.len < MAX_ANSWER)
-        rt__buf_append(&h->resp, b,
-                       len < MAX_ANSWER - h->resp.len
-                           ? len
-                           : MAX_ANSWER - h->resp.len);
-    return len;
-}
-
-static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
-                       curl_off_t ultotal, curl_off_t ulnow)
-{
-    struct http *h = ud;
-
-    (void)dltotal;
-    (void)dlnow;
-    (void)ultotal;
-    (void)ulnow;
-    return atomic_load(&h->abort) ? 1 : 0;
-}
-
-/* On the thread pool: the only place the easy handle is used then. */
-static void post_work(uv_work_t *w)
-{
-    struct send *sd = w->data;
-
-    sd->h.res = curl_easy_perform(sd->h.easy);
-    sd->h.code = 0;
-    curl_easy_getinfo(sd->h.easy, CURLINFO_RESPONSE_CODE, &sd->h.code);
-}
-
-static void after_post(uv_work_t *w, int status);
+static void on_answer(rt_publish_req *p, const rt_publish_result *r, void *ud);
 
 static void start_post(struct send *sd)
 {
@@ -523,31 +449,17 @@ static void start_post(struct send *sd)
     size_t len = 0;
     int rc;
 
-    rt__buf_clear(&h->req);
     rc = rt_msg_encode_text(it->id, it->content, &frame, &len);
     if (rc == 0)
-        rc = rt__buf_append(&h->req, frame, len);
+        rc = rt_publish(&h->req, sd->s.loop, sd->s.url, frame, len, &h->po,
+                        on_answer, sd);
     rt_free(frame);
     if (rc != 0) {
-        rt_errf(&sd->s.out, "out of memory");
+        rt_errf(&sd->s.out, "cannot publish: %s", rt_strerror(rc));
         rt_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
         finish(sd);
         return;
     }
-    rt__buf_clear(&h->resp);
-    h->errbuf[0] = '\0';
-    h->retry_after[0] = '\0';
-    curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, h->req.data);
-    curl_easy_setopt(h->easy, CURLOPT_POSTFIELDSIZE, (long)h->req.len);
-    h->work.data = sd;
-    if (uv_queue_work(rt_loop_uv(sd->s.loop), &h->work, post_work,
-                      after_post) != 0) {
-        rt_errf(&sd->s.out, "cannot start a transfer");
-        rt_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
-        finish(sd);
-        return;
-    }
-    h->busy = 1;
     sd->inflight++;
 }
 
@@ -560,7 +472,8 @@ static void on_retry(uv_timer_t *t)
 }
 
 /* |err|, |detail|: the failure; retry after the backoff or give up. */
-static void post_failed(struct send *sd, int err, const char *detail)
+static void post_failed(struct send *sd, int err, const char *detail,
+                        const char *retry_after)
 {
     struct http *h = &sd->h;
     char why[600];
@@ -572,9 +485,9 @@ static void post_failed(struct send *sd, int err, const char *detail)
         finish(sd);
         return;
     }
-    if (h->retry_after[0] != '\0')
-        rt_backoff_retry_after(&h->bo, h->retry_after,
-                               strlen(h->retry_after), (int64_t)time(NULL));
+    if (retry_after[0] != '\0')
+        rt_backoff_retry_after(&h->bo, retry_after, strlen(retry_after),
+                               (int64_t)time(NULL));
     if (rt_backoff_next(&h->bo, rand32(), &delay) != 0) {
         n = rt_backoff_attempt(&h->bo);
         snprintf(why, sizeof(why), "gave up after %u retr%s: %.400s", n,
@@ -590,73 +503,40 @@ static void post_failed(struct send *sd, int err, const char *detail)
     uv_timer_start(&h->retry, on_retry, delay, 0);
 }
 
-/* An answer's JSON: the seq of a 2xx, or the code and message of an error. */
-static void read_answer(struct http *h, uint64_t *seq, char *code,
-                        size_t codelen, char *message, size_t msglen)
+static void on_answer(rt_publish_req *p, const rt_publish_result *r, void *ud)
 {
-    cJSON *root = cJSON_ParseWithLength(h->resp.data ? h->resp.data : "",
-                                        h->resp.len);
-    cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "seq");
-    cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
-    cJSON *c = cJSON_GetObjectItemCaseSensitive(data, "code");
-    cJSON *m = cJSON_GetObjectItemCaseSensitive(data, "message");
+    struct send *sd = ud;
+    unsigned st = r->status;
 
-    *seq = 0;
-    if (cJSON_IsNumber(s) && s->valuedouble >= 1)
-        *seq = (uint64_t)s->valuedouble;
-    snprintf(code, codelen, "%s",
-             cJSON_IsString(c) ? c->valuestring : "http_error");
-    snprintf(message, msglen, "%s", cJSON_IsString(m) ? m->valuestring : "");
-    cJSON_Delete(root);
-}
-
-static void after_post(uv_work_t *w, int status)
-{
-    struct send *sd = w->data;
-    struct http *h = &sd->h;
-    char detail[512], code[64], message[256];
-    uint64_t seq;
-    long st = h->code;
-    int err;
-
-    (void)status;
-    h->busy = 0;
+    (void)p;
+    sd->h.req = NULL;
     sd->inflight--;
-    if (sd->finishing) {
-        closed_all(sd);
+    if (r->err != 0) {
+        post_failed(sd, r->err, r->detail, r->retry_after);
         return;
     }
-    if (h->res != CURLE_OK) {
-        err = rt_loop_curl_err((int)h->res);
-        snprintf(detail, sizeof(detail), "%s: %s", rt_strerror(err),
-                 h->errbuf[0] ? h->errbuf : curl_easy_strerror(h->res));
-        post_failed(sd, err, detail);
-        return;
-    }
-    read_answer(h, &seq, code, sizeof(code), message, sizeof(message));
     if (st >= 200 && st < 300) {
-        if (seq == 0) {
+        if (r->seq == 0) {
             rt_session_state(&sd->s, RT_SESSION_CLOSED, 0, 0, RT_EPROTO,
                              "the answer to the publish has no seq");
             finish(sd);
             return;
         }
-        rt_backoff_delivered(&h->bo);
+        rt_backoff_delivered(&sd->h.bo);
         sd->s.done++;
-        print_ack(sd, sd->head->id, seq);
+        print_ack(sd, sd->head->id, r->seq);
         pop(sd);
         feed(sd);
         check_done(sd);
         return;
     }
-    snprintf(detail, sizeof(detail), "HTTP %ld%s%s", st,
-             message[0] ? ": " : "", message);
     if (st == 408 || st == 429 || st >= 500) {
-        post_failed(sd, RT_EHTTP, detail);
+        post_failed(sd, RT_EHTTP, r->detail, r->retry_after);
         return;
     }
     /* Refused: this message (400, 413), or every one (401, 403...). */
-    print_refused(sd, sd->head->id, code, message, st == 400 || st == 413);
+    print_refused(sd, sd->head->id, r->code[0] ? r->code : "http_error",
+                  r->message, st == 400 || st == 413);
     sd->refused++;
     pop(sd);
     if (st == 400 || st == 413) {
@@ -664,7 +544,7 @@ static void after_post(uv_work_t *w, int status)
         check_done(sd);
         return;
     }
-    rt_session_state(&sd->s, RT_SESSION_CLOSED, 0, 0, RT_EHTTP, detail);
+    rt_session_state(&sd->s, RT_SESSION_CLOSED, 0, 0, RT_EHTTP, r->detail);
     finish(sd);
 }
 
@@ -672,58 +552,23 @@ static int start_http(struct send *sd)
 {
     struct http *h = &sd->h;
     rt_backoff_policy bp;
-    struct curl_slist *n;
-    const char *const *hp;
 
     rt_backoff_policy_init(&bp);
     bp.max_attempts = (uint32_t)sd->s.o.max_retries;
     rt_backoff_init(&h->bo, &bp);
-    if (uv_timer_init(rt_loop_uv(sd->s.loop), &h->retry) != 0)
-        goto fail;
+    rt_publish_opts_init(&h->po);
+    h->po.headers = sd->s.headers;
+    h->po.cacert = sd->s.o.cacert;
+    h->po.insecure = sd->s.o.insecure;
+    if (uv_timer_init(rt_loop_uv(sd->s.loop), &h->retry) != 0) {
+        rt_errf(&sd->s.out, "cannot set up the HTTP client");
+        rt_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
+        finish(sd);
+        return 0;
+    }
     h->retry.data = sd;
     h->timer_ready = 1;
-    if ((h->easy = curl_easy_init()) == NULL)
-        goto fail;
-    for (hp = sd->s.headers; *hp != NULL; hp++) {
-        if ((n = curl_slist_append(h->hdrs, *hp)) == NULL)
-            goto fail;
-        h->hdrs = n;
-    }
-    if ((n = curl_slist_append(h->hdrs, "Content-Type: application/json")) ==
-        NULL)
-        goto fail;
-    h->hdrs = n;
-    if ((n = curl_slist_append(h->hdrs, "Expect:")) == NULL)
-        goto fail;
-    h->hdrs = n;
-    curl_easy_setopt(h->easy, CURLOPT_URL, sd->s.url);
-    curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, h->hdrs);
-    curl_easy_setopt(h->easy, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h->easy, CURLOPT_HEADERDATA, h);
-    curl_easy_setopt(h->easy, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(h->easy, CURLOPT_WRITEDATA, h);
-    curl_easy_setopt(h->easy, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h->easy, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(h->easy, CURLOPT_XFERINFODATA, h);
-    curl_easy_setopt(h->easy, CURLOPT_ERRORBUFFER, h->errbuf);
-    curl_easy_setopt(h->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h->easy, CURLOPT_USERAGENT, "rtctl-send");
-    curl_easy_setopt(h->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    curl_easy_setopt(h->easy, CURLOPT_TIMEOUT_MS, (long)REQUEST_TIMEOUT_MS);
-    if (sd->s.o.cacert != NULL)
-        curl_easy_setopt(h->easy, CURLOPT_CAINFO, sd->s.o.cacert);
-    if (sd->s.o.insecure) {
-        curl_easy_setopt(h->easy, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(h->easy, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
     feed(sd);
-    return 0;
-
-fail:
-    rt_errf(&sd->s.out, "cannot set up the HTTP client");
-    rt_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
-    finish(sd);
     return 0;
 }
 

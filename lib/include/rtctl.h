@@ -4,7 +4,8 @@
  * Include this one header and link with `pkg-config --libs rtctl`.  Most
  * modules below are pure (no sockets, clocks or randomness: time and random
  * numbers are passed in), so they can be used from any event loop or none.
- * The network clients (rt/sse_client.h, rt/poll_client.h) run on an
+ * The network clients (rt/sse_client.h, rt/poll_client.h,
+ * rt/ws_client.h) and rt/publish.h run on an
  * rt_loop (rt/loop.h): a libuv loop, the caller's or its own, driving
  * libcurl.
  *
@@ -33,6 +34,7 @@
 #include "rt/msg.h"
 #include "rt/order.h"
 #include "rt/poll_client.h"
+#include "rt/publish.h"
 #include "rt/sse_client.h"
 #include "rt/sse_parser.h"
 #include "rt/url.h"
