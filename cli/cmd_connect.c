@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -457,6 +458,25 @@ int cmd_connect(int argc, char **argv)
         if ((i > 0 && rt__buf_append(&sp, ", ", 2) != 0) ||
             rt__buf_append(&sp, p, strlen(p)) != 0) {
             status = RTCTL_EXIT_RUNTIME;
+            goto end;
+        }
+    }
+    for (i = 0; i < k.s.o.headers.n; i++) {
+        const char *h = k.s.o.headers.v[i], *why;
+
+        if ((why = rt_ws_client_header_owned(h)) != NULL) {
+            rt_opts_error(&connect_help, "--header: '%s': %s%s", h, why,
+                          strncasecmp(h, "sec-websocket-extensions", 24) == 0
+                              ? " (permessage-deflate is --compress)"
+                              : "");
+            goto end;
+        }
+        if ((strncasecmp(h, "origin:", 7) == 0 && origin != NULL) ||
+            (strncasecmp(h, "sec-websocket-protocol:", 23) == 0 &&
+             subprotocols.n > 0)) {
+            rt_opts_error(&connect_help, "--header: '%s': give it as an "
+                                         "option or a header, not both",
+                          h);
             goto end;
         }
     }

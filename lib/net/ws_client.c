@@ -884,6 +884,65 @@ static int has_identity(const rt_url *u, const char *const *headers)
     return 0;
 }
 
+/*
+ * The handshake headers lws writes itself.  Three of them the caller may
+ * set through -H all the same: they take the place of lws's (Host) or of
+ * the option lws builds them from (Origin, Sec-WebSocket-Protocol, which
+ * lws must know to accept the server's choice).  The others would go out
+ * twice, or contradict what lws checks in the answer.
+ */
+enum hdr_kind { HDR_PLAIN, HDR_HOST, HDR_ORIGIN, HDR_PROTOCOL, HDR_OWNED };
+
+static enum hdr_kind hdr_kind(const char *h, const char **value)
+{
+    static const struct {
+        const char *name;
+        enum hdr_kind kind;
+    } names[] = {
+        {"host", HDR_HOST},
+        {"origin", HDR_ORIGIN},
+        {"sec-websocket-protocol", HDR_PROTOCOL},
+        {"sec-websocket-key", HDR_OWNED},
+        {"sec-websocket-version", HDR_OWNED},
+        {"sec-websocket-extensions", HDR_OWNED},
+        {"sec-websocket-accept", HDR_OWNED},
+        {"upgrade", HDR_OWNED},
+        {"connection", HDR_OWNED},
+    };
+    const char *colon = strchr(h, ':');
+    size_t i, n;
+
+    if (colon == NULL)
+        return HDR_PLAIN;
+    n = (size_t)(colon - h);
+    while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+        n--;
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strlen(names[i].name) != n ||
+            !rt__net_ieq_prefix(h, n, names[i].name))
+            continue;
+        for (colon++; *colon == ' ' || *colon == '\t'; colon++)
+            ;
+        *value = colon;
+        return names[i].kind;
+    }
+    return HDR_PLAIN;
+}
+
+const char *rt_ws_client_header_owned(const char *header)
+{
+    const char *v = NULL;
+
+    if (header == NULL)
+        return NULL;
+    switch (hdr_kind(header, &v)) {
+    case HDR_OWNED:
+        return "the WebSocket handshake sets it";
+    default:
+        return NULL;
+    }
+}
+
 static char *dup_opt(const char *s, int *failed)
 {
     char *d;
@@ -959,12 +1018,42 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
     if (nomem)
         goto fail;
     if (nh > 0) {
+        size_t kept = 0;
+        const char *v = NULL;
+        char **slot;
+
         c->headers = rt__calloc(nh + 1, sizeof(char *));
         if (c->headers == NULL)
             goto fail;
-        for (k = 0; k < nh; k++)
-            if ((c->headers[k] = dup_opt(o->headers[k], &nomem)) == NULL)
+        for (k = 0; k < nh; k++) {
+            switch (hdr_kind(o->headers[k], &v)) {
+            case HDR_PLAIN:
+                slot = &c->headers[kept++];
+                v = o->headers[k];
+                break;
+            case HDR_HOST:
+                rt__free(c->host_hdr);
+                c->host_hdr = NULL;
+                slot = &c->host_hdr;
+                break;
+            case HDR_ORIGIN:
+                slot = &c->origin;
+                break;
+            case HDR_PROTOCOL:
+                slot = &c->subprotocols;
+                break;
+            default:
+                rc = RT_EINVAL;
                 goto fail;
+            }
+            /* One value for each: -H and the option may not both say. */
+            if (*slot != NULL || *v == '\0') {
+                rc = RT_EINVAL;
+                goto fail;
+            }
+            if ((*slot = dup_opt(v, &nomem)) == NULL)
+                goto fail;
+        }
     }
     bp = o->backoff;
     if (o->max_retries != 0)

@@ -102,7 +102,9 @@ static int make_context(rt_loop *l, struct rt__ws_ctx *w)
                    LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN |
                    LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
                    LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
-                   LWS_SERVER_OPTION_VALIDATE_UTF8;
+                   LWS_SERVER_OPTION_VALIDATE_UTF8 |
+                   /* else lws sends "Origin: http://" + origin */
+                   LWS_SERVER_OPTION_JUST_USE_RAW_ORIGIN;
     info.foreign_loops = foreign;
     info.timeout_secs = 30;
     info.fd_limit_per_thread = 0;

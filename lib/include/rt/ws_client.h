@@ -96,7 +96,13 @@ typedef enum rt_ws_control {
 
 typedef struct rt_ws_client_opts {
     int raw; /* 1: any server, frames as they come; 0: rtctl protocol */
-    /* extra handshake headers, "Name: value", NULL-terminated; copied */
+    /*
+     * extra handshake headers, "Name: value", NULL-terminated; copied.
+     * Host replaces the one from the URL; Origin and
+     * Sec-WebSocket-Protocol stand for |origin| and |subprotocols| (give
+     * each once); the other headers of the handshake are refused (see
+     * rt_ws_client_header_owned()).
+     */
     const char *const *headers;
     const char *subprotocols; /* "chat, superchat": offered; NULL none */
     const char *origin;       /* Origin header; NULL none */
@@ -211,7 +217,8 @@ RT_EXTERN void rt_ws_client_opts_init(rt_ws_client_opts *o);
  * |ud| passed last to every callback.
  *
  * Returns 0, RT_EINVAL (a NULL argument, a missing callback, a header
- * without ':' or with CR/LF, an epoch that is not 1 to 32 of
+ * without ':' or with CR/LF, a header the handshake owns, Host, Origin or
+ * Sec-WebSocket-Protocol given twice or empty, an epoch that is not 1 to 32 of
  * [A-Za-z0-9], a bad backoff policy, a zero limit), RT_EURL (not a ws(s)
  * URL) or RT_ENOMEM.
  * Ownership: the client belongs to the caller until on_closed; end it
@@ -221,6 +228,15 @@ RT_EXTERN void rt_ws_client_opts_init(rt_ws_client_opts *o);
 RT_EXTERN int rt_ws_client_new(rt_ws_client **out, rt_loop *loop,
                                const char *url, const rt_ws_client_opts *o,
                                const rt_ws_client_cbs *cbs, void *ud);
+
+/*
+ * Is |header| ("Name: value") one the WebSocket handshake writes itself
+ * (Upgrade, Connection, Sec-WebSocket-Key, -Version, -Extensions,
+ * -Accept), which rt_ws_client_new() refuses in opts.headers?
+ *
+ * Returns NULL when it may be sent, else a phrase saying why not.
+ */
+RT_EXTERN const char *rt_ws_client_header_owned(const char *header);
 
 /*
  * Start the first connection attempt.
