@@ -57,6 +57,8 @@ struct tail {
     rt_sse_client *client;    /* network mode */
     int order;                /* --order; -1: from the TARGET */
     uint64_t gap_ms;          /* --gap-timeout */
+    int retry_all;            /* --retry-all-errors */
+    uint64_t max_redirs;      /* --max-redirs */
 };
 
 static int wanted(const struct tail *t, const rt_sse_event *ev)
@@ -211,6 +213,8 @@ static int follow(struct tail *t, const char *target, const char *since,
     co.max_line_bytes = (size_t)max_line;
     co.order_by_seq = t->order;
     co.gap_timeout_ms = t->gap_ms;
+    co.retry_all = t->retry_all;
+    co.max_redirects = (uint32_t)t->max_redirs;
     rc = rt_sse_client_new(&t->client, t->s.loop, t->s.url, &co, &cbs, t);
     if (rc != 0)
         return rt_session_fail(&t->s, rc);
@@ -240,6 +244,14 @@ int cmd_tail(int argc, char **argv)
                      "reconnect when no byte arrives for DURATION "
                      "(default 45s; 0: never)"),
         OPT_STR('f', "file", &file, "PATH", "read the stream from PATH"),
+        OPT_UINT(0, "max-redirs", &t.max_redirs, "N",
+                 "follow at most N redirects in a row (default 10; 0: a "
+                 "redirect is an error)"),
+        OPT_BOOL(0, "retry-all-errors", &t.retry_all,
+                 "with --reconnect, retry after any failure, even those "
+                 "that end the command (a Content-Type other than "
+                 "text/event-stream, HTTP 400, 401, 403, 404, 405, too "
+                 "many redirects)"),
         OPT_STR(0, "since", &since, "ID",
                 "start with ID as the last event ID (the id events carry "
                 "until the stream sets one)"),
@@ -263,6 +275,7 @@ int cmd_tail(int argc, char **argv)
     memset(&t, 0, sizeof(t));
     t.order = -1;
     t.gap_ms = 2000;
+    t.max_redirs = 10;
     rt_session_init(&t.s, &tail_help, "follow", "reconnecting", "events", 1);
     if ((n = rt_session_parse(&t.s, opts, argc, argv, &status)) < 0)
         goto end;
@@ -275,6 +288,10 @@ int cmd_tail(int argc, char **argv)
         rt_opts_error(&tail_help, n == 0 ? "nothing to read: give a TARGET, "
                                            "'-' or --file PATH"
                                          : "too many arguments");
+        goto end;
+    }
+    if (t.max_redirs > 1000) {
+        rt_opts_error(&tail_help, "--max-redirs: at most 1000");
         goto end;
     }
     if (max_line == 0 || max_line > (uint64_t)1 << 30) {
@@ -293,8 +310,10 @@ int cmd_tail(int argc, char **argv)
                                   "TARGET, not to '-' or --file");
         goto end;
     }
-    if (t.order >= 0 || t.gap_ms != 2000) {
-        rt_opts_error(&tail_help, "--order and --gap-timeout apply to a "
+    if (t.order >= 0 || t.gap_ms != 2000 || t.retry_all ||
+        t.max_redirs != 10) {
+        rt_opts_error(&tail_help, "--order, --gap-timeout, --max-redirs "
+                                  "and --retry-all-errors apply to a "
                                   "network TARGET, not to '-' or --file");
         goto end;
     }
