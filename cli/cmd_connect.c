@@ -317,10 +317,20 @@ static void on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
         k->s.status < 0) {
         if (!k->s.out.quiet)
             fprintf(stderr, "rtctl connect: the server ended the "
-                            "connection: %s\n", detail);
+                            "connection: %s\n",
+                    detail != NULL && detail[0] != '\0'
+                        ? detail
+                        : "no reason given");
         rt_session_outcome(&k->s, close_status(k, rt_ws_client_close_code(c)));
-        if (st == RT_WS_BACKOFF)
-            stop(k); /* --exit-on-close: no reconnection */
+        /*
+         * --exit-on-close wins over --reconnect, which then only retries
+         * until the first connection opens: no reconnection, and no
+         * notice of one (stop() also clears |detail|).
+         */
+        if (st == RT_WS_BACKOFF) {
+            stop(k);
+            return;
+        }
     }
     rt_session_state(&k->s, (int)st, delay_ms, rt_ws_client_attempt(c), err,
                      detail);
@@ -400,7 +410,8 @@ int cmd_connect(int argc, char **argv)
     rt_ws_client_opts co;
     struct rt_strlist subprotocols = {NULL, 0};
     const char *origin = NULL;
-    uint64_t ping_ms = 30000;
+    uint64_t ping_ms = 30000, max_redirs = 10;
+    int location = 0;
     rt_buf sp;
     size_t i;
     int n, status;
@@ -420,7 +431,13 @@ int cmd_connect(int argc, char **argv)
                  "received on stderr"),
         OPT_BOOL(0, "exit-on-close", &k.exit_on_close,
                  "exit at the server's first close: 0 for code 1000, 1 "
-                 "for any other"),
+                 "for any other (wins over --reconnect)"),
+        OPT_BOOL('L', "location", &location,
+                 "follow redirects (301, 302, 303, 307, 308) to the "
+                 "upgrade"),
+        OPT_UINT(0, "max-redirs", &max_redirs, "N",
+                 "with -L, follow at most N redirects in a row (default "
+                 "10)"),
         RT_CONN_OPTS(&k.s.o),
         OPT_END(),
     };
@@ -461,6 +478,10 @@ int cmd_connect(int argc, char **argv)
             goto end;
         }
     }
+    if (max_redirs > 1000) {
+        rt_opts_error(&connect_help, "--max-redirs: at most 1000");
+        goto end;
+    }
     for (i = 0; i < k.s.o.headers.n; i++) {
         const char *h = k.s.o.headers.v[i], *why;
 
@@ -483,6 +504,7 @@ int cmd_connect(int argc, char **argv)
     co.subprotocols = sp.len > 0 ? sp.data : NULL;
     co.origin = origin;
     co.ping_interval_ms = ping_ms;
+    co.max_redirects = location ? (uint32_t)max_redirs : 0;
     status = run(&k, argv[1], &co);
 end:
     rt_strlist_free(&subprotocols);

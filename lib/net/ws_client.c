@@ -53,7 +53,12 @@
 struct rt_ws_client {
     rt_loop *loop;
     rt_url *base;
+    rt_url *target; /* where a redirect sent this attempt; NULL: base */
+    rt_url *next;   /* where the last answer redirects to */
+    uint32_t hops, max_redirects;
+    int user_host;  /* Host came from the caller: keep it */
     char *host_hdr;
+    char *target_host;
     char **headers; /* the caller's, copied, NULL-terminated */
     char *subprotocols;
     char *origin;
@@ -389,7 +394,7 @@ static int ws_path(rt_ws_client *c, char **out)
     uint64_t since = 0;
     int rc;
 
-    if ((rc = rt_url_dup(&u, c->base)) != 0)
+    if ((rc = rt_url_dup(&u, c->target != NULL ? c->target : c->base)) != 0)
         return rc;
     /*
      * A server-assigned name is kept across reconnections, so that the
@@ -418,8 +423,9 @@ static void connect_now(rt_ws_client *c)
     struct lws_client_connect_info i;
     struct lws_context *ctx = NULL;
     struct lws_vhost *vh;
+    const rt_url *cur = c->target != NULL ? c->target : c->base;
     char *path = NULL;
-    int rc, tls = rt_url_is_tls(c->base);
+    int rc, tls = rt_url_is_tls(cur);
 
     c->established = c->state_open = 0;
     c->ping_due = 0;
@@ -443,10 +449,10 @@ static void connect_now(rt_ws_client *c)
     memset(&i, 0, sizeof(i));
     i.context = ctx;
     i.vhost = vh;
-    i.address = rt_url_host(c->base);
-    i.port = rt_url_port(c->base);
+    i.address = rt_url_host(cur);
+    i.port = rt_url_port(cur);
     i.path = path;
-    i.host = c->host_hdr;
+    i.host = c->target_host != NULL ? c->target_host : c->host_hdr;
     i.origin = c->origin;
     i.protocol = c->subprotocols;
     i.local_protocol_name = RT__WS_PROTOCOL;
@@ -527,6 +533,30 @@ static void on_after_attempt(uv_timer_t *t)
         finalize(c);
         return;
     }
+    if (c->next != NULL) {
+        /* A redirect: the next hop at once, no backoff. */
+        rt_url_free(c->target);
+        c->target = c->next;
+        c->next = NULL;
+        c->hops++;
+        rt__free(c->target_host);
+        c->target_host = NULL;
+        if (!c->user_host &&
+            rt_url_host_header(c->target, &c->target_host) != 0) {
+            set_err(c, "out of memory following a redirect");
+            begin_close(c, RT_ENOMEM);
+            return;
+        }
+        emit_state(c, RT_WS_CONNECTING, 0, 0);
+        connect_now(c);
+        return;
+    }
+    /* A reconnection starts from the URL given, not where it led. */
+    rt_url_free(c->target);
+    c->target = NULL;
+    rt__free(c->target_host);
+    c->target_host = NULL;
+    c->hops = 0;
     rt__ws_proto_disconnected(c->proto);
     if (c->established)
         rt_backoff_connected(&c->backoff, now_ms(c) - c->up_at);
@@ -558,13 +588,90 @@ static void on_after_attempt(uv_timer_t *t)
 
 /* --- the lws protocol callback */
 
+/*
+ * Resolve the Location |loc| of an answer to |cur| into a ws(s) URL
+ * (RFC 9110 10.2.2: it may be relative); http(s) becomes ws(s).
+ */
+static int redirect_url(const rt_url *cur, const char *loc, rt_url **out)
+{
+    rt_buf b;
+    char *origin = NULL;
+    const char *path = rt_url_path(cur), *slash;
+    int rc = 0;
+
+    if (strstr(loc, "://") != NULL)
+        return rt_url_resolve(out, loc, loc, RT_URL_KIND_WS, NULL, 0);
+    rt__buf_init(&b);
+    if (loc[0] == '/' && loc[1] == '/') {
+        rc |= rt__buf_append(&b, rt_url_is_tls(cur) ? "wss:" : "ws:",
+                             rt_url_is_tls(cur) ? 4 : 3);
+    } else {
+        if ((rc = rt_url_origin(cur, &origin)) != 0)
+            return rc;
+        rc |= rt__buf_append(&b, origin, strlen(origin));
+        if (loc[0] != '/') {
+            slash = strrchr(path, '/');
+            rc |= rt__buf_append(&b, path,
+                                 slash != NULL ? (size_t)(slash - path) + 1
+                                               : 0);
+        }
+    }
+    rc |= rt__buf_append(&b, loc, strlen(loc));
+    rc |= rt__buf_putc(&b, '\0');
+    rt_free(origin);
+    if (rc == 0)
+        rc = rt_url_resolve(out, b.data, b.data, RT_URL_KIND_WS, NULL, 0);
+    else
+        rc = RT_ENOMEM;
+    rt__buf_cleanup(&b);
+    return rc;
+}
+
+/* A 3xx to the upgrade: follow it (c->next), or say where it led. */
+static void redirected(rt_ws_client *c, struct lws *wsi, unsigned status)
+{
+    const rt_url *cur = c->target != NULL ? c->target : c->base;
+    char loc[1024];
+    int n = lws_hdr_copy(wsi, loc, sizeof(loc), WSI_TOKEN_HTTP_LOCATION);
+
+    if (n <= 0) {
+        set_err(c, "HTTP %u: a redirect without a usable Location", status);
+        attempt_failed(c, RT_EHTTP, 1);
+        return;
+    }
+    if (c->max_redirects == 0) {
+        set_err(c, "HTTP %u: a redirect to '%s' (not followed)", status,
+                loc);
+        attempt_failed(c, RT_EHTTP, 1);
+        return;
+    }
+    if (c->hops >= c->max_redirects) {
+        set_err(c, "more than %u redirects in a row (the last to '%s')",
+                (unsigned)c->max_redirects, loc);
+        attempt_failed(c, RT_EHANDSHAKE, 1);
+        return;
+    }
+    rt_url_free(c->next);
+    c->next = NULL;
+    if (redirect_url(cur, loc, &c->next) != 0) {
+        set_err(c, "HTTP %u: a redirect to '%s', not a WebSocket URL",
+                status, loc);
+        attempt_failed(c, RT_EHTTP, 1);
+        return;
+    }
+    set_err(c, "HTTP %u: redirected to '%s'", status, loc);
+}
+
 static void connection_error(rt_ws_client *c, struct lws *wsi,
                              const char *in)
 {
     unsigned status = lws_http_client_http_response(wsi);
     const char *s = in != NULL ? in : "";
 
-    if (status >= 100 && status != 101) {
+    if (status == 301 || status == 302 || status == 303 || status == 307 ||
+        status == 308) {
+        redirected(c, wsi, status);
+    } else if (status >= 100 && status != 101) {
         set_err(c, "HTTP %u: the server refused the WebSocket upgrade",
                 status);
         attempt_failed(c, RT_EHTTP,
@@ -581,7 +688,8 @@ static void connection_error(rt_ws_client *c, struct lws *wsi,
          */
         if (v != X509_V_OK)
             set_err(c, "TLS failure: the server's certificate: %s (use "
-                    "cacert to trust it)", X509_verify_cert_error_string(v));
+                    "--cacert to trust it)",
+                    X509_verify_cert_error_string(v));
         else
             set_err(c, "TLS failure: %s", s);
         attempt_failed(c, RT_ETLS, v != X509_V_OK);
@@ -707,6 +815,7 @@ int rt__wsc_callback(struct lws *wsi, enum lws_callback_reasons reason,
         break;
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         c->established = 1;
+        c->hops = 0;
         c->connections++;
         c->up_at = c->last_rx = now_ms(c);
         if (c->closing) {
@@ -788,6 +897,9 @@ static void ws_free(rt_ws_client *c)
     rt__free(c->origin);
     rt__free(c->cacert);
     rt__free(c->host_hdr);
+    rt__free(c->target_host);
+    rt_url_free(c->target);
+    rt_url_free(c->next);
     rt_url_free(c->base);
     rt__free(c);
 }
@@ -1032,6 +1144,7 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
                 v = o->headers[k];
                 break;
             case HDR_HOST:
+                c->user_host = 1;
                 rt__free(c->host_hdr);
                 c->host_hdr = NULL;
                 slot = &c->host_hdr;
@@ -1076,6 +1189,7 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
     c->raw = o->raw;
     c->insecure = o->insecure;
     c->no_reconnect = o->no_reconnect;
+    c->max_redirects = o->max_redirects;
     c->connect_timeout_ms = o->connect_timeout_ms;
     c->ping_interval_ms = o->ping_interval_ms;
     c->pong_timeout_ms = o->pong_timeout_ms;

@@ -50,8 +50,10 @@
  *   the last delivered seq (RT_EGAP).
  * - no welcome within connect_timeout_ms of the upgrade (protocol mode):
  *   the connection is replaced (RT_ETIMEDOUT).
- * - an HTTP redirect to the upgrade is not followed: it is an answer like
- *   any other status.
+ * - an HTTP redirect to the upgrade is followed when max_redirects allows
+ *   (at once, no backoff; a reconnection starts from |url| again), else it
+ *   stops the client (RT_EHTTP, the detail naming the Location); more
+ *   than max_redirects in a row stop it too (RT_EHANDSHAKE).
  *
  * A close sends a close frame and gives the server 5 s to take it before
  * the connection is dropped.
@@ -122,6 +124,11 @@ typedef struct rt_ws_client_opts {
     rt_backoff_policy backoff;   /* rt_backoff_policy_init() defaults */
     uint32_t max_retries;        /* failed attempts in a row; 0 = unlimited */
     int no_reconnect;            /* 1: any failure or close stops */
+    /*
+     * redirects (301, 302, 303, 307, 308 to the upgrade) followed in a
+     * row; 0 (the default): a redirect is an answer that stops the client
+     */
+    uint32_t max_redirects;
 } rt_ws_client_opts;
 
 typedef struct rt_ws_client_cbs {

@@ -15,6 +15,7 @@ Paths:
   /sub             echo; the subprotocols offered are x and chat
 """
 import asyncio
+import http
 import json
 import sys
 import urllib.parse
@@ -38,7 +39,7 @@ async def process_request(path, headers):
         n = int(u.path[5:])
         code = int(q.get("code", ["302"])[0])
         to = "/echo" if n == 0 else "/hop/%d?code=%d" % (n - 1, code)
-        return (code, [("Location", to), ("Content-Length", "0")], b"")
+        return (http.HTTPStatus(code), [("Location", to)], b"")
     return None
 
 
