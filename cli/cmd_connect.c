@@ -13,7 +13,8 @@
  * reconnects): exit 0 after a normal close (1000) or a server going away
  * (1001), 1 after any other code or a connection lost without a close
  * frame (1006); with --exit-on-close only 1000 is 0, and the first close
- * ends the command even with --reconnect.
+ * ends the command even with --reconnect (which then only retries until
+ * the first connection opens).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -486,10 +487,7 @@ int cmd_connect(int argc, char **argv)
         const char *h = k.s.o.headers.v[i], *why;
 
         if ((why = rt_ws_client_header_owned(h)) != NULL) {
-            rt_opts_error(&connect_help, "--header: '%s': %s%s", h, why,
-                          strncasecmp(h, "sec-websocket-extensions", 24) == 0
-                              ? " (permessage-deflate is --compress)"
-                              : "");
+            rt_opts_error(&connect_help, "--header: '%s': %s", h, why);
             goto end;
         }
         if ((strncasecmp(h, "origin:", 7) == 0 && origin != NULL) ||

@@ -5,13 +5,16 @@
 set -eu
 
 # chromium: headless, for tests/e2e/t5100-serve-browser.sh; tmux drives
-# the terminal of rtctl chat in tests/e2e/t1710-chat-tty.sh.
+# the terminal of rtctl chat in tests/e2e/t1710-chat-tty.sh; nginx is the
+# reverse proxy in front of rtctl serve in tests/e2e/t1220-tail-foreign.sh
+# (nodejs and npm, for the npm peers of tests/e2e/peers.sh, come from
+# wherever the machine has them).
 pkgs="build-essential cmake pkg-config
       libcjson-dev libcmocka-dev libssl-dev libuv1-dev libwebsockets-dev
       libcurl4-openssl-dev libreadline-dev libhiredis-dev
       clang libclang-rt-14-dev scdoc mandoc
       python3 python3-websockets curl openssl
-      chromium tmux"
+      chromium tmux nginx"
 
 missing=
 for p in $pkgs; do

@@ -68,4 +68,13 @@ if len(delays) != 3 or any(d < r for d, r in zip(delays, retry[1:])):
 PY
 ok "Last-Event-ID as eventsource sends it; no reconnection before retry:"
 
+# Plain output: an event without type or id is prefixed too, so that it
+# does not read as one more line of the multi-line event before it.
+printf 'event: greet\ndata: line1\ndata: line2\n\ndata: next\n\n' >two.sse
+expect_code 0 "$RTCTL" tail --file two.sse
+check_file out '[greet] line1
+line2
+[message] next'
+ok "plain output: every event starts with [TYPE ID]"
+
 done_testing
