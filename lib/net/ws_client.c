@@ -81,6 +81,12 @@ struct rt_ws_client {
     uint64_t attempt_at, up_at, last_rx, ping_at;
     int ping_due;
     unsigned close_code, want_close;
+    int ending;     /* rt_ws_client_end(): the close handshake is on */
+    int close_sent; /* our close frame went out; the server's is awaited */
+    char end_reason[124];
+    unsigned char user_ping[125]; /* rt_ws_client_ping()'s payload */
+    size_t user_ping_len;
+    int user_ping_due;
     unsigned last_close_code; /* of the last connection that ended */
     char close_reason[124];
     int fail_err, fail_final; /* what ended the attempt, when known */
@@ -171,7 +177,7 @@ static void request_close(rt_ws_client *c, unsigned code)
 static int enqueue(rt_ws_client *c, int binary, const void *data, size_t len,
                    const char *id)
 {
-    if (c->closing)
+    if (c->closing || c->ending)
         return RT_ESTATE;
     if (len > INT_MAX) /* lws_write() counts in int */
         return RT_EINVAL;
@@ -430,7 +436,8 @@ static void connect_now(rt_ws_client *c)
     c->established = c->state_open = 0;
     c->ping_due = 0;
     c->ping_at = 0;
-    c->close_code = c->want_close = 0;
+    c->close_code = c->want_close = c->close_sent = 0;
+    c->user_ping_due = 0;
     c->close_reason[0] = '\0';
     c->fail_err = c->fail_final = c->too_big = 0;
     rt__buf_clear(&c->rx);
@@ -529,6 +536,13 @@ static void on_after_attempt(uv_timer_t *t)
     uv_timer_stop(&c->gap_timer);
     if (c->established)
         c->last_close_code = c->close_code;
+    if (c->ending && !c->closing) {
+        /* rt_ws_client_end(): the handshake is over, no reconnection. */
+        c->closing = 1;
+        rt__ws_proto_stop(c->proto);
+        c->close_err = 0;
+        c->errmsg[0] = '\0';
+    }
     if (c->closing) {
         finalize(c);
         return;
@@ -723,11 +737,26 @@ static int append_headers(rt_ws_client *c, void *in, size_t len)
 
 static int writeable(rt_ws_client *c, struct lws *wsi)
 {
-    unsigned char pbuf[LWS_PRE + 32];
+    unsigned char pbuf[LWS_PRE + 128];
     const void *data;
     size_t len = 0;
     int n, binary = 0;
 
+    if (c->close_sent)
+        return 0;
+    if (c->user_ping_due) {
+        c->user_ping_due = 0;
+        memcpy(pbuf + LWS_PRE, c->user_ping, c->user_ping_len);
+        if (c->cbs.on_control != NULL)
+            c->cbs.on_control(c, RT_WS_PING_SENT, 0,
+                              (const char *)c->user_ping, c->user_ping_len,
+                              c->ud);
+        if (lws_write(wsi, pbuf + LWS_PRE, c->user_ping_len,
+                      LWS_WRITE_PING) < (int)c->user_ping_len)
+            return -1;
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
     if (c->ping_due) {
         c->ping_due = 0;
         n = snprintf((char *)pbuf + LWS_PRE, 32, "rtctl %llu",
@@ -767,10 +796,20 @@ static int writeable(rt_ws_client *c, struct lws *wsi)
          * returns -1 after lws_close_reason(): write the close frame
          * ourselves (opcode 8; lws's LWS_WRITE_CLOSE is 4), then end.
          */
+        size_t rl = c->ending ? strlen(c->end_reason) : 0;
+
         pbuf[LWS_PRE] = (unsigned char)(c->want_close >> 8);
         pbuf[LWS_PRE + 1] = (unsigned char)(c->want_close & 0xff);
-        lws_write(wsi, pbuf + LWS_PRE, 2, (enum lws_write_protocol)4);
-        return -1;
+        memcpy(pbuf + LWS_PRE + 2, c->end_reason, rl);
+        lws_write(wsi, pbuf + LWS_PRE, 2 + rl, (enum lws_write_protocol)4);
+        if (!c->ending)
+            return -1;
+        /*
+         * The close handshake (RFC 6455 5.5.1): read on until the
+         * server's close frame; request_close()'s deadline bounds it.
+         */
+        c->close_sent = 1;
+        return 0;
     }
     return 0;
 }
@@ -834,13 +873,15 @@ int rt__wsc_callback(struct lws *wsi, enum lws_callback_reasons reason,
         break;
     case LWS_CALLBACK_CLIENT_RECEIVE:
         c->last_rx = now_ms(c);
+        /* Ending, the answers still on their way are delivered. */
         if (!c->closing && !c->too_big && c->fail_err == 0)
             receive(c, wsi, in, len);
         break;
     case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
         c->last_rx = now_ms(c);
         /* Answered: the next ping is due an interval from now. */
-        if (c->state_open && !c->closing && c->ping_interval_ms > 0)
+        if (c->state_open && !c->closing && !c->ending &&
+            c->ping_interval_ms > 0)
             start_liveness(c);
         if (c->cbs.on_control != NULL && !c->closing)
             c->cbs.on_control(c, RT_WS_PONG_RECEIVED, 0, in, len, c->ud);
@@ -861,6 +902,9 @@ int rt__wsc_callback(struct lws *wsi, enum lws_callback_reasons reason,
         if (c->cbs.on_control != NULL)
             c->cbs.on_control(c, RT_WS_CLOSE_RECEIVED, c->close_code,
                               c->close_reason, rl, c->ud);
+        /* The answer to our close: the handshake is done, no echo. */
+        if (c->close_sent)
+            return -1;
         break;
     }
     case LWS_CALLBACK_CLIENT_CLOSED:
@@ -1297,6 +1341,42 @@ void rt_ws_client_close(rt_ws_client *c)
     }
     c->errmsg[0] = '\0';
     begin_close(c, 0);
+}
+
+int rt_ws_client_end(rt_ws_client *c, unsigned code, const char *reason)
+{
+    size_t rl = reason != NULL ? strlen(reason) : 0;
+
+    if (c == NULL || rl > sizeof(c->end_reason) - 1 ||
+        !(code == 1000 || (code >= 3000 && code <= 4999) ||
+          (code >= 1001 && code <= 1014 && code != 1004 && code != 1005 &&
+           code != 1006)))
+        return RT_EINVAL;
+    if (c->closing || c->ending)
+        return RT_ESTATE;
+    if (!c->started || c->wsi == NULL || !c->state_open) {
+        rt_ws_client_close(c);
+        return 0;
+    }
+    c->ending = 1;
+    memcpy(c->end_reason, reason != NULL ? reason : "", rl);
+    c->end_reason[rl] = '\0';
+    uv_timer_stop(&c->gap_timer);
+    request_close(c, code);
+    return 0;
+}
+
+int rt_ws_client_ping(rt_ws_client *c, const void *data, size_t len)
+{
+    if (c == NULL || (data == NULL && len > 0) || len > sizeof(c->user_ping))
+        return RT_EINVAL;
+    if (c->closing || c->ending || c->wsi == NULL || !c->state_open)
+        return RT_ESTATE;
+    memcpy(c->user_ping, data, len);
+    c->user_ping_len = len;
+    c->user_ping_due = 1;
+    lws_callback_on_writable(c->wsi);
+    return 0;
 }
 
 const char *rt_ws_client_errmsg(const rt_ws_client *c)

@@ -20,7 +20,7 @@ for k, v in json.loads(last)["headers"]:
 PY
 }
 
-echo hi | expect_code 0 "$RTCTL" connect --origin http://o.example \
+echo hi | expect_code 0 "$RTCTL" connect -n 1 --origin http://o.example \
     "$PEER_WS/echo"
 check_file out hi
 headers Origin >got
@@ -33,7 +33,7 @@ echo hi | expect_code 0 "$RTCTL" connect --origin http://o.example \
 check_file out hi
 ok "rtctl serve --allow-origin accepts rtctl connect --origin"
 
-echo hi | expect_code 0 "$RTCTL" connect -H 'Host: vhost.example' \
+echo hi | expect_code 0 "$RTCTL" connect -n 1 -H 'Host: vhost.example' \
     -H 'X-Trace: 7' "$PEER_WS/echo"
 headers Host >got
 check_file got "vhost.example"
@@ -41,13 +41,13 @@ headers X-Trace >got
 check_file got 7
 ok "-H 'Host: ...' replaces the Host header"
 
-echo hi | expect_code 0 "$RTCTL" connect -H 'origin: http://h.example' \
+echo hi | expect_code 0 "$RTCTL" connect -n 1 -H 'origin: http://h.example' \
     "$PEER_WS/echo"
 headers Origin >got
 check_file got "http://h.example"
 ok "-H Origin is sent once"
 
-echo hi | expect_code 0 "$RTCTL" connect --json --show-control \
+echo hi | expect_code 0 "$RTCTL" connect -n 1 --json --show-control \
     -H 'Sec-WebSocket-Protocol: nope, chat' "$PEER_WS/sub"
 check_file out '{"event":"text","data":"hi"}'
 headers Sec-WebSocket-Protocol >got

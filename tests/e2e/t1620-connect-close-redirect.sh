@@ -15,8 +15,11 @@ nreq() {
 
 # --- --exit-on-close and --reconnect
 
+# Standard input stays open: only the server ends these connections.
+mkfifo in2
+exec 4<>in2
 expect_code 1 "$RTCTL" connect --exit-on-close --reconnect \
-    "$PEER_WS/close?code=1011&reason=bye" </dev/null
+    "$PEER_WS/close?code=1011&reason=bye" <in2
 check_grep '^rtctl connect: the server ended the connection: close 1011 \(bye\)$' err
 if grep -q reconnecting err; then cat err >&2; fail "announced a reconnection"; fi
 [ "$(nreq /close)" -eq 1 ] || fail "reconnected"
@@ -40,9 +43,6 @@ check_grep '^rtctl connect: the server ended the connection: connection lost \(1
 if grep -Eq 'reconnecting|: ;' k.err; then cat k.err >&2; fail "bad notice"; fi
 ok "--exit-on-close --reconnect after kill -9: exit 1, the reason said"
 
-# Standard input stays open: only the server ends these connections.
-mkfifo in2
-exec 4<>in2
 n=$(nreq /close)
 EXPECT_TIMEOUT=40 expect_code 3 "$RTCTL" connect --reconnect --max-retries 1 \
     "$PEER_WS/close?code=1001&reason=again" <in2
@@ -54,10 +54,10 @@ ok "--reconnect alone reconnects after a close"
 
 # --- redirects
 
-echo hi | expect_code 0 "$RTCTL" connect -L "$PEER_WS/hop/2?code=301"
+echo hi | expect_code 0 "$RTCTL" connect -n 1 -L "$PEER_WS/hop/2?code=301"
 check_file out hi
 for code in 302 307 308; do
-    echo hi | expect_code 0 "$RTCTL" connect --location \
+    echo hi | expect_code 0 "$RTCTL" connect -n 1 --location \
         "$PEER_WS/hop/1?code=$code"
     check_file out hi
 done

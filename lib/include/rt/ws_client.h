@@ -294,6 +294,36 @@ RT_EXTERN int rt_ws_client_send(rt_ws_client *c, int binary,
 RT_EXTERN void rt_ws_client_close(rt_ws_client *c);
 
 /*
+ * End with the close handshake (RFC 6455 5.5.1): the frames queued are
+ * written, then a close frame with |code| and |reason|; the frames that
+ * arrive before the server's close frame are still delivered, and the
+ * client stops once that frame arrives, or 5 s after ours was sent.  No
+ * reconnection follows.  Before a connection is open it is
+ * rt_ws_client_close().
+ *
+ * |code| 1000, 1001 to 1014 but 1004, 1005 and 1006, or 3000 to 4999.
+ * |reason| UTF-8, at most 123 bytes; NULL for none.
+ *
+ * Returns 0, RT_EINVAL (a bad code, a reason too long) or RT_ESTATE
+ * (closing or ending already).
+ * Callbacks: on_control(RT_WS_CLOSE_RECEIVED) when the server answers,
+ * then on_state(RT_WS_CLOSED, err 0) and on_closed on later turns.
+ */
+RT_EXTERN int rt_ws_client_end(rt_ws_client *c, unsigned code,
+                               const char *reason);
+
+/*
+ * Send a ping with |data| (at most 125 bytes, copied) on the open
+ * connection; the pong comes through on_control.
+ *
+ * Returns 0, RT_EINVAL (too long) or RT_ESTATE (no open connection,
+ * closing).
+ * Callbacks: on_control(RT_WS_PING_SENT) when it is written.
+ */
+RT_EXTERN int rt_ws_client_ping(rt_ws_client *c, const void *data,
+                                size_t len);
+
+/*
  * Describe the last failure: "close 1008 (invalid token)", "HTTP 404",
  * "connection refused", "no frame or pong for 10000 ms".
  *
