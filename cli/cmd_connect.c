@@ -741,7 +741,7 @@ int cmd_connect(int argc, char **argv)
     rt_ws_client_opts co;
     struct rt_strlist subprotocols = {NULL, 0}, msgs = {NULL, 0},
                       files = {NULL, 0};
-    const char *origin = NULL, *bin_out = NULL;
+    const char *origin = NULL, *bin_out = NULL, *auth = NULL;
     uint64_t ping_ms = 30000, max_redirs = 10, wait_ms = UINT64_MAX;
     int location = 0, slash = 0;
     rt_buf sp;
@@ -792,15 +792,26 @@ int cmd_connect(int argc, char **argv)
                 "print a binary frame received as hex (the default: its "
                 "length, then the bytes in hexadecimal), base64, or raw "
                 "(the bytes alone)"),
+        OPT_GROUP("TLS, proxy, authentication"),
+        OPT_STR(0, "cert", &co.cert, "PEM",
+                "present the client certificate in PEM (wss://)"),
+        OPT_STR(0, "key", &co.key, "PEM",
+                "the private key of --cert (default: in --cert)"),
+        OPT_STR(0, "proxy", &co.proxy, "URL",
+                "connect through the HTTP proxy URL, http://[USER:PASS@]"
+                "HOST:PORT (default $https_proxy, $http_proxy, $ALL_PROXY; "
+                "'': none)"),
+        OPT_STR(0, "auth", &auth, "USER:PASSWORD",
+                "send Basic authentication (Authorization: Basic)"),
         RT_CONN_OPTS(&k.s.o),
         OPT_END(),
     };
 
     memset(&k, 0, sizeof(k));
+    rt_ws_client_opts_init(&co);
     rt__buf_init(&sp);
     rt_session_init(&k.s, &connect_help, "connect to", "reconnecting",
                     "frames", 0);
-    rt_ws_client_opts_init(&co);
     co.raw = 1;
     slash = -1;
     if ((n = rt_session_parse(&k.s, opts, argc, argv, &status)) < 0)
@@ -833,6 +844,13 @@ int cmd_connect(int argc, char **argv)
         rt_opts_error(&connect_help, "--max-redirs: at most 1000");
         goto end;
     }
+    if (co.key != NULL && co.cert == NULL) {
+        rt_opts_error(&connect_help, "--key goes with --cert");
+        goto end;
+    }
+    if (auth != NULL && (status = rt_session_basic_auth(&k.s, auth)) != 0)
+        goto end;
+    status = RTCTL_EXIT_USAGE;
     for (i = 0; i < msgs.n; i++) {
         if (strlen(msgs.v[i]) > MAX_LINE) {
             rt_opts_error(&connect_help, "-x: longer than 16 MiB");

@@ -58,6 +58,7 @@ struct tail {
     int order;                /* --order; -1: from the TARGET */
     uint64_t gap_ms;          /* --gap-timeout */
     int retry_all;            /* --retry-all-errors */
+    const char *cert, *key, *proxy, *auth;
     uint64_t max_redirs;      /* --max-redirs */
 };
 
@@ -214,6 +215,9 @@ static int follow(struct tail *t, const char *target, const char *since,
     co.order_by_seq = t->order;
     co.gap_timeout_ms = t->gap_ms;
     co.retry_all = t->retry_all;
+    co.cert = t->cert;
+    co.key = t->key;
+    co.proxy = t->proxy;
     co.max_redirects = (uint32_t)t->max_redirs;
     rc = rt_sse_client_new(&t->client, t->s.loop, t->s.url, &co, &cbs, t);
     if (rc != 0)
@@ -268,6 +272,16 @@ int cmd_tail(int argc, char **argv)
         OPT_DURATION(0, "gap-timeout", &t.gap_ms,
                      "with --order, reconnect when a missing seq has not "
                      "arrived within DURATION (default 2s)"),
+        OPT_GROUP("TLS, proxy, authentication"),
+        OPT_STR(0, "cert", &t.cert, "PEM",
+                "present the client certificate in PEM (https://)"),
+        OPT_STR(0, "key", &t.key, "PEM",
+                "the private key of --cert (default: in --cert)"),
+        OPT_STR(0, "proxy", &t.proxy, "URL",
+                "use the proxy URL, as curl's --proxy (default "
+                "$http_proxy, $https_proxy, $ALL_PROXY; '': none)"),
+        OPT_STR(0, "auth", &t.auth, "USER:PASSWORD",
+                "send Basic authentication (Authorization: Basic)"),
         RT_CONN_OPTS(&t.s.o),
         OPT_END(),
     };
@@ -298,7 +312,14 @@ int cmd_tail(int argc, char **argv)
         rt_opts_error(&tail_help, "--max-line: must be between 1 and 1g");
         goto end;
     }
+    if (t.key != NULL && t.cert == NULL) {
+        rt_opts_error(&tail_help, "--key goes with --cert");
+        goto end;
+    }
     if (file == NULL && strcmp(argv[1], "-") != 0) {
+        if (t.auth != NULL &&
+            (status = rt_session_basic_auth(&t.s, t.auth)) != 0)
+            goto end;
         status = follow(&t, argv[1], since, stall_ms, max_line);
         goto end;
     }
@@ -311,10 +332,12 @@ int cmd_tail(int argc, char **argv)
         goto end;
     }
     if (t.order >= 0 || t.gap_ms != 2000 || t.retry_all ||
-        t.max_redirs != 10) {
-        rt_opts_error(&tail_help, "--order, --gap-timeout, --max-redirs "
-                                  "and --retry-all-errors apply to a "
-                                  "network TARGET, not to '-' or --file");
+        t.max_redirs != 10 || t.cert != NULL || t.proxy != NULL ||
+        t.auth != NULL) {
+        rt_opts_error(&tail_help, "--order, --gap-timeout, --max-redirs, "
+                                  "--retry-all-errors, --cert, --key, "
+                                  "--proxy and --auth apply to a network "
+                                  "TARGET, not to '-' or --file");
         goto end;
     }
 

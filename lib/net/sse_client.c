@@ -43,6 +43,7 @@ struct rt_sse_client {
     rt_loop *loop;
     char *url;
     char *cacert;
+    char *cert, *key, *proxy;
     struct curl_slist *user_headers; /* the caller's, copied */
     struct curl_slist *req_headers;  /* this attempt's */
     int insecure;
@@ -381,6 +382,12 @@ static int connect_now(rt_sse_client *c)
                      (long)c->connect_timeout_ms);
     if (c->cacert != NULL)
         curl_easy_setopt(e, CURLOPT_CAINFO, c->cacert);
+    if (c->cert != NULL)
+        curl_easy_setopt(e, CURLOPT_SSLCERT, c->cert);
+    if (c->key != NULL)
+        curl_easy_setopt(e, CURLOPT_SSLKEY, c->key);
+    if (c->proxy != NULL)
+        curl_easy_setopt(e, CURLOPT_PROXY, c->proxy);
     if (c->insecure) {
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -568,6 +575,9 @@ static void on_handle_closed(uv_handle_t *h)
     rt__sse_seq_free(c->seq);
     curl_slist_free_all(c->user_headers);
     rt__free(c->cacert);
+    rt__free(c->cert);
+    rt__free(c->key);
+    rt__free(c->proxy);
     rt__free(c->url);
     rt__free(c);
 }
@@ -651,8 +661,14 @@ int rt_sse_client_new(rt_sse_client **out, rt_loop *loop, const char *url,
     if (rc != 0)
         goto fail;
     rc = RT_ENOMEM;
-    if (o->cacert != NULL &&
-        (c->cacert = rt__strndup(o->cacert, strlen(o->cacert))) == NULL)
+    if ((o->cacert != NULL &&
+         (c->cacert = rt__strndup(o->cacert, strlen(o->cacert))) == NULL) ||
+        (o->cert != NULL &&
+         (c->cert = rt__strndup(o->cert, strlen(o->cert))) == NULL) ||
+        (o->key != NULL &&
+         (c->key = rt__strndup(o->key, strlen(o->key))) == NULL) ||
+        (o->proxy != NULL &&
+         (c->proxy = rt__strndup(o->proxy, strlen(o->proxy))) == NULL))
         goto fail;
     for (hp = o->headers; hp != NULL && *hp != NULL; hp++) {
         if ((n = curl_slist_append(c->user_headers, *hp)) == NULL)
@@ -705,6 +721,9 @@ fail:
     rt__sse_seq_free(c->seq);
     curl_slist_free_all(c->user_headers);
     rt__free(c->cacert);
+    rt__free(c->cert);
+    rt__free(c->key);
+    rt__free(c->proxy);
     rt__free(c->url);
     rt__free(c);
     return rc;

@@ -36,6 +36,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
@@ -63,6 +64,7 @@ struct rt_ws_client {
     char *subprotocols;
     char *origin;
     char *cacert;
+    char *cert, *key, *proxy;
     int insecure, raw, no_reconnect;
     int keep_user; /* no user or token of the caller's: keep the server's */
     uint64_t connect_timeout_ms, ping_interval_ms, pong_timeout_ms;
@@ -429,6 +431,7 @@ static void connect_now(rt_ws_client *c)
     struct lws_client_connect_info i;
     struct lws_context *ctx = NULL;
     struct lws_vhost *vh;
+    struct rt__ws_vhost_key vk;
     const rt_url *cur = c->target != NULL ? c->target : c->base;
     char *path = NULL;
     int rc, tls = rt_url_is_tls(cur);
@@ -444,7 +447,11 @@ static void connect_now(rt_ws_client *c)
     rt__ws_proto_connecting(c->proto);
     c->attempt_at = c->last_rx = now_ms(c);
 
-    rc = rt__loop_ws_vhost(c->loop, c->cacert, &ctx, &vh);
+    vk.cacert = c->cacert;
+    vk.cert = c->cert;
+    vk.key = c->key;
+    vk.proxy = c->proxy;
+    rc = rt__loop_ws_vhost(c->loop, &vk, &ctx, &vh);
     if (rc == 0)
         rc = ws_path(c, &path);
     if (rc != 0) {
@@ -582,8 +589,13 @@ static void on_after_attempt(uv_timer_t *t)
         else if (c->established)
             set_err(c, "connection lost (1006: no close frame)");
         else
-            set_err(c, "connection failed");
-        err = RT_ECLOSED;
+            set_err(c, "the server closed the connection before the "
+                       "upgrade%s", rt_url_is_tls(c->base)
+                                        ? " (a TLS client certificate "
+                                          "missing or refused?)"
+                                        : "");
+        /* Never upgraded: the handshake failed, as curl's clients say. */
+        err = c->established ? RT_ECLOSED : RT_EHANDSHAKE;
         final = final_close_code(c->close_code);
     }
     if (final || c->no_reconnect) {
@@ -940,6 +952,9 @@ static void ws_free(rt_ws_client *c)
     rt__free(c->subprotocols);
     rt__free(c->origin);
     rt__free(c->cacert);
+    rt__free(c->cert);
+    rt__free(c->key);
+    rt__free(c->proxy);
     rt__free(c->host_hdr);
     rt__free(c->target_host);
     rt_url_free(c->target);
@@ -1099,6 +1114,70 @@ const char *rt_ws_client_header_owned(const char *header)
     }
 }
 
+/* Does NO_PROXY (a comma list of names, domain suffixes, "*") cover it? */
+static int no_proxy(const char *host)
+{
+    const char *np = getenv("NO_PROXY"), *p, *e;
+    size_t hl = strlen(host), n;
+
+    if (np == NULL || *np == '\0')
+        np = getenv("no_proxy");
+    for (p = np; p != NULL && *p != '\0'; p = *e ? e + 1 : e) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        e = p + strcspn(p, ",");
+        n = (size_t)(e - p);
+        while (n > 0 && p[n - 1] == ' ')
+            n--;
+        if (n > 0 && p[0] == '.') {
+            p++;
+            n--;
+        }
+        if (n == 1 && p[0] == '*')
+            return 1;
+        if (n > 0 && n <= hl && strncasecmp(host + hl - n, p, n) == 0 &&
+            (n == hl || host[hl - n - 1] == '.'))
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * The proxy for |u|: |given| ("" none), else the environment as curl
+ * reads it; into *|out| as lws wants it, "[user:pass@]host:port", NULL
+ * for none.
+ */
+static int pick_proxy(const rt_url *u, const char *given, char **out)
+{
+    const char *p = given, *end;
+    size_t n;
+
+    *out = NULL;
+    if (p == NULL && !no_proxy(rt_url_host(u))) {
+        if (rt_url_is_tls(u) && ((p = getenv("https_proxy")) == NULL ||
+                                 *p == '\0'))
+            p = getenv("HTTPS_PROXY");
+        if (!rt_url_is_tls(u))
+            p = getenv("http_proxy");
+        if (p == NULL || *p == '\0')
+            p = getenv("ALL_PROXY");
+        if (p == NULL || *p == '\0')
+            p = getenv("all_proxy");
+    }
+    if (p == NULL || *p == '\0')
+        return 0;
+    if (strncmp(p, "http://", 7) == 0)
+        p += 7;
+    else if (strstr(p, "://") != NULL)
+        return RT_EINVAL; /* lws speaks to an http:// proxy only */
+    end = p + strcspn(p, "/");
+    n = (size_t)(end - p);
+    if (n == 0 || memchr(p, ':', n) == NULL || !rt__net_header_safe(p))
+        return RT_EINVAL;
+    *out = rt__strndup(p, n);
+    return *out == NULL ? RT_ENOMEM : 0;
+}
+
 static char *dup_opt(const char *s, int *failed)
 {
     char *d;
@@ -1171,8 +1250,13 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
     c->subprotocols = dup_opt(o->subprotocols, &nomem);
     c->origin = dup_opt(o->origin, &nomem);
     c->cacert = dup_opt(o->cacert, &nomem);
+    c->cert = dup_opt(o->cert, &nomem);
+    c->key = dup_opt(o->key, &nomem);
     if (nomem)
         goto fail;
+    if ((rc = pick_proxy(u, o->proxy, &c->proxy)) != 0)
+        goto fail;
+    rc = RT_ENOMEM;
     if (nh > 0) {
         size_t kept = 0;
         const char *v = NULL;

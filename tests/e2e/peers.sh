@@ -20,17 +20,20 @@ _peer_wait() {
     esac
 }
 
-# start_peer_ws LOG: drivers/peer_ws.py on 127.0.0.1; sets PEER_PORT and
-# PEER_WS (ws://127.0.0.1:PORT).  LOG gets each request's headers.
+# start_peer_ws LOG [CERT KEY [CLIENT_CA]]: drivers/peer_ws.py on
+# 127.0.0.1 (wss:// with CERT and KEY); sets PEER_PORT and PEER_WS
+# (ws://127.0.0.1:PORT, or wss://).  LOG gets each request's headers.
 npeer=0
 start_peer_ws() {
     npeer=$((npeer + 1))
     : >"$1"
-    "$RT_PY" "$RT_DRIVERS/peer_ws.py" "$1" >"peer$npeer.out" \
+    "$RT_PY" "$RT_DRIVERS/peer_ws.py" "$@" >"peer$npeer.out" \
         2>"peer$npeer.out.err" &
     SERVER_PIDS="$SERVER_PIDS $!"
     _peer_wait peer_ws.py $! "peer$npeer.out"
     PEER_WS=ws://127.0.0.1:$PEER_PORT
+    [ $# -ge 3 ] && PEER_WS=wss://127.0.0.1:$PEER_PORT
+    return 0
 }
 
 # need_npm: install the npm peers (ws, eventsource) once into
@@ -136,4 +139,16 @@ NGX
     done
     cat "$T/nginx/out" "$T/nginx/logs/error.log" >&2
     fail "nginx did not start"
+}
+
+# start_peer_proxy LOG: drivers/peer_proxy.py, an HTTP proxy (CONNECT and
+# absolute-form requests); sets PEER_PORT and PROXY_URL.
+start_peer_proxy() {
+    npeer=$((npeer + 1))
+    : >"$1"
+    "$RT_PY" "$RT_DRIVERS/peer_proxy.py" "$1" >"peer$npeer.out" \
+        2>"peer$npeer.out.err" &
+    SERVER_PIDS="$SERVER_PIDS $!"
+    _peer_wait peer_proxy.py $! "peer$npeer.out"
+    PROXY_URL=http://127.0.0.1:$PEER_PORT
 }

@@ -101,6 +101,14 @@ typedef struct rt_sse_client_opts {
     int retry_all;
     /* redirects (301, 302, 303, 307, 308) followed in a row; 10; 0 none */
     uint32_t max_redirects;
+    const char *cert; /* PEM client certificate for https://; NULL none */
+    const char *key;  /* its PEM private key; NULL: in |cert| */
+    /*
+     * proxy URL as curl takes it (CURLOPT_PROXY); NULL: curl's
+     * environment variables (http_proxy, https_proxy, ALL_PROXY,
+     * NO_PROXY); "": none
+     */
+    const char *proxy;
 } rt_sse_client_opts;
 
 typedef struct rt_sse_client_cbs {

@@ -129,6 +129,16 @@ typedef struct rt_ws_client_opts {
      * row; 0 (the default): a redirect is an answer that stops the client
      */
     uint32_t max_redirects;
+    const char *cert; /* PEM client certificate for wss://; NULL none */
+    const char *key;  /* its PEM private key; NULL: in |cert| */
+    /*
+     * HTTP proxy, "[http://][user:pass@]host:port", tunnelled through
+     * with CONNECT; NULL: from the environment as curl reads it
+     * (https_proxy or HTTPS_PROXY for wss://, http_proxy for ws://, then
+     * ALL_PROXY or all_proxy; a NO_PROXY or no_proxy entry matching the
+     * host, or "*", means none); "": none
+     */
+    const char *proxy;
 } rt_ws_client_opts;
 
 typedef struct rt_ws_client_cbs {

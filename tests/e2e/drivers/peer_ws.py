@@ -1,8 +1,9 @@
 """peer_ws.py: a WebSocket server rtctl did not write (python3-websockets),
 for the tests of `rtctl connect` against foreign servers.
 
-Usage: peer_ws.py LOG
-Prints `listening PORT` once it listens on 127.0.0.1 (an ephemeral port),
+Usage: peer_ws.py LOG [CERT KEY CLIENT_CA]
+With CERT and KEY it serves wss://, and with CLIENT_CA it requires a
+client certificate that CLIENT_CA signed.  Prints `listening PORT` once it listens on 127.0.0.1 (an ephemeral port),
 then serves until killed.  Each request's path and headers, exactly as
 received (duplicates kept), go to LOG as one JSON object a line.
 
@@ -17,6 +18,7 @@ Paths:
 import asyncio
 import http
 import json
+import ssl
 import sys
 import urllib.parse
 
@@ -67,7 +69,14 @@ def select_subprotocol(client, server):
 
 
 async def main():
-    async with websockets.serve(handler, "127.0.0.1", 0,
+    tls = None
+    if len(sys.argv) > 3:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(sys.argv[2], sys.argv[3])
+        if len(sys.argv) > 4:
+            tls.verify_mode = ssl.CERT_REQUIRED
+            tls.load_verify_locations(sys.argv[4])
+    async with websockets.serve(handler, "127.0.0.1", 0, ssl=tls,
                                 process_request=process_request,
                                 subprotocols=["x", "chat"],
                                 ping_interval=None) as srv:
