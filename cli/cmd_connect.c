@@ -1,23 +1,36 @@
 /*
- * cmd_connect.c: `rtctl connect`, a raw interactive WebSocket session
- * with any server (wscat, websocat).
+ * cmd_connect.c: `rtctl connect`, a raw WebSocket session with any server
+ * (wscat, websocat): interactive, piped, or one-shot with -x.
  *
  * rt_ws_client in raw mode: each line of standard input becomes one text
- * frame (one binary frame with --binary), each frame received is printed
- * on stdout, one a line.  No protocol, no ordering; by default no
- * reconnection either (--reconnect turns the client's backoff on).
+ * frame (one binary frame with --binary), each -x MSG one text frame and
+ * each --send-file one binary frame; each frame received is printed on
+ * stdout, one a line (binary ones as --binary-out says).  No protocol, no
+ * ordering; by default no reconnection either (--reconnect turns the
+ * client's backoff on).  On a terminal, received frames are marked "< "
+ * and the sent ones not typed there "> "; with slash commands (on when
+ * standard input is a terminal, or --slash) a line may be /ping, /close
+ * or /binary instead of a frame.
  *
- * Ending: at the end of standard input the frames still queued are
- * written, then the connection is closed with 1000 and the command exits
- * 0.  A close by the server ends the command too (unless --reconnect
- * reconnects): exit 0 after a normal close (1000) or a server going away
- * (1001), 1 after any other code or a connection lost without a close
- * frame (1006); with --exit-on-close only 1000 is 0, and the first close
- * ends the command even with --reconnect.
+ * Ending: once every frame of the input (standard input until its end,
+ * or the -x and --send-file frames) was written, the command waits
+ * --wait, or for --count frames, then ends with the close handshake
+ * (rt_ws_client_end(): the answers still on their way are printed) and
+ * exits 0; --count frames end it as soon as they arrived, and --wait
+ * passing first is exit 5.  A close by the server ends the command too
+ * (unless --reconnect reconnects): exit 0 after a normal close (1000) or
+ * a server going away (1001), 1 after any other code, a connection lost
+ * without a close frame (1006) or before --count frames; with
+ * --exit-on-close only 1000 is 0, and the first close ends the command
+ * even with --reconnect (which then only retries until the first
+ * connection opens).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -41,27 +54,43 @@ static const struct rt_cmd_help connect_help = {
     "connect", connect_usage,
     "Open a WebSocket to URL (any server; a path or room is relative to "
     "--url) and stay on it: each line of standard input is sent as a text "
-    "frame, each frame received is printed on a line. The end of standard "
-    "input closes the connection (1000) once every line was sent. No "
-    "reconnection unless --reconnect.",
+    "frame, each frame received is printed on a line. With -x, send the "
+    "messages given instead and wait --wait or for --count answers. The "
+    "end of the input closes the connection (1000) with the close "
+    "handshake, once every frame was sent. No reconnection unless "
+    "--reconnect.",
 };
 
 #define MAX_LINE (16 * 1024 * 1024) /* the client's largest message */
 #define DRAIN_MS 10 /* how often a held line or the close is retried */
 
+enum bin_out { BIN_HEX, BIN_RAW, BIN_BASE64 };
+
 struct conn {
-    struct rt_session s;
+    struct rt_session s;  /* s.goal is --count, s.done the frames printed */
     rt_ws_client *ws;
     struct rt_lines in;
-    uv_timer_t drain;   /* retries a held line, and the close at EOF */
-    int drain_ready;
+    uv_timer_t drain;   /* retries a held line, and the end of input */
+    uv_timer_t wait;    /* --wait after the input was sent */
+    int drain_ready, wait_ready;
     int binary;         /* --binary */
     int show_control;   /* --show-control */
     int exit_on_close;  /* --exit-on-close */
+    int slash;          /* slash commands */
+    int mark;           /* "< " and "> " (stdout is a terminal) */
+    int echo_sent;      /* print "> " lines for what was sent */
+    int status_lines;   /* "connected", "closed" lines on stderr */
+    enum bin_out bin_out;
+    uint64_t wait_ms;   /* --wait */
+    int has_wait;
     char *held;         /* a line the full queue did not take */
     size_t held_len;
-    int in_done;        /* standard input ended */
-    int closing;        /* rt_ws_client_close() was called */
+    int in_started;     /* standard input is being read */
+    int in_done;        /* the input ended (or there was none to read) */
+    int sent_all;       /* ... and every frame of it was written */
+    int closing;        /* rt_ws_client_close() or _end() was called */
+    unsigned close_code; /* the server's close frame, when one came */
+    char close_reason[124];
 };
 
 /* --- output */
@@ -114,6 +143,54 @@ static int append_hex(rt_buf *b, const unsigned char *p, size_t len)
     return 0;
 }
 
+static void end_session(struct conn *k, int status);
+
+/* Write |b| to stdout as it is (it may hold colour), as rt_out does. */
+static void put(struct conn *k, rt_buf *b, int rc)
+{
+    if (rc != 0)
+        k->s.out.write_error = ENOMEM;
+    else if (!k->s.out.write_error &&
+             fwrite(b->data, 1, b->len, stdout) != b->len)
+        k->s.out.write_error = errno ? errno : EIO;
+}
+
+/* "< " or "> ", coloured on a colour terminal. */
+static int mark(struct conn *k, rt_buf *b, int sent)
+{
+    int rc = 0;
+
+    if (!k->mark)
+        return 0;
+    if (k->s.out.color)
+        rc |= rt__buf_append(b, sent ? "\033[2m" : "\033[36m", sent ? 4 : 5);
+    rc |= rt__buf_append(b, sent ? "> " : "< ", 2);
+    if (k->s.out.color)
+        rc |= rt__buf_append(b, "\033[0m", 4);
+    return rc;
+}
+
+/* A frame we sent, shown on a terminal when it was not typed there. */
+static void show_sent(struct conn *k, int binary, const char *data,
+                      size_t len)
+{
+    rt_buf b;
+    int rc;
+
+    if (!k->echo_sent)
+        return;
+    rt__buf_init(&b);
+    rc = mark(k, &b, 1);
+    if (binary)
+        rc |= rt__buf_printf(&b, "[binary %zu bytes]", len);
+    else
+        rc |= rt_out_append_safe(&b, data, len, 1, 1);
+    rc |= rt__buf_putc(&b, '\n');
+    put(k, &b, rc);
+    rt__buf_cleanup(&b);
+    rt_out_flush(&k->s.out);
+}
+
 static void on_frame(rt_ws_client *c, int binary, const char *data,
                      size_t len, void *ud)
 {
@@ -122,6 +199,8 @@ static void on_frame(rt_ws_client *c, int binary, const char *data,
     int rc = 0;
 
     (void)c;
+    if (k->s.goal != 0 && k->s.done >= k->s.goal)
+        return; /* --count reached: the rest of the handshake is not ours */
     k->s.done++;
     rt__buf_init(&b);
     if (k->s.out.json) {
@@ -133,18 +212,27 @@ static void on_frame(rt_ws_client *c, int binary, const char *data,
             rc |= append_base64(&b, (const unsigned char *)data, len);
         else
             rc |= rt__buf_json_str(&b, data, len);
-        rc |= rt__buf_append(&b, binary ? "\"}" : "}", binary ? 2 : 1);
-    } else if (binary) {
-        rc |= rt__buf_printf(&b, "[binary %zu bytes] ", len);
-        rc |= append_hex(&b, (const unsigned char *)data, len);
-    } else {
+        rc |= rt__buf_append(&b, binary ? "\"}\n" : "}\n", binary ? 3 : 2);
+    } else if (binary && k->bin_out == BIN_RAW) {
         rc |= rt__buf_append(&b, data, len);
+    } else {
+        rc |= mark(k, &b, 0);
+        if (binary && k->bin_out == BIN_BASE64) {
+            rc |= append_base64(&b, (const unsigned char *)data, len);
+        } else if (binary) {
+            rc |= rt__buf_printf(&b, "[binary %zu bytes] ", len);
+            rc |= append_hex(&b, (const unsigned char *)data, len);
+        } else {
+            rc |= rt_out_append_safe(&b, data, len, k->s.out.tty, 1);
+        }
+        rc |= rt__buf_putc(&b, '\n');
     }
-    if (rc == 0)
-        rt_out_line(&k->s.out, b.data, b.len);
+    put(k, &b, rc);
     rt__buf_cleanup(&b);
     /* A person or a pipeline waits for each frame as it comes. */
     rt_out_flush(&k->s.out);
+    if (k->s.goal != 0 && k->s.done >= k->s.goal)
+        end_session(k, RTCTL_EXIT_OK);
 }
 
 /* The control frames, on stderr: "> ping: DATA", "< close 1001: REASON". */
@@ -156,6 +244,14 @@ static void on_control(rt_ws_client *c, rt_ws_control what, unsigned code,
     int rc = 0;
 
     (void)c;
+    if (what == RT_WS_CLOSE_RECEIVED) {
+        size_t n = len < sizeof(k->close_reason) ? len
+                                                 : sizeof(k->close_reason) - 1;
+
+        k->close_code = code;
+        memcpy(k->close_reason, data != NULL ? data : "", n);
+        k->close_reason[n] = '\0';
+    }
     if (!k->show_control)
         return;
     rt__buf_init(&b);
@@ -196,19 +292,127 @@ static void on_control(rt_ws_client *c, rt_ws_control what, unsigned code,
     rt__buf_cleanup(&b);
 }
 
-/* --- sending standard input */
+/* --- sending */
 
 static void stop(void *ud);
 
-/* Queue |line|; 1 when the queue was full (the caller holds the line). */
-static int send_line(struct conn *k, const char *line, size_t len)
+/* Queue a frame; 1 when the queue was full (the caller holds it). */
+static int send_frame(struct conn *k, int binary, const char *data,
+                      size_t len)
 {
-    int rc = rt_ws_client_send(k->ws, k->binary, line, len);
+    int rc = rt_ws_client_send(k->ws, binary, data, len);
 
     if (rc == RT_EFULL)
         return 1;
     if (rc != 0 && rc != RT_ESTATE)
-        rt_warnf(&k->s.out, "a line was not sent: %s", rt_strerror(rc));
+        rt_warnf(&k->s.out, "a frame was not sent: %s", rt_strerror(rc));
+    if (rc == 0)
+        show_sent(k, binary, data, len);
+    return 0;
+}
+
+/* Read all of |path| (at most MAX_LINE bytes); NULL after saying why. */
+static char *read_file(struct conn *k, const char *path, size_t *len)
+{
+    rt_buf b;
+    char chunk[65536];
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        rt_errf(&k->s.out, "cannot open '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    rt__buf_init(&b);
+    for (;;) {
+        n = read(fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rt_errf(&k->s.out, "cannot read '%s': %s", path,
+                    strerror(errno));
+            break;
+        }
+        if (n == 0) {
+            close(fd);
+            *len = b.len;
+            /* A NUL after the data: an empty file is "" too. */
+            if (rt__buf_putc(&b, '\0') != 0) {
+                rt__buf_cleanup(&b);
+                return NULL;
+            }
+            return b.data;
+        }
+        if (b.len + (size_t)n > MAX_LINE) {
+            rt_errf(&k->s.out, "'%s' is longer than %d MiB, the largest "
+                               "frame", path, MAX_LINE >> 20);
+            break;
+        }
+        if (rt__buf_append(&b, chunk, (size_t)n) != 0) {
+            rt_errf(&k->s.out, "out of memory reading '%s'", path);
+            break;
+        }
+    }
+    close(fd);
+    rt__buf_cleanup(&b);
+    return NULL;
+}
+
+static const char slash_help[] =
+    "/ping [DATA]  /close [CODE [REASON]]  /binary FILE  "
+    "//TEXT sends /TEXT";
+
+/* A slash command; 0 when |line| was one (or an error about one). */
+static int slash_command(struct conn *k, char *line, size_t len)
+{
+    char *arg, *end;
+    unsigned long code = 1000;
+    int rc;
+
+    if (len == 0 || line[0] != '/' || (len > 1 && line[1] == '/'))
+        return 1;
+    arg = line + 1 + strcspn(line + 1, " ");
+    if (*arg == ' ')
+        *arg++ = '\0';
+    if (strcmp(line, "/help") == 0) {
+        fprintf(stderr, "rtctl connect: %s\n", slash_help);
+    } else if (strcmp(line, "/ping") == 0) {
+        rc = rt_ws_client_ping(k->ws, arg, strlen(arg));
+        if (rc != 0)
+            rt_warnf(&k->s.out, "/ping: %s", rc == RT_EINVAL
+                                                 ? "at most 125 bytes"
+                                                 : "not connected");
+    } else if (strcmp(line, "/close") == 0) {
+        if (*arg != '\0') {
+            errno = 0;
+            code = strtoul(arg, &end, 10);
+            if (errno != 0 || end == arg || (*end != '\0' && *end != ' '))
+                code = 0;
+            arg = *end == ' ' ? end + 1 : end;
+        }
+        rc = rt_ws_client_end(k->ws, (unsigned)code, arg);
+        if (rc == RT_EINVAL)
+            rt_warnf(&k->s.out, "/close: CODE is 1000, 1001 to 1014 (not "
+                                "1004 to 1006) or 3000 to 4999, and "
+                                "REASON at most 123 bytes");
+        else if (rc == 0) {
+            rt_session_outcome(&k->s, RTCTL_EXIT_OK);
+            k->closing = 1;
+            rt_lines_close(&k->in);
+        }
+    } else if (strcmp(line, "/binary") == 0) {
+        size_t n = 0;
+        char *data = *arg != '\0' ? read_file(k, arg, &n) : NULL;
+
+        if (*arg == '\0')
+            rt_warnf(&k->s.out, "/binary: give a FILE");
+        if (data != NULL && send_frame(k, 1, data, n) != 0)
+            rt_warnf(&k->s.out, "/binary: the send queue is full");
+        rt__free(data);
+    } else {
+        rt_warnf(&k->s.out, "unknown command %s; the commands: %s", line,
+                 slash_help);
+    }
     return 0;
 }
 
@@ -220,7 +424,15 @@ static void on_line(struct rt_lines *l, char *line, size_t len, void *ud)
 
     if (k->closing || k->ws == NULL)
         return;
-    if (send_line(k, line, len) == 0)
+    if (k->slash) {
+        if (slash_command(k, line, len) == 0)
+            return;
+        if (len > 1 && line[0] == '/' && line[1] == '/') {
+            line++;
+            len--;
+        }
+    }
+    if (send_frame(k, k->binary, line, len) == 0)
         return;
     /* The client's queue is full: hold the line, wait for room. */
     k->held = rt__strndup(line, len);
@@ -250,6 +462,51 @@ static void on_input_end(struct rt_lines *l, int err, void *ud)
 }
 
 /*
+ * End with the close handshake, |status| the outcome unless one is known;
+ * before a connection, or when the handshake cannot start, just stop.
+ */
+static void end_session(struct conn *k, int status)
+{
+    rt_session_outcome(&k->s, status);
+    if (k->closing || k->ws == NULL)
+        return;
+    k->closing = 1;
+    rt_lines_close(&k->in);
+    if (k->drain_ready)
+        uv_timer_stop(&k->drain);
+    if (k->wait_ready)
+        uv_timer_stop(&k->wait);
+    if (rt_ws_client_end(k->ws, 1000, NULL) != 0)
+        rt_ws_client_close(k->ws);
+}
+
+static void on_wait(uv_timer_t *t)
+{
+    struct conn *k = t->data;
+
+    if (k->s.goal != 0 && k->s.done < k->s.goal && k->s.status < 0) {
+        rt_errf(&k->s.out, "--wait: %llu of %llu frames after %llu ms",
+                (unsigned long long)k->s.done,
+                (unsigned long long)k->s.goal,
+                (unsigned long long)k->wait_ms);
+        end_session(k, RTCTL_EXIT_TIMEOUT);
+        return;
+    }
+    end_session(k, RTCTL_EXIT_OK);
+}
+
+/* Every frame of the input was written: wait, or end now. */
+static void input_sent(struct conn *k)
+{
+    k->sent_all = 1;
+    if (k->has_wait && k->wait_ms > 0 && k->wait_ready)
+        uv_timer_start(&k->wait, on_wait, k->wait_ms, 0);
+    else if (k->s.goal == 0 || k->has_wait)
+        end_session(k, RTCTL_EXIT_OK);
+    /* else: --count alone waits for its frames (or --timeout) */
+}
+
+/*
  * The client says nothing when its queue has room again, or when the last
  * frame was written: look every DRAIN_MS while something waits for that.
  */
@@ -262,7 +519,7 @@ static void on_drain(uv_timer_t *t)
         return;
     }
     if (k->held != NULL) {
-        if (send_line(k, k->held, k->held_len) != 0)
+        if (send_frame(k, k->binary, k->held, k->held_len) != 0)
             return;
         rt__free(k->held);
         k->held = NULL;
@@ -277,8 +534,7 @@ static void on_drain(uv_timer_t *t)
         rt_ws_client_connections(k->ws) == 0)
         return;
     uv_timer_stop(t);
-    rt_session_outcome(&k->s, RTCTL_EXIT_OK);
-    stop(k);
+    input_sent(k);
 }
 
 /* --- the client */
@@ -289,7 +545,25 @@ static void on_open(rt_ws_client *c, const rt_msg *welcome, void *ud)
 
     (void)c;
     (void)welcome;
-    rt_infof(&k->s.out, "connected to %s", k->s.url);
+    /*
+     * Standard input is read from the first opening on: a /ping or
+     * /close needs a connection, and lines typed before wait in the pipe.
+     */
+    if (!k->in_done && !k->in_started && !k->closing) {
+        k->in_started = 1;
+        if (rt_lines_start(&k->in, rt_loop_uv(k->s.loop), STDIN_FILENO,
+                           MAX_LINE, on_line, on_input_end, k) != 0) {
+            rt_errf(&k->s.out, "cannot read standard input");
+            rt_session_outcome(&k->s, RTCTL_EXIT_RUNTIME);
+            stop(k);
+            return;
+        }
+    }
+    if (k->status_lines)
+        fprintf(stderr, "rtctl connect: connected to %s%s\n", k->s.url,
+                k->slash ? " (/help: the commands; Ctrl-D closes)" : "");
+    else
+        rt_infof(&k->s.out, "connected to %s", k->s.url);
 }
 
 /*
@@ -298,6 +572,8 @@ static void on_open(rt_ws_client *c, const rt_msg *welcome, void *ud)
  */
 static int close_status(struct conn *k, unsigned code)
 {
+    if (k->s.goal != 0 && k->s.done < k->s.goal)
+        return RTCTL_EXIT_RUNTIME;
     if (k->exit_on_close)
         return code == 1000 ? RTCTL_EXIT_OK : RTCTL_EXIT_RUNTIME;
     return code == 1000 || code == 1001 ? RTCTL_EXIT_OK : RTCTL_EXIT_RUNTIME;
@@ -316,10 +592,33 @@ static void on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
         k->s.status < 0) {
         if (!k->s.out.quiet)
             fprintf(stderr, "rtctl connect: the server ended the "
-                            "connection: %s\n", detail);
+                            "connection: %s\n",
+                    detail != NULL && detail[0] != '\0'
+                        ? detail
+                        : "no reason given");
+        if (k->s.goal != 0 && k->s.done < k->s.goal && !k->s.out.quiet)
+            fprintf(stderr, "rtctl connect: %llu of %llu frames\n",
+                    (unsigned long long)k->s.done,
+                    (unsigned long long)k->s.goal);
         rt_session_outcome(&k->s, close_status(k, rt_ws_client_close_code(c)));
-        if (st == RT_WS_BACKOFF)
-            stop(k); /* --exit-on-close: no reconnection */
+        /*
+         * --exit-on-close wins over --reconnect, which then only retries
+         * until the first connection opens: no reconnection, and no
+         * notice of one (stop() also clears |detail|).
+         */
+        if (st == RT_WS_BACKOFF) {
+            stop(k);
+            return;
+        }
+    }
+    if (st == RT_WS_CLOSED && err == 0 && k->status_lines &&
+        rt_ws_client_connections(c) > 0) {
+        if (k->close_code != 0)
+            fprintf(stderr, "rtctl connect: closed: %u%s%s%s\n",
+                    k->close_code, k->close_reason[0] ? " (" : "",
+                    k->close_reason, k->close_reason[0] ? ")" : "");
+        else
+            fprintf(stderr, "rtctl connect: closed\n");
     }
     rt_session_state(&k->s, (int)st, delay_ms, rt_ws_client_attempt(c), err,
                      detail);
@@ -336,6 +635,10 @@ static void on_closed(rt_ws_client *c, void *ud)
         uv_close((uv_handle_t *)&k->drain, NULL);
         k->drain_ready = 0;
     }
+    if (k->wait_ready) {
+        uv_close((uv_handle_t *)&k->wait, NULL);
+        k->wait_ready = 0;
+    }
     rt__free(k->held);
     k->held = NULL;
     rt_session_closed(&k->s);
@@ -345,19 +648,48 @@ static void stop(void *ud)
 {
     struct conn *k = ud;
 
-    if (k->closing)
-        return;
-    k->closing = 1;
     rt_lines_close(&k->in);
     if (k->drain_ready)
         uv_timer_stop(&k->drain);
+    if (k->wait_ready)
+        uv_timer_stop(&k->wait);
+    /* Ctrl-C or --timeout during the handshake: drop it. */
     rt_ws_client_close(k->ws);
+    k->closing = 1;
 }
 
-static int run(struct conn *k, const char *target, rt_ws_client_opts *co)
+/* Queue the -x messages and --send-file files, in that order. */
+static int queue_given(struct conn *k, const struct rt_strlist *msgs,
+                       const struct rt_strlist *files)
+{
+    size_t i, n;
+    char *data;
+    int rc;
+
+    for (i = 0; i < msgs->n; i++) {
+        rc = rt_ws_client_send(k->ws, 0, msgs->v[i], strlen(msgs->v[i]));
+        if (rc != 0)
+            return rc;
+        show_sent(k, 0, msgs->v[i], strlen(msgs->v[i]));
+    }
+    for (i = 0; i < files->n; i++) {
+        if ((data = read_file(k, files->v[i], &n)) == NULL)
+            return RT_EINVAL;
+        rc = rt_ws_client_send(k->ws, 1, data, n);
+        rt__free(data);
+        if (rc != 0)
+            return rc;
+        show_sent(k, 1, NULL, n);
+    }
+    return 0;
+}
+
+static int run(struct conn *k, const char *target, rt_ws_client_opts *co,
+               const struct rt_strlist *msgs,
+               const struct rt_strlist *files)
 {
     rt_ws_client_cbs cbs;
-    int rc;
+    int rc, given = msgs->n > 0 || files->n > 0;
 
     if ((rc = rt_session_url(&k->s, target, RT_URL_KIND_WS)) != 0 ||
         (rc = rt_session_open(&k->s)) != 0)
@@ -376,15 +708,25 @@ static int run(struct conn *k, const char *target, rt_ws_client_opts *co)
         k->drain.data = k;
         k->drain_ready = 1;
     }
-    rc = rt_ws_client_start(k->ws);
-    if (rc == 0 && !k->drain_ready)
-        rc = RT_ENOMEM;
-    if (rc == 0 && rt_lines_start(&k->in, rt_loop_uv(k->s.loop),
-                                  STDIN_FILENO, MAX_LINE, on_line,
-                                  on_input_end, k) != 0) {
-        rt_errf(&k->s.out, "cannot read standard input");
+    if (uv_timer_init(rt_loop_uv(k->s.loop), &k->wait) == 0) {
+        k->wait.data = k;
+        k->wait_ready = 1;
+    }
+    if (given && (rc = queue_given(k, msgs, files)) != 0) {
+        if (rc != RT_EINVAL)
+            rt_errf(&k->s.out, "cannot queue the messages: %s",
+                    rt_strerror(rc));
         rt_session_outcome(&k->s, RTCTL_EXIT_RUNTIME);
         stop(k);
+        return rt_session_run(&k->s, stop, k);
+    }
+    rc = rt_ws_client_start(k->ws);
+    if (rc == 0 && (!k->drain_ready || !k->wait_ready))
+        rc = RT_ENOMEM;
+    if (rc == 0 && given) {
+        /* -x: standard input is not read */
+        k->in_done = 1;
+        uv_timer_start(&k->drain, on_drain, DRAIN_MS, DRAIN_MS);
     }
     if (rc != 0) {
         rt_session_fail(&k->s, rc);
@@ -397,16 +739,36 @@ int cmd_connect(int argc, char **argv)
 {
     struct conn k;
     rt_ws_client_opts co;
-    struct rt_strlist subprotocols = {NULL, 0};
-    const char *origin = NULL;
-    uint64_t ping_ms = 30000;
+    struct rt_strlist subprotocols = {NULL, 0}, msgs = {NULL, 0},
+                      files = {NULL, 0};
+    const char *origin = NULL, *bin_out = NULL, *auth = NULL;
+    uint64_t ping_ms = 30000, max_redirs = 10, wait_ms = UINT64_MAX;
+    int location = 0, slash = 0;
     rt_buf sp;
     size_t i;
     int n, status;
     struct rt_opt opts[] = {
-        OPT_GROUP("WebSocket"),
+        OPT_GROUP("Sending"),
+        OPT_STR_LIST('x', "execute", &msgs, "MSG",
+                     "send MSG as a text frame instead of reading standard "
+                     "input (repeatable, in order)"),
+        OPT_STR_LIST(0, "send-file", &files, "FILE",
+                     "send the whole of FILE as one binary frame, after "
+                     "the -x messages (repeatable; standard input is not "
+                     "read)"),
+        OPT_DURATION('w', "wait", &wait_ms,
+                     "once everything was sent, wait DURATION for answers "
+                     "before closing (default: close at once, or wait for "
+                     "--count)"),
+        OPT_UINT('n', "count", &k.s.goal, "N",
+                 "close and exit 0 after N frames received"),
         OPT_BOOL(0, "binary", &k.binary,
                  "send each line of standard input as a binary frame"),
+        OPT_BOOL(0, "slash", &slash,
+                 "take lines starting with / as commands (/ping, /close, "
+                 "/binary; the default when standard input is a "
+                 "terminal; --no-slash: never)"),
+        OPT_GROUP("WebSocket"),
         OPT_STR_LIST(0, "subprotocol", &subprotocols, "NAME",
                      "offer subprotocol NAME (Sec-WebSocket-Protocol; "
                      "repeatable)"),
@@ -419,17 +781,39 @@ int cmd_connect(int argc, char **argv)
                  "received on stderr"),
         OPT_BOOL(0, "exit-on-close", &k.exit_on_close,
                  "exit at the server's first close: 0 for code 1000, 1 "
-                 "for any other"),
+                 "for any other (wins over --reconnect)"),
+        OPT_BOOL('L', "location", &location,
+                 "follow redirects (301, 302, 303, 307, 308) to the "
+                 "upgrade"),
+        OPT_UINT(0, "max-redirs", &max_redirs, "N",
+                 "with -L, follow at most N redirects in a row (default "
+                 "10)"),
+        OPT_STR(0, "binary-out", &bin_out, "FORMAT",
+                "print a binary frame received as hex (the default: its "
+                "length, then the bytes in hexadecimal), base64, or raw "
+                "(the bytes alone)"),
+        OPT_GROUP("TLS, proxy, authentication"),
+        OPT_STR(0, "cert", &co.cert, "PEM",
+                "present the client certificate in PEM (wss://)"),
+        OPT_STR(0, "key", &co.key, "PEM",
+                "the private key of --cert (default: in --cert)"),
+        OPT_STR(0, "proxy", &co.proxy, "URL",
+                "connect through the HTTP proxy URL, http://[USER:PASS@]"
+                "HOST:PORT (default $https_proxy, $http_proxy, $ALL_PROXY; "
+                "'': none)"),
+        OPT_STR(0, "auth", &auth, "USER:PASSWORD",
+                "send Basic authentication (Authorization: Basic)"),
         RT_CONN_OPTS(&k.s.o),
         OPT_END(),
     };
 
     memset(&k, 0, sizeof(k));
+    rt_ws_client_opts_init(&co);
     rt__buf_init(&sp);
     rt_session_init(&k.s, &connect_help, "connect to", "reconnecting",
                     "frames", 0);
-    rt_ws_client_opts_init(&co);
     co.raw = 1;
+    slash = -1;
     if ((n = rt_session_parse(&k.s, opts, argc, argv, &status)) < 0)
         goto end;
     status = RTCTL_EXIT_USAGE;
@@ -444,6 +828,34 @@ int cmd_connect(int argc, char **argv)
         rt_opts_error(&connect_help, "--origin: '%s' is not an origin",
                       origin);
         goto end;
+    }
+    if (bin_out == NULL || strcmp(bin_out, "hex") == 0) {
+        k.bin_out = BIN_HEX;
+    } else if (strcmp(bin_out, "base64") == 0) {
+        k.bin_out = BIN_BASE64;
+    } else if (strcmp(bin_out, "raw") == 0) {
+        k.bin_out = BIN_RAW;
+    } else {
+        rt_opts_error(&connect_help, "--binary-out: '%s' is not hex, "
+                                     "base64 or raw", bin_out);
+        goto end;
+    }
+    if (max_redirs > 1000) {
+        rt_opts_error(&connect_help, "--max-redirs: at most 1000");
+        goto end;
+    }
+    if (co.key != NULL && co.cert == NULL) {
+        rt_opts_error(&connect_help, "--key goes with --cert");
+        goto end;
+    }
+    if (auth != NULL && (status = rt_session_basic_auth(&k.s, auth)) != 0)
+        goto end;
+    status = RTCTL_EXIT_USAGE;
+    for (i = 0; i < msgs.n; i++) {
+        if (strlen(msgs.v[i]) > MAX_LINE) {
+            rt_opts_error(&connect_help, "-x: longer than 16 MiB");
+            goto end;
+        }
     }
     for (i = 0; i < subprotocols.n; i++) {
         const char *p = subprotocols.v[i];
@@ -460,12 +872,40 @@ int cmd_connect(int argc, char **argv)
             goto end;
         }
     }
+    for (i = 0; i < k.s.o.headers.n; i++) {
+        const char *h = k.s.o.headers.v[i], *why;
+
+        if ((why = rt_ws_client_header_owned(h)) != NULL) {
+            rt_opts_error(&connect_help, "--header: '%s': %s", h, why);
+            goto end;
+        }
+        if ((strncasecmp(h, "origin:", 7) == 0 && origin != NULL) ||
+            (strncasecmp(h, "sec-websocket-protocol:", 23) == 0 &&
+             subprotocols.n > 0)) {
+            rt_opts_error(&connect_help, "--header: '%s': give it as an "
+                                         "option or a header, not both",
+                          h);
+            goto end;
+        }
+    }
+    k.has_wait = wait_ms != UINT64_MAX;
+    k.wait_ms = k.has_wait ? wait_ms : 0;
+    k.slash = slash < 0 ? isatty(STDIN_FILENO) && msgs.n == 0 &&
+                              files.n == 0
+                        : slash;
+    k.mark = k.s.out.tty && !k.s.out.json;
+    k.echo_sent = k.mark && (msgs.n > 0 || files.n > 0 ||
+                             !isatty(STDIN_FILENO));
+    k.status_lines = !k.s.out.quiet && !k.s.out.json && isatty(STDERR_FILENO);
     co.subprotocols = sp.len > 0 ? sp.data : NULL;
     co.origin = origin;
     co.ping_interval_ms = ping_ms;
-    status = run(&k, argv[1], &co);
+    co.max_redirects = location ? (uint32_t)max_redirs : 0;
+    status = run(&k, argv[1], &co, &msgs, &files);
 end:
     rt_strlist_free(&subprotocols);
+    rt_strlist_free(&msgs);
+    rt_strlist_free(&files);
     rt__buf_cleanup(&sp);
     return rt_session_end(&k.s, status);
 }

@@ -66,6 +66,9 @@ struct tail {
     rt_sse_client *client;    /* network mode */
     int order;                /* --order; -1: from the TARGET */
     uint64_t gap_ms;          /* --gap-timeout */
+    int retry_all;            /* --retry-all-errors */
+    const char *cert, *key, *proxy, *auth;
+    uint64_t max_redirs;      /* --max-redirs */
 };
 
 static int wanted(const struct tail *t, const rt_sse_event *ev)
@@ -315,6 +318,11 @@ static int follow(struct tail *t, const char *target, const char *since,
     co.max_line_bytes = (size_t)max_line;
     co.order_by_seq = t->order;
     co.gap_timeout_ms = t->gap_ms;
+    co.retry_all = t->retry_all;
+    co.cert = t->cert;
+    co.key = t->key;
+    co.proxy = t->proxy;
+    co.max_redirects = (uint32_t)t->max_redirs;
     rc = rt_sse_client_new(&t->client, t->s.loop, t->s.url, &co, &cbs, t);
     if (rc != 0)
         return rt_session_fail(&t->s, rc);
@@ -344,6 +352,14 @@ int cmd_tail(int argc, char **argv)
                      "reconnect when no byte arrives for DURATION "
                      "(default 45s; 0: never)"),
         OPT_STR('f', "file", &file, "PATH", "read the stream from PATH"),
+        OPT_UINT(0, "max-redirs", &t.max_redirs, "N",
+                 "follow at most N redirects in a row (default 10; 0: a "
+                 "redirect is an error)"),
+        OPT_BOOL(0, "retry-all-errors", &t.retry_all,
+                 "with --reconnect, retry after any failure, even those "
+                 "that end the command (a Content-Type other than "
+                 "text/event-stream, HTTP 400, 401, 403, 404, 405, too "
+                 "many redirects)"),
         OPT_STR(0, "since", &since, "ID",
                 "start with ID as the last event ID (the id events carry "
                 "until the stream sets one)"),
@@ -363,6 +379,16 @@ int cmd_tail(int argc, char **argv)
         OPT_DURATION(0, "gap-timeout", &t.gap_ms,
                      "with --order, reconnect when a missing seq has not "
                      "arrived within DURATION (default 2s)"),
+        OPT_GROUP("TLS, proxy, authentication"),
+        OPT_STR(0, "cert", &t.cert, "PEM",
+                "present the client certificate in PEM (https://)"),
+        OPT_STR(0, "key", &t.key, "PEM",
+                "the private key of --cert (default: in --cert)"),
+        OPT_STR(0, "proxy", &t.proxy, "URL",
+                "use the proxy URL, as curl's --proxy (default "
+                "$http_proxy, $https_proxy, $ALL_PROXY; '': none)"),
+        OPT_STR(0, "auth", &t.auth, "USER:PASSWORD",
+                "send Basic authentication (Authorization: Basic)"),
         RT_CONN_OPTS(&t.s.o),
         OPT_END(),
     };
@@ -370,6 +396,7 @@ int cmd_tail(int argc, char **argv)
     memset(&t, 0, sizeof(t));
     t.order = -1;
     t.gap_ms = 2000;
+    t.max_redirs = 10;
     rt_session_init(&t.s, &tail_help, "follow", "reconnecting", "events", 1);
     if ((n = rt_session_parse(&t.s, opts, argc, argv, &status)) < 0)
         goto end;
@@ -384,11 +411,22 @@ int cmd_tail(int argc, char **argv)
                                          : "too many arguments");
         goto end;
     }
+    if (t.max_redirs > 1000) {
+        rt_opts_error(&tail_help, "--max-redirs: at most 1000");
+        goto end;
+    }
     if (max_line == 0 || max_line > (uint64_t)1 << 30) {
         rt_opts_error(&tail_help, "--max-line: must be between 1 and 1g");
         goto end;
     }
+    if (t.key != NULL && t.cert == NULL) {
+        rt_opts_error(&tail_help, "--key goes with --cert");
+        goto end;
+    }
     if (file == NULL && strcmp(argv[1], "-") != 0) {
+        if (t.auth != NULL &&
+            (status = rt_session_basic_auth(&t.s, t.auth)) != 0)
+            goto end;
         status = follow(&t, argv[1], since, stall_ms, max_line);
         goto end;
     }
@@ -400,9 +438,13 @@ int cmd_tail(int argc, char **argv)
                                   "TARGET, not to '-' or --file");
         goto end;
     }
-    if (t.order >= 0 || t.gap_ms != 2000) {
-        rt_opts_error(&tail_help, "--order and --gap-timeout apply to a "
-                                  "network TARGET, not to '-' or --file");
+    if (t.order >= 0 || t.gap_ms != 2000 || t.retry_all ||
+        t.max_redirs != 10 || t.cert != NULL || t.proxy != NULL ||
+        t.auth != NULL) {
+        rt_opts_error(&tail_help, "--order, --gap-timeout, --max-redirs, "
+                                  "--retry-all-errors, --cert, --key, "
+                                  "--proxy and --auth apply to a network "
+                                  "TARGET, not to '-' or --file");
         goto end;
     }
 

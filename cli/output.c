@@ -151,7 +151,7 @@ int rt_out_append_safe(rt_buf *b, const char *s, size_t len, int tty,
 int rt_out_sse_event(struct rt_out *o, const rt_sse_event *ev)
 {
     rt_buf b;
-    int rc = 0, named;
+    int rc = 0;
 
     rt__buf_init(&b);
     if (o->json) {
@@ -163,24 +163,25 @@ int rt_out_sse_event(struct rt_out *o, const rt_sse_event *ev)
         rc |= rt__buf_json_str(&b, ev->data, ev->data_len);
         rc |= rt__buf_append(&b, "}\n", 2);
     } else {
-        named = !(ev->type_len == 7 && memcmp(ev->type, "message", 7) == 0);
-        if (named || ev->id_len > 0) {
-            rc |= rt__buf_append(&b, "[", 1);
+        /*
+         * Every event gets its [TYPE ID], "message" included: a bare
+         * line would read as one more line of a multi-line event before.
+         */
+        rc |= rt__buf_append(&b, "[", 1);
+        if (o->color)
+            rc |= rt__buf_append(&b, C_TYPE, strlen(C_TYPE));
+        rc |= rt_out_append_safe(&b, ev->type, ev->type_len, o->tty, 1);
+        if (o->color)
+            rc |= rt__buf_append(&b, C_OFF, strlen(C_OFF));
+        if (ev->id_len > 0) {
+            rc |= rt__buf_append(&b, " ", 1);
             if (o->color)
-                rc |= rt__buf_append(&b, C_TYPE, strlen(C_TYPE));
-            rc |= rt_out_append_safe(&b, ev->type, ev->type_len, o->tty, 1);
+                rc |= rt__buf_append(&b, C_DIM, strlen(C_DIM));
+            rc |= rt_out_append_safe(&b, ev->id, ev->id_len, o->tty, 1);
             if (o->color)
                 rc |= rt__buf_append(&b, C_OFF, strlen(C_OFF));
-            if (ev->id_len > 0) {
-                rc |= rt__buf_append(&b, " ", 1);
-                if (o->color)
-                    rc |= rt__buf_append(&b, C_DIM, strlen(C_DIM));
-                rc |= rt_out_append_safe(&b, ev->id, ev->id_len, o->tty, 1);
-                if (o->color)
-                    rc |= rt__buf_append(&b, C_OFF, strlen(C_OFF));
-            }
-            rc |= rt__buf_append(&b, "] ", 2);
         }
+        rc |= rt__buf_append(&b, "] ", 2);
         rc |= rt_out_append_safe(&b, ev->data, ev->data_len, o->tty, 1);
         rc |= rt__buf_append(&b, "\n", 1);
     }

@@ -143,6 +143,53 @@ int rt_session_parse(struct rt_session *s, const struct rt_opt *opts,
     return n;
 }
 
+int rt_session_basic_auth(struct rt_session *s, const char *userpass)
+{
+    static const char b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *p = (const unsigned char *)userpass;
+    size_t len = strlen(userpass), i, n = 0, o;
+    const char **hv;
+    uint32_t v;
+
+    if (strchr(userpass, ':') == NULL || strpbrk(userpass, "\r\n")) {
+        rt_opts_error(s->help, "--auth: give USER:PASSWORD");
+        return RTCTL_EXIT_USAGE;
+    }
+    while (s->headers != NULL && s->headers[n] != NULL)
+        if (is_authorization(s->headers[n++])) {
+            rt_opts_error(s->help, "--auth: not with --token, $RTCTL_TOKEN "
+                                   "or an Authorization header");
+            return RTCTL_EXIT_USAGE;
+        }
+    s->basic = rt__malloc(sizeof("Authorization: Basic ") + 4 * (len / 3 + 1));
+    hv = rt__calloc(n + 2, sizeof(*hv));
+    if (s->basic == NULL || hv == NULL) {
+        rt__free(hv);
+        rt_errf(&s->out, "out of memory");
+        return RTCTL_EXIT_RUNTIME;
+    }
+    o = (size_t)sprintf(s->basic, "Authorization: Basic ");
+    for (i = 0; i < len; i += 3) {
+        v = (uint32_t)p[i] << 16;
+        if (i + 1 < len)
+            v |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < len)
+            v |= p[i + 2];
+        s->basic[o++] = b64[v >> 18];
+        s->basic[o++] = b64[(v >> 12) & 63];
+        s->basic[o++] = i + 1 < len ? b64[(v >> 6) & 63] : '=';
+        s->basic[o++] = i + 2 < len ? b64[v & 63] : '=';
+    }
+    s->basic[o] = '\0';
+    memcpy(hv, s->headers, n * sizeof(*hv));
+    hv[n] = s->basic;
+    rt__free(s->hv);
+    s->hv = hv;
+    s->headers = hv;
+    return 0;
+}
+
 int rt_session_net_opts_given(const struct rt_session *s)
 {
     const struct rt_conn_opts *o = &s->o;
@@ -399,6 +446,8 @@ int rt_session_end(struct rt_session *s, int status)
     s->url = NULL;
     rt__free(s->auth);
     s->auth = NULL;
+    rt__free(s->basic);
+    s->basic = NULL;
     rt__free(s->hv);
     s->hv = NULL;
     s->headers = NULL;

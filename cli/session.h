@@ -133,6 +133,7 @@ struct rt_session {
     /* private */
     const char **hv;
     char *auth;
+    char *basic; /* rt_session_basic_auth()'s header */
     void (*stop)(void *ud);
     void *stop_ud;
     uv_signal_t sigint, sigterm;
@@ -164,6 +165,14 @@ void rt_session_init(struct rt_session *s, const struct rt_cmd_help *help,
  */
 int rt_session_parse(struct rt_session *s, const struct rt_opt *opts,
                      int argc, char **argv, int *status);
+
+/*
+ * --auth USER:PASS: add "Authorization: Basic BASE64" to s.headers (RFC
+ * 7617).  After rt_session_parse().  Returns 0, or the exit status after
+ * printing why: RTCTL_EXIT_USAGE without a ':', or beside --token,
+ * $RTCTL_TOKEN or an Authorization header.
+ */
+int rt_session_basic_auth(struct rt_session *s, const char *userpass);
 
 /* 1 when an option of the Connection group was given (for file modes). */
 int rt_session_net_opts_given(const struct rt_session *s);

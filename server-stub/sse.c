@@ -112,6 +112,11 @@ int rt__sse_start(struct conn *c, const char *room)
                                     (const unsigned char *)"cache-control:",
                                     (const unsigned char *)"no-cache", 8, &p,
                                     end) ||
+        /* nginx buffers a proxied response without it */
+        lws_add_http_header_by_name(c->wsi, (const unsigned char *)
+                                    "x-accel-buffering:",
+                                    (const unsigned char *)"no", 2, &p,
+                                    end) ||
         lws_finalize_write_http_header(c->wsi, start, &p, end))
         return -1;
     lws_http_mark_sse(c->wsi);

@@ -5,17 +5,20 @@
 set -eu
 
 # chromium: headless, for tests/e2e/t5100-serve-browser.sh; tmux drives
-# the terminal of rtctl chat in tests/e2e/t1710-chat-tty.sh.  The clang
-# version is the Makefile's (CLANG_VERSION), for the sanitizer build, the
-# fuzzers (libclang-rt) and the format check (clang-format).  No test
-# installs anything: what they need is here.
+# the terminal of rtctl chat in tests/e2e/t1710-chat-tty.sh; nginx is the
+# reverse proxy in front of rtctl serve in tests/e2e/t1220-tail-foreign.sh
+# (nodejs and npm, for the npm peers of tests/e2e/peers.sh, come from
+# wherever the machine has them).  The clang version is the Makefile's
+# (CLANG_VERSION), for the sanitizer build, the fuzzers (libclang-rt) and
+# the format check (clang-format).  No test installs anything: what they
+# need is here.
 v=${CLANG_VERSION:-14}
 pkgs="build-essential cmake pkg-config
       libcjson-dev libcmocka-dev libssl-dev libuv1-dev libwebsockets-dev
       libcurl4-openssl-dev libreadline-dev libhiredis-dev
       clang-$v libclang-rt-$v-dev clang-format-$v scdoc mandoc
       python3 python3-websockets curl openssl
-      chromium tmux"
+      chromium tmux nginx"
 
 missing=
 for p in $pkgs; do

@@ -15,6 +15,8 @@
  * - attempt counts delays handed out since the last reset and saturates.
  * - floor_ms <= RT_BACKOFF_RETRY_AFTER_MAX_MS; has_floor is cleared by the
  *   delay that honours it.
+ * - retry_ms is 0 or the base_ms set_retry() set: a delay is never below
+ *   it, and retry_ms + cap_ms / 2 fits in 64 bits.
  *
  * The module is pure: the caller passes randomness and the current time,
  * and HTTP dates are converted with days-from-civil arithmetic, not timegm.
@@ -73,7 +75,15 @@ int rt_backoff_next(rt_backoff *b, uint32_t rand32, uint64_t *delay_ms)
         return RT_EEXHAUSTED;
     c = ceiling(b);
     span = c * b->p.jitter_pct / 100;
-    d = c - span + ((span * rand32) >> 32);
+    if (b->retry_ms != 0) {
+        /*
+         * The server's retry: is the least wait: the jitter goes above
+         * it, up to half the ceiling, which still doubles per attempt.
+         */
+        d = b->retry_ms + (((span / 2) * rand32) >> 32);
+    } else {
+        d = c - span + ((span * rand32) >> 32);
+    }
     if (b->has_floor && d < b->floor_ms)
         d = b->floor_ms;
     b->has_floor = 0;
@@ -102,6 +112,7 @@ void rt_backoff_set_retry(rt_backoff *b, uint64_t ms)
     if (ms > RT_BACKOFF_MAX_MS)
         ms = RT_BACKOFF_MAX_MS;
     b->p.base_ms = ms;
+    b->retry_ms = ms;
     if (b->p.cap_ms < ms)
         b->p.cap_ms = ms;
 }

@@ -69,8 +69,16 @@ struct lws_vhost;
 struct lws_context;
 struct rt__ws_ctx;
 struct rt__ws_ctx **rt__loop_ws_slot(rt_loop *l);
-/* The vhost for this trust store; 0, RT_ENOMEM, RT_ETLS, RT_ESTATE. */
-int rt__loop_ws_vhost(rt_loop *l, const char *cacert,
+/*
+ * What a client vhost is made of (TLS trust and identity, the proxy are
+ * per vhost in lws); any field may be NULL: the system's store, no client
+ * certificate, no proxy.
+ */
+struct rt__ws_vhost_key {
+    const char *cacert, *cert, *key, *proxy;
+};
+/* The vhost for |k|; 0, RT_ENOMEM, RT_ETLS, RT_EINVAL, RT_ESTATE. */
+int rt__loop_ws_vhost(rt_loop *l, const struct rt__ws_vhost_key *k,
                       struct lws_context **ctx, struct lws_vhost **out);
 void rt__ws_ctx_destroy(struct rt__ws_ctx *w, int phase);
 

@@ -43,10 +43,13 @@ struct rt_sse_client {
     rt_loop *loop;
     char *url;
     char *cacert;
+    char *cert, *key, *proxy;
     struct curl_slist *user_headers; /* the caller's, copied */
     struct curl_slist *req_headers;  /* this attempt's */
     int insecure;
     int no_reconnect;
+    int retry_all;
+    uint32_t max_redirects;
     uint64_t connect_timeout_ms;
     uint64_t stall_timeout_ms;
     rt_sse_parser *parser;
@@ -69,12 +72,14 @@ struct rt_sse_client {
     /* The attempt in flight. */
     int judged;   /* the final answer's headers were seen */
     int opened;   /* 200 text/event-stream */
+    int got_event; /* an event arrived on this attempt */
     int stop_204; /* the server said stop */
     int fail_err; /* set by a callback, acted on in done() */
     int fail_final;
     uint64_t open_at;
     char reason[64];      /* status line text after the code */
     char retry_after[64]; /* the Retry-After value, "" when none */
+    char location[256];   /* the Location value, "" when none */
     char errbuf[CURL_ERROR_SIZE];
     char errmsg[512];
 };
@@ -111,6 +116,7 @@ static int on_parsed(const rt_sse_event *ev, void *ud)
 
     if (c->closing)
         return 1;
+    c->got_event = 1;
     rt_backoff_delivered(&c->backoff);
     if (c->seq == NULL) {
         c->cbs.on_event(c, ev, c->ud);
@@ -196,7 +202,9 @@ static int judge(rt_sse_client *c, long code)
     if (code == 200) {
         curl_easy_getinfo(c->easy, CURLINFO_CONTENT_TYPE, &ct);
         if (!is_event_stream(ct)) {
+            /* WHATWG: "fail the connection", for good. */
             c->fail_err = RT_EPROTO;
+            c->fail_final = !c->retry_all;
             set_err(c, "Content-Type is '%s', not text/event-stream",
                     ct != NULL ? ct : "(none)");
             return 0;
@@ -211,8 +219,15 @@ static int judge(rt_sse_client *c, long code)
         return 0;
     }
     c->fail_err = RT_EHTTP;
-    c->fail_final = code == 400 || code == 401 || code == 403 ||
-                    code == 404 || code == 405;
+    c->fail_final = !c->retry_all &&
+                    (code == 400 || code == 401 || code == 403 ||
+                     code == 404 || code == 405);
+    if (code >= 300 && code < 400) {
+        c->fail_final = !c->retry_all;
+        set_err(c, "HTTP %ld%s%s, a redirect to '%s' (not followed)", code,
+                c->reason[0] ? " " : "", c->reason, c->location);
+        return 0;
+    }
     set_err(c, "HTTP %ld%s%s", code, c->reason[0] ? " " : "", c->reason);
     return 0;
 }
@@ -232,6 +247,7 @@ static size_t on_header(char *b, size_t size, size_t n, void *ud)
         /* A new response (after a 1xx or a redirect). */
         c->retry_after[0] = '\0';
         c->reason[0] = '\0';
+        c->location[0] = '\0';
         sp = memchr(b, ' ', len);
         if (sp != NULL)
             sp = memchr(sp + 1, ' ', len - (size_t)(sp + 1 - b));
@@ -245,11 +261,17 @@ static size_t on_header(char *b, size_t size, size_t n, void *ud)
                    len - 12);
         return len;
     }
+    if (rt__net_ieq_prefix(b, len, "location:")) {
+        rt__net_copy_value(c->location, sizeof(c->location), b + 9, len - 9);
+        return len;
+    }
     if (!(len == 2 && b[0] == '\r') && !(len == 1 && b[0] == '\n'))
         return len;
     /* The end of one response's headers. */
     curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &code);
-    if (code < 200 || (code >= 300 && code < 400))
+    if (code < 200 ||
+        (code >= 300 && code < 400 && c->max_redirects > 0 &&
+         code != 300 && code != 304 && code != 305 && code != 306))
         return len; /* interim, or a redirect curl follows */
     c->in_cb = 1;
     go_on = judge(c, code);
@@ -333,7 +355,7 @@ static int connect_now(rt_sse_client *c)
         h = n;
     }
 
-    c->judged = c->opened = c->stop_204 = 0;
+    c->judged = c->opened = c->stop_204 = c->got_event = 0;
     c->fail_err = c->fail_final = 0;
     c->reason[0] = c->retry_after[0] = c->errbuf[0] = '\0';
     rt_sse_parser_reset(c->parser);
@@ -348,8 +370,9 @@ static int connect_now(rt_sse_client *c)
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "rtctl/" RT_VERSION_STRING);
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION,
+                     c->max_redirects > 0 ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)c->max_redirects);
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -359,6 +382,12 @@ static int connect_now(rt_sse_client *c)
                      (long)c->connect_timeout_ms);
     if (c->cacert != NULL)
         curl_easy_setopt(e, CURLOPT_CAINFO, c->cacert);
+    if (c->cert != NULL)
+        curl_easy_setopt(e, CURLOPT_SSLCERT, c->cert);
+    if (c->key != NULL)
+        curl_easy_setopt(e, CURLOPT_SSLKEY, c->key);
+    if (c->proxy != NULL)
+        curl_easy_setopt(e, CURLOPT_PROXY, c->proxy);
     if (c->insecure) {
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -468,6 +497,12 @@ static void done(rt__xfer *x, CURLcode res)
         failed(c, RT_ECLOSED, 0);
         return;
     }
+    if (res == CURLE_TOO_MANY_REDIRECTS) {
+        set_err(c, "more than %u redirects in a row",
+                (unsigned)c->max_redirects);
+        failed(c, RT_EHANDSHAKE, !c->retry_all);
+        return;
+    }
     err = res == CURLE_OK ? RT_ECLOSED : rt__net_map_curl(res);
     set_err(c, "%s: %s", rt_strerror(err),
             c->errbuf[0] ? c->errbuf : curl_easy_strerror(res));
@@ -477,11 +512,27 @@ static void done(rt__xfer *x, CURLcode res)
 static void on_stall(uv_timer_t *t)
 {
     rt_sse_client *c = t->data;
+    curl_off_t tcp = 0;
+    int connected, first;
 
     if (c->easy == NULL || c->closing)
         return;
+    connected = c->opened;
+    if (!connected)
+        curl_easy_getinfo(c->easy, CURLINFO_CONNECT_TIME_T, &tcp);
+    first = !c->got_event && (connected || tcp > 0);
     end_transfer(c);
-    set_err(c, "no bytes for %llu ms", (unsigned long long)c->stall_timeout_ms);
+    /*
+     * A proxy that buffers the response (nginx without X-Accel-Buffering:
+     * no or proxy_buffering off) holds back the headers or the first
+     * events: the stream looks stalled from the start.
+     */
+    set_err(c, "no bytes for %llu ms%s%s",
+            (unsigned long long)c->stall_timeout_ms,
+            !first ? ""
+            : connected ? " and no event since the response headers"
+                        : " after connecting, not even the response headers",
+            first ? "; a proxy in between may be buffering the stream" : "");
     failed(c, RT_ETIMEDOUT, 0);
 }
 
@@ -524,6 +575,9 @@ static void on_handle_closed(uv_handle_t *h)
     rt__sse_seq_free(c->seq);
     curl_slist_free_all(c->user_headers);
     rt__free(c->cacert);
+    rt__free(c->cert);
+    rt__free(c->key);
+    rt__free(c->proxy);
     rt__free(c->url);
     rt__free(c);
 }
@@ -561,6 +615,7 @@ void rt_sse_client_opts_init(rt_sse_client_opts *o)
     o->stall_timeout_ms = 45000;
     rt_backoff_policy_init(&o->backoff);
     o->gap_timeout_ms = 2000;
+    o->max_redirects = 10;
 }
 
 int rt_sse_client_new(rt_sse_client **out, rt_loop *loop, const char *url,
@@ -606,8 +661,14 @@ int rt_sse_client_new(rt_sse_client **out, rt_loop *loop, const char *url,
     if (rc != 0)
         goto fail;
     rc = RT_ENOMEM;
-    if (o->cacert != NULL &&
-        (c->cacert = rt__strndup(o->cacert, strlen(o->cacert))) == NULL)
+    if ((o->cacert != NULL &&
+         (c->cacert = rt__strndup(o->cacert, strlen(o->cacert))) == NULL) ||
+        (o->cert != NULL &&
+         (c->cert = rt__strndup(o->cert, strlen(o->cert))) == NULL) ||
+        (o->key != NULL &&
+         (c->key = rt__strndup(o->key, strlen(o->key))) == NULL) ||
+        (o->proxy != NULL &&
+         (c->proxy = rt__strndup(o->proxy, strlen(o->proxy))) == NULL))
         goto fail;
     for (hp = o->headers; hp != NULL && *hp != NULL; hp++) {
         if ((n = curl_slist_append(c->user_headers, *hp)) == NULL)
@@ -641,6 +702,8 @@ int rt_sse_client_new(rt_sse_client **out, rt_loop *loop, const char *url,
     c->loop = loop;
     c->insecure = o->insecure;
     c->no_reconnect = o->no_reconnect;
+    c->retry_all = o->retry_all;
+    c->max_redirects = o->max_redirects;
     c->connect_timeout_ms = o->connect_timeout_ms;
     c->stall_timeout_ms = o->stall_timeout_ms;
     c->cbs = *cbs;
@@ -658,6 +721,9 @@ fail:
     rt__sse_seq_free(c->seq);
     curl_slist_free_all(c->user_headers);
     rt__free(c->cacert);
+    rt__free(c->cert);
+    rt__free(c->key);
+    rt__free(c->proxy);
     rt__free(c->url);
     rt__free(c);
     return rc;

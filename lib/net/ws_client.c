@@ -36,6 +36,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
@@ -53,11 +54,17 @@
 struct rt_ws_client {
     rt_loop *loop;
     rt_url *base;
+    rt_url *target; /* where a redirect sent this attempt; NULL: base */
+    rt_url *next;   /* where the last answer redirects to */
+    uint32_t hops, max_redirects;
+    int user_host;  /* Host came from the caller: keep it */
     char *host_hdr;
+    char *target_host;
     char **headers; /* the caller's, copied, NULL-terminated */
     char *subprotocols;
     char *origin;
     char *cacert;
+    char *cert, *key, *proxy;
     int insecure, raw, no_reconnect;
     int keep_user; /* no user or token of the caller's: keep the server's */
     uint64_t connect_timeout_ms, ping_interval_ms, pong_timeout_ms;
@@ -76,6 +83,12 @@ struct rt_ws_client {
     uint64_t attempt_at, up_at, last_rx, ping_at;
     int ping_due;
     unsigned close_code, want_close;
+    int ending;     /* rt_ws_client_end(): the close handshake is on */
+    int close_sent; /* our close frame went out; the server's is awaited */
+    char end_reason[124];
+    unsigned char user_ping[125]; /* rt_ws_client_ping()'s payload */
+    size_t user_ping_len;
+    int user_ping_due;
     unsigned last_close_code; /* of the last connection that ended */
     char close_reason[124];
     int fail_err, fail_final; /* what ended the attempt, when known */
@@ -180,7 +193,7 @@ static void request_close(rt_ws_client *c, unsigned code)
 static int enqueue(rt_ws_client *c, int binary, const void *data, size_t len,
                    const char *id)
 {
-    if (c->closing)
+    if (c->closing || c->ending)
         return RT_ESTATE;
     if (len > INT_MAX) /* lws_write() counts in int */
         return RT_EINVAL;
@@ -403,7 +416,7 @@ static int ws_path(rt_ws_client *c, char **out)
     uint64_t since = 0;
     int rc;
 
-    if ((rc = rt_url_dup(&u, c->base)) != 0)
+    if ((rc = rt_url_dup(&u, c->target != NULL ? c->target : c->base)) != 0)
         return rc;
     /*
      * A server-assigned name is kept across reconnections, so that the
@@ -432,19 +445,26 @@ static void connect_now(rt_ws_client *c)
     struct lws_client_connect_info i;
     struct lws_context *ctx = NULL;
     struct lws_vhost *vh;
+    struct rt__ws_vhost_key vk;
+    const rt_url *cur = c->target != NULL ? c->target : c->base;
     char *path = NULL;
-    int rc, tls = rt_url_is_tls(c->base);
+    int rc, tls = rt_url_is_tls(cur);
 
     c->established = c->state_open = 0;
     c->ping_due = 0;
     c->ping_at = 0;
-    c->close_code = c->want_close = 0;
+    c->close_code = c->want_close = c->close_sent = 0;
+    c->user_ping_due = 0;
     c->close_reason[0] = '\0';
     c->fail_err = c->fail_final = c->too_big = 0;
     rt__buf_clear(&c->rx);
     rt__ws_proto_connecting(c->proto);
 
-    rc = rt__loop_ws_vhost(c->loop, c->cacert, &ctx, &vh);
+    vk.cacert = c->cacert;
+    vk.cert = c->cert;
+    vk.key = c->key;
+    vk.proxy = c->proxy;
+    rc = rt__loop_ws_vhost(c->loop, &vk, &ctx, &vh);
     /*
      * The first attempt creates the lws context and loads the trust store
      * (400 ms under ASan): the attempt's timers measure from after that,
@@ -463,10 +483,10 @@ static void connect_now(rt_ws_client *c)
     memset(&i, 0, sizeof(i));
     i.context = ctx;
     i.vhost = vh;
-    i.address = rt_url_host(c->base);
-    i.port = rt_url_port(c->base);
+    i.address = rt_url_host(cur);
+    i.port = rt_url_port(cur);
     i.path = path;
-    i.host = c->host_hdr;
+    i.host = c->target_host != NULL ? c->target_host : c->host_hdr;
     i.origin = c->origin;
     i.protocol = c->subprotocols;
     i.local_protocol_name = RT__WS_PROTOCOL;
@@ -543,10 +563,41 @@ static void on_after_attempt(uv_timer_t *t)
     uv_timer_stop(&c->gap_timer);
     if (c->established)
         c->last_close_code = c->close_code;
+    if (c->ending && !c->closing) {
+        /* rt_ws_client_end(): the handshake is over, no reconnection. */
+        c->closing = 1;
+        rt__ws_proto_stop(c->proto);
+        c->close_err = 0;
+        c->errmsg[0] = '\0';
+    }
     if (c->closing) {
         finalize(c);
         return;
     }
+    if (c->next != NULL) {
+        /* A redirect: the next hop at once, no backoff. */
+        rt_url_free(c->target);
+        c->target = c->next;
+        c->next = NULL;
+        c->hops++;
+        rt__free(c->target_host);
+        c->target_host = NULL;
+        if (!c->user_host &&
+            rt_url_host_header(c->target, &c->target_host) != 0) {
+            set_err(c, "out of memory following a redirect");
+            begin_close(c, RT_ENOMEM);
+            return;
+        }
+        emit_state(c, RT_WS_CONNECTING, 0, 0);
+        connect_now(c);
+        return;
+    }
+    /* A reconnection starts from the URL given, not where it led. */
+    rt_url_free(c->target);
+    c->target = NULL;
+    rt__free(c->target_host);
+    c->target_host = NULL;
+    c->hops = 0;
     rt__ws_proto_disconnected(c->proto);
     if (c->established)
         rt_backoff_connected(&c->backoff, now_ms(c) - c->up_at);
@@ -558,8 +609,13 @@ static void on_after_attempt(uv_timer_t *t)
         else if (c->established)
             set_err(c, "connection lost (1006: no close frame)");
         else
-            set_err(c, "connection failed");
-        err = RT_ECLOSED;
+            set_err(c, "the server closed the connection before the "
+                       "upgrade%s", rt_url_is_tls(c->base)
+                                        ? " (a TLS client certificate "
+                                          "missing or refused?)"
+                                        : "");
+        /* Never upgraded: the handshake failed, as curl's clients say. */
+        err = c->established ? RT_ECLOSED : RT_EHANDSHAKE;
         final = final_close_code(c->close_code);
     }
     if (final || c->no_reconnect) {
@@ -578,13 +634,90 @@ static void on_after_attempt(uv_timer_t *t)
 
 /* --- the lws protocol callback */
 
+/*
+ * Resolve the Location |loc| of an answer to |cur| into a ws(s) URL
+ * (RFC 9110 10.2.2: it may be relative); http(s) becomes ws(s).
+ */
+static int redirect_url(const rt_url *cur, const char *loc, rt_url **out)
+{
+    rt_buf b;
+    char *origin = NULL;
+    const char *path = rt_url_path(cur), *slash;
+    int rc = 0;
+
+    if (strstr(loc, "://") != NULL)
+        return rt_url_resolve(out, loc, loc, RT_URL_KIND_WS, NULL, 0);
+    rt__buf_init(&b);
+    if (loc[0] == '/' && loc[1] == '/') {
+        rc |= rt__buf_append(&b, rt_url_is_tls(cur) ? "wss:" : "ws:",
+                             rt_url_is_tls(cur) ? 4 : 3);
+    } else {
+        if ((rc = rt_url_origin(cur, &origin)) != 0)
+            return rc;
+        rc |= rt__buf_append(&b, origin, strlen(origin));
+        if (loc[0] != '/') {
+            slash = strrchr(path, '/');
+            rc |= rt__buf_append(&b, path,
+                                 slash != NULL ? (size_t)(slash - path) + 1
+                                               : 0);
+        }
+    }
+    rc |= rt__buf_append(&b, loc, strlen(loc));
+    rc |= rt__buf_putc(&b, '\0');
+    rt_free(origin);
+    if (rc == 0)
+        rc = rt_url_resolve(out, b.data, b.data, RT_URL_KIND_WS, NULL, 0);
+    else
+        rc = RT_ENOMEM;
+    rt__buf_cleanup(&b);
+    return rc;
+}
+
+/* A 3xx to the upgrade: follow it (c->next), or say where it led. */
+static void redirected(rt_ws_client *c, struct lws *wsi, unsigned status)
+{
+    const rt_url *cur = c->target != NULL ? c->target : c->base;
+    char loc[1024];
+    int n = lws_hdr_copy(wsi, loc, sizeof(loc), WSI_TOKEN_HTTP_LOCATION);
+
+    if (n <= 0) {
+        attempt_failed(c, RT_EHTTP, 1,
+                       "HTTP %u: a redirect without a usable Location", status);
+        return;
+    }
+    if (c->max_redirects == 0) {
+        attempt_failed(c, RT_EHTTP, 1,
+                       "HTTP %u: a redirect to '%s' (not followed)", status,
+                       loc);
+        return;
+    }
+    if (c->hops >= c->max_redirects) {
+        attempt_failed(c, RT_EHANDSHAKE, 1,
+                       "more than %u redirects in a row (the last to '%s')",
+                       (unsigned)c->max_redirects, loc);
+        return;
+    }
+    rt_url_free(c->next);
+    c->next = NULL;
+    if (redirect_url(cur, loc, &c->next) != 0) {
+        attempt_failed(c, RT_EHTTP, 1,
+                       "HTTP %u: a redirect to '%s', not a WebSocket URL",
+                       status, loc);
+        return;
+    }
+    set_err(c, "HTTP %u: redirected to '%s'", status, loc);
+}
+
 static void connection_error(rt_ws_client *c, struct lws *wsi,
                              const char *in)
 {
     unsigned status = lws_http_client_http_response(wsi);
     const char *s = in != NULL ? in : "";
 
-    if (status >= 100 && status != 101) {
+    if (status == 301 || status == 302 || status == 303 || status == 307 ||
+        status == 308) {
+        redirected(c, wsi, status);
+    } else if (status >= 100 && status != 101) {
         attempt_failed(c, RT_EHTTP,
                        status == 400 || status == 401 || status == 403 ||
                            status == 404 || status == 405,
@@ -602,7 +735,7 @@ static void connection_error(rt_ws_client *c, struct lws *wsi,
         if (v != X509_V_OK)
             attempt_failed(c, RT_ETLS, 1,
                            "TLS failure: the server's certificate: %s (use "
-                           "cacert to trust it)",
+                           "--cacert to trust it)",
                            X509_verify_cert_error_string(v));
         else
             attempt_failed(c, RT_ETLS, 0, "TLS failure: %s", s);
@@ -636,11 +769,26 @@ static int append_headers(rt_ws_client *c, void *in, size_t len)
 
 static int writeable(rt_ws_client *c, struct lws *wsi)
 {
-    unsigned char pbuf[LWS_PRE + 32];
+    unsigned char pbuf[LWS_PRE + 128];
     const void *data;
     size_t len = 0;
     int n, binary = 0;
 
+    if (c->close_sent)
+        return 0;
+    if (c->user_ping_due) {
+        c->user_ping_due = 0;
+        memcpy(pbuf + LWS_PRE, c->user_ping, c->user_ping_len);
+        if (c->cbs.on_control != NULL)
+            c->cbs.on_control(c, RT_WS_PING_SENT, 0,
+                              (const char *)c->user_ping, c->user_ping_len,
+                              c->ud);
+        if (lws_write(wsi, pbuf + LWS_PRE, c->user_ping_len,
+                      LWS_WRITE_PING) < (int)c->user_ping_len)
+            return -1;
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
     if (c->ping_due) {
         c->ping_due = 0;
         n = snprintf((char *)pbuf + LWS_PRE, 32, "rtctl %llu",
@@ -680,10 +828,20 @@ static int writeable(rt_ws_client *c, struct lws *wsi)
          * returns -1 after lws_close_reason(): write the close frame
          * ourselves (opcode 8; lws's LWS_WRITE_CLOSE is 4), then end.
          */
+        size_t rl = c->ending ? strlen(c->end_reason) : 0;
+
         pbuf[LWS_PRE] = (unsigned char)(c->want_close >> 8);
         pbuf[LWS_PRE + 1] = (unsigned char)(c->want_close & 0xff);
-        lws_write(wsi, pbuf + LWS_PRE, 2, (enum lws_write_protocol)4);
-        return -1;
+        memcpy(pbuf + LWS_PRE + 2, c->end_reason, rl);
+        lws_write(wsi, pbuf + LWS_PRE, 2 + rl, (enum lws_write_protocol)4);
+        if (!c->ending)
+            return -1;
+        /*
+         * The close handshake (RFC 6455 5.5.1): read on until the
+         * server's close frame; request_close()'s deadline bounds it.
+         */
+        c->close_sent = 1;
+        return 0;
     }
     return 0;
 }
@@ -728,6 +886,7 @@ int rt__wsc_callback(struct lws *wsi, enum lws_callback_reasons reason,
         break;
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         c->established = 1;
+        c->hops = 0;
         c->connections++;
         c->up_at = c->last_rx = now_ms(c);
         if (c->closing) {
@@ -746,13 +905,15 @@ int rt__wsc_callback(struct lws *wsi, enum lws_callback_reasons reason,
         break;
     case LWS_CALLBACK_CLIENT_RECEIVE:
         c->last_rx = now_ms(c);
+        /* Ending, the answers still on their way are delivered. */
         if (!c->closing && !c->too_big && c->fail_err == 0)
             receive(c, wsi, in, len);
         break;
     case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
         c->last_rx = now_ms(c);
         /* Answered: the next ping is due an interval from now. */
-        if (c->state_open && !c->closing && c->ping_interval_ms > 0)
+        if (c->state_open && !c->closing && !c->ending &&
+            c->ping_interval_ms > 0)
             start_liveness(c);
         if (c->cbs.on_control != NULL && !c->closing)
             c->cbs.on_control(c, RT_WS_PONG_RECEIVED, 0, in, len, c->ud);
@@ -773,6 +934,9 @@ int rt__wsc_callback(struct lws *wsi, enum lws_callback_reasons reason,
         if (c->cbs.on_control != NULL)
             c->cbs.on_control(c, RT_WS_CLOSE_RECEIVED, c->close_code,
                               c->close_reason, rl, c->ud);
+        /* The answer to our close: the handshake is done, no echo. */
+        if (c->close_sent)
+            return -1;
         break;
     }
     case LWS_CALLBACK_CLIENT_CLOSED:
@@ -808,7 +972,13 @@ static void ws_free(rt_ws_client *c)
     rt__free(c->subprotocols);
     rt__free(c->origin);
     rt__free(c->cacert);
+    rt__free(c->cert);
+    rt__free(c->key);
+    rt__free(c->proxy);
     rt__free(c->host_hdr);
+    rt__free(c->target_host);
+    rt_url_free(c->target);
+    rt_url_free(c->next);
     rt_url_free(c->base);
     rt__free(c);
 }
@@ -905,6 +1075,129 @@ static int has_identity(const rt_url *u, const char *const *headers)
     return 0;
 }
 
+/*
+ * The handshake headers lws writes itself.  Three of them the caller may
+ * set through -H all the same: they take the place of lws's (Host) or of
+ * the option lws builds them from (Origin, Sec-WebSocket-Protocol, which
+ * lws must know to accept the server's choice).  The others would go out
+ * twice, or contradict what lws checks in the answer.
+ */
+enum hdr_kind { HDR_PLAIN, HDR_HOST, HDR_ORIGIN, HDR_PROTOCOL, HDR_OWNED };
+
+static enum hdr_kind hdr_kind(const char *h, const char **value)
+{
+    static const struct {
+        const char *name;
+        enum hdr_kind kind;
+    } names[] = {
+        {"host", HDR_HOST},
+        {"origin", HDR_ORIGIN},
+        {"sec-websocket-protocol", HDR_PROTOCOL},
+        {"sec-websocket-key", HDR_OWNED},
+        {"sec-websocket-version", HDR_OWNED},
+        {"sec-websocket-extensions", HDR_OWNED},
+        {"sec-websocket-accept", HDR_OWNED},
+        {"upgrade", HDR_OWNED},
+        {"connection", HDR_OWNED},
+    };
+    const char *colon = strchr(h, ':');
+    size_t i, n;
+
+    if (colon == NULL)
+        return HDR_PLAIN;
+    n = (size_t)(colon - h);
+    while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+        n--;
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strlen(names[i].name) != n ||
+            !rt__net_ieq_prefix(h, n, names[i].name))
+            continue;
+        for (colon++; *colon == ' ' || *colon == '\t'; colon++)
+            ;
+        *value = colon;
+        return names[i].kind;
+    }
+    return HDR_PLAIN;
+}
+
+const char *rt_ws_client_header_owned(const char *header)
+{
+    const char *v = NULL;
+
+    if (header == NULL)
+        return NULL;
+    switch (hdr_kind(header, &v)) {
+    case HDR_OWNED:
+        return "the WebSocket handshake sets it";
+    default:
+        return NULL;
+    }
+}
+
+/* Does NO_PROXY (a comma list of names, domain suffixes, "*") cover it? */
+static int no_proxy(const char *host)
+{
+    const char *np = getenv("NO_PROXY"), *p, *e;
+    size_t hl = strlen(host), n;
+
+    if (np == NULL || *np == '\0')
+        np = getenv("no_proxy");
+    for (p = np; p != NULL && *p != '\0'; p = *e ? e + 1 : e) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        e = p + strcspn(p, ",");
+        n = (size_t)(e - p);
+        while (n > 0 && p[n - 1] == ' ')
+            n--;
+        if (n > 0 && p[0] == '.') {
+            p++;
+            n--;
+        }
+        if (n == 1 && p[0] == '*')
+            return 1;
+        if (n > 0 && n <= hl && strncasecmp(host + hl - n, p, n) == 0 &&
+            (n == hl || host[hl - n - 1] == '.'))
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * The proxy for |u|: |given| ("" none), else the environment as curl
+ * reads it; into *|out| as lws wants it, "[user:pass@]host:port", NULL
+ * for none.
+ */
+static int pick_proxy(const rt_url *u, const char *given, char **out)
+{
+    const char *p = given, *end;
+    size_t n;
+
+    *out = NULL;
+    if (p == NULL && !no_proxy(rt_url_host(u))) {
+        if (rt_url_is_tls(u) && ((p = getenv("https_proxy")) == NULL ||
+                                 *p == '\0'))
+            p = getenv("HTTPS_PROXY");
+        if (!rt_url_is_tls(u))
+            p = getenv("http_proxy");
+        if (p == NULL || *p == '\0')
+            p = getenv("ALL_PROXY");
+        if (p == NULL || *p == '\0')
+            p = getenv("all_proxy");
+    }
+    if (p == NULL || *p == '\0')
+        return 0;
+    if (strncmp(p, "http://", 7) == 0)
+        p += 7;
+    else if (strstr(p, "://") != NULL)
+        return RT_EINVAL; /* lws speaks to an http:// proxy only */
+    end = p + strcspn(p, "/");
+    n = (size_t)(end - p);
+    if (n == 0 || memchr(p, ':', n) == NULL || !rt__net_header_safe(p))
+        return RT_EINVAL;
+    *out = rt__strndup(p, n);
+    return *out == NULL ? RT_ENOMEM : 0;
+}
+
 static char *dup_opt(const char *s, int *failed)
 {
     char *d;
@@ -977,15 +1270,51 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
     c->subprotocols = dup_opt(o->subprotocols, &nomem);
     c->origin = dup_opt(o->origin, &nomem);
     c->cacert = dup_opt(o->cacert, &nomem);
+    c->cert = dup_opt(o->cert, &nomem);
+    c->key = dup_opt(o->key, &nomem);
     if (nomem)
         goto fail;
+    if ((rc = pick_proxy(u, o->proxy, &c->proxy)) != 0)
+        goto fail;
+    rc = RT_ENOMEM;
     if (nh > 0) {
+        size_t kept = 0;
+        const char *v = NULL;
+        char **slot;
+
         c->headers = rt__calloc(nh + 1, sizeof(char *));
         if (c->headers == NULL)
             goto fail;
-        for (k = 0; k < nh; k++)
-            if ((c->headers[k] = dup_opt(o->headers[k], &nomem)) == NULL)
+        for (k = 0; k < nh; k++) {
+            switch (hdr_kind(o->headers[k], &v)) {
+            case HDR_PLAIN:
+                slot = &c->headers[kept++];
+                v = o->headers[k];
+                break;
+            case HDR_HOST:
+                c->user_host = 1;
+                rt__free(c->host_hdr);
+                c->host_hdr = NULL;
+                slot = &c->host_hdr;
+                break;
+            case HDR_ORIGIN:
+                slot = &c->origin;
+                break;
+            case HDR_PROTOCOL:
+                slot = &c->subprotocols;
+                break;
+            default:
+                rc = RT_EINVAL;
                 goto fail;
+            }
+            /* One value for each: -H and the option may not both say. */
+            if (*slot != NULL || *v == '\0') {
+                rc = RT_EINVAL;
+                goto fail;
+            }
+            if ((*slot = dup_opt(v, &nomem)) == NULL)
+                goto fail;
+        }
     }
     bp = o->backoff;
     if (o->max_retries != 0)
@@ -1008,6 +1337,7 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
     c->raw = o->raw;
     c->insecure = o->insecure;
     c->no_reconnect = o->no_reconnect;
+    c->max_redirects = o->max_redirects;
     c->connect_timeout_ms = o->connect_timeout_ms;
     c->ping_interval_ms = o->ping_interval_ms;
     c->pong_timeout_ms = o->pong_timeout_ms;
@@ -1106,6 +1436,42 @@ void rt_ws_client_close(rt_ws_client *c)
     }
     c->errmsg[0] = '\0';
     begin_close(c, 0);
+}
+
+int rt_ws_client_end(rt_ws_client *c, unsigned code, const char *reason)
+{
+    size_t rl = reason != NULL ? strlen(reason) : 0;
+
+    if (c == NULL || rl > sizeof(c->end_reason) - 1 ||
+        !(code == 1000 || (code >= 3000 && code <= 4999) ||
+          (code >= 1001 && code <= 1014 && code != 1004 && code != 1005 &&
+           code != 1006)))
+        return RT_EINVAL;
+    if (c->closing || c->ending)
+        return RT_ESTATE;
+    if (!c->started || c->wsi == NULL || !c->state_open) {
+        rt_ws_client_close(c);
+        return 0;
+    }
+    c->ending = 1;
+    memcpy(c->end_reason, reason != NULL ? reason : "", rl);
+    c->end_reason[rl] = '\0';
+    uv_timer_stop(&c->gap_timer);
+    request_close(c, code);
+    return 0;
+}
+
+int rt_ws_client_ping(rt_ws_client *c, const void *data, size_t len)
+{
+    if (c == NULL || (data == NULL && len > 0) || len > sizeof(c->user_ping))
+        return RT_EINVAL;
+    if (c->closing || c->ending || c->wsi == NULL || !c->state_open)
+        return RT_ESTATE;
+    memcpy(c->user_ping, data, len);
+    c->user_ping_len = len;
+    c->user_ping_due = 1;
+    lws_callback_on_writable(c->wsi);
+    return 0;
 }
 
 const char *rt_ws_client_errmsg(const rt_ws_client *c)

@@ -3,8 +3,9 @@
  * share, on that loop's libuv loop (a "foreign loop" to lws).
  *
  * The context is created when the first client connects and lives as long
- * as the rt_loop.  TLS trust is per vhost in lws, so each distinct
- * cacert a client asks for gets a vhost of its own, made once and kept.
+ * as the rt_loop.  TLS trust, the client certificate and the HTTP proxy
+ * are per vhost in lws, so each distinct set of them a client asks for
+ * gets a vhost of its own, made once and kept.
  *
  * No permessage-deflate: with lws 4.1 a compressing client stalls after
  * the server's first frame in our protocol (the upgrade, the welcome and
@@ -40,8 +41,32 @@ static const struct lws_protocols protocols[] = {
 struct vhost_entry {
     struct vhost_entry *next;
     char *cacert; /* NULL: the system's store */
+    char *cert, *key, *proxy; /* NULL: none */
     struct lws_vhost *vh;
 };
+
+static void entry_free(struct vhost_entry *e)
+{
+    rt__free(e->cacert);
+    rt__free(e->cert);
+    rt__free(e->key);
+    rt__free(e->proxy);
+    rt__free(e);
+}
+
+static int dup_field(char **out, const char *s)
+{
+    *out = NULL;
+    if (s == NULL)
+        return 0;
+    *out = rt__strndup(s, strlen(s));
+    return *out == NULL ? RT_ENOMEM : 0;
+}
+
+static int same(const char *a, const char *b)
+{
+    return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
 
 struct rt__ws_ctx {
     struct lws_context *ctx;
@@ -102,7 +127,9 @@ static int make_context(rt_loop *l, struct rt__ws_ctx *w)
                    LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN |
                    LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
                    LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
-                   LWS_SERVER_OPTION_VALIDATE_UTF8;
+                   LWS_SERVER_OPTION_VALIDATE_UTF8 |
+                   /* else lws sends "Origin: http://" + origin */
+                   LWS_SERVER_OPTION_JUST_USE_RAW_ORIGIN;
     info.foreign_loops = foreign;
     info.timeout_secs = 30;
     info.fd_limit_per_thread = 0;
@@ -117,19 +144,22 @@ static int make_context(rt_loop *l, struct rt__ws_ctx *w)
     return w->ctx == NULL ? RT_ESTATE : 0;
 }
 
-static int make_vhost(struct rt__ws_ctx *w, const char *cacert,
+static int make_vhost(struct rt__ws_ctx *w, const struct rt__ws_vhost_key *k,
                       struct lws_vhost **out)
 {
     struct lws_context_creation_info info;
     struct vhost_entry *e;
     char name[32];
+    const char *cacert = k->cacert;
 
     e = rt__calloc(1, sizeof(*e));
     if (e == NULL)
         return RT_ENOMEM;
-    if (cacert != NULL &&
-        (e->cacert = rt__strndup(cacert, strlen(cacert))) == NULL) {
-        rt__free(e);
+    if (dup_field(&e->cacert, k->cacert) != 0 ||
+        dup_field(&e->cert, k->cert) != 0 ||
+        dup_field(&e->key, k->key) != 0 ||
+        dup_field(&e->proxy, k->proxy) != 0) {
+        entry_free(e);
         return RT_ENOMEM;
     }
     snprintf(name, sizeof(name), "rtctl-client-%u", w->nvhosts);
@@ -141,12 +171,18 @@ static int make_vhost(struct rt__ws_ctx *w, const char *cacert,
     /* The system's trust store, as OpenSSL itself would find it. */
     info.client_ssl_ca_filepath =
         cacert != NULL ? cacert : X509_get_default_cert_file();
+    info.client_ssl_cert_filepath = k->cert;
+    info.client_ssl_private_key_filepath = k->key != NULL ? k->key : k->cert;
+    /*
+     * ws_client.c has read the environment already; with NULL lws would
+     * take $http_proxy itself, NO_PROXY or not, and "" sets no proxy.
+     */
+    info.http_proxy_address = k->proxy != NULL ? k->proxy : "";
     e->vh = lws_create_vhost(w->ctx, &info);
     if (e->vh == NULL) {
-        rt__free(e->cacert);
-        rt__free(e);
-        /* lws refuses a vhost whose CA file it cannot load */
-        return cacert != NULL ? RT_ETLS : RT_ESTATE;
+        entry_free(e);
+        /* lws refuses a vhost whose CA, certificate or key it cannot load */
+        return cacert != NULL || k->cert != NULL ? RT_ETLS : RT_ESTATE;
     }
     e->next = w->vhosts;
     w->vhosts = e;
@@ -155,7 +191,7 @@ static int make_vhost(struct rt__ws_ctx *w, const char *cacert,
     return 0;
 }
 
-int rt__loop_ws_vhost(rt_loop *l, const char *cacert,
+int rt__loop_ws_vhost(rt_loop *l, const struct rt__ws_vhost_key *k,
                       struct lws_context **ctx, struct lws_vhost **out)
 {
     struct rt__ws_ctx **slot = rt__loop_ws_slot(l), *w = *slot;
@@ -174,14 +210,13 @@ int rt__loop_ws_vhost(rt_loop *l, const char *cacert,
     }
     *ctx = w->ctx;
     for (e = w->vhosts; e != NULL; e = e->next) {
-        if ((e->cacert == NULL) != (cacert == NULL))
-            continue;
-        if (cacert != NULL && strcmp(e->cacert, cacert) != 0)
+        if (!same(e->cacert, k->cacert) || !same(e->cert, k->cert) ||
+            !same(e->key, k->key) || !same(e->proxy, k->proxy))
             continue;
         *out = e->vh;
         return 0;
     }
-    return make_vhost(w, cacert, out);
+    return make_vhost(w, k, out);
 }
 
 void rt__ws_ctx_destroy(struct rt__ws_ctx *w, int phase)
@@ -195,8 +230,7 @@ void rt__ws_ctx_destroy(struct rt__ws_ctx *w, int phase)
         return;
     while ((e = w->vhosts) != NULL) {
         w->vhosts = e->next;
-        rt__free(e->cacert);
-        rt__free(e);
+        entry_free(e);
     }
     rt__free(w);
 }

@@ -73,7 +73,7 @@ while [ $i -lt 2000 ]; do
     i=$((i + 1))
 done
 expect_code 0 sh -c "\"\$RTCTL\" tail --file many | head -n 1"
-check_file out '0'
+check_file out '[message] 0'
 check_empty err
 ok "a reader that goes away (EPIPE) is not an error"
 

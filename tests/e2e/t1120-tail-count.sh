@@ -89,7 +89,7 @@ SERVER_PIDS="$SERVER_PIDS $!"
 wait_until 20 "the scripted peer listens" test -s port
 expect_code 0 "$RTCTL" tail --count 3 "http://127.0.0.1:$(cat port)/s"
 check_file out '[system] maintenance at noon
-hello
+[message] hello
 [system 7] {"type":"system"}'
 ok "another server's system events are printed and counted"
 

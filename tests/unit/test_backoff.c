@@ -282,33 +282,68 @@ static void test_backoff_sse_retry_replaces_base(void **state)
     (void)state;
     (void)next(&b, 0);
     rt_backoff_set_retry(&b, 5000);
-    /* The attempt counter is kept: the second delay doubles the new base. */
+    /*
+     * The attempt counter is kept: the second delay's ceiling doubles the
+     * new base; the retry is the least delay, the jitter up to half the
+     * ceiling above it.
+     */
     assert_int_equal(rt_backoff_attempt(&b), 1);
     assert_true(next(&b, UINT32_MAX) == 9999);
     rt_backoff_delivered(&b);
-    assert_true(next(&b, UINT32_MAX) == 4999);
-    assert_true(next(&b, HALF) == 5000);
+    assert_true(next(&b, UINT32_MAX) == 7499);
+    assert_true(next(&b, 0) == 5000);
+    assert_true(next(&b, UINT32_MAX) == 14999);
     assert_true(next(&b, UINT32_MAX) == 19999);
-    assert_true(next(&b, UINT32_MAX) == 29999);
+    assert_true(next(&b, 0) == 5000);
 
     /* A retry above the cap raises the cap to it. */
     rt_backoff_set_retry(&b, 60000);
     rt_backoff_delivered(&b);
-    assert_true(next(&b, UINT32_MAX) == 59999);
-    assert_true(next(&b, UINT32_MAX) == 59999);
+    assert_true(next(&b, UINT32_MAX) == 89999);
+    assert_true(next(&b, 0) == 60000);
 
     /* retry: 0 cannot make the delays vanish; huge values clamp. */
     rt_backoff_set_retry(&b, 0);
     rt_backoff_delivered(&b);
-    assert_true(next(&b, UINT32_MAX) == 0);
     assert_true(next(&b, UINT32_MAX) == 1);
+    assert_true(next(&b, 0) == 1);
     rt_backoff_set_retry(&b, UINT64_MAX);
     rt_backoff_delivered(&b);
-    assert_true(next(&b, UINT32_MAX) == RT_BACKOFF_MAX_MS - 1);
+    assert_true(next(&b, 0) == RT_BACKOFF_MAX_MS);
+    assert_true(next(&b, UINT32_MAX) ==
+                RT_BACKOFF_MAX_MS + RT_BACKOFF_MAX_MS / 2 - 1);
 
     /* Init restores the policy. */
     b = mk(1000, 30000, 0);
     assert_true(next(&b, UINT32_MAX) == 999);
+}
+
+/* The numbers: retry: 1500 and 500 are never undercut. */
+static void test_backoff_sse_retry_is_a_floor(void **state)
+{
+    static const uint32_t r[] = {0, 1, 0x0a000000u, HALF, UINT32_MAX};
+    static const uint64_t retries[] = {500, 1500, 2000};
+    rt_backoff b;
+    size_t i, j, k;
+    uint64_t d;
+
+    (void)state;
+    for (i = 0; i < 3; i++) {
+        b = mk(1000, 30000, 0);
+        rt_backoff_set_retry(&b, retries[i]);
+        for (k = 0; k < 40; k++)
+            for (j = 0; j < 5; j++) {
+                assert_int_equal(rt_backoff_next(&b, r[j], &d), 0);
+                assert_true(d >= retries[i]);
+                assert_true(d < retries[i] + 15000);
+            }
+    }
+    /* A longer Retry-After still wins, once. */
+    b = mk(1000, 30000, 0);
+    rt_backoff_set_retry(&b, 1500);
+    assert_int_equal(retry_after(&b, "7", 0), 0);
+    assert_true(next(&b, 0) == 7000);
+    assert_true(next(&b, 0) == 1500);
 }
 
 static void test_backoff_retry_after_seconds(void **state)
@@ -486,6 +521,7 @@ int main(void)
         cmocka_unit_test(test_backoff_reset_only_after_stable_connection),
         cmocka_unit_test(test_backoff_delivered_resets),
         cmocka_unit_test(test_backoff_sse_retry_replaces_base),
+        cmocka_unit_test(test_backoff_sse_retry_is_a_floor),
         cmocka_unit_test(test_backoff_retry_after_seconds),
         cmocka_unit_test(test_backoff_retry_after_huge_numbers),
         cmocka_unit_test(test_backoff_retry_after_http_date),

@@ -17,8 +17,13 @@
  *
  * The attempt counter resets only after a connection stayed up for
  * stable_ms or delivered a message, so a server that accepts and drops at
- * once cannot cause a tight reconnect loop.  An SSE "retry:" field replaces
- * the base; an HTTP Retry-After sets a floor for the next delay only.
+ * once cannot cause a tight reconnect loop.  An SSE "retry:" field R
+ * becomes the base and the least delay:
+ *
+ *     delay   = R + floor((span / 2) * rand32 / 2^32)
+ *
+ * so a delay lies in [R, R + ceiling / 2): never sooner than the server
+ * asked.  An HTTP Retry-After sets a floor for the next delay only.
  *
  * An rt_backoff is a plain caller-owned value: no allocation, nothing to
  * free.  Its fields are private; use the functions.
@@ -55,6 +60,7 @@ typedef struct rt_backoff {
     uint32_t attempt;
     int has_floor;
     uint64_t floor_ms; /* pending Retry-After, in ms */
+    uint64_t retry_ms; /* the SSE retry: in force, a floor; 0 none */
 } rt_backoff;
 
 /*
@@ -138,12 +144,13 @@ RT_EXTERN void rt_backoff_delivered(rt_backoff *b);
 
 /*
  * Apply an SSE "retry:" field: |ms|, the server's reconnection time,
- * becomes the base for every later delay (WHATWG HTML, "Interpreting an
- * event stream"), and the cap is raised to at least |ms|.  Jitter and
- * doubling still apply, so the first delay after it lies in [0, ms): the
- * retry value sets the scale of the wait rather than an exact wait, which
- * keeps the clients of a restarted server from reconnecting in lockstep.
- * The attempt counter is untouched.
+ * becomes the base for every later delay and the least of them (WHATWG
+ * HTML, "Interpreting an event stream": the reconnection time), and the
+ * cap is raised to at least |ms|.  The jitter goes above it, up to half
+ * the ceiling, which still doubles per failed attempt: a server that
+ * raises retry: to shed load gets at least that much, and the clients of
+ * a restarted server do not come back in lockstep.  The attempt counter
+ * is untouched.
  *
  * |b| the backoff.
  * |ms| the field's value; clamped to 1..RT_BACKOFF_MAX_MS (so "retry: 0"

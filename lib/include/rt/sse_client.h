@@ -93,6 +93,22 @@ typedef struct rt_sse_client_opts {
     size_t max_line_bytes;       /* parser limit; 0 = its default */
     int order_by_seq;            /* 1: order EPOCH-SEQ ids; see above */
     uint64_t gap_timeout_ms;     /* order_by_seq: wait for a gap; 2000 */
+    /*
+     * 1: retry the answers the WHATWG rules and HTTP make final (a
+     * Content-Type other than text/event-stream, 400, 401, 403, 404, 405)
+     * like any other failure.
+     */
+    int retry_all;
+    /* redirects (301, 302, 303, 307, 308) followed in a row; 10; 0 none */
+    uint32_t max_redirects;
+    const char *cert; /* PEM client certificate for https://; NULL none */
+    const char *key;  /* its PEM private key; NULL: in |cert| */
+    /*
+     * proxy URL as curl takes it (CURLOPT_PROXY); NULL: curl's
+     * environment variables (http_proxy, https_proxy, ALL_PROXY,
+     * NO_PROXY); "": none
+     */
+    const char *proxy;
 } rt_sse_client_opts;
 
 typedef struct rt_sse_client_cbs {

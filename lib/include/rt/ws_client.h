@@ -50,8 +50,10 @@
  *   the last delivered seq (RT_EGAP).
  * - no welcome within connect_timeout_ms of the upgrade (protocol mode):
  *   the connection is replaced (RT_ETIMEDOUT).
- * - an HTTP redirect to the upgrade is not followed: it is an answer like
- *   any other status.
+ * - an HTTP redirect to the upgrade is followed when max_redirects allows
+ *   (at once, no backoff; a reconnection starts from |url| again), else it
+ *   stops the client (RT_EHTTP, the detail naming the Location); more
+ *   than max_redirects in a row stop it too (RT_EHANDSHAKE).
  *
  * A close sends a close frame and gives the server 5 s to take it before
  * the connection is dropped.
@@ -96,7 +98,13 @@ typedef enum rt_ws_control {
 
 typedef struct rt_ws_client_opts {
     int raw; /* 1: any server, frames as they come; 0: rtctl protocol */
-    /* extra handshake headers, "Name: value", NULL-terminated; copied */
+    /*
+     * extra handshake headers, "Name: value", NULL-terminated; copied.
+     * Host replaces the one from the URL; Origin and
+     * Sec-WebSocket-Protocol stand for |origin| and |subprotocols| (give
+     * each once); the other headers of the handshake are refused (see
+     * rt_ws_client_header_owned()).
+     */
     const char *const *headers;
     const char *subprotocols; /* "chat, superchat": offered; NULL none */
     const char *origin;       /* Origin header; NULL none */
@@ -116,6 +124,21 @@ typedef struct rt_ws_client_opts {
     rt_backoff_policy backoff;   /* rt_backoff_policy_init() defaults */
     uint32_t max_retries;        /* failed attempts in a row; 0 = unlimited */
     int no_reconnect;            /* 1: any failure or close stops */
+    /*
+     * redirects (301, 302, 303, 307, 308 to the upgrade) followed in a
+     * row; 0 (the default): a redirect is an answer that stops the client
+     */
+    uint32_t max_redirects;
+    const char *cert; /* PEM client certificate for wss://; NULL none */
+    const char *key;  /* its PEM private key; NULL: in |cert| */
+    /*
+     * HTTP proxy, "[http://][user:pass@]host:port", tunnelled through
+     * with CONNECT; NULL: from the environment as curl reads it
+     * (https_proxy or HTTPS_PROXY for wss://, http_proxy for ws://, then
+     * ALL_PROXY or all_proxy; a NO_PROXY or no_proxy entry matching the
+     * host, or "*", means none); "": none
+     */
+    const char *proxy;
 } rt_ws_client_opts;
 
 typedef struct rt_ws_client_cbs {
@@ -211,7 +234,8 @@ RT_EXTERN void rt_ws_client_opts_init(rt_ws_client_opts *o);
  * |ud| passed last to every callback.
  *
  * Returns 0, RT_EINVAL (a NULL argument, a missing callback, a header
- * without ':' or with CR/LF, an epoch that is not 1 to 32 of
+ * without ':' or with CR/LF, a header the handshake owns, Host, Origin or
+ * Sec-WebSocket-Protocol given twice or empty, an epoch that is not 1 to 32 of
  * [A-Za-z0-9], a bad backoff policy, a zero limit), RT_EURL (not a ws(s)
  * URL) or RT_ENOMEM.
  * Ownership: the client belongs to the caller until on_closed; end it
@@ -221,6 +245,15 @@ RT_EXTERN void rt_ws_client_opts_init(rt_ws_client_opts *o);
 RT_EXTERN int rt_ws_client_new(rt_ws_client **out, rt_loop *loop,
                                const char *url, const rt_ws_client_opts *o,
                                const rt_ws_client_cbs *cbs, void *ud);
+
+/*
+ * Is |header| ("Name: value") one the WebSocket handshake writes itself
+ * (Upgrade, Connection, Sec-WebSocket-Key, -Version, -Extensions,
+ * -Accept), which rt_ws_client_new() refuses in opts.headers?
+ *
+ * Returns NULL when it may be sent, else a phrase saying why not.
+ */
+RT_EXTERN const char *rt_ws_client_header_owned(const char *header);
 
 /*
  * Start the first connection attempt.
@@ -269,6 +302,36 @@ RT_EXTERN int rt_ws_client_send(rt_ws_client *c, int binary,
  * Callbacks: none synchronously; no on_message or on_frame after it.
  */
 RT_EXTERN void rt_ws_client_close(rt_ws_client *c);
+
+/*
+ * End with the close handshake (RFC 6455 5.5.1): the frames queued are
+ * written, then a close frame with |code| and |reason|; the frames that
+ * arrive before the server's close frame are still delivered, and the
+ * client stops once that frame arrives, or 5 s after ours was sent.  No
+ * reconnection follows.  Before a connection is open it is
+ * rt_ws_client_close().
+ *
+ * |code| 1000, 1001 to 1014 but 1004, 1005 and 1006, or 3000 to 4999.
+ * |reason| UTF-8, at most 123 bytes; NULL for none.
+ *
+ * Returns 0, RT_EINVAL (a bad code, a reason too long) or RT_ESTATE
+ * (closing or ending already).
+ * Callbacks: on_control(RT_WS_CLOSE_RECEIVED) when the server answers,
+ * then on_state(RT_WS_CLOSED, err 0) and on_closed on later turns.
+ */
+RT_EXTERN int rt_ws_client_end(rt_ws_client *c, unsigned code,
+                               const char *reason);
+
+/*
+ * Send a ping with |data| (at most 125 bytes, copied) on the open
+ * connection; the pong comes through on_control.
+ *
+ * Returns 0, RT_EINVAL (too long) or RT_ESTATE (no open connection,
+ * closing).
+ * Callbacks: on_control(RT_WS_PING_SENT) when it is written.
+ */
+RT_EXTERN int rt_ws_client_ping(rt_ws_client *c, const void *data,
+                                size_t len);
 
 /*
  * Describe the last failure: "close 1008 (invalid token)", "HTTP 404",
