@@ -76,14 +76,7 @@ struct room *rt__room_get(rt_server *s, const char *name, int create)
         return NULL;
     snprintf(r->name, sizeof(r->name), "%s", name);
     rt__srv_random_name(r->epoch, sizeof(r->epoch));
-    r->hist_cap = s->o.history;
-    if (r->hist_cap > 0) {
-        r->hist = rt__calloc(r->hist_cap, sizeof(*r->hist));
-        if (r->hist == NULL) {
-            rt__free(r);
-            return NULL;
-        }
-    }
+    rt__ring_init(&r->hist, s->o.history);
     b = hash_name(name) & (s->nbuckets - 1);
     r->hnext = s->rooms[b];
     s->rooms[b] = r;
@@ -96,9 +89,9 @@ static void room_free(struct room *r)
     struct ruser *u, *next;
     uint32_t i;
 
-    for (i = 0; i < r->hist_n; i++)
-        rt__smsg_unref(r->hist[(r->hist_head + i) % r->hist_cap]);
-    rt__free(r->hist);
+    for (i = 0; i < r->hist.n; i++)
+        rt__smsg_unref(rt__ring_at(&r->hist, r->hist.first + i));
+    rt__ring_cleanup(&r->hist);
     for (u = r->users; u != NULL; u = next) {
         next = u->next;
         rt__free(u);
@@ -110,7 +103,7 @@ void rt__room_maybe_free(rt_server *s, struct room *r)
 {
     struct room **pp;
 
-    if (r->members || r->polls || r->users || r->hist_n > 0 || r->seq > 0)
+    if (r->members || r->polls || r->users || r->hist.n > 0 || r->seq > 0)
         return;
     for (pp = &s->rooms[hash_name(r->name) & (s->nbuckets - 1)]; *pp;
          pp = &(*pp)->hnext) {
@@ -145,43 +138,49 @@ void rt__rooms_free(rt_server *s)
     s->nbuckets = s->nrooms = 0;
 }
 
-/* Give |m| the room's next seq and keep it in the history ring. */
+/*
+ * Give |m| the room's next seq and keep it in the history.  When the
+ * history cannot grow, the message is still stored and delivered, and
+ * falls out of the history at once.
+ */
 int rt__room_store(rt_server *s, struct room *r, struct smsg *m)
 {
+    void *old = NULL;
+
     (void)s;
     m->stored = 1;
     m->seq = ++r->seq;
-    if (r->hist_cap == 0)
-        return 0;
-    if (r->hist_n == r->hist_cap) {
-        rt__smsg_unref(r->hist[r->hist_head]);
-        r->hist_head = (r->hist_head + 1) % r->hist_cap;
-        r->hist_n--;
+    rt__smsg_ref(m);
+    if (rt__ring_push(&r->hist, m->seq, m, &old) != 0) {
+        /* Start the history afresh: it must stay without gaps. */
+        uint32_t i;
+
+        for (i = 0; i < r->hist.n; i++)
+            rt__smsg_unref(rt__ring_at(&r->hist, r->hist.first + i));
+        r->hist.n = 0;
+        old = m;
     }
-    r->hist[(r->hist_head + r->hist_n) % r->hist_cap] = rt__smsg_ref(m);
-    r->hist_n++;
+    rt__smsg_unref(old);
     return 0;
 }
 
 uint64_t rt__room_oldest(const struct room *r)
 {
-    if (r->hist_n == 0)
-        return r->seq + 1;
-    return r->hist[r->hist_head]->seq;
+    return rt__ring_oldest(&r->hist, r->seq);
 }
 
 int rt__room_replay(struct room *r, uint64_t since, rt_room_iter_cb fn,
                     void *ud)
 {
-    uint64_t oldest = rt__room_oldest(r);
-    uint32_t i, skip;
+    uint64_t seq = since + 1, oldest = rt__room_oldest(r);
     int n = 0;
 
-    if (since >= r->seq)
-        return 0;
-    skip = since + 1 > oldest ? (uint32_t)(since + 1 - oldest) : 0;
-    for (i = skip; i < r->hist_n; i++) {
-        if (fn(r->hist[(r->hist_head + i) % r->hist_cap], ud) != 0)
+    if (seq < oldest)
+        seq = oldest;
+    for (; seq <= r->seq; seq++) {
+        struct smsg *m = rt__ring_at(&r->hist, seq);
+
+        if (m == NULL || fn(m, ud) != 0)
             break;
         n++;
     }
@@ -223,35 +222,24 @@ void rt__room_resume(const struct room *r, int has_since, uint64_t since,
     }
 }
 
-static int replay_one(struct smsg *m, void *ud)
-{
-    return rt__conn_send(ud, m) != 0;
-}
-
 /*
- * A WebSocket or SSE client came back with a position: queue what it
- * missed, then the `resumed` system message saying whether that was all
- * (PROTOCOL.md section 4), and count the outcome.
+ * A WebSocket or SSE client came back with a position: start feeding it
+ * what it missed (conn.c streams it as the socket drains), to be followed
+ * by the `resumed` system message saying whether that was all
+ * (PROTOCOL.md section 4).
  */
 int rt__conn_resume(rt_server *s, struct room *r, struct conn *c,
                     uint64_t since, const char *epoch)
 {
     struct resume rs;
-    rt_buf b;
-    int rc;
 
+    (void)s;
     rt__room_resume(r, 1, since, epoch, &rs);
-    rt__room_replay(r, rs.replay_after, replay_one, c);
-    rt__buf_init(&b);
-    rc = rt__frame_resumed(r, &rs, &b);
-    if (rc == 0)
-        rc = rt__conn_send_json(c, b.data, b.len, RT_MSG_SYSTEM);
-    rt__buf_cleanup(&b);
-    if (rs.recovered)
-        s->m.resumes_recovered++;
-    else
-        s->m.resumes_lost++;
-    return rc;
+    c->replaying = 1;
+    c->replay_from = rs.from;
+    c->replay.next = rs.replay_after + 1;
+    c->replay.recovered = rs.recovered;
+    return rt__conn_replay_fill(c);
 }
 
 /* ------------------------------------------------------- presence */

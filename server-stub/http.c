@@ -378,11 +378,17 @@ static int ep_publish_done(struct conn *c)
     s->m.received[RT_MSG_TEXT]++;
     s->m.published_http++;
     r = rt__room_get(s, c->path, 1);
-    if (r == NULL || rt__publish_text(s, r, m, c->user, NULL, &seq) != 0) {
-        rt_msg_free(m);
-        return complete(c, -1);
-    }
+    rc = r == NULL ? RT_ENOMEM : rt__publish_text(s, r, m, c->user, NULL,
+                                                   &seq);
     rt_msg_free(m);
+    if (rc == RT_EPROTO) {
+        rt__room_maybe_free(s, r);
+        return complete(c, rt__http_error(c, 400, RT_MSG_CODE_BAD_MESSAGE,
+                                          "data is not a JSON object this "
+                                          "server can read"));
+    }
+    if (rc != 0)
+        return complete(c, -1);
     rt__buf_init(&b);
     rt__buf_printf(&b, "{\"seq\":%llu}", (unsigned long long)seq);
     rc = respond_json(c, 202, &b);

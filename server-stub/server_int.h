@@ -24,11 +24,18 @@
 #include "core_int.h"
 #include "rt/msg.h"
 #include "server.h"
+#include "srv_core.h"
 
 #define RT_EPOCH_LEN 8
 #define RT_NAME_MAX 64
 /* One raw write takes at most this much from a connection's queue. */
 #define RT_CORK_BYTES (64 * 1024)
+/*
+ * A replay is queued this far ahead of the socket (or half of
+ * --max-queue-bytes, if less), leaving the rest of the queue to live
+ * frames; four writes' worth keeps the socket busy.
+ */
+#define RT_REPLAY_AHEAD (4 * RT_CORK_BYTES)
 
 struct room;
 struct ruser;
@@ -127,6 +134,11 @@ struct conn {
     uint16_t close_code;
     char close_reason[64];
 
+    /* a resume being streamed: see rt__conn_replay_fill */
+    unsigned replaying : 1;
+    struct rt_replay replay;
+    uint64_t replay_from;          /* first seq the client asked for */
+
     /* WebSocket receive */
     rt_buf rx;
     int rx_binary;
@@ -168,8 +180,7 @@ struct room {
     char name[RT_NAME_MAX + 1];
     char epoch[RT_EPOCH_LEN + 1];
     uint64_t seq;
-    struct smsg **hist;            /* ring of the last --history messages */
-    uint32_t hist_head, hist_n, hist_cap;
+    struct rt_ring hist;           /* the last --history messages */
     struct conn *members;          /* WS and SSE connections */
     unsigned nmembers;
     struct conn *polls;            /* waiting long polls */
@@ -235,6 +246,11 @@ int rt__conn_send_control(struct conn *c, int opcode, const void *payload,
 void rt__conn_drop(struct conn *c, uint16_t code, const char *reason);
 void rt__outq_clear(struct outq *q);
 void rt__conn_link(struct conn *c);
+/*
+ * Queue more of |c|'s replay while its queue is under RT_REPLAY_AHEAD;
+ * once caught up (or overtaken), queue `resumed` and go live.
+ */
+int rt__conn_replay_fill(struct conn *c);
 void rt__conn_unlink(struct conn *c);
 
 /* The room engine: engine.h. */

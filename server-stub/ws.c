@@ -8,7 +8,6 @@
  * --max-message-bytes (1009 past it), which also bounds what
  * permessage-deflate may inflate to, since we count inflated bytes.
  */
-#define _GNU_SOURCE /* memmem */
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -285,43 +284,6 @@ static int rate_ok(struct conn *c)
 }
 
 /*
- * The data of a broadcast text: the client's data with "author" set to the
- * sender, whatever the client put there (no one speaks for someone else).
- */
-static int data_with_author(const rt_msg *m, const char *user, rt_buf *out)
-{
-    cJSON *d, *a;
-    char *txt;
-    int rc;
-
-    if (m->data_len > 2 && memmem(m->data, m->data_len, "\"author\"", 8) ==
-                               NULL) {
-        rc = rt__buf_append(out, "{\"author\":", 10);
-        rc |= rt__buf_json_str(out, user, strlen(user));
-        rc |= rt__buf_putc(out, ',');
-        rc |= rt__buf_append(out, m->data + 1, m->data_len - 1);
-        return rc ? RT_ENOMEM : 0;
-    }
-    d = cJSON_ParseWithLength(m->data, m->data_len);
-    if (d == NULL)
-        return RT_ENOMEM;
-    cJSON_DeleteItemFromObjectCaseSensitive(d, "author");
-    a = cJSON_CreateString(user);
-    if (a == NULL || !cJSON_AddItemToObject(d, "author", a)) {
-        cJSON_Delete(a);
-        cJSON_Delete(d);
-        return RT_ENOMEM;
-    }
-    txt = cJSON_PrintUnformatted(d);
-    cJSON_Delete(d);
-    if (txt == NULL)
-        return RT_ENOMEM;
-    rc = rt__buf_append(out, txt, strlen(txt));
-    cJSON_free(txt);
-    return rc;
-}
-
-/*
  * Store and broadcast a text message from |user| (WebSocket or HTTP
  * publish): seq allotted, author and timestamp set, encoded once.  The
  * sender connection, if any, gets its ack after the broadcast.
@@ -336,7 +298,8 @@ int rt__publish_text(rt_server *s, struct room *r, rt_msg *m,
     int rc;
 
     rt__buf_init(&data);
-    if ((rc = data_with_author(m, user, &data)) != 0)
+    /* No one speaks for someone else (rtctl-protocol(7), AUTHORS). */
+    if ((rc = rt__author_set(m->data, m->data_len, user, &data)) != 0)
         goto done;
     m->room = r->name;
     m->has_seq = 1;
@@ -466,7 +429,12 @@ static void handle_message(struct conn *c)
     } else if (c->room != NULL) {
         switch (m->type) {
         case RT_MSG_TEXT:
-            if (rt__publish_text(s, c->room, m, c->user, c, NULL) != 0)
+            rc = rt__publish_text(s, c->room, m, c->user, c, NULL);
+            if (rc == RT_EPROTO)
+                rt__conn_send_error(c, RT_MSG_CODE_BAD_MESSAGE, m->id,
+                                    "data is not a JSON object this "
+                                    "server can read; not stored");
+            else if (rc != 0)
                 rt__conn_close(c, 1011, "internal error");
             break;
         case RT_MSG_TYPING:
