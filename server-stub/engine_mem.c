@@ -3,17 +3,25 @@
  * section 7's Redis engine replaces the storage half of it).
  *
  * A room is created on first use with a fresh random epoch and keeps its
- * last --history stored messages in a ring.  Seq numbers start at 1 and grow
- * by one per stored message.  Presence counts users, not connections: a
- * user joins with their first connection and leaves at once when the last
- * one closes cleanly (close 1000 or 1001 from the client), or when it has
- * ended otherwise (or been silent) for --presence-timeout, so a reconnect
- * after a dropped connection is neither a leave nor a join.  Connections
- * with ?presence=0 are members without a presence entry.  A room with no members, no waiting
- * polls and no history is freed; rooms with history stay, bounded in size
- * by --history each.
+ * last --history stored messages in a ring that grows as they come.  Seq
+ * numbers start at 1 and grow by one per stored message.  Presence counts
+ * users, not connections: a user joins with their first connection and
+ * leaves at once when the last one closes cleanly (close 1000 or 1001 from
+ * the client), or when it has ended otherwise (or been silent) for
+ * --presence-timeout, so a reconnect after a dropped connection is neither
+ * a leave nor a join.  Connections with ?presence=0 are members without a
+ * presence entry.
+ *
+ * Rooms are bounded in number (--max-rooms) and in time: a room with no
+ * members, no waiting polls and no history is freed at once, one with
+ * history once it has been idle for --room-ttl.  Freed memory is handed
+ * back to the system in batches (malloc_trim), so a flood of rooms does
+ * not leave the process at its peak size.
  */
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "server_int.h"
 
@@ -76,12 +84,29 @@ struct room *rt__room_get(rt_server *s, const char *name, int create)
         return NULL;
     snprintf(r->name, sizeof(r->name), "%s", name);
     rt__srv_random_name(r->epoch, sizeof(r->epoch));
+    r->active_ms = s->now_ms;
     rt__ring_init(&r->hist, s->o.history);
     b = hash_name(name) & (s->nbuckets - 1);
     r->hnext = s->rooms[b];
     s->rooms[b] = r;
     s->nrooms++;
     return r;
+}
+
+int rt__room_open(rt_server *s, const char *name, struct room **out)
+{
+    struct room *r = rt__room_get(s, name, 0);
+
+    if (r == NULL) {
+        if (s->o.max_rooms > 0 && s->nrooms >= s->o.max_rooms)
+            return RT_EEXHAUSTED;
+        r = rt__room_get(s, name, 1);
+        if (r == NULL)
+            return RT_ENOMEM;
+    }
+    r->active_ms = s->now_ms;
+    *out = r;
+    return 0;
 }
 
 static void room_free(struct room *r)
@@ -99,21 +124,44 @@ static void room_free(struct room *r)
     rt__free(r);
 }
 
-void rt__room_maybe_free(rt_server *s, struct room *r)
+static void room_unlink_free(rt_server *s, struct room *r)
 {
     struct room **pp;
 
-    if (r->members || r->polls || r->users || r->hist.n > 0 || r->seq > 0)
-        return;
     for (pp = &s->rooms[hash_name(r->name) & (s->nbuckets - 1)]; *pp;
          pp = &(*pp)->hnext) {
         if (*pp == r) {
             *pp = r->hnext;
             s->nrooms--;
+            s->rooms_freed++;
             room_free(r);
             return;
         }
     }
+}
+
+void rt__room_maybe_free(rt_server *s, struct room *r)
+{
+    if (r->members || r->polls || r->users || r->hist.n > 0 || r->seq > 0)
+        return;
+    room_unlink_free(s, r);
+}
+
+/*
+ * Hand freed memory back to the system.  glibc keeps what free() returns
+ * for reuse, so without this a burst of rooms leaves the process at its
+ * peak; a trim walks the heap, hence at most once a second and only after
+ * a batch of rooms went.
+ */
+static void maybe_trim(rt_server *s)
+{
+    if (s->rooms_freed < 64 || s->now_ms - s->trimmed_ms < 1000)
+        return;
+    s->rooms_freed = 0;
+    s->trimmed_ms = s->now_ms;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
 }
 
 void rt__rooms_free(rt_server *s)
@@ -147,9 +195,9 @@ int rt__room_store(rt_server *s, struct room *r, struct smsg *m)
 {
     void *old = NULL;
 
-    (void)s;
     m->stored = 1;
     m->seq = ++r->seq;
+    r->active_ms = s->now_ms;
     rt__smsg_ref(m);
     if (rt__ring_push(&r->hist, m->seq, m, &old) != 0) {
         /* Start the history afresh: it must stay without gaps. */
@@ -301,6 +349,7 @@ void rt__room_join(rt_server *s, struct room *r, struct conn *c)
         r->members->rprev = c;
     r->members = c;
     r->nmembers++;
+    r->active_ms = s->now_ms;
     c->heard_ms = s->now_ms;
     if (c->no_presence)
         return; /* receives and sends, but is never listed */
@@ -341,6 +390,7 @@ void rt__room_leave(rt_server *s, struct conn *c)
         c->rnext->rprev = c->rprev;
     c->rnext = c->rprev = NULL;
     r->nmembers--;
+    r->active_ms = s->now_ms;
     c->ru = NULL;
     c->room = NULL;
     if (u == NULL || --u->nconns > 0)
@@ -371,9 +421,10 @@ void rt__room_heard(rt_server *s, struct conn *c)
 }
 
 /*
- * Presence timeouts: a user whose last connection closed leaves with
+ * Presence timeouts: a user whose last connection ended leaves with
  * reason "closed" once the grace period passes; one whose connections all
- * stayed silent leaves with reason "timeout".
+ * stayed silent leaves with reason "timeout".  Rooms nobody is in that
+ * stayed idle for --room-ttl go, history and all.
  */
 void rt__rooms_tick(rt_server *s)
 {
@@ -403,9 +454,17 @@ void rt__rooms_tick(rt_server *s)
                 }
                 pp = &u->next;
             }
-            rt__room_maybe_free(s, r);
+            if (s->o.room_ttl_ms > 0 && r->members == NULL &&
+                r->polls == NULL && r->users == NULL &&
+                s->now_ms - r->active_ms >= s->o.room_ttl_ms) {
+                s->m.rooms_expired++;
+                room_unlink_free(s, r);
+            } else {
+                rt__room_maybe_free(s, r);
+            }
         }
     }
+    maybe_trim(s);
 }
 
 void rt__room_broadcast(rt_server *s, struct room *r, struct smsg *m,

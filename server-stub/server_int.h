@@ -93,6 +93,12 @@ struct rt_metrics {
     uint64_t http_requests;
     uint64_t published_http;
     uint64_t closes[8];               /* by close code class, see metrics.c */
+    uint64_t refused_address;         /* over --max-address-connections */
+    uint64_t request_timeouts;        /* bodies past --request-timeout */
+    uint64_t accept_paused;           /* accept() failed: paused */
+    uint64_t ephemeral_drops;         /* typing/presence to a full queue */
+    uint64_t typing_coalesced;        /* typing events not relayed */
+    uint64_t rooms_expired;           /* idle past --room-ttl */
 };
 
 /* ---------------------------------------------------------- connection */
@@ -154,6 +160,8 @@ struct conn {
     size_t resp_off;
     int resp_status;
     unsigned resp_headers_done : 1;
+    unsigned timed_out : 1;        /* body not in by its deadline */
+    uint64_t body_deadline_ms;     /* a POST's body must be in by then */
 
     /* SSE */
     uint64_t keepalive_due_ms;
@@ -177,6 +185,7 @@ struct ruser {
 
 struct room {
     struct room *hnext;
+    uint64_t active_ms;            /* last join, leave, poll or store */
     char name[RT_NAME_MAX + 1];
     char epoch[RT_EPOCH_LEN + 1];
     uint64_t seq;
@@ -201,11 +210,20 @@ struct rt_server {
 
     struct room **rooms;           /* hash table */
     size_t nbuckets, nrooms;
+    size_t rooms_freed;            /* since the last malloc_trim */
+    uint64_t trimmed_ms;
 
+    struct rt_peers *peers;        /* counts per address: limits.c */
     struct conn *conns;            /* every connection */
     size_t nconns;
     /* users' connection counts across rooms, for --max-user-connections */
     struct ucount *ucounts;
+
+    /* the listening socket's poll handle, paused when accept() fails */
+    uv_poll_t *listen_poll;
+    uv_poll_cb listen_cb;
+    int accept_paused;
+    uint64_t accept_resume_ms, accept_logged_ms, accept_unlogged;
 
     uv_timer_t tick;
     uv_check_t flush;              /* writes queued frames once per turn */
@@ -321,6 +339,14 @@ int rt__poll_start(struct conn *c, const char *room);
 void rt__poll_wake(rt_server *s, struct room *r);
 void rt__poll_tick(rt_server *s);
 void rt__poll_cancel(struct conn *c);
+
+/* limits.c: --max-address-connections */
+struct sockaddr;
+int rt__peer_allowed(rt_server *s, const struct sockaddr *sa);
+void rt__peer_add(rt_server *s, struct lws *wsi);
+void rt__peer_del(rt_server *s, const struct lws *wsi);
+void rt__peers_free(rt_server *s);
+void rt__http_tick(rt_server *s);
 
 /* metrics.c */
 int rt__metrics_render(const rt_server *s, rt_buf *b);

@@ -217,8 +217,14 @@ static int ws_open(struct conn *c)
             return 0;
         }
     }
-    r = rt__room_get(s, c->path, 1);
-    if (r == NULL) {
+    rc = rt__room_open(s, c->path, &r);
+    if (rc == RT_EEXHAUSTED) {
+        rt__conn_send_error(c, RT_MSG_CODE_TOO_MANY_ROOMS, NULL,
+                            "the server has --max-rooms rooms");
+        rt__conn_close(c, 1013, "too many rooms");
+        return 0;
+    }
+    if (rc != 0) {
         rt__conn_close(c, 1011, "internal error");
         return 0;
     }
