@@ -218,6 +218,16 @@ static int conn_queue(struct conn *c, struct smsg *m)
     if (c->kind == CONN_SSE && rt__smsg_sse(m, c->room->epoch) != 0)
         return RT_ENOMEM;
     len = wire_len(c, m);
+    /*
+     * Typing and presence events are worth nothing late: a receiver that
+     * is already behind goes without them, and is never closed for them.
+     */
+    if (!m->stored &&
+        (m->type == RT_MSG_TYPING || m->type == RT_MSG_PRESENCE) &&
+        c->q.bytes + len > s->o.max_queue_bytes / 2) {
+        s->m.ephemeral_drops++;
+        return 0;
+    }
     if (c->q.bytes + len > s->o.max_queue_bytes && c->q.n > 0) {
         s->m.slow_consumer++;
         s->m.queue_drops += c->q.n;

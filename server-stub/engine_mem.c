@@ -446,6 +446,7 @@ void rt__rooms_tick(rt_server *s)
                     rt__free(u);
                     continue;
                 }
+                rt__typing_flush(s, r, u->name, &u->typing);
                 if (u->nconns > 0 && u->online &&
                     s->now_ms - u->heard_ms >= silent) {
                     u->online = 0;

@@ -41,6 +41,17 @@ struct room;
 struct ruser;
 struct conn;
 
+/*
+ * A user's typing relay in a room (--typing-rate): at most one event per
+ * interval goes out; one that comes sooner waits, replaced by any later
+ * one, and the latest goes out when the interval ends.
+ */
+struct typing {
+    uint64_t next_ms;              /* no relay before this */
+    uint8_t pending;               /* |state| waits for next_ms */
+    uint8_t state;
+};
+
 /* ---------------------------------------------------------------- smsg */
 
 struct smsg {
@@ -150,6 +161,7 @@ struct conn {
     int rx_binary;
     int rx_overflow;
     double tokens;                 /* rate limit bucket */
+    struct typing typing;          /* when not in presence (no ru) */
     uint64_t tokens_ms;
 
     /* HTTP */
@@ -181,6 +193,7 @@ struct ruser {
     int online;                    /* join announced, leave not yet */
     uint64_t leave_due_ms;         /* last connection gone: leave at */
     uint64_t heard_ms;             /* newest heartbeat of any connection */
+    struct typing typing;
 };
 
 struct room {
@@ -302,6 +315,9 @@ int rt__ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
                     struct conn *c, void *in, size_t len);
 int rt__ws_confirm_upgrade(struct lws *wsi, struct conn *c);
 void rt__ws_tick(rt_server *s);
+/* Relay |t|'s waiting typing state of |user| in |r| if its time came. */
+void rt__typing_flush(rt_server *s, struct room *r, const char *user,
+                      struct typing *t);
 
 /* http.c */
 int rt__http_callback(struct lws *wsi, enum lws_callback_reasons reason,

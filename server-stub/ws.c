@@ -339,25 +339,73 @@ done:
     return rc;
 }
 
-static void handle_typing(struct conn *c, const rt_msg *m)
+/* Typing of |user| to the room's other users' connections. */
+static void typing_relay(struct room *r, const char *user, int state)
 {
-    rt_buf b;
+    struct conn *c, *next;
     struct smsg *sm;
+    rt_buf b;
     int rc = 0;
 
     rt__buf_init(&b);
     rc |= rt__buf_append(&b, "{\"type\":\"typing\",\"room\":", 24);
-    rc |= rt__buf_json_str(&b, c->room->name, strlen(c->room->name));
+    rc |= rt__buf_json_str(&b, r->name, strlen(r->name));
     rc |= rt__buf_append(&b, ",\"data\":{\"user\":", 16);
-    rc |= rt__buf_json_str(&b, c->user, strlen(c->user));
-    rc |= rt__buf_printf(&b, ",\"state\":%s}}",
-                         m->u.typing.state ? "true" : "false");
+    rc |= rt__buf_json_str(&b, user, strlen(user));
+    rc |= rt__buf_printf(&b, ",\"state\":%s}}", state ? "true" : "false");
     if (rc == 0 &&
         (sm = rt__smsg_new(b.data, b.len, RT_MSG_TYPING, 0x1)) != NULL) {
-        rt__room_broadcast(c->srv, c->room, sm, c);
+        for (c = r->members; c != NULL; c = next) {
+            next = c->rnext;
+            if (strcmp(c->user, user) != 0)
+                rt__conn_send(c, sm);
+        }
         rt__smsg_unref(sm);
     }
     rt__buf_cleanup(&b);
+}
+
+static uint64_t typing_interval(const rt_server *s)
+{
+    return (uint64_t)(1000.0 / s->o.typing_rate);
+}
+
+void rt__typing_flush(rt_server *s, struct room *r, const char *user,
+                      struct typing *t)
+{
+    if (!t->pending || s->now_ms < t->next_ms)
+        return;
+    t->pending = 0;
+    t->next_ms = s->now_ms + typing_interval(s);
+    typing_relay(r, user, t->state);
+}
+
+/*
+ * A typing event: relayed at once if the user's interval has passed, else
+ * kept (replacing any kept before it) for rt__typing_flush at the end of
+ * the interval.  A flood of typing thus costs the room a few frames a
+ * second, and the last state always arrives.
+ */
+static void handle_typing(struct conn *c, const rt_msg *m)
+{
+    rt_server *s = c->srv;
+    struct typing *t = c->ru != NULL ? &c->ru->typing : &c->typing;
+    int state = m->u.typing.state != 0;
+
+    if (s->o.typing_rate <= 0) {
+        typing_relay(c->room, c->user, state);
+        return;
+    }
+    if (s->now_ms >= t->next_ms) {
+        t->pending = 0;
+        t->next_ms = s->now_ms + typing_interval(s);
+        typing_relay(c->room, c->user, state);
+        return;
+    }
+    if (t->pending)
+        s->m.typing_coalesced++;
+    t->pending = 1;
+    t->state = (uint8_t)state;
 }
 
 static void handle_presence(struct conn *c)
@@ -526,6 +574,8 @@ void rt__ws_tick(rt_server *s)
         if ((c->kind != CONN_WS && c->kind != CONN_ECHO) || c->killed ||
             c->closing)
             continue;
+        if (c->ru == NULL && c->room != NULL)
+            rt__typing_flush(s, c->room, c->user, &c->typing);
         if (s->now_ms - c->heard_ms >= 2 * iv) {
             rt__srv_log(s, RT_SERVER_LOG_INFO,
                         "closing silent connection of %s: no pong for %llu "
