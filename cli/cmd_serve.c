@@ -109,6 +109,8 @@ int cmd_serve(int argc, char **argv)
     uint64_t port = 8080, max_msg, max_room, max_user, max_queue, history;
     uint64_t ping_ms = 30000, presence_ms = 30000, keepalive_ms = 15000;
     uint64_t poll_max_ms = 60000, max_header, max_body;
+    uint64_t max_rooms, room_ttl_ms, max_addr, request_ms;
+    const char *typing_rate = NULL;
     int compress = 0, n, rc;
     char err[256] = "";
     char *end;
@@ -148,6 +150,15 @@ int cmd_serve(int argc, char **argv)
                   "slow consumer (default 1m)"),
         OPT_UINT(0, "history", &history, "N",
                  "messages each room keeps for resume (default 1000)"),
+        OPT_UINT(0, "max-rooms", &max_rooms, "N",
+                 "rooms at once; a new one past it is refused with "
+                 "too_many_rooms (default 10000; 0: no limit)"),
+        OPT_UINT(0, "max-address-connections", &max_addr, "N",
+                 "connections at once from one IP address (default "
+                 "1024; 0: no limit)"),
+        OPT_STR(0, "typing-rate", &typing_rate, "N",
+                "typing events per second relayed per user and room; "
+                "the rest are coalesced (default 4; 0: no limit)"),
         OPT_BYTES(0, "max-header-bytes", &max_header,
                   "HTTP request header size (default 8k)"),
         OPT_BYTES(0, "max-body-bytes", &max_body,
@@ -164,6 +175,12 @@ int cmd_serve(int argc, char **argv)
                      "(default 15s)"),
         OPT_DURATION(0, "poll-timeout-max", &poll_max_ms,
                      "longest a long poll may wait (default 60s)"),
+        OPT_DURATION(0, "room-ttl", &room_ttl_ms,
+                     "an empty room's history is dropped after this long "
+                     "idle (default 1h; 0: kept)"),
+        OPT_DURATION(0, "request-timeout", &request_ms,
+                     "time for an HTTP request's headers, and then for "
+                     "its body (default 10s)"),
         OPT_BOOL(0, "compress", &compress,
                  "accept permessage-deflate from clients that offer it"),
         OPT_GROUP("Logging"),
@@ -183,6 +200,10 @@ int cmd_serve(int argc, char **argv)
     history = so.history;
     max_header = so.max_header_bytes;
     max_body = so.max_body_bytes;
+    max_rooms = so.max_rooms;
+    room_ttl_ms = so.room_ttl_ms;
+    max_addr = so.max_address_connections;
+    request_ms = so.request_timeout_ms;
     so.auth_secret = getenv("RTCTL_AUTH_SECRET");
     if (so.auth_secret != NULL && *so.auth_secret == '\0')
         so.auth_secret = NULL;
@@ -225,6 +246,23 @@ int cmd_serve(int argc, char **argv)
             return RTCTL_EXIT_USAGE;
         }
     }
+    if (typing_rate != NULL) {
+        errno = 0;
+        so.typing_rate = strtod(typing_rate, &end);
+        if (errno || end == typing_rate || *end || !(so.typing_rate >= 0) ||
+            so.typing_rate > 1e6) {
+            rt_opts_error(&serve_help, "--typing-rate: '%s' is not a "
+                                       "number of events per second",
+                          typing_rate);
+            return RTCTL_EXIT_USAGE;
+        }
+    }
+    if (max_rooms > UINT32_MAX || max_addr > UINT32_MAX ||
+        request_ms < 1000 || request_ms > 3600000) {
+        rt_opts_error(&serve_help,
+                      "a limit is out of range (--request-timeout 1s..1h)");
+        return RTCTL_EXIT_USAGE;
+    }
     if (max_msg < 16 || max_msg > 64 * 1024 * 1024 || max_queue < 1024 ||
         history > 10000000 || max_header < 512 || max_header > 65535 ||
         max_body < 16 || ping_ms < 1000 || ping_ms > 3600000 ||
@@ -250,6 +288,10 @@ int cmd_serve(int argc, char **argv)
     so.sse_keepalive_ms = keepalive_ms;
     so.poll_timeout_max_s = (unsigned)secs(poll_max_ms);
     so.compress = compress;
+    so.max_rooms = (unsigned)max_rooms;
+    so.room_ttl_ms = room_ttl_ms;
+    so.max_address_connections = (unsigned)max_addr;
+    so.request_timeout_ms = request_ms;
     if (g.quiet)
         so.log_level = RT_SERVER_LOG_ERROR;
     else if (g.verbose > 0)

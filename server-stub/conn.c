@@ -193,7 +193,22 @@ static void ask_writable(struct conn *c)
  * Queue |m| on |c|.  Never blocks and never fails the room: a connection
  * whose queue would pass --max-queue-bytes is dropped as a slow consumer.
  */
-int rt__conn_send(struct conn *c, struct smsg *m)
+static int conn_queue(struct conn *c, struct smsg *m);
+
+static int conn_queue_json(struct conn *c, const char *json, size_t len,
+                           rt_msg_type type)
+{
+    struct smsg *m = rt__smsg_new(json, len, type, 0x1);
+    int rc;
+
+    if (m == NULL)
+        return RT_ENOMEM;
+    rc = conn_queue(c, m);
+    rt__smsg_unref(m);
+    return rc;
+}
+
+static int conn_queue(struct conn *c, struct smsg *m)
 {
     rt_server *s = c->srv;
     size_t len;
@@ -203,6 +218,16 @@ int rt__conn_send(struct conn *c, struct smsg *m)
     if (c->kind == CONN_SSE && rt__smsg_sse(m, c->room->epoch) != 0)
         return RT_ENOMEM;
     len = wire_len(c, m);
+    /*
+     * Typing and presence events are worth nothing late: a receiver that
+     * is already behind goes without them, and is never closed for them.
+     */
+    if (!m->stored &&
+        (m->type == RT_MSG_TYPING || m->type == RT_MSG_PRESENCE) &&
+        c->q.bytes + len > s->o.max_queue_bytes / 2) {
+        s->m.ephemeral_drops++;
+        return 0;
+    }
     if (c->q.bytes + len > s->o.max_queue_bytes && c->q.n > 0) {
         s->m.slow_consumer++;
         s->m.queue_drops += c->q.n;
@@ -229,6 +254,67 @@ int rt__conn_send(struct conn *c, struct smsg *m)
                    c->kind == CONN_ECHO ? RT_TR_ECHO : RT_TR_WS]++;
     ask_writable(c);
     return 0;
+}
+
+int rt__conn_send(struct conn *c, struct smsg *m)
+{
+    /* A replaying connection takes stored messages from the history. */
+    if (c->replaying && m->stored)
+        return 0;
+    return conn_queue(c, m);
+}
+
+int rt__conn_replay_fill(struct conn *c)
+{
+    rt_server *s = c->srv;
+    struct room *r = c->room;
+    size_t ahead = s->o.max_queue_bytes / 2;
+    struct rt_replay next;
+    struct resume rs;
+    struct smsg *m;
+    rt_buf b;
+    int rc;
+
+    if (ahead > RT_REPLAY_AHEAD)
+        ahead = RT_REPLAY_AHEAD;
+    while (c->replaying) {
+        if (c->killed || c->closing || r == NULL) {
+            c->replaying = 0;
+            return 0;
+        }
+        if (c->q.n > 0 && c->q.bytes >= ahead)
+            return 0; /* more when the socket has taken some */
+        next = c->replay;
+        m = rt__replay_next(&next, &r->hist, r->seq);
+        if (m == NULL)
+            break;
+        if (c->kind == CONN_SSE && rt__smsg_sse(m, r->epoch) != 0)
+            return RT_ENOMEM;
+        if (c->q.n > 0 && c->q.bytes + wire_len(c, m) > s->o.max_queue_bytes)
+            return 0;
+        c->replay = next;
+        if ((rc = conn_queue(c, m)) != 0)
+            return rc;
+    }
+    if (!c->replaying)
+        return 0;
+    /* Caught up: say whether that was everything, then go live. */
+    c->replaying = 0;
+    memset(&rs, 0, sizeof(rs));
+    rs.asked = 1;
+    rs.from = c->replay_from;
+    rs.to = r->seq;
+    rs.recovered = next.recovered;
+    if (rs.recovered)
+        s->m.resumes_recovered++;
+    else
+        s->m.resumes_lost++;
+    rt__buf_init(&b);
+    rc = rt__frame_resumed(r, &rs, &b);
+    if (rc == 0)
+        rc = conn_queue_json(c, b.data, b.len, RT_MSG_SYSTEM);
+    rt__buf_cleanup(&b);
+    return rc;
 }
 
 int rt__conn_send_json(struct conn *c, const char *json, size_t len,
@@ -396,9 +482,13 @@ int rt__conn_write(struct conn *c)
         need_pollout(c); /* lws still holds part of the last write */
         return 0;
     }
+    if (c->replaying && rt__conn_replay_fill(c) != 0)
+        return -1;
     if (c->q.n == 0)
         return c->closing ? -1 : 0; /* the close frame is out: hang up */
     if (write_some(c) != 0)
+        return -1;
+    if (c->replaying && rt__conn_replay_fill(c) != 0)
         return -1;
     if (c->q.n > 0 || c->closing)
         need_pollout(c);
@@ -423,7 +513,8 @@ void rt__conn_flush_all(rt_server *s)
                 need_pollout(c);
             continue;
         }
-        if (write_some(c) != 0) {
+        if (write_some(c) != 0 ||
+            (c->replaying && rt__conn_replay_fill(c) != 0)) {
             rt__conn_drop(c, 0, "");
             continue;
         }

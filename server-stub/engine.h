@@ -23,6 +23,12 @@
  * memory or when absent.
  */
 struct room *rt__room_get(rt_server *s, const char *name, int create);
+/*
+ * The room |name| for a connection or a publish, made if need be: 0 and
+ * *out, RT_EEXHAUSTED when making it would pass --max-rooms (answer
+ * too_many_rooms), RT_ENOMEM.
+ */
+int rt__room_open(rt_server *s, const char *name, struct room **out);
 void rt__room_maybe_free(rt_server *s, struct room *r);
 void rt__rooms_free(rt_server *s);
 /* Give |m| the room's next seq and keep it in the history. */

@@ -3,17 +3,25 @@
  * section 7's Redis engine replaces the storage half of it).
  *
  * A room is created on first use with a fresh random epoch and keeps its
- * last --history stored messages in a ring.  Seq numbers start at 1 and grow
- * by one per stored message.  Presence counts users, not connections: a
- * user joins with their first connection and leaves at once when the last
- * one closes cleanly (close 1000 or 1001 from the client), or when it has
- * ended otherwise (or been silent) for --presence-timeout, so a reconnect
- * after a dropped connection is neither a leave nor a join.  Connections
- * with ?presence=0 are members without a presence entry.  A room with no members, no waiting
- * polls and no history is freed; rooms with history stay, bounded in size
- * by --history each.
+ * last --history stored messages in a ring that grows as they come.  Seq
+ * numbers start at 1 and grow by one per stored message.  Presence counts
+ * users, not connections: a user joins with their first connection and
+ * leaves at once when the last one closes cleanly (close 1000 or 1001 from
+ * the client), or when it has ended otherwise (or been silent) for
+ * --presence-timeout, so a reconnect after a dropped connection is neither
+ * a leave nor a join.  Connections with ?presence=0 are members without a
+ * presence entry.
+ *
+ * Rooms are bounded in number (--max-rooms) and in time: a room with no
+ * members, no waiting polls and no history is freed at once, one with
+ * history once it has been idle for --room-ttl.  Freed memory is handed
+ * back to the system in batches (malloc_trim), so a flood of rooms does
+ * not leave the process at its peak size.
  */
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "server_int.h"
 
@@ -76,14 +84,8 @@ struct room *rt__room_get(rt_server *s, const char *name, int create)
         return NULL;
     snprintf(r->name, sizeof(r->name), "%s", name);
     rt__srv_random_name(r->epoch, sizeof(r->epoch));
-    r->hist_cap = s->o.history;
-    if (r->hist_cap > 0) {
-        r->hist = rt__calloc(r->hist_cap, sizeof(*r->hist));
-        if (r->hist == NULL) {
-            rt__free(r);
-            return NULL;
-        }
-    }
+    r->active_ms = s->now_ms;
+    rt__ring_init(&r->hist, s->o.history);
     b = hash_name(name) & (s->nbuckets - 1);
     r->hnext = s->rooms[b];
     s->rooms[b] = r;
@@ -91,14 +93,30 @@ struct room *rt__room_get(rt_server *s, const char *name, int create)
     return r;
 }
 
+int rt__room_open(rt_server *s, const char *name, struct room **out)
+{
+    struct room *r = rt__room_get(s, name, 0);
+
+    if (r == NULL) {
+        if (s->o.max_rooms > 0 && s->nrooms >= s->o.max_rooms)
+            return RT_EEXHAUSTED;
+        r = rt__room_get(s, name, 1);
+        if (r == NULL)
+            return RT_ENOMEM;
+    }
+    r->active_ms = s->now_ms;
+    *out = r;
+    return 0;
+}
+
 static void room_free(struct room *r)
 {
     struct ruser *u, *next;
     uint32_t i;
 
-    for (i = 0; i < r->hist_n; i++)
-        rt__smsg_unref(r->hist[(r->hist_head + i) % r->hist_cap]);
-    rt__free(r->hist);
+    for (i = 0; i < r->hist.n; i++)
+        rt__smsg_unref(rt__ring_at(&r->hist, r->hist.first + i));
+    rt__ring_cleanup(&r->hist);
     for (u = r->users; u != NULL; u = next) {
         next = u->next;
         rt__free(u);
@@ -106,21 +124,44 @@ static void room_free(struct room *r)
     rt__free(r);
 }
 
-void rt__room_maybe_free(rt_server *s, struct room *r)
+static void room_unlink_free(rt_server *s, struct room *r)
 {
     struct room **pp;
 
-    if (r->members || r->polls || r->users || r->hist_n > 0 || r->seq > 0)
-        return;
     for (pp = &s->rooms[hash_name(r->name) & (s->nbuckets - 1)]; *pp;
          pp = &(*pp)->hnext) {
         if (*pp == r) {
             *pp = r->hnext;
             s->nrooms--;
+            s->rooms_freed++;
             room_free(r);
             return;
         }
     }
+}
+
+void rt__room_maybe_free(rt_server *s, struct room *r)
+{
+    if (r->members || r->polls || r->users || r->hist.n > 0 || r->seq > 0)
+        return;
+    room_unlink_free(s, r);
+}
+
+/*
+ * Hand freed memory back to the system.  glibc keeps what free() returns
+ * for reuse, so without this a burst of rooms leaves the process at its
+ * peak; a trim walks the heap, hence at most once a second and only after
+ * a batch of rooms went.
+ */
+static void maybe_trim(rt_server *s)
+{
+    if (s->rooms_freed < 64 || s->now_ms - s->trimmed_ms < 1000)
+        return;
+    s->rooms_freed = 0;
+    s->trimmed_ms = s->now_ms;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
 }
 
 void rt__rooms_free(rt_server *s)
@@ -145,43 +186,49 @@ void rt__rooms_free(rt_server *s)
     s->nbuckets = s->nrooms = 0;
 }
 
-/* Give |m| the room's next seq and keep it in the history ring. */
+/*
+ * Give |m| the room's next seq and keep it in the history.  When the
+ * history cannot grow, the message is still stored and delivered, and
+ * falls out of the history at once.
+ */
 int rt__room_store(rt_server *s, struct room *r, struct smsg *m)
 {
-    (void)s;
+    void *old = NULL;
+
     m->stored = 1;
     m->seq = ++r->seq;
-    if (r->hist_cap == 0)
-        return 0;
-    if (r->hist_n == r->hist_cap) {
-        rt__smsg_unref(r->hist[r->hist_head]);
-        r->hist_head = (r->hist_head + 1) % r->hist_cap;
-        r->hist_n--;
+    r->active_ms = s->now_ms;
+    rt__smsg_ref(m);
+    if (rt__ring_push(&r->hist, m->seq, m, &old) != 0) {
+        /* Start the history afresh: it must stay without gaps. */
+        uint32_t i;
+
+        for (i = 0; i < r->hist.n; i++)
+            rt__smsg_unref(rt__ring_at(&r->hist, r->hist.first + i));
+        r->hist.n = 0;
+        old = m;
     }
-    r->hist[(r->hist_head + r->hist_n) % r->hist_cap] = rt__smsg_ref(m);
-    r->hist_n++;
+    rt__smsg_unref(old);
     return 0;
 }
 
 uint64_t rt__room_oldest(const struct room *r)
 {
-    if (r->hist_n == 0)
-        return r->seq + 1;
-    return r->hist[r->hist_head]->seq;
+    return rt__ring_oldest(&r->hist, r->seq);
 }
 
 int rt__room_replay(struct room *r, uint64_t since, rt_room_iter_cb fn,
                     void *ud)
 {
-    uint64_t oldest = rt__room_oldest(r);
-    uint32_t i, skip;
+    uint64_t seq = since + 1, oldest = rt__room_oldest(r);
     int n = 0;
 
-    if (since >= r->seq)
-        return 0;
-    skip = since + 1 > oldest ? (uint32_t)(since + 1 - oldest) : 0;
-    for (i = skip; i < r->hist_n; i++) {
-        if (fn(r->hist[(r->hist_head + i) % r->hist_cap], ud) != 0)
+    if (seq < oldest)
+        seq = oldest;
+    for (; seq <= r->seq; seq++) {
+        struct smsg *m = rt__ring_at(&r->hist, seq);
+
+        if (m == NULL || fn(m, ud) != 0)
             break;
         n++;
     }
@@ -223,35 +270,24 @@ void rt__room_resume(const struct room *r, int has_since, uint64_t since,
     }
 }
 
-static int replay_one(struct smsg *m, void *ud)
-{
-    return rt__conn_send(ud, m) != 0;
-}
-
 /*
- * A WebSocket or SSE client came back with a position: queue what it
- * missed, then the `resumed` system message saying whether that was all
- * (PROTOCOL.md section 4), and count the outcome.
+ * A WebSocket or SSE client came back with a position: start feeding it
+ * what it missed (conn.c streams it as the socket drains), to be followed
+ * by the `resumed` system message saying whether that was all
+ * (PROTOCOL.md section 4).
  */
 int rt__conn_resume(rt_server *s, struct room *r, struct conn *c,
                     uint64_t since, const char *epoch)
 {
     struct resume rs;
-    rt_buf b;
-    int rc;
 
+    (void)s;
     rt__room_resume(r, 1, since, epoch, &rs);
-    rt__room_replay(r, rs.replay_after, replay_one, c);
-    rt__buf_init(&b);
-    rc = rt__frame_resumed(r, &rs, &b);
-    if (rc == 0)
-        rc = rt__conn_send_json(c, b.data, b.len, RT_MSG_SYSTEM);
-    rt__buf_cleanup(&b);
-    if (rs.recovered)
-        s->m.resumes_recovered++;
-    else
-        s->m.resumes_lost++;
-    return rc;
+    c->replaying = 1;
+    c->replay_from = rs.from;
+    c->replay.next = rs.replay_after + 1;
+    c->replay.recovered = rs.recovered;
+    return rt__conn_replay_fill(c);
 }
 
 /* ------------------------------------------------------- presence */
@@ -313,6 +349,7 @@ void rt__room_join(rt_server *s, struct room *r, struct conn *c)
         r->members->rprev = c;
     r->members = c;
     r->nmembers++;
+    r->active_ms = s->now_ms;
     c->heard_ms = s->now_ms;
     if (c->no_presence)
         return; /* receives and sends, but is never listed */
@@ -353,6 +390,7 @@ void rt__room_leave(rt_server *s, struct conn *c)
         c->rnext->rprev = c->rprev;
     c->rnext = c->rprev = NULL;
     r->nmembers--;
+    r->active_ms = s->now_ms;
     c->ru = NULL;
     c->room = NULL;
     if (u == NULL || --u->nconns > 0)
@@ -383,9 +421,10 @@ void rt__room_heard(rt_server *s, struct conn *c)
 }
 
 /*
- * Presence timeouts: a user whose last connection closed leaves with
+ * Presence timeouts: a user whose last connection ended leaves with
  * reason "closed" once the grace period passes; one whose connections all
- * stayed silent leaves with reason "timeout".
+ * stayed silent leaves with reason "timeout".  Rooms nobody is in that
+ * stayed idle for --room-ttl go, history and all.
  */
 void rt__rooms_tick(rt_server *s)
 {
@@ -407,6 +446,7 @@ void rt__rooms_tick(rt_server *s)
                     rt__free(u);
                     continue;
                 }
+                rt__typing_flush(s, r, u->name, &u->typing);
                 if (u->nconns > 0 && u->online &&
                     s->now_ms - u->heard_ms >= silent) {
                     u->online = 0;
@@ -415,9 +455,17 @@ void rt__rooms_tick(rt_server *s)
                 }
                 pp = &u->next;
             }
-            rt__room_maybe_free(s, r);
+            if (s->o.room_ttl_ms > 0 && r->members == NULL &&
+                r->polls == NULL && r->users == NULL &&
+                s->now_ms - r->active_ms >= s->o.room_ttl_ms) {
+                s->m.rooms_expired++;
+                room_unlink_free(s, r);
+            } else {
+                rt__room_maybe_free(s, r);
+            }
         }
     }
+    maybe_trim(s);
 }
 
 void rt__room_broadcast(rt_server *s, struct room *r, struct smsg *m,

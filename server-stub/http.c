@@ -377,12 +377,25 @@ static int ep_publish_done(struct conn *c)
     }
     s->m.received[RT_MSG_TEXT]++;
     s->m.published_http++;
-    r = rt__room_get(s, c->path, 1);
-    if (r == NULL || rt__publish_text(s, r, m, c->user, NULL, &seq) != 0) {
+    rc = rt__room_open(s, c->path, &r);
+    if (rc == RT_EEXHAUSTED) {
         rt_msg_free(m);
-        return complete(c, -1);
+        return complete(c, rt__http_error(c, 503,
+                                          RT_MSG_CODE_TOO_MANY_ROOMS,
+                                          "the server has --max-rooms "
+                                          "rooms"));
     }
+    if (rc == 0)
+        rc = rt__publish_text(s, r, m, c->user, NULL, &seq);
     rt_msg_free(m);
+    if (rc == RT_EPROTO) {
+        rt__room_maybe_free(s, r);
+        return complete(c, rt__http_error(c, 400, RT_MSG_CODE_BAD_MESSAGE,
+                                          "data is not a JSON object this "
+                                          "server can read"));
+    }
+    if (rc != 0)
+        return complete(c, -1);
     rt__buf_init(&b);
     rt__buf_printf(&b, "{\"seq\":%llu}", (unsigned long long)seq);
     rc = respond_json(c, 202, &b);
@@ -406,6 +419,50 @@ static int expect_continue(struct conn *c)
     memcpy(buf + LWS_PRE, cont, sizeof(cont) - 1);
     return lws_write(c->wsi, buf + LWS_PRE, sizeof(cont) - 1,
                      LWS_WRITE_RAW) < 0 ? -1 : 0;
+}
+
+/*
+ * The framing of a request body (RFC 9112 section 6): a POST here carries
+ * one Content-Length of at most --max-body-bytes.  Transfer-Encoding is
+ * refused, and with a Content-Length as well the request is a smuggling
+ * attempt (6.1: the two disagree between hops) and refused whole.
+ * Returns 0 when the body may be read, else the answer given.
+ */
+static int body_framing(struct conn *c)
+{
+    char te[64], cl[32];
+    int nte, ncl;
+    const char *p;
+    uint64_t v = 0;
+
+    nte = lws_hdr_copy(c->wsi, te, sizeof(te),
+                       WSI_TOKEN_HTTP_TRANSFER_ENCODING);
+    ncl = lws_hdr_copy(c->wsi, cl, sizeof(cl),
+                       WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    if (nte != 0 && lws_hdr_total_length(c->wsi,
+                                         WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+        return rt__http_error(c, ncl != 0 ? 400 : 411,
+                              RT_MSG_CODE_BAD_MESSAGE,
+                              ncl != 0 ? "both Content-Length and "
+                                         "Transfer-Encoding: refused"
+                                       : "send the body with a "
+                                         "Content-Length, not chunked") - 1;
+    if (lws_hdr_total_length(c->wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) == 0)
+        return rt__http_error(c, 411, RT_MSG_CODE_BAD_MESSAGE,
+                              "a POST needs a Content-Length") - 1;
+    if (ncl <= 0)
+        return rt__http_error(c, 400, RT_MSG_CODE_BAD_MESSAGE,
+                              "Content-Length is not a number") - 1;
+    for (p = cl; *p; p++) {
+        if (*p < '0' || *p > '9' || v > (UINT64_MAX - 9) / 10)
+            return rt__http_error(c, 400, RT_MSG_CODE_BAD_MESSAGE,
+                                  "Content-Length is not a number") - 1;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    if (v > c->srv->o.max_body_bytes)
+        return rt__http_error(c, 413, RT_MSG_CODE_TOO_LARGE,
+                              "body over --max-body-bytes") - 1;
+    return 0;
 }
 
 /* ------------------------------------------------------------ route */
@@ -552,6 +609,11 @@ static int route(struct conn *c, const char *path)
         return rt__poll_start(c, c->path);
     case RT_URL_KIND_PUBLISH:
         c->kind = CONN_HTTP;
+        if ((rc = body_framing(c)) != 0)
+            return complete(c, rc + 1 == 0 ? 0 : -1);
+        /* The whole body by a deadline, however it trickles in. */
+        c->body_deadline_ms = c->srv->now_ms + c->srv->o.request_timeout_ms;
+        rt__conn_link(c);
         return expect_continue(c); /* then wait for the body */
     default:
         break;
@@ -617,6 +679,8 @@ int rt__http_callback(struct lws *wsi, enum lws_callback_reasons reason,
     }
 
     case LWS_CALLBACK_HTTP_BODY:
+        if (c->timed_out)
+            return 0; /* the 408 is on its way */
         if (c->body.len + len > s->o.max_body_bytes) {
             /* The rest of the body is unread: answer, then hang up. */
             rt__buf_cleanup(&c->body);
@@ -627,9 +691,19 @@ int rt__http_callback(struct lws *wsi, enum lws_callback_reasons reason,
         return rt__buf_append(&c->body, in, len) ? -1 : 0;
 
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (c->timed_out)
+            return 0;
+        c->body_deadline_ms = 0;
+        rt__conn_unlink(c);
         return ep_publish_done(c);
 
     case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (c->kind == CONN_HTTP && c->timed_out) {
+            rt__http_error(c, 408, RT_MSG_CODE_BAD_MESSAGE,
+                           "the body did not arrive within "
+                           "--request-timeout");
+            return -1;
+        }
         if (c->kind == CONN_SSE)
             return rt__conn_write(c);
         if (c->kind == CONN_POLL && c->resp.data != NULL) {
@@ -655,5 +729,34 @@ int rt__http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 
     default:
         return 0;
+    }
+}
+
+/*
+ * Bodies past their deadline: answer 408 when the socket can take it, and
+ * hang up a little later whether or not it could (a client that sends
+ * slowly may read slowly too).
+ */
+void rt__http_tick(rt_server *s)
+{
+    struct conn *c;
+
+    for (c = s->conns; c != NULL; c = c->next) {
+        if (c->kind != CONN_HTTP || c->body_deadline_ms == 0 ||
+            s->now_ms < c->body_deadline_ms)
+            continue;
+        if (!c->timed_out) {
+            c->timed_out = 1;
+            s->m.request_timeouts++;
+            rt__srv_log(s, RT_SERVER_LOG_INFO,
+                        "closing request of %s: body not in within "
+                        "--request-timeout (%zu bytes came)",
+                        c->user[0] ? c->user : "-", c->body.len);
+            lws_callback_on_writable(c->wsi);
+        } else if (s->now_ms >= c->body_deadline_ms + 2000) {
+            c->body_deadline_ms = 0;
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_HTTP_CONTENT,
+                            LWS_TO_KILL_ASYNC);
+        }
     }
 }

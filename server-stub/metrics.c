@@ -115,5 +115,32 @@ int rt__metrics_render(const rt_server *s, rt_buf *b)
                                 "%llu\n",
                              close_classes[i],
                              (unsigned long long)m->closes[i]);
+    rc |= head(b, "rtctl_connections_refused_total", "counter",
+               "Connections refused at accept, by reason.");
+    rc |= rt__buf_printf(b, "rtctl_connections_refused_total{reason="
+                            "\"address_limit\"} %llu\n",
+                         (unsigned long long)m->refused_address);
+    rc |= head(b, "rtctl_request_timeouts_total", "counter",
+               "HTTP requests whose body missed --request-timeout.");
+    rc |= rt__buf_printf(b, "rtctl_request_timeouts_total %llu\n",
+                         (unsigned long long)m->request_timeouts);
+    rc |= head(b, "rtctl_accept_paused_total", "counter",
+               "Times accept() failed (out of file descriptors) and "
+               "accepting paused for a moment.");
+    rc |= rt__buf_printf(b, "rtctl_accept_paused_total %llu\n",
+                         (unsigned long long)m->accept_paused);
+    rc |= head(b, "rtctl_ephemeral_dropped_total", "counter",
+               "Typing and presence events not queued to a congested "
+               "connection.");
+    rc |= rt__buf_printf(b, "rtctl_ephemeral_dropped_total %llu\n",
+                         (unsigned long long)m->ephemeral_drops);
+    rc |= head(b, "rtctl_typing_coalesced_total", "counter",
+               "Typing events folded into a later one by --typing-rate.");
+    rc |= rt__buf_printf(b, "rtctl_typing_coalesced_total %llu\n",
+                         (unsigned long long)m->typing_coalesced);
+    rc |= head(b, "rtctl_rooms_expired_total", "counter",
+               "Idle rooms dropped after --room-ttl.");
+    rc |= rt__buf_printf(b, "rtctl_rooms_expired_total %llu\n",
+                         (unsigned long long)m->rooms_expired);
     return rc ? RT_ENOMEM : 0;
 }

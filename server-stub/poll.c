@@ -107,8 +107,15 @@ int rt__poll_start(struct conn *c, const char *room)
         timeout = s->o.poll_timeout_max_s;
     rt__http_arg(c->wsi, "epoch", epoch, sizeof(epoch));
 
-    r = rt__room_get(s, room, 1);
-    if (r == NULL)
+    rc = rt__room_open(s, room, &r);
+    if (rc == RT_EEXHAUSTED) {
+        rc = rt__http_error(c, 503, RT_MSG_CODE_TOO_MANY_ROOMS,
+                            "the server has --max-rooms rooms");
+        if (rc != 0)
+            return -1;
+        return lws_http_transaction_completed(c->wsi) ? -1 : 0;
+    }
+    if (rc != 0)
         return -1;
     if (!has_since)
         since = r->seq;

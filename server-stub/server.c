@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -47,6 +48,11 @@ void rt_server_opts_init(rt_server_opts *o)
     o->poll_timeout_max_s = 60;
     o->max_header_bytes = 8 * 1024;
     o->max_body_bytes = 64 * 1024;
+    o->max_rooms = 10000;
+    o->room_ttl_ms = 3600 * 1000;
+    o->max_address_connections = 1024;
+    o->request_timeout_ms = 10000;
+    o->typing_rate = 4;
     o->log_level = RT_SERVER_LOG_INFO;
     o->log_format = RT_SERVER_LOG_TEXT;
 }
@@ -87,12 +93,94 @@ void rt__srv_log(const rt_server *s, enum rt_server_log_level lvl,
     fflush(f);
 }
 
+/* How long accepting pauses after accept() failed, and how often it says so. */
+#define ACCEPT_PAUSE_MS 250
+#define ACCEPT_LOG_MS 10000
+
+/*
+ * accept() failed (EMFILE, ENFILE, ENOMEM): the connection stays in the
+ * listen queue and the socket stays readable, so lws would try again at
+ * once, forever, logging each time.  Stop watching the socket for a
+ * moment instead; the tick resumes it, and a connection that closed in
+ * between has freed what the next accept needs.
+ */
+static void accept_failed(rt_server *s, const char *why)
+{
+    if (s->accept_paused || s->listen_poll == NULL)
+        return;
+    rt__srv_now_ms(s);
+    uv_poll_stop(s->listen_poll);
+    s->accept_paused = 1;
+    s->accept_resume_ms = s->now_ms + ACCEPT_PAUSE_MS;
+    s->m.accept_paused++;
+    if (s->accept_logged_ms != 0 &&
+        s->now_ms - s->accept_logged_ms < ACCEPT_LOG_MS) {
+        s->accept_unlogged++;
+        return;
+    }
+    rt__srv_log(s, RT_SERVER_LOG_WARN,
+                "cannot accept connections (%s): pausing %d ms at a time; "
+                "%llu more pauses since the last report",
+                why, ACCEPT_PAUSE_MS,
+                (unsigned long long)s->accept_unlogged);
+    s->accept_logged_ms = s->now_ms;
+    s->accept_unlogged = 0;
+}
+
+static void accept_tick(rt_server *s)
+{
+    if (!s->accept_paused || s->now_ms < s->accept_resume_ms)
+        return;
+    s->accept_paused = 0;
+    if (!s->shutting_down)
+        uv_poll_start(s->listen_poll, UV_READABLE, s->listen_cb);
+}
+
+struct find_listen {
+    int port;
+    uv_poll_t *found;
+};
+
+static void find_listen_cb(uv_handle_t *h, void *arg)
+{
+    struct find_listen *fl = arg;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    uv_os_fd_t fd;
+    int on = 0;
+    socklen_t ol = sizeof(on);
+
+    if (h->type != UV_POLL || fl->found != NULL ||
+        uv_fileno(h, &fd) != 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &ol) != 0 || !on ||
+        getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+        return;
+    if ((ss.ss_family == AF_INET &&
+         ntohs(((struct sockaddr_in *)&ss)->sin_port) == fl->port) ||
+        (ss.ss_family == AF_INET6 &&
+         ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) == fl->port))
+        fl->found = (uv_poll_t *)h;
+}
+
 static void lws_log(int level, const char *line)
 {
     size_t n = strlen(line);
+    const char *acc;
 
     if (log_server == NULL)
         return;
+    /* lws 4.1 logs "accept: <strerror>" and returns to the loop. */
+    if ((acc = strstr(line, "accept: ")) != NULL) {
+        char why[64];
+
+        if (strncmp(acc + 8, "errno ", 6) == 0)
+            snprintf(why, sizeof(why), "%s", strerror(atoi(acc + 14)));
+        else
+            snprintf(why, sizeof(why), "%s", acc + 8);
+        why[strcspn(why, "\r\n")] = '\0';
+        accept_failed(log_server, why);
+        return;
+    }
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         n--;
     /* lws says this of every HTTP/1 SSE stream; it is not a problem. */
@@ -153,16 +241,34 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
     if (s == NULL)
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     rt__srv_now_ms(s);
+    if (reason == LWS_CALLBACK_FILTER_NETWORK_CONNECTION) {
+        /* |user| is lws's description of the socket here, not a conn. */
+        const struct lws_filter_network_conn_args *a = user;
+
+        /* Stop accepting once a shutdown began. */
+        if (s->shutting_down)
+            return -1;
+        if (a != NULL &&
+            !rt__peer_allowed(s, (const struct sockaddr *)&a->cli_addr)) {
+            s->m.refused_address++;
+            return -1;
+        }
+        return 0;
+    }
+    if (reason == LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED) {
+        rt__peer_add(s, wsi);
+        return 0;
+    }
+    if (reason == LWS_CALLBACK_WSI_DESTROY) {
+        rt__peer_del(s, wsi);
+        return 0;
+    }
     if (c != NULL && c->srv == NULL) {
         c->srv = s;
         c->wsi = wsi;
     }
 
     switch (reason) {
-    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
-        /* Stop accepting once a shutdown began. */
-        return s->shutting_down ? -1 : 0;
-
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return rt__ws_confirm_upgrade(wsi, c);
 
@@ -206,6 +312,8 @@ static void on_tick(uv_timer_t *t)
     rt__rooms_tick(s);
     rt__sse_tick(s);
     rt__poll_tick(s);
+    rt__http_tick(s);
+    accept_tick(s);
     if (s->shutting_down &&
         (s->nconns == 0 || s->now_ms >= s->shutdown_deadline_ms))
         finish_shutdown(s);
@@ -320,7 +428,16 @@ int rt_server_new(rt_server **out, uv_loop_t *loop, const rt_server_opts *o,
     info.max_http_header_data = (unsigned short)(o->max_header_bytes > 65535
                                                      ? 65535
                                                      : o->max_header_bytes);
-    info.max_http_header_pool = 64;
+    /*
+     * Header tables are allocated as requests need them, so a big pool
+     * costs nothing idle; it must be far bigger than what one address may
+     * hold (--max-address-connections), or slow requests starve new ones.
+     * A request that has one must finish its headers within
+     * --request-timeout, counted once (a trickle does not extend it).
+     */
+    info.max_http_header_pool = 4096;
+    info.timeout_secs_ah_idle =
+        (unsigned)((o->request_timeout_ms + 999) / 1000);
     /* lws serves from one per-thread buffer that must hold a whole rx. */
     if (s->protocols[0].rx_buffer_size > 4096)
         info.pt_serv_buf_size =
@@ -368,6 +485,17 @@ int rt_server_new(rt_server **out, uv_loop_t *loop, const rt_server_opts *o,
     }
     s->vh = lws_get_vhost_by_name(s->ctx, "default");
     s->port = s->vh ? lws_get_vhost_listen_port(s->vh) : o->port;
+    {
+        /*
+         * lws watches the listening socket with a uv_poll_t on our loop:
+         * find it, to pause it when accept() fails (accept_failed).
+         */
+        struct find_listen fl = {s->port, NULL};
+
+        uv_walk(loop, find_listen_cb, &fl);
+        s->listen_poll = fl.found;
+        s->listen_cb = fl.found ? fl.found->poll_cb : NULL;
+    }
 
     uv_timer_init(loop, &s->tick);
     s->tick.data = s;
@@ -466,6 +594,7 @@ void rt_server_free(rt_server *s)
         s->ctx_dying = NULL;
     }
     rt__rooms_free(s);
+    rt__peers_free(s);
     rt__free(s->cork);
     if (log_server == s)
         log_server = NULL;

@@ -48,6 +48,12 @@ typedef struct rt_server_opts {
     int compress;                  /* permessage-deflate offered */
     size_t max_header_bytes;       /* HTTP request headers, 8 KiB */
     size_t max_body_bytes;         /* POST bodies, 64 KiB */
+    /* fields below were added for issue 10 */
+    unsigned max_rooms;            /* 0: unlimited (default 10000) */
+    uint64_t room_ttl_ms;          /* idle room expiry, 1 h; 0: never */
+    unsigned max_address_connections; /* per peer IP; 0: off (1024) */
+    uint64_t request_timeout_ms;   /* headers, then body, each: 10 s */
+    double typing_rate;            /* typing events/s per user; 0: off */
     enum rt_server_log_level log_level;
     enum rt_server_log_format log_format;
     FILE *log_file;                /* default stderr */

@@ -24,15 +24,33 @@
 #include "core_int.h"
 #include "rt/msg.h"
 #include "server.h"
+#include "srv_core.h"
 
 #define RT_EPOCH_LEN 8
 #define RT_NAME_MAX 64
 /* One raw write takes at most this much from a connection's queue. */
 #define RT_CORK_BYTES (64 * 1024)
+/*
+ * A replay is queued this far ahead of the socket (or half of
+ * --max-queue-bytes, if less), leaving the rest of the queue to live
+ * frames; four writes' worth keeps the socket busy.
+ */
+#define RT_REPLAY_AHEAD (4 * RT_CORK_BYTES)
 
 struct room;
 struct ruser;
 struct conn;
+
+/*
+ * A user's typing relay in a room (--typing-rate): at most one event per
+ * interval goes out; one that comes sooner waits, replaced by any later
+ * one, and the latest goes out when the interval ends.
+ */
+struct typing {
+    uint64_t next_ms;              /* no relay before this */
+    uint8_t pending;               /* |state| waits for next_ms */
+    uint8_t state;
+};
 
 /* ---------------------------------------------------------------- smsg */
 
@@ -86,6 +104,12 @@ struct rt_metrics {
     uint64_t http_requests;
     uint64_t published_http;
     uint64_t closes[8];               /* by close code class, see metrics.c */
+    uint64_t refused_address;         /* over --max-address-connections */
+    uint64_t request_timeouts;        /* bodies past --request-timeout */
+    uint64_t accept_paused;           /* accept() failed: paused */
+    uint64_t ephemeral_drops;         /* typing/presence to a full queue */
+    uint64_t typing_coalesced;        /* typing events not relayed */
+    uint64_t rooms_expired;           /* idle past --room-ttl */
 };
 
 /* ---------------------------------------------------------- connection */
@@ -127,11 +151,17 @@ struct conn {
     uint16_t close_code;
     char close_reason[64];
 
+    /* a resume being streamed: see rt__conn_replay_fill */
+    unsigned replaying : 1;
+    struct rt_replay replay;
+    uint64_t replay_from;          /* first seq the client asked for */
+
     /* WebSocket receive */
     rt_buf rx;
     int rx_binary;
     int rx_overflow;
     double tokens;                 /* rate limit bucket */
+    struct typing typing;          /* when not in presence (no ru) */
     uint64_t tokens_ms;
 
     /* HTTP */
@@ -142,6 +172,8 @@ struct conn {
     size_t resp_off;
     int resp_status;
     unsigned resp_headers_done : 1;
+    unsigned timed_out : 1;        /* body not in by its deadline */
+    uint64_t body_deadline_ms;     /* a POST's body must be in by then */
 
     /* SSE */
     uint64_t keepalive_due_ms;
@@ -161,15 +193,16 @@ struct ruser {
     int online;                    /* join announced, leave not yet */
     uint64_t leave_due_ms;         /* last connection gone: leave at */
     uint64_t heard_ms;             /* newest heartbeat of any connection */
+    struct typing typing;
 };
 
 struct room {
     struct room *hnext;
+    uint64_t active_ms;            /* last join, leave, poll or store */
     char name[RT_NAME_MAX + 1];
     char epoch[RT_EPOCH_LEN + 1];
     uint64_t seq;
-    struct smsg **hist;            /* ring of the last --history messages */
-    uint32_t hist_head, hist_n, hist_cap;
+    struct rt_ring hist;           /* the last --history messages */
     struct conn *members;          /* WS and SSE connections */
     unsigned nmembers;
     struct conn *polls;            /* waiting long polls */
@@ -190,11 +223,20 @@ struct rt_server {
 
     struct room **rooms;           /* hash table */
     size_t nbuckets, nrooms;
+    size_t rooms_freed;            /* since the last malloc_trim */
+    uint64_t trimmed_ms;
 
+    struct rt_peers *peers;        /* counts per address: limits.c */
     struct conn *conns;            /* every connection */
     size_t nconns;
     /* users' connection counts across rooms, for --max-user-connections */
     struct ucount *ucounts;
+
+    /* the listening socket's poll handle, paused when accept() fails */
+    uv_poll_t *listen_poll;
+    uv_poll_cb listen_cb;
+    int accept_paused;
+    uint64_t accept_resume_ms, accept_logged_ms, accept_unlogged;
 
     uv_timer_t tick;
     uv_check_t flush;              /* writes queued frames once per turn */
@@ -235,6 +277,11 @@ int rt__conn_send_control(struct conn *c, int opcode, const void *payload,
 void rt__conn_drop(struct conn *c, uint16_t code, const char *reason);
 void rt__outq_clear(struct outq *q);
 void rt__conn_link(struct conn *c);
+/*
+ * Queue more of |c|'s replay while its queue is under RT_REPLAY_AHEAD;
+ * once caught up (or overtaken), queue `resumed` and go live.
+ */
+int rt__conn_replay_fill(struct conn *c);
 void rt__conn_unlink(struct conn *c);
 
 /* The room engine: engine.h. */
@@ -268,6 +315,9 @@ int rt__ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
                     struct conn *c, void *in, size_t len);
 int rt__ws_confirm_upgrade(struct lws *wsi, struct conn *c);
 void rt__ws_tick(rt_server *s);
+/* Relay |t|'s waiting typing state of |user| in |r| if its time came. */
+void rt__typing_flush(rt_server *s, struct room *r, const char *user,
+                      struct typing *t);
 
 /* http.c */
 int rt__http_callback(struct lws *wsi, enum lws_callback_reasons reason,
@@ -305,6 +355,14 @@ int rt__poll_start(struct conn *c, const char *room);
 void rt__poll_wake(rt_server *s, struct room *r);
 void rt__poll_tick(rt_server *s);
 void rt__poll_cancel(struct conn *c);
+
+/* limits.c: --max-address-connections */
+struct sockaddr;
+int rt__peer_allowed(rt_server *s, const struct sockaddr *sa);
+void rt__peer_add(rt_server *s, struct lws *wsi);
+void rt__peer_del(rt_server *s, const struct lws *wsi);
+void rt__peers_free(rt_server *s);
+void rt__http_tick(rt_server *s);
 
 /* metrics.c */
 int rt__metrics_render(const rt_server *s, rt_buf *b);

@@ -94,8 +94,13 @@ int rt__sse_start(struct conn *c, const char *room)
                        ? -1
                        : (lws_http_transaction_completed(c->wsi) ? -1 : 0);
     }
-    r = rt__room_get(s, room, 1);
-    if (r == NULL)
+    n = rt__room_open(s, room, &r);
+    if (n == RT_EEXHAUSTED)
+        return rt__http_error(c, 503, RT_MSG_CODE_TOO_MANY_ROOMS,
+                              "the server has --max-rooms rooms")
+                   ? -1
+                   : (lws_http_transaction_completed(c->wsi) ? -1 : 0);
+    if (n != 0)
         return -1;
     if (s->o.max_room_connections > 0 &&
         r->nmembers >= s->o.max_room_connections) {

@@ -8,7 +8,6 @@
  * --max-message-bytes (1009 past it), which also bounds what
  * permessage-deflate may inflate to, since we count inflated bytes.
  */
-#define _GNU_SOURCE /* memmem */
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -218,8 +217,14 @@ static int ws_open(struct conn *c)
             return 0;
         }
     }
-    r = rt__room_get(s, c->path, 1);
-    if (r == NULL) {
+    rc = rt__room_open(s, c->path, &r);
+    if (rc == RT_EEXHAUSTED) {
+        rt__conn_send_error(c, RT_MSG_CODE_TOO_MANY_ROOMS, NULL,
+                            "the server has --max-rooms rooms");
+        rt__conn_close(c, 1013, "too many rooms");
+        return 0;
+    }
+    if (rc != 0) {
         rt__conn_close(c, 1011, "internal error");
         return 0;
     }
@@ -285,43 +290,6 @@ static int rate_ok(struct conn *c)
 }
 
 /*
- * The data of a broadcast text: the client's data with "author" set to the
- * sender, whatever the client put there (no one speaks for someone else).
- */
-static int data_with_author(const rt_msg *m, const char *user, rt_buf *out)
-{
-    cJSON *d, *a;
-    char *txt;
-    int rc;
-
-    if (m->data_len > 2 && memmem(m->data, m->data_len, "\"author\"", 8) ==
-                               NULL) {
-        rc = rt__buf_append(out, "{\"author\":", 10);
-        rc |= rt__buf_json_str(out, user, strlen(user));
-        rc |= rt__buf_putc(out, ',');
-        rc |= rt__buf_append(out, m->data + 1, m->data_len - 1);
-        return rc ? RT_ENOMEM : 0;
-    }
-    d = cJSON_ParseWithLength(m->data, m->data_len);
-    if (d == NULL)
-        return RT_ENOMEM;
-    cJSON_DeleteItemFromObjectCaseSensitive(d, "author");
-    a = cJSON_CreateString(user);
-    if (a == NULL || !cJSON_AddItemToObject(d, "author", a)) {
-        cJSON_Delete(a);
-        cJSON_Delete(d);
-        return RT_ENOMEM;
-    }
-    txt = cJSON_PrintUnformatted(d);
-    cJSON_Delete(d);
-    if (txt == NULL)
-        return RT_ENOMEM;
-    rc = rt__buf_append(out, txt, strlen(txt));
-    cJSON_free(txt);
-    return rc;
-}
-
-/*
  * Store and broadcast a text message from |user| (WebSocket or HTTP
  * publish): seq allotted, author and timestamp set, encoded once.  The
  * sender connection, if any, gets its ack after the broadcast.
@@ -336,7 +304,8 @@ int rt__publish_text(rt_server *s, struct room *r, rt_msg *m,
     int rc;
 
     rt__buf_init(&data);
-    if ((rc = data_with_author(m, user, &data)) != 0)
+    /* No one speaks for someone else (rtctl-protocol(7), AUTHORS). */
+    if ((rc = rt__author_set(m->data, m->data_len, user, &data)) != 0)
         goto done;
     m->room = r->name;
     m->has_seq = 1;
@@ -370,25 +339,73 @@ done:
     return rc;
 }
 
-static void handle_typing(struct conn *c, const rt_msg *m)
+/* Typing of |user| to the room's other users' connections. */
+static void typing_relay(struct room *r, const char *user, int state)
 {
-    rt_buf b;
+    struct conn *c, *next;
     struct smsg *sm;
+    rt_buf b;
     int rc = 0;
 
     rt__buf_init(&b);
     rc |= rt__buf_append(&b, "{\"type\":\"typing\",\"room\":", 24);
-    rc |= rt__buf_json_str(&b, c->room->name, strlen(c->room->name));
+    rc |= rt__buf_json_str(&b, r->name, strlen(r->name));
     rc |= rt__buf_append(&b, ",\"data\":{\"user\":", 16);
-    rc |= rt__buf_json_str(&b, c->user, strlen(c->user));
-    rc |= rt__buf_printf(&b, ",\"state\":%s}}",
-                         m->u.typing.state ? "true" : "false");
+    rc |= rt__buf_json_str(&b, user, strlen(user));
+    rc |= rt__buf_printf(&b, ",\"state\":%s}}", state ? "true" : "false");
     if (rc == 0 &&
         (sm = rt__smsg_new(b.data, b.len, RT_MSG_TYPING, 0x1)) != NULL) {
-        rt__room_broadcast(c->srv, c->room, sm, c);
+        for (c = r->members; c != NULL; c = next) {
+            next = c->rnext;
+            if (strcmp(c->user, user) != 0)
+                rt__conn_send(c, sm);
+        }
         rt__smsg_unref(sm);
     }
     rt__buf_cleanup(&b);
+}
+
+static uint64_t typing_interval(const rt_server *s)
+{
+    return (uint64_t)(1000.0 / s->o.typing_rate);
+}
+
+void rt__typing_flush(rt_server *s, struct room *r, const char *user,
+                      struct typing *t)
+{
+    if (!t->pending || s->now_ms < t->next_ms)
+        return;
+    t->pending = 0;
+    t->next_ms = s->now_ms + typing_interval(s);
+    typing_relay(r, user, t->state);
+}
+
+/*
+ * A typing event: relayed at once if the user's interval has passed, else
+ * kept (replacing any kept before it) for rt__typing_flush at the end of
+ * the interval.  A flood of typing thus costs the room a few frames a
+ * second, and the last state always arrives.
+ */
+static void handle_typing(struct conn *c, const rt_msg *m)
+{
+    rt_server *s = c->srv;
+    struct typing *t = c->ru != NULL ? &c->ru->typing : &c->typing;
+    int state = m->u.typing.state != 0;
+
+    if (s->o.typing_rate <= 0) {
+        typing_relay(c->room, c->user, state);
+        return;
+    }
+    if (s->now_ms >= t->next_ms) {
+        t->pending = 0;
+        t->next_ms = s->now_ms + typing_interval(s);
+        typing_relay(c->room, c->user, state);
+        return;
+    }
+    if (t->pending)
+        s->m.typing_coalesced++;
+    t->pending = 1;
+    t->state = (uint8_t)state;
 }
 
 static void handle_presence(struct conn *c)
@@ -466,7 +483,12 @@ static void handle_message(struct conn *c)
     } else if (c->room != NULL) {
         switch (m->type) {
         case RT_MSG_TEXT:
-            if (rt__publish_text(s, c->room, m, c->user, c, NULL) != 0)
+            rc = rt__publish_text(s, c->room, m, c->user, c, NULL);
+            if (rc == RT_EPROTO)
+                rt__conn_send_error(c, RT_MSG_CODE_BAD_MESSAGE, m->id,
+                                    "data is not a JSON object this "
+                                    "server can read; not stored");
+            else if (rc != 0)
                 rt__conn_close(c, 1011, "internal error");
             break;
         case RT_MSG_TYPING:
@@ -552,6 +574,8 @@ void rt__ws_tick(rt_server *s)
         if ((c->kind != CONN_WS && c->kind != CONN_ECHO) || c->killed ||
             c->closing)
             continue;
+        if (c->ru == NULL && c->room != NULL)
+            rt__typing_flush(s, c->room, c->user, &c->typing);
         if (s->now_ms - c->heard_ms >= 2 * iv) {
             rt__srv_log(s, RT_SERVER_LOG_INFO,
                         "closing silent connection of %s: no pong for %llu "

@@ -82,7 +82,8 @@ typedef enum rt_msg_dir {
     XX(TOO_MANY_CONNECTIONS, "too_many_connections")                      \
     XX(UNAUTHORIZED, "unauthorized")                                      \
     XX(FORBIDDEN, "forbidden")                                            \
-    XX(SLOW_CONSUMER, "slow_consumer")
+    XX(SLOW_CONSUMER, "slow_consumer")                                    \
+    XX(TOO_MANY_ROOMS, "too_many_rooms")
 
 typedef enum rt_msg_code {
     RT_MSG_CODE_NONE = 0, /* no protocol error, or a name we do not know */
