@@ -30,6 +30,7 @@
 #include "rt/hist.h"
 #include "rt/http_resp.h"
 #include "rt/jwt.h"
+#include "rt/lean.h"
 #include "rt/loop.h"
 #include "rt/msg.h"
 #include "rt/order.h"
