@@ -399,6 +399,11 @@ static void server_text(struct load *L, struct slot *s, const char *p,
     if (s->role == ROLE_PUB && len > 14 &&
         memcmp(p, "{\"type\":\"text\"", 14) == 0)
         return; /* its own room's broadcasts */
+    /* presence and typing: counted as frames, not parsed (a join storm
+       of N users is N^2 of them) */
+    if ((len > 18 && memcmp(p, "{\"type\":\"presence\"", 18) == 0) ||
+        (len > 16 && memcmp(p, "{\"type\":\"typing\"", 16) == 0))
+        return;
     if (rt_msg_parse(&m, p, len, RT_MSG_FROM_SERVER, NULL, NULL) != 0) {
         L->rep.err_protocol++;
         L->rep.errors++;
@@ -452,8 +457,7 @@ static void on_ws(rt_lean_conn *c, int binary, const char *data, size_t len,
     struct slot *s = ud;
 
     (void)c;
-    if (s->role == ROLE_SUB)
-        G->rep.tr[TR_WS].frames++;
+    G->rep.tr[TR_WS].frames++;
     if (!binary)
         server_text(G, s, data, len);
 }
@@ -805,7 +809,7 @@ static int drained(struct load *L)
     for (i = 0; i < L->nslots; i++) {
         struct slot *s = slot_at(L, i);
 
-        if (s->role == ROLE_SUB && s->st == S_OPEN &&
+        if (s->role == ROLE_SUB && s->st != S_DONE &&
             cli_track_pos(&s->tk) < L->rooms[s->room].last_acked)
             return 0;
     }
@@ -845,6 +849,9 @@ static void on_sweep(uv_timer_t *tm)
     for (i = 0; i < L->nslots; i++) {
         struct slot *s = slot_at(L, i);
 
+        /* draining, a dropped subscriber comes back at once to resume */
+        if (s->st == S_WAIT && L->phase == P_DRAIN && s->role == ROLE_SUB)
+            s->due_us = now;
         if (s->st == S_WAIT && s->due_us <= now)
             start_slot(L, s);
         else if (s->st == S_CONN && now - s->start_us > HANDSHAKE_TIMEOUT_US)
@@ -990,7 +997,9 @@ static void collect(struct load *L)
         L->rep.measured_s =
             end > L->warm_us ? (double)(end - L->warm_us) / 1e6 : 0;
     }
-    L->rep.frames_total = rt_lean_stats_get(L->eng)->frames_in;
+    L->rep.tr[TR_SSE].frames += rt_lean_stats_get(L->eng)->sse_retries;
+    L->rep.frames_total = L->rep.tr[TR_WS].frames + L->rep.tr[TR_SSE].frames +
+                          L->rep.tr[TR_POLL].frames;
     /*
      * What each subscriber never received up to the last acked seq of its
      * room.  After Ctrl-C, messages still on their way would count as

@@ -50,7 +50,8 @@ struct cli_tr_stats {
     uint64_t connect_failed;
     uint64_t drops;       /* open connections that ended unasked */
     uint64_t reconnects;  /* handshakes after the first */
-    uint64_t frames;      /* frames, events, poll messages received */
+    uint64_t frames;      /* frames (publishers' included), SSE events
+                             and retry fields, poll messages received */
     uint64_t delivered;   /* our test messages received (dups included) */
     uint64_t measured;    /* of those, sent after the warm-up */
     uint64_t bytes;

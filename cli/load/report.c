@@ -437,6 +437,10 @@ int cli_report_json(const struct cli_report *r, const char *path,
     cJSON_AddNumberToObject(o, "reordered",
                             (double)cli_report_total(r, TOT_REORDERED));
     cJSON_AddNumberToObject(o, "frames_received", (double)r->frames_total);
+    o = cJSON_AddObjectToObject(root, "frames_received");
+    for (k = 0; k < TR_N; k++)
+        cJSON_AddNumberToObject(o, cli_load_tr_names[k],
+                                (double)r->tr[k].frames);
     o = cJSON_AddObjectToObject(root, "errors");
     cJSON_AddNumberToObject(o, "total", (double)r->errors);
     cJSON_AddNumberToObject(o, "connect", (double)r->err_connect);

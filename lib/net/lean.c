@@ -379,6 +379,8 @@ static int on_body(const char *p, size_t len, void *ud)
     if (c->kind == RT_LEAN_SSE) {
         int rc = rt_sse_parser_feed(c->sse, p, len);
 
+        rt_sse_parser_shrink(c->sse);
+
         if (rc != 0 && c->state == C_OPEN)
             end(c, rc, 0, "bad event stream");
         return c->state == C_OPEN ? 0 : 1;
@@ -426,6 +428,14 @@ static int on_done(void *ud)
         c->e->cbs.on_poll(c, (char *)c->tail, strlen((char *)c->tail),
                           c->ud);
     return c->state == C_OPEN ? 0 : 1;
+}
+
+static void on_sse_retry(uint64_t ms, void *ud)
+{
+    rt_lean_conn *c = ud;
+
+    (void)ms;
+    c->e->st.sse_retries++;
 }
 
 static int on_sse_event(const rt_sse_event *ev, void *ud)
@@ -720,7 +730,8 @@ int rt_lean_conn_start(rt_lean *e, rt_lean_conn *c, rt_lean_kind kind,
     }
     rc = rt_http_resp_new(&c->http, 0, &hc, c);
     if (rc == 0 && kind == RT_LEAN_SSE)
-        rc = rt_sse_parser_new(&c->sse, NULL, on_sse_event, NULL, c);
+        rc = rt_sse_parser_new(&c->sse, NULL, on_sse_event, on_sse_retry,
+                               c);
     req = rc == 0 ? rt__malloc(sizeof(*req)) : NULL;
     if (req == NULL) {
         rt__free(c->req);

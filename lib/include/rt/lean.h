@@ -76,6 +76,7 @@ typedef struct rt_lean_stats {
     uint64_t bytes_in, bytes_out;
     uint64_t frames_in; /* WebSocket frames, SSE events, poll bodies */
     uint64_t pings;     /* pings answered */
+    uint64_t sse_retries; /* SSE retry: fields (not events) */
 } rt_lean_stats;
 
 /*
