@@ -96,6 +96,7 @@ struct slot {
     uint32_t room;
     uint32_t pub;      /* ROLE_PUB: index in L->pubs */
     uint8_t tr, role, st, ever_open, settled, stop;
+    uint8_t gave_up; /* a resume failed: holes before the next are lost */
 };
 
 struct pub {
@@ -322,8 +323,12 @@ static void delivered(struct load *L, struct slot *s, uint64_t seq,
 
     t->delivered++;
     t->bytes += bytes;
-    if (seq != 0)
-        cli_track_seen(&s->tk, seq, &t->c);
+    if (s->gave_up) {
+        s->gave_up = 0;
+        cli_track_give_up(&s->tk, seq, &t->c);
+    }
+    if (!cli_track_seen(&s->tk, seq, &t->c))
+        return; /* a duplicate has no latency of its own */
     if (due_us >= L->warm_us && due_us < L->run_end_us &&
         L->phase >= P_RUN) {
         t->measured++;
@@ -419,6 +424,7 @@ static void server_text(struct load *L, struct slot *s, const char *p,
                    !m->u.system.resumed.recovered &&
                    s->role == ROLE_SUB) {
             L->rep.tr[s->tr].not_recovered++;
+            s->gave_up = 1;
         }
         break;
     case RT_MSG_ACK:
@@ -512,8 +518,10 @@ static void on_poll(rt_lean_conn *c, const char *body, size_t len, void *ud)
         snprintf(L->rooms[s->room].epoch, sizeof(L->rooms[0].epoch), "%s",
                  ep->valuestring);
     rc = cJSON_GetObjectItem(root, "recovered");
-    if (cJSON_IsFalse(rc))
+    if (cJSON_IsFalse(rc)) {
         t->not_recovered++;
+        s->gave_up = 1;
+    }
     if (s->tk.next == 0) {
         cJSON *first = cJSON_GetArrayItem(msgs, 0);
         cJSON *fs = first ? cJSON_GetObjectItem(first, "seq") : NULL;

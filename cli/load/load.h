@@ -33,9 +33,15 @@ struct cli_track_counts {
 
 /* Start at position |seq| (the next expected is seq + 1). */
 void cli_track_start(struct cli_track *t, uint64_t seq);
-/* One received seq; updates |n|. */
-void cli_track_seen(struct cli_track *t, uint64_t seq,
-                    struct cli_track_counts *n);
+/* One received seq; updates |n|.  Returns 1 when it was new. */
+int cli_track_seen(struct cli_track *t, uint64_t seq,
+                   struct cli_track_counts *n);
+/*
+ * The server said it could not resume, and |seq| is the first message
+ * after that: every seq below it not received is lost for good.
+ */
+void cli_track_give_up(struct cli_track *t, uint64_t seq,
+                       struct cli_track_counts *n);
 /* At the end: every seq up to |last| not received is lost. */
 void cli_track_finish(struct cli_track *t, uint64_t last,
                       struct cli_track_counts *n);

@@ -36,8 +36,8 @@ static void advance(struct cli_track *t)
     }
 }
 
-void cli_track_seen(struct cli_track *t, uint64_t seq,
-                    struct cli_track_counts *n)
+int cli_track_seen(struct cli_track *t, uint64_t seq,
+                   struct cli_track_counts *n)
 {
     uint64_t d;
 
@@ -45,14 +45,14 @@ void cli_track_seen(struct cli_track *t, uint64_t seq,
         cli_track_start(t, seq - 1);
     if (seq < t->next) {
         n->dup++;
-        return;
+        return 0;
     }
     if (seq == t->next) {
         n->unique++;
         if (t->bits != 0)
             n->reordered++; /* something later came first */
         advance(t);
-        return;
+        return 1;
     }
     d = seq - t->next; /* >= 1: bit d - 1 */
     while (d > 64) {
@@ -69,15 +69,24 @@ void cli_track_seen(struct cli_track *t, uint64_t seq,
         if (seq == t->next) {
             n->unique++;
             advance(t);
-            return;
+            return 1;
         }
     }
     if (t->bits & ((uint64_t)1 << (d - 1))) {
         n->dup++;
-        return;
+        return 0;
     }
     n->unique++;
     t->bits |= (uint64_t)1 << (d - 1);
+    return 1;
+}
+
+void cli_track_give_up(struct cli_track *t, uint64_t seq,
+                       struct cli_track_counts *n)
+{
+    if (t->next == 0 || seq <= t->next)
+        return;
+    cli_track_finish(t, seq - 1, n);
 }
 
 void cli_track_finish(struct cli_track *t, uint64_t last,
