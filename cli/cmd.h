@@ -7,6 +7,7 @@
 
 int cmd_chat(int argc, char **argv);
 int cmd_connect(int argc, char **argv);
+int cmd_load(int argc, char **argv);
 int cmd_poll(int argc, char **argv);
 int cmd_proxy(int argc, char **argv);
 int cmd_send(int argc, char **argv);

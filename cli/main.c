@@ -29,6 +29,8 @@ static const struct cmd_struct commands[] = {
      "chat in a room over WebSocket (readline on a terminal)"},
     {"connect", cmd_connect,
      "raw interactive WebSocket session with any server"},
+    {"load", cmd_load,
+     "load-test a server: fan-out latency, loss, thresholds"},
     {"poll", cmd_poll, "follow a room by long polling"},
     {"proxy", cmd_proxy,
      "TCP proxy that injects faults (drops, latency, stalls)"},

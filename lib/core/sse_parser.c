@@ -113,6 +113,16 @@ void rt_sse_parser_free(rt_sse_parser *p)
     rt__free(p);
 }
 
+void rt_sse_parser_shrink(rt_sse_parser *p)
+{
+    if (p->line.len == 0)
+        rt__buf_cleanup(&p->line);
+    if (p->data.len == 0 && !p->has_data)
+        rt__buf_cleanup(&p->data);
+    if (p->type.len == 0)
+        rt__buf_cleanup(&p->type);
+}
+
 void rt_sse_parser_reset(rt_sse_parser *p)
 {
     rt__buf_clear(&p->line);

@@ -29,7 +29,9 @@
 #include "rt/backoff.h"
 #include "rt/error.h"
 #include "rt/hist.h"
+#include "rt/http_resp.h"
 #include "rt/jwt.h"
+#include "rt/lean.h"
 #include "rt/loop.h"
 #include "rt/msg.h"
 #include "rt/order.h"
@@ -39,6 +41,7 @@
 #include "rt/sse_parser.h"
 #include "rt/url.h"
 #include "rt/version.h"
+#include "rt/ws_codec.h"
 #include "rt/ws_client.h"
 
 #endif /* RTCTL_H */

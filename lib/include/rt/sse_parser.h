@@ -155,6 +155,17 @@ RT_EXTERN const char *rt_sse_parser_last_id(const rt_sse_parser *p,
                                             size_t *len);
 
 /*
+ * Give back the memory of buffers that hold nothing now (the line, data
+ * and type of an event not begun).  For a program that keeps thousands of
+ * mostly idle streams: one large event would otherwise pin its buffers.
+ * The last event ID is kept.
+ *
+ * Returns nothing.
+ * See also: rt_sse_parser_feed().
+ */
+RT_EXTERN void rt_sse_parser_shrink(rt_sse_parser *p);
+
+/*
  * Prepare for a new connection: drop the partial line and the event in
  * progress, re-arm byte order mark stripping and clear a sticky error.
  * The last event ID is kept (the spec's reconnection sends it), and so are

@@ -1,0 +1,1381 @@
+/*
+ * cmd_load.c: `rtctl load`, the load generator for rtctl-protocol servers.
+ *
+ * One process, one libuv loop, every connection on the lean engine
+ * (rt/lean.h).  Publishers are WebSocket connections that send text
+ * messages on a fixed schedule (the open model: message k of a publisher
+ * is due at start + k / rate, and latency counts from that due time, so a
+ * server that stalls cannot hide the stall by slowing the generator
+ * down); each message's content carries its publisher, the publisher's
+ * sequence number and its due time.  Subscribers (WebSocket, SSE or long
+ * poll) record the fan-out latency of every message they receive and
+ * track room seqs for loss, duplication and reordering (load/track.c).
+ *
+ * Phases: ramp (connect at --connect-rate), run (publish for --duration,
+ * the first --warmup of it not measured), drain (wait for acks and for
+ * every subscriber to reach the last acked seq, at most --drain), close.
+ * Dropped connections come back with the library's backoff and resume
+ * from their position (since/epoch, Last-Event-ID), so the report shows
+ * what a real client loses.
+ *
+ * Timers: one 1 ms publishing tick (the schedule's resolution), one
+ * 100 ms sweep over every connection for connect ramp, reconnect delays
+ * and handshake deadlines (a per-connection uv_timer_t would cost more
+ * memory than the rest of the connection), one progress timer.
+ */
+#define _GNU_SOURCE /* memmem */
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <uv.h>
+
+#include "cmd.h"
+#include "exit.h"
+#include "load/load.h"
+#include "opts.h"
+#include "output.h"
+#include "rt/backoff.h"
+#include "rt/error.h"
+#include "rt/lean.h"
+#include "rt/msg.h"
+#include "rt/alloc.h"
+#include "rt/url.h"
+
+#define SWEEP_MS 100
+#define HANDSHAKE_TIMEOUT_US (10 * 1000000ull)
+#define POLL_WAIT_S 25
+#define MARK "rtl1 "
+#define MAX_CONNS 1000000u
+#define MAX_ROOMS 100000u
+#define PUB_BURST_MAX 10000u /* messages one publisher sends per tick */
+
+static const char *const load_usage[] = {
+    "rtctl load [options] URL",
+    NULL,
+};
+
+static const struct rt_cmd_help load_help = {
+    "load", load_usage,
+    "Load-test an rtctl-protocol server (rtctl serve, or one behind a "
+    "proxy) at URL, ws:// or http:// (TLS is not supported yet). "
+    "Subscribers join rooms over WebSocket, SSE or long polling; publishers "
+    "send messages at a fixed rate over WebSocket. Every subscriber "
+    "measures the fan-out latency from each message's due send time and "
+    "counts lost, duplicated and reordered messages; dropped connections "
+    "reconnect with backoff and resume. Progress goes to stderr, the "
+    "summary to stdout. Exits 6 when a --threshold fails, 130 on Ctrl-C "
+    "(the report is still printed and written).",
+};
+
+enum role { ROLE_SUB, ROLE_PUB };
+enum sst { S_WAIT, S_CONN, S_OPEN, S_DONE };
+enum phase { P_RAMP, P_RUN, P_DRAIN, P_CLOSE, P_END };
+
+struct room {
+    char name[72];
+    char epoch[40];
+    uint64_t last_acked; /* highest seq acked to a publisher */
+};
+
+struct slot {
+    struct cli_track tk;
+    rt_backoff bo;
+    uint64_t due_us;   /* S_WAIT: when to (re)connect */
+    uint64_t start_us; /* S_CONN: when this attempt began */
+    uint64_t down_us;  /* when it last dropped; 0 none */
+    uint32_t idx;
+    uint32_t room;
+    uint32_t pub;      /* ROLE_PUB: index in L->pubs */
+    uint8_t tr, role, st, ever_open, settled, stop;
+    uint8_t gave_up; /* a resume failed: holes before the next are lost */
+};
+
+struct pub {
+    uint32_t slot;
+    uint64_t seq;      /* messages scheduled so far */
+    uint64_t next_us;  /* due time of the next one */
+    double interval_us;
+    uint64_t unacked;
+};
+
+struct load {
+    uv_loop_t *loop;
+    rt_lean *eng;
+    struct rt_out *out;
+    struct sockaddr_storage addr;
+    char host[300];
+    char prefix[256];
+    const char *user;
+    char *slots;
+    size_t stride;
+    size_t nslots;
+    struct room *rooms;
+    unsigned nrooms;
+    struct pub *pubs;
+    unsigned npubs;
+    uint64_t t0_ns;
+    enum phase phase;
+    uint64_t ramp_started, run0_us, warm_us, run_end_us, drain_end_us,
+        close_end_us;
+    double connect_rate;
+    uint64_t drain_us;
+    size_t msg_size;
+    char *content;
+    rt_backoff_policy bop;
+    uint32_t rng;
+    unsigned settled;
+    unsigned active; /* engine connections not yet on_close'd */
+    int tty, quiet;
+    uint64_t interval_ms;
+    int sigint;
+    int fd_warned, port_warned;
+    struct rlimit nofile;
+    struct cli_report rep;
+    uv_timer_t pub_timer, sweep_timer, prog_timer;
+    uv_signal_t sig_int, sig_term;
+    /* progress deltas */
+    uint64_t prog_last_sent, prog_last_deliv, prog_last_us;
+    double prog_last_cpu;
+    double cpu0;
+};
+
+static struct slot *slot_at(struct load *L, size_t i)
+{
+    return (struct slot *)(L->slots + i * L->stride);
+}
+
+static rt_lean_conn *conn_of(struct slot *s)
+{
+    return (rt_lean_conn *)((char *)s + ((sizeof(struct slot) + 15) & ~15u));
+}
+
+static uint64_t now_us(const struct load *L)
+{
+    return (uv_hrtime() - L->t0_ns) / 1000;
+}
+
+static uint32_t rnd(struct load *L)
+{
+    L->rng ^= L->rng << 13;
+    L->rng ^= L->rng >> 17;
+    L->rng ^= L->rng << 5;
+    return L->rng;
+}
+
+static double cpu_s(double *user, double *sys)
+{
+    struct rusage ru;
+    double u, s;
+
+    getrusage(RUSAGE_SELF, &ru);
+    u = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
+    s = (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+    if (user)
+        *user = u;
+    if (sys)
+        *sys = s;
+    return u + s;
+}
+
+static long rss_kb(void)
+{
+    char line[256];
+    long kb = 0;
+    FILE *f = fopen("/proc/self/status", "r");
+
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = strtol(line + 6, NULL, 10);
+    fclose(f);
+    return kb;
+}
+
+/* ------------------------------------------------------------------ */
+/* Option values                                                       */
+
+/* "2000/s", "2000", "120/m": messages per second. */
+static int parse_rate(const char *s, double *out)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (end == s || errno != 0 || !isfinite(v) || v < 0 || v > 1e8)
+        return -1;
+    if (*end == '\0' || strcmp(end, "/s") == 0)
+        *out = v;
+    else if (strcmp(end, "/m") == 0)
+        *out = v / 60;
+    else
+        return -1;
+    return 0;
+}
+
+/* "ws", "sse", "poll" or a mix "ws:70,sse:20,poll:10" into shares. */
+static int parse_transports(const char *s, double share[TR_N])
+{
+    char buf[128], *p, *tok, *save = NULL;
+    double total = 0;
+    int i;
+
+    memset(share, 0, sizeof(double) * TR_N);
+    if (strlen(s) >= sizeof(buf))
+        return -1;
+    strcpy(buf, s);
+    for (p = buf; (tok = strtok_r(p, ",", &save)) != NULL; p = NULL) {
+        char *colon = strchr(tok, ':');
+        double w = 1;
+
+        if (colon != NULL) {
+            char *end;
+
+            *colon = '\0';
+            w = strtod(colon + 1, &end);
+            if (end == colon + 1 || *end != '\0' || !(w > 0) || w > 1e6)
+                return -1;
+        }
+        for (i = 0; i < TR_N; i++)
+            if (strcmp(tok, cli_load_tr_names[i]) == 0)
+                break;
+        if (i == TR_N || share[i] > 0)
+            return -1;
+        share[i] = w;
+        total += w;
+    }
+    if (total <= 0)
+        return -1;
+    for (i = 0; i < TR_N; i++)
+        share[i] /= total;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Messages                                                            */
+
+/* The content of publisher |pub|'s message |seq| due at |due_us|. */
+static void fill_content(struct load *L, unsigned pub, uint64_t seq,
+                         uint64_t due_us)
+{
+    int n = snprintf(L->content, 80, MARK "%u:%llu:%llu ", pub,
+                     (unsigned long long)seq, (unsigned long long)due_us);
+
+    if ((size_t)n < L->msg_size)
+        memset(L->content + n, 'x', L->msg_size - (size_t)n);
+    L->content[(size_t)n < L->msg_size ? L->msg_size : (size_t)n] = '\0';
+}
+
+/* Find our marker in |p| and read the due time; -1 when absent. */
+static int parse_mark(const char *p, size_t len, uint64_t *due_us)
+{
+    static const char key[] = "\"content\":\"" MARK;
+    const char *m = memmem(p, len, key, sizeof(key) - 1);
+    const char *end = p + len;
+    int colons = 0;
+    uint64_t v = 0;
+
+    if (m == NULL)
+        return -1;
+    for (m += sizeof(key) - 1; m < end && colons < 2; m++)
+        if (*m == ':')
+            colons++;
+    if (colons < 2)
+        return -1;
+    for (; m < end && *m >= '0' && *m <= '9'; m++)
+        v = v * 10 + (uint64_t)(*m - '0');
+    *due_us = v;
+    return 0;
+}
+
+/* The top-level "seq" of a broadcast; it comes before "data". */
+static int parse_seq(const char *p, size_t len, uint64_t *seq)
+{
+    const char *m = memmem(p, len, "\"seq\":", 6);
+    const char *d = memmem(p, len, "\"data\":", 7);
+    const char *end = p + len;
+    uint64_t v = 0;
+
+    if (m == NULL || (d != NULL && d < m))
+        return -1;
+    for (m += 6; m < end && *m >= '0' && *m <= '9'; m++)
+        v = v * 10 + (uint64_t)(*m - '0');
+    *seq = v;
+    return 0;
+}
+
+/* One of our messages reached subscriber |s|. */
+static void delivered(struct load *L, struct slot *s, uint64_t seq,
+                      uint64_t due_us, size_t bytes)
+{
+    struct cli_tr_stats *t = &L->rep.tr[s->tr];
+    uint64_t now = now_us(L);
+
+    t->delivered++;
+    t->bytes += bytes;
+    if (s->gave_up) {
+        s->gave_up = 0;
+        cli_track_give_up(&s->tk, seq, &t->c);
+    }
+    if (!cli_track_seen(&s->tk, seq, &t->c))
+        return; /* a duplicate has no latency of its own */
+    if (due_us >= L->warm_us && due_us < L->run_end_us &&
+        L->phase >= P_RUN) {
+        t->measured++;
+        rt_hist_record(t->lat, now > due_us ? now - due_us : 0);
+    }
+    rt_backoff_delivered(&s->bo);
+}
+
+/* ------------------------------------------------------------------ */
+/* Connections                                                         */
+
+static void start_slot(struct load *L, struct slot *s);
+
+static void opened(struct load *L, struct slot *s)
+{
+    struct cli_tr_stats *t = s->role == ROLE_SUB ? &L->rep.tr[s->tr] : NULL;
+    uint64_t now = now_us(L);
+
+    if (s->st != S_CONN)
+        return;
+    s->st = S_OPEN;
+    rt_backoff_connected(&s->bo, 0);
+    rt_hist_record(L->rep.connect, now - s->start_us);
+    if (t != NULL) {
+        t->opened++;
+        t->open++;
+        if (s->ever_open) {
+            t->reconnects++;
+            if (s->down_us != 0)
+                rt_hist_record(t->reconnect, now - s->down_us);
+        }
+    } else if (s->ever_open) {
+        L->rep.pub_reconnects++;
+    }
+    s->down_us = 0;
+    s->ever_open = 1;
+    if (!s->settled) {
+        s->settled = 1;
+        L->settled++;
+    }
+}
+
+/* A welcome (ws, sse) told the room's position. */
+static void position(struct load *L, struct slot *s, const char *epoch,
+                     uint64_t seq)
+{
+    struct room *r = &L->rooms[s->room];
+
+    if (epoch != NULL && r->epoch[0] == '\0')
+        snprintf(r->epoch, sizeof(r->epoch), "%s", epoch);
+    if (s->role == ROLE_SUB && s->tk.next == 0)
+        cli_track_start(&s->tk, seq);
+}
+
+static void on_open(rt_lean_conn *c, void *ud)
+{
+    (void)c, (void)ud;
+    /* ws and sse are ready at their welcome, poll at its first answer */
+}
+
+static void server_text(struct load *L, struct slot *s, const char *p,
+                        size_t len)
+{
+    uint64_t due, seq;
+    rt_msg *m = NULL;
+
+    if (s->role == ROLE_SUB && len > 14 &&
+        memcmp(p, "{\"type\":\"text\"", 14) == 0 &&
+        parse_mark(p, len, &due) == 0 && parse_seq(p, len, &seq) == 0) {
+        delivered(L, s, seq, due, len);
+        return;
+    }
+    if (s->role == ROLE_PUB && len > 14 &&
+        memcmp(p, "{\"type\":\"text\"", 14) == 0)
+        return; /* its own room's broadcasts */
+    /* presence and typing: counted as frames, not parsed (a join storm
+       of N users is N^2 of them) */
+    if ((len > 18 && memcmp(p, "{\"type\":\"presence\"", 18) == 0) ||
+        (len > 16 && memcmp(p, "{\"type\":\"typing\"", 16) == 0))
+        return;
+    if (rt_msg_parse(&m, p, len, RT_MSG_FROM_SERVER, NULL, NULL) != 0) {
+        L->rep.err_protocol++;
+        L->rep.errors++;
+        return;
+    }
+    switch (m->type) {
+    case RT_MSG_SYSTEM:
+        if (m->u.system.event == RT_MSG_SYSTEM_WELCOME) {
+            position(L, s, m->u.system.welcome.epoch,
+                     m->u.system.welcome.seq);
+            opened(L, s);
+        } else if (m->u.system.event == RT_MSG_SYSTEM_RESUMED &&
+                   !m->u.system.resumed.recovered &&
+                   s->role == ROLE_SUB) {
+            L->rep.tr[s->tr].not_recovered++;
+            s->gave_up = 1;
+        }
+        break;
+    case RT_MSG_ACK:
+        if (s->role == ROLE_PUB) {
+            struct pub *pb = &L->pubs[s->pub];
+            struct room *r = &L->rooms[s->room];
+
+            L->rep.acked++;
+            if (pb->unacked > 0)
+                pb->unacked--;
+            if (m->u.ack.has_seq && m->u.ack.seq > r->last_acked)
+                r->last_acked = m->u.ack.seq;
+        }
+        break;
+    case RT_MSG_ERROR:
+        L->rep.err_server++;
+        L->rep.errors++;
+        if (s->role == ROLE_PUB && L->pubs[s->pub].unacked > 0)
+            L->pubs[s->pub].unacked--;
+        break;
+    case RT_MSG_TEXT:
+        /* a message not ours (another client in the room) */
+        break;
+    default:
+        break;
+    }
+    rt_msg_free(m);
+}
+
+/* The one load of this process, for the engine's callbacks. */
+static struct load *G;
+
+static void on_ws(rt_lean_conn *c, int binary, const char *data, size_t len,
+                  void *ud)
+{
+    struct slot *s = ud;
+
+    (void)c;
+    G->rep.tr[TR_WS].frames++;
+    if (!binary)
+        server_text(G, s, data, len);
+}
+
+static void on_sse(rt_lean_conn *c, const rt_sse_event *ev, void *ud)
+{
+    struct slot *s = ud;
+
+    (void)c;
+    G->rep.tr[TR_SSE].frames++;
+    /* the welcome (system) carries the position in its data as well */
+    if ((ev->type_len == 6 && memcmp(ev->type, "system", 6) == 0) ||
+        (ev->type_len == 4 && memcmp(ev->type, "text", 4) == 0))
+        server_text(G, s, ev->data, ev->data_len);
+}
+
+static void poll_target(struct load *L, struct slot *s, char *buf,
+                        size_t len, int wait)
+{
+    struct room *r = &L->rooms[s->room];
+    int n = snprintf(buf, len, "%s/poll/%s?user=", L->prefix, r->name);
+
+    if (L->user != NULL)
+        n += snprintf(buf + n, len - (size_t)n, "%s", L->user);
+    else
+        n += snprintf(buf + n, len - (size_t)n, "load-%u", s->idx);
+    if (s->tk.next != 0 && r->epoch[0] != '\0')
+        n += snprintf(buf + n, len - (size_t)n, "&since=%llu&epoch=%s",
+                      (unsigned long long)cli_track_pos(&s->tk), r->epoch);
+    snprintf(buf + n, len - (size_t)n, "&timeout=%d", wait ? POLL_WAIT_S : 0);
+}
+
+static void on_poll(rt_lean_conn *c, const char *body, size_t len, void *ud)
+{
+    struct slot *s = ud;
+    struct load *L = G;
+    struct cli_tr_stats *t = &L->rep.tr[TR_POLL];
+    cJSON *root = cJSON_ParseWithLength(body, len), *msgs, *m, *nx, *ep, *rc;
+    char target[700];
+
+    if (root == NULL || !cJSON_IsArray(msgs = cJSON_GetObjectItem(root,
+                                                                  "messages")) ||
+        !cJSON_IsNumber(nx = cJSON_GetObjectItem(root, "next"))) {
+        cJSON_Delete(root);
+        L->rep.err_protocol++;
+        L->rep.errors++;
+        rt_lean_conn_abort(c);
+        return;
+    }
+    ep = cJSON_GetObjectItem(root, "epoch");
+    if (cJSON_IsString(ep) && L->rooms[s->room].epoch[0] == '\0')
+        snprintf(L->rooms[s->room].epoch, sizeof(L->rooms[0].epoch), "%s",
+                 ep->valuestring);
+    rc = cJSON_GetObjectItem(root, "recovered");
+    if (cJSON_IsFalse(rc)) {
+        t->not_recovered++;
+        s->gave_up = 1;
+    }
+    if (s->tk.next == 0) {
+        cJSON *first = cJSON_GetArrayItem(msgs, 0);
+        cJSON *fs = first ? cJSON_GetObjectItem(first, "seq") : NULL;
+
+        cli_track_start(&s->tk, cJSON_IsNumber(fs)
+                                    ? (uint64_t)fs->valuedouble - 1
+                                    : (uint64_t)nx->valuedouble);
+    }
+    cJSON_ArrayForEach(m, msgs)
+    {
+        cJSON *sq = cJSON_GetObjectItem(m, "seq");
+        cJSON *d = cJSON_GetObjectItem(m, "data");
+        cJSON *ct = d ? cJSON_GetObjectItem(d, "content") : NULL;
+        uint64_t due;
+
+        t->frames++;
+        if (!cJSON_IsNumber(sq) || !cJSON_IsString(ct) ||
+            strncmp(ct->valuestring, MARK, sizeof(MARK) - 1) != 0)
+            continue;
+        {
+            const char *p = ct->valuestring + sizeof(MARK) - 1;
+            int colons = 0;
+
+            for (; *p && colons < 2; p++)
+                if (*p == ':')
+                    colons++;
+            due = strtoull(p, NULL, 10);
+        }
+        delivered(L, s, (uint64_t)sq->valuedouble, due,
+                  strlen(ct->valuestring));
+    }
+    cJSON_Delete(root);
+    opened(L, s);
+    if (s->st != S_OPEN)
+        return;
+    poll_target(L, s, target, sizeof(target), 1);
+    rt_lean_poll_next(c, target);
+}
+
+static int resource_failure(struct load *L, int sys)
+{
+    if (sys == UV_EMFILE || sys == UV_ENFILE || sys == UV_ENOBUFS) {
+        L->rep.fd_exhausted++;
+        if (!L->fd_warned++)
+            rt_errf(L->out,
+                    "out of file descriptors after %u connections (limit "
+                    "%llu): raise it with 'ulimit -n' or use fewer "
+                    "connections",
+                    L->active, (unsigned long long)L->nofile.rlim_cur);
+        return 1;
+    }
+    if (sys == UV_EADDRNOTAVAIL || sys == UV_EADDRINUSE) {
+        L->rep.ports_exhausted++;
+        if (!L->port_warned++)
+            rt_errf(L->out,
+                    "out of local ports after %u connections: widen "
+                    "net.ipv4.ip_local_port_range or use fewer connections",
+                    L->active);
+        return 1;
+    }
+    return 0;
+}
+
+static void settle(struct load *L, struct slot *s)
+{
+    if (!s->settled) {
+        s->settled = 1;
+        L->settled++;
+    }
+}
+
+static void on_close(rt_lean_conn *c, const rt_lean_end *end, void *ud)
+{
+    struct slot *s = ud;
+    struct load *L = G;
+    struct cli_tr_stats *t = s->role == ROLE_SUB ? &L->rep.tr[s->tr] : NULL;
+    int was_open = s->st == S_OPEN, stop = 0;
+    uint64_t delay_ms = 0;
+
+    (void)c;
+    L->active--;
+    if (was_open && t != NULL)
+        t->open--;
+    if (L->phase >= P_CLOSE || s->stop) {
+        s->st = S_DONE;
+        return;
+    }
+    if (was_open && s->tr == TR_POLL && s->role == ROLE_SUB &&
+        end->err == 0) {
+        /* the server ended a keep-alive connection between polls */
+        s->st = S_WAIT;
+        s->due_us = now_us(L);
+        return;
+    }
+    L->rep.errors++;
+    if (resource_failure(L, end->sys)) {
+        stop = 1;
+        L->rep.err_connect++;
+    } else if (!was_open) {
+        if (end->status != 0)
+            L->rep.err_http++;
+        else if (end->err == RT_EPROTO || end->err == RT_EHANDSHAKE)
+            L->rep.err_protocol++;
+        else
+            L->rep.err_connect++;
+        if (t != NULL)
+            t->connect_failed++;
+        /* a refusal the protocol says not to retry */
+        stop = end->status == 400 || end->status == 401 ||
+               end->status == 403 || end->status == 404 ||
+               end->status == 405;
+    } else {
+        L->rep.err_drop++;
+        if (t != NULL)
+            t->drops++;
+        s->down_us = now_us(L);
+        stop = end->code == 1000 || end->code == 1008 || end->code == 1009;
+        if (end->err == RT_EPROTO || end->err == RT_ETOOBIG)
+            L->rep.err_protocol++;
+    }
+    if (L->out->verbose > 0 || (stop && !s->ever_open && L->settled == 0))
+        rt_warnf(L->out, "%s %u: %s%s", s->role == ROLE_PUB
+                                            ? "publisher"
+                                            : cli_load_tr_names[s->tr],
+                 s->idx, end->detail,
+                 stop ? " (not retried)" : "");
+    settle(L, s);
+    if (stop || rt_backoff_next(&s->bo, rnd(L), &delay_ms) != 0) {
+        s->st = S_DONE;
+        s->stop = 1;
+        return;
+    }
+    s->st = S_WAIT;
+    s->due_us = now_us(L) + delay_ms * 1000;
+}
+
+static void start_slot(struct load *L, struct slot *s)
+{
+    struct room *r = &L->rooms[s->room];
+    char target[700], extra[128], user[48];
+    const char *ex = NULL;
+    rt_lean_kind kind = RT_LEAN_WS;
+    int rc;
+
+    if (L->user != NULL)
+        snprintf(user, sizeof(user), "%s", L->user);
+    else if (s->role == ROLE_PUB)
+        snprintf(user, sizeof(user), "load-pub-%u", s->pub);
+    else
+        snprintf(user, sizeof(user), "load-%u", s->idx);
+    if (s->role == ROLE_PUB || s->tr == TR_WS) {
+        int n = snprintf(target, sizeof(target), "%s/ws/%s?user=%s",
+                         L->prefix, r->name, user);
+
+        if (s->role == ROLE_SUB && s->tk.next != 0 && r->epoch[0] != '\0')
+            snprintf(target + n, sizeof(target) - (size_t)n,
+                     "&since=%llu&epoch=%s",
+                     (unsigned long long)cli_track_pos(&s->tk), r->epoch);
+    } else if (s->tr == TR_SSE) {
+        kind = RT_LEAN_SSE;
+        snprintf(target, sizeof(target), "%s/events/%s?user=%s", L->prefix,
+                 r->name, user);
+        if (s->tk.next != 0 && r->epoch[0] != '\0') {
+            snprintf(extra, sizeof(extra), "Last-Event-ID: %s-%llu\r\n",
+                     r->epoch, (unsigned long long)cli_track_pos(&s->tk));
+            ex = extra;
+        }
+    } else {
+        kind = RT_LEAN_POLL;
+        poll_target(L, s, target, sizeof(target), 0);
+    }
+    s->st = S_CONN;
+    s->start_us = now_us(L);
+    rc = rt_lean_conn_start(L->eng, conn_of(s), kind,
+                            (const struct sockaddr *)&L->addr, L->host,
+                            target, ex, s);
+    if (rc == 0) {
+        L->active++;
+        return;
+    }
+    L->rep.errors++;
+    L->rep.err_connect++;
+    if (!resource_failure(L, rt_lean_last_sys(L->eng)))
+        rt_errf(L->out, "cannot start a connection: %s", rt_strerror(rc));
+    s->st = S_DONE;
+    s->stop = 1;
+    settle(L, s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Publishing                                                          */
+
+static void publish_one(struct load *L, struct pub *pb, uint64_t due)
+{
+    struct slot *s = slot_at(L, pb->slot);
+    char id[24];
+    rt_msg m;
+    char *json;
+    size_t len;
+
+    if (s->st != S_OPEN) {
+        L->rep.not_sent++;
+        return;
+    }
+    fill_content(L, (unsigned)(pb - L->pubs), pb->seq + 1, due);
+    snprintf(id, sizeof(id), "%llu", (unsigned long long)(pb->seq + 1));
+    rt_msg_init(&m, RT_MSG_TEXT);
+    m.id = id;
+    m.u.text.content = L->content;
+    if (rt_msg_encode(&m, &json, &len) != 0) {
+        L->rep.send_errors++;
+        return;
+    }
+    if (rt_lean_ws_send(conn_of(s), json, len) == 0) {
+        L->rep.sent++;
+        if (due >= L->warm_us)
+            L->rep.measured_sent++;
+        pb->unacked++;
+    } else {
+        L->rep.send_errors++;
+    }
+    rt_free(json);
+}
+
+static void on_pub_tick(uv_timer_t *tm)
+{
+    struct load *L = tm->data;
+    uint64_t now = now_us(L);
+    unsigned i;
+
+    if (L->phase != P_RUN)
+        return;
+    for (i = 0; i < L->npubs; i++) {
+        struct pub *pb = &L->pubs[i];
+        unsigned n = 0;
+
+        while (pb->next_us <= now && pb->next_us < L->run_end_us &&
+               n++ < PUB_BURST_MAX) {
+            publish_one(L, pb, pb->next_us);
+            pb->seq++;
+            pb->next_us = L->run0_us + (uint64_t)((double)pb->seq *
+                                                   pb->interval_us) +
+                          (uint64_t)(pb->interval_us * i / L->npubs);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Phases                                                              */
+
+static void begin_close(struct load *L)
+{
+    size_t i;
+
+    if (L->phase >= P_CLOSE)
+        return;
+    if (L->phase == P_RUN || L->phase == P_DRAIN)
+        L->rep.run_s = (double)((now_us(L) < L->run_end_us ? now_us(L)
+                                                           : L->run_end_us) -
+                                L->run0_us) / 1e6;
+    L->phase = P_CLOSE;
+    L->close_end_us = now_us(L) + 2000000;
+    uv_timer_stop(&L->pub_timer);
+    for (i = 0; i < L->nslots; i++) {
+        struct slot *s = slot_at(L, i);
+
+        if (rt_lean_conn_active(conn_of(s)))
+            rt_lean_conn_close(conn_of(s), 1000);
+        if (s->st != S_CONN && s->st != S_OPEN)
+            s->st = S_DONE;
+    }
+}
+
+static void finish_loop(struct load *L)
+{
+    L->phase = P_END;
+    uv_timer_stop(&L->sweep_timer);
+    uv_timer_stop(&L->prog_timer);
+    uv_timer_stop(&L->pub_timer);
+    uv_signal_stop(&L->sig_int);
+    uv_signal_stop(&L->sig_term);
+    uv_stop(L->loop);
+}
+
+static int drained(struct load *L)
+{
+    size_t i;
+
+    for (i = 0; i < L->npubs; i++)
+        if (L->pubs[i].unacked > 0 &&
+            slot_at(L, L->pubs[i].slot)->st == S_OPEN)
+            return 0;
+    for (i = 0; i < L->nslots; i++) {
+        struct slot *s = slot_at(L, i);
+
+        if (s->role == ROLE_SUB && s->st != S_DONE &&
+            cli_track_pos(&s->tk) < L->rooms[s->room].last_acked)
+            return 0;
+    }
+    return 1;
+}
+
+static void start_run(struct load *L)
+{
+    uint64_t now = now_us(L);
+    unsigned i;
+
+    L->rep.rss_idle_kb = rss_kb();
+    L->rep.ramp_s = (double)now / 1e6;
+    L->phase = P_RUN;
+    L->run0_us = now;
+    L->warm_us = now + L->rep.warmup_ms * 1000;
+    L->run_end_us = now + L->rep.duration_ms * 1000;
+    L->cpu0 = cpu_s(NULL, NULL);
+    for (i = 0; i < L->npubs; i++)
+        L->pubs[i].next_us =
+            now + (uint64_t)(L->pubs[i].interval_us * i / L->npubs);
+    if (L->npubs > 0 && L->rep.rate > 0)
+        uv_timer_start(&L->pub_timer, on_pub_tick, 1, 1);
+}
+
+static void on_sweep(uv_timer_t *tm)
+{
+    struct load *L = tm->data;
+    uint64_t now = now_us(L);
+    size_t i;
+
+    if (L->phase == P_CLOSE) {
+        if (L->active == 0 || now >= L->close_end_us)
+            finish_loop(L);
+        return;
+    }
+    for (i = 0; i < L->nslots; i++) {
+        struct slot *s = slot_at(L, i);
+
+        /* draining, a dropped subscriber comes back at once to resume */
+        if (s->st == S_WAIT && L->phase == P_DRAIN && s->role == ROLE_SUB)
+            s->due_us = now;
+        if (s->st == S_WAIT && s->due_us <= now)
+            start_slot(L, s);
+        else if (s->st == S_CONN && now - s->start_us > HANDSHAKE_TIMEOUT_US)
+            rt_lean_conn_abort(conn_of(s)); /* on_close: not opened */
+    }
+    if (L->phase == P_RAMP && L->settled >= L->nslots)
+        start_run(L);
+    if (L->phase == P_RUN && now >= L->run_end_us) {
+        L->rep.run_s = (double)(L->run_end_us - L->run0_us) / 1e6;
+        L->phase = P_DRAIN;
+        L->drain_end_us = now + L->drain_us;
+        uv_timer_stop(&L->pub_timer);
+    }
+    if (L->phase == P_DRAIN && (drained(L) || now >= L->drain_end_us))
+        begin_close(L);
+}
+
+static void progress(struct load *L, int final)
+{
+    uint64_t now = now_us(L), sent = L->rep.sent,
+             deliv = cli_report_total(&L->rep, TOT_DELIVERED);
+    double dt = (double)(now - L->prog_last_us) / 1e6, cpu = cpu_s(NULL, NULL);
+    static const char *names[] = {"ramp", "run", "drain", "close", "done"};
+    char a[24] = "-", b[24] = "-";
+    rt_hist *h;
+    unsigned open = 0;
+    int k;
+
+    if (L->quiet)
+        return;
+    if (rt_hist_new_default(&h) == 0) {
+        for (k = 0; k < TR_N; k++)
+            rt_hist_merge(h, L->rep.tr[k].lat);
+        if (rt_hist_count(h) > 0) {
+            cli_fmt_us(a, sizeof(a), (double)rt_hist_percentile(h, 50));
+            cli_fmt_us(b, sizeof(b), (double)rt_hist_percentile(h, 99));
+        }
+        rt_hist_free(h);
+    }
+    for (k = 0; k < TR_N; k++)
+        open += L->rep.tr[k].open;
+    if (dt <= 0)
+        dt = 1;
+    fprintf(stderr,
+            "%s[%6.1fs] %-5s subs %u/%u | sent %llu (%.0f/s) | recv %llu "
+            "(%.0f/s) | p50 %s p99 %s | errors %llu | cpu %.0f%%%s",
+            L->tty ? "\r\033[K" : "", (double)now / 1e6,
+            names[L->phase], open, L->rep.subscribers,
+            (unsigned long long)sent,
+            (double)(sent - L->prog_last_sent) / dt,
+            (unsigned long long)deliv,
+            (double)(deliv - L->prog_last_deliv) / dt, a, b,
+            (unsigned long long)L->rep.errors,
+            (cpu - L->prog_last_cpu) * 100 / dt,
+            L->tty && !final ? "" : "\n");
+    fflush(stderr);
+    L->prog_last_sent = sent;
+    L->prog_last_deliv = deliv;
+    L->prog_last_us = now;
+    L->prog_last_cpu = cpu;
+}
+
+static void on_progress(uv_timer_t *tm)
+{
+    progress(tm->data, 0);
+}
+
+static void on_signal(uv_signal_t *sg, int signum)
+{
+    struct load *L = sg->data;
+
+    (void)signum;
+    if (L->sigint++) {
+        fputs("\n", stderr);
+        _exit(RTCTL_EXIT_INTERRUPTED); /* a second one: at once */
+    }
+    L->rep.interrupted = 1;
+    begin_close(L);
+}
+
+/* ------------------------------------------------------------------ */
+/* Setup                                                               */
+
+static int resolve(struct load *L, const rt_url *u, char *err, size_t len)
+{
+    struct addrinfo hints, *res = NULL;
+    char port[16];
+    int rc;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(port, sizeof(port), "%d", rt_url_port(u));
+    rc = getaddrinfo(rt_url_host(u), port, &hints, &res);
+    if (rc != 0 || res == NULL) {
+        snprintf(err, len, "cannot resolve '%s': %s", rt_url_host(u),
+                 gai_strerror(rc));
+        return -1;
+    }
+    memcpy(&L->addr, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return 0;
+}
+
+/* Raise the soft descriptor limit to the hard one; say when it is short. */
+static void raise_nofile(struct load *L, size_t need)
+{
+    if (getrlimit(RLIMIT_NOFILE, &L->nofile) != 0)
+        return;
+    if (L->nofile.rlim_cur < L->nofile.rlim_max) {
+        struct rlimit r = L->nofile;
+
+        r.rlim_cur = r.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &r) == 0)
+            L->nofile = r;
+    }
+    if (L->nofile.rlim_cur != RLIM_INFINITY && need > L->nofile.rlim_cur)
+        rt_warnf(L->out,
+                 "%zu connections need about %zu file descriptors, but the "
+                 "limit is %llu (hard limit %llu): some will not open",
+                 need - 16, need, (unsigned long long)L->nofile.rlim_cur,
+                 (unsigned long long)L->nofile.rlim_max);
+}
+
+static void collect(struct load *L)
+{
+    double user, sys, cpu = cpu_s(&user, &sys);
+    uint64_t now = now_us(L);
+    size_t i;
+
+    L->rep.cpu_user_s = user;
+    L->rep.cpu_sys_s = sys;
+    if (L->run0_us > 0 && now > L->run0_us) {
+        double wall = (double)(now - L->run0_us) / 1e6;
+
+        L->rep.cpu_pct = (cpu - L->cpu0) * 100 / wall;
+    }
+    L->rep.cpu_saturated = L->rep.cpu_pct >= 90;
+    L->rep.rss_kb = rss_kb();
+    if (L->run0_us > 0) {
+        uint64_t end = now < L->run_end_us ? now : L->run_end_us;
+
+        L->rep.measured_s =
+            end > L->warm_us ? (double)(end - L->warm_us) / 1e6 : 0;
+    }
+    L->rep.tr[TR_SSE].frames += rt_lean_stats_get(L->eng)->sse_retries;
+    L->rep.frames_total = L->rep.tr[TR_WS].frames + L->rep.tr[TR_SSE].frames +
+                          L->rep.tr[TR_POLL].frames;
+    /*
+     * What each subscriber never received up to the last acked seq of its
+     * room.  After Ctrl-C, messages still on their way would count as
+     * lost, so only the holes a subscriber saw are counted then.
+     */
+    for (i = 0; i < L->nslots; i++) {
+        struct slot *s = slot_at(L, i);
+
+        if (s->role != ROLE_SUB || s->tk.next == 0)
+            continue;
+        if (!L->rep.interrupted)
+            cli_track_finish(&s->tk, L->rooms[s->room].last_acked,
+                             &L->rep.tr[s->tr].c);
+    }
+}
+
+static void close_cb_noop(uv_handle_t *h)
+{
+    (void)h;
+}
+
+int cmd_load(int argc, char **argv)
+{
+    struct rt_global_opts g = {0, 0, NULL};
+    struct rt_out out;
+    struct load L;
+    struct rt_strlist thresholds = {NULL, 0};
+    const char *transport = "ws", *rate_s = "10/s", *rate_pp = NULL,
+               *connect_rate_s = NULL, *room_prefix = "load",
+               *report_json = NULL, *user = NULL;
+    uint64_t conns = 10, duration = 10000, warmup = 0, size = 64, rooms = 1,
+             publishers = 1, drain = 5000, interval = 1000;
+    double share[TR_N], rate = 0;
+    char err[256];
+    rt_url *u = NULL;
+    rt_lean_cbs cbs = {on_open, on_ws, on_sse, on_poll, on_close};
+    size_t i, nth_failed = 0;
+    int n, k, status = RTCTL_EXIT_OK;
+    struct rt_opt opts[] = {
+        OPT_GROUP("Load shape"),
+        OPT_UINT('c', "connections", &conns, "N",
+                 "subscribers (default 10)"),
+        OPT_STR('r', "rate", &rate_s, "RATE",
+                "messages per second in all, 100 or 100/s or 600/m "
+                "(default 10/s; 0: no messages, idle connections)"),
+        OPT_STR(0, "rate-per-publisher", &rate_pp, "RATE",
+                "messages per second of each publisher (instead of --rate)"),
+        OPT_DURATION('d', "duration", &duration,
+                     "how long to publish, warm-up included (default 10s)"),
+        OPT_DURATION(0, "warmup", &warmup,
+                     "first part of --duration left out of the figures "
+                     "(default 0)"),
+        OPT_BYTES(0, "size", &size,
+                  "bytes of each message's content (default 64)"),
+        OPT_UINT(0, "rooms", &rooms, "N",
+                 "rooms; subscribers and publishers spread evenly "
+                 "(default 1)"),
+        OPT_UINT(0, "publishers", &publishers, "N",
+                 "WebSocket publishers (default 1)"),
+        OPT_STR(0, "transport", &transport, "SPEC",
+                "subscribers' transport: ws, sse, poll, or a mix like "
+                "ws:70,sse:20,poll:10 (default ws)"),
+        OPT_STR(0, "connect-rate", &connect_rate_s, "RATE",
+                "open connections at this rate, per second "
+                "(default: all at once)"),
+        OPT_STR(0, "room-prefix", &room_prefix, "PREFIX",
+                "rooms are PREFIX-1, PREFIX-2... (default load)"),
+        OPT_STR(0, "user", &user, "NAME",
+                "one user id for every connection (default: load-N "
+                "each; the server's --max-user-connections must allow "
+                "it)"),
+        OPT_DURATION(0, "drain", &drain,
+                     "after publishing, wait this long at most for the "
+                     "last messages (default 5s)"),
+        OPT_GROUP("Output"),
+        OPT_DURATION(0, "interval", &interval,
+                     "progress on stderr every DURATION (default 1s)"),
+        OPT_STR(0, "report-json", &report_json, "FILE",
+                "write every figure and the full histograms to FILE"),
+        OPT_STR_LIST(0, "threshold", &thresholds, "EXPR",
+                     "fail (exit 6) unless EXPR holds: p99<50ms, lost==0, "
+                     "errors<0.1%... (repeatable)"),
+        RT_GLOBAL_OPTS(&g),
+        OPT_END(),
+    };
+
+    n = rt_opts_parse(&load_help, opts, argc, argv);
+    if (n < 0)
+        return n == RT_OPTS_EXIT_OK ? RTCTL_EXIT_OK : RTCTL_EXIT_USAGE;
+    if (rt_out_init(&out, &load_help, &g, 0) != 0)
+        return RTCTL_EXIT_USAGE;
+    if (n != 1) {
+        rt_opts_error(&load_help, n == 0 ? "no URL given"
+                                         : "only one URL, please");
+        return RTCTL_EXIT_USAGE;
+    }
+    memset(&L, 0, sizeof(L));
+    L.out = &out;
+    if (rt_url_parse(&u, argv[1], err, sizeof(err)) != 0) {
+        rt_opts_error(&load_help, "'%s': %s", argv[1], err);
+        return RTCTL_EXIT_USAGE;
+    }
+    if (rt_url_is_tls(u)) {
+        rt_opts_error(&load_help, "'%s': TLS (wss://, https://) is not "
+                                  "supported by rtctl load yet",
+                      argv[1]);
+        rt_url_free(u);
+        return RTCTL_EXIT_USAGE;
+    }
+    if (conns == 0 || conns > MAX_CONNS || rooms == 0 || rooms > MAX_ROOMS ||
+        publishers > MAX_CONNS || size > (1u << 20) || size < 40) {
+        rt_opts_error(&load_help,
+                      "--connections 1..%u, --rooms 1..%u, --size "
+                      "40..1m, please", MAX_CONNS, MAX_ROOMS);
+        rt_url_free(u);
+        return RTCTL_EXIT_USAGE;
+    }
+    if (parse_transports(transport, share) != 0) {
+        rt_opts_error(&load_help, "--transport: '%s' is not ws, sse, poll "
+                                  "or a mix like ws:70,sse:30", transport);
+        rt_url_free(u);
+        return RTCTL_EXIT_USAGE;
+    }
+    if (rate_pp != NULL) {
+        if (parse_rate(rate_pp, &rate) != 0) {
+            rt_opts_error(&load_help, "--rate-per-publisher: '%s' is not a "
+                                      "rate like 100/s", rate_pp);
+            rt_url_free(u);
+            return RTCTL_EXIT_USAGE;
+        }
+        rate *= (double)publishers;
+    } else if (parse_rate(rate_s, &rate) != 0) {
+        rt_opts_error(&load_help, "--rate: '%s' is not a rate like 100/s",
+                      rate_s);
+        rt_url_free(u);
+        return RTCTL_EXIT_USAGE;
+    }
+    if (connect_rate_s != NULL &&
+        (parse_rate(connect_rate_s, &L.connect_rate) != 0 ||
+         L.connect_rate <= 0)) {
+        rt_opts_error(&load_help, "--connect-rate: '%s' is not a rate like "
+                                  "500/s", connect_rate_s);
+        rt_url_free(u);
+        return RTCTL_EXIT_USAGE;
+    }
+    if (rate > 0 && publishers == 0) {
+        rt_opts_error(&load_help, "a --rate needs --publishers 1 or more");
+        rt_url_free(u);
+        return RTCTL_EXIT_USAGE;
+    }
+    if (warmup >= duration && rate > 0) {
+        rt_opts_error(&load_help, "--warmup must be shorter than "
+                                  "--duration");
+        rt_url_free(u);
+        return RTCTL_EXIT_USAGE;
+    }
+    if (strlen(room_prefix) > 50 ||
+        !rt_room_valid(room_prefix, strlen(room_prefix)) ||
+        (user != NULL && (strlen(user) > 40 ||
+                          !rt_room_valid(user, strlen(user))))) {
+        rt_opts_error(&load_help, "--room-prefix and --user: up to 50 and "
+                                  "40 of A-Z a-z 0-9 . _ -");
+        rt_url_free(u);
+        return RTCTL_EXIT_USAGE;
+    }
+    if (interval == 0)
+        interval = 1000;
+    L.rep.th = calloc(thresholds.n ? thresholds.n : 1, sizeof(*L.rep.th));
+    for (i = 0; i < thresholds.n; i++) {
+        if (cli_threshold_parse(&L.rep.th[i], thresholds.v[i], err,
+                                sizeof(err)) != 0) {
+            rt_opts_error(&load_help, "--threshold %s", err);
+            free(L.rep.th);
+            rt_strlist_free(&thresholds);
+            rt_url_free(u);
+            return RTCTL_EXIT_USAGE;
+        }
+    }
+    L.rep.nth = thresholds.n;
+
+    G = &L;
+    L.user = user;
+    L.quiet = g.quiet;
+    L.tty = isatty(2);
+    L.interval_ms = interval;
+    L.drain_us = drain * 1000;
+    L.msg_size = (size_t)size;
+    L.rng = (uint32_t)uv_hrtime() | 1;
+    rt_backoff_policy_init(&L.bop);
+    L.rep.url = argv[1];
+    L.rep.transport_spec = transport;
+    L.rep.subscribers = (unsigned)conns;
+    L.rep.publishers = (unsigned)publishers;
+    L.rep.rooms = (unsigned)rooms;
+    L.rep.rate = rate;
+    L.rep.size = size;
+    L.rep.duration_ms = duration;
+    L.rep.warmup_ms = warmup;
+    {
+        const char *path = rt_url_path(u);
+        size_t pl = strlen(path);
+        char *h = NULL;
+
+        while (pl > 0 && path[pl - 1] == '/')
+            pl--;
+        snprintf(L.prefix, sizeof(L.prefix), "%.*s", (int)pl, path);
+        if (rt_url_host_header(u, &h) == 0) {
+            snprintf(L.host, sizeof(L.host), "%s", h);
+            rt_free(h);
+        }
+    }
+    if (resolve(&L, u, err, sizeof(err)) != 0) {
+        rt_errf(&out, "%s", err);
+        rt_url_free(u);
+        free(L.rep.th);
+        rt_strlist_free(&thresholds);
+        return RTCTL_EXIT_CONNECT;
+    }
+    rt_url_free(u);
+    raise_nofile(&L, (size_t)(conns + publishers) + 16);
+
+    /* rooms, publishers, slots: publishers first, so they connect first */
+    L.nrooms = (unsigned)rooms;
+    L.rooms = calloc(rooms, sizeof(*L.rooms));
+    L.npubs = (unsigned)publishers;
+    L.pubs = calloc(publishers ? publishers : 1, sizeof(*L.pubs));
+    L.nslots = (size_t)(conns + publishers);
+    L.stride = ((sizeof(struct slot) + 15) & ~(size_t)15) +
+               ((rt_lean_conn_size() + 15) & ~(size_t)15);
+    L.content = malloc(size + 80);
+    L.loop = uv_default_loop();
+    if (L.rooms == NULL || L.pubs == NULL || L.content == NULL ||
+        rt_lean_new(&L.eng, L.loop, 0, (size_t)size * 2 + 65536, &cbs,
+                    NULL) != 0 ||
+        rt_hist_new_default(&L.rep.connect) != 0) {
+        rt_errf(&out, "out of memory for %zu connections", L.nslots);
+        return RTCTL_EXIT_RUNTIME;
+    }
+    for (k = 0; k < TR_N; k++)
+        if (rt_hist_new_default(&L.rep.tr[k].lat) != 0 ||
+            rt_hist_new_default(&L.rep.tr[k].reconnect) != 0) {
+            rt_errf(&out, "out of memory");
+            return RTCTL_EXIT_RUNTIME;
+        }
+    L.rep.rss_base_kb = rss_kb();
+    L.slots = calloc(L.nslots, L.stride);
+    if (L.slots == NULL) {
+        rt_errf(&out, "out of memory for %zu connections", L.nslots);
+        return RTCTL_EXIT_RUNTIME;
+    }
+    for (i = 0; i < rooms; i++)
+        snprintf(L.rooms[i].name, sizeof(L.rooms[i].name), "%s-%zu",
+                 room_prefix, i + 1);
+    {
+        double acc[TR_N] = {0};
+
+        for (i = 0; i < L.nslots; i++) {
+            struct slot *s = slot_at(&L, i);
+
+            rt_backoff_init(&s->bo, &L.bop);
+            s->idx = (uint32_t)i;
+            s->due_us = L.connect_rate > 0
+                            ? (uint64_t)((double)i * 1e6 / L.connect_rate)
+                            : 0;
+            if (i < publishers) {
+                s->role = ROLE_PUB;
+                s->tr = TR_WS;
+                s->pub = (uint32_t)i;
+                s->room = (uint32_t)(i % rooms);
+                L.pubs[i].slot = (uint32_t)i;
+                L.pubs[i].interval_us = rate > 0
+                                            ? 1e6 * (double)publishers / rate
+                                            : 0;
+                continue;
+            }
+            s->role = ROLE_SUB;
+            s->room = (uint32_t)((i - publishers) % rooms);
+            /* spread transports by largest deficit: exact shares */
+            {
+                int best = 0;
+                double bd = -1e18;
+
+                for (k = 0; k < TR_N; k++) {
+                    double d = share[k] * (double)(i - publishers + 1) -
+                               acc[k];
+
+                    if (share[k] > 0 && d > bd) {
+                        bd = d;
+                        best = k;
+                    }
+                }
+                acc[best] += 1;
+                s->tr = (uint8_t)best;
+                L.rep.tr[best].conns++;
+            }
+        }
+    }
+
+    L.t0_ns = uv_hrtime();
+    L.prog_last_cpu = cpu_s(NULL, NULL);
+    uv_timer_init(L.loop, &L.pub_timer);
+    uv_timer_init(L.loop, &L.sweep_timer);
+    uv_timer_init(L.loop, &L.prog_timer);
+    uv_signal_init(L.loop, &L.sig_int);
+    uv_signal_init(L.loop, &L.sig_term);
+    L.pub_timer.data = L.sweep_timer.data = L.prog_timer.data = &L;
+    L.sig_int.data = L.sig_term.data = &L;
+    uv_signal_start(&L.sig_int, on_signal, SIGINT);
+    uv_signal_start(&L.sig_term, on_signal, SIGTERM);
+    uv_timer_start(&L.sweep_timer, on_sweep, 0, SWEEP_MS);
+    uv_timer_start(&L.prog_timer, on_progress, interval, interval);
+    uv_run(L.loop, UV_RUN_DEFAULT);
+    progress(&L, 1);
+
+    collect(&L);
+    if (L.phase == P_END && L.run0_us == 0 && !L.rep.interrupted)
+        status = RTCTL_EXIT_CONNECT;
+    nth_failed = cli_report_check(&L.rep);
+    cli_report_summary(&L.rep, stdout);
+    if (report_json != NULL &&
+        cli_report_json(&L.rep, report_json, err, sizeof(err)) != 0) {
+        rt_errf(&out, "%s", err);
+        status = RTCTL_EXIT_RUNTIME;
+    }
+    {
+        unsigned opened = 0;
+
+        for (k = 0; k < TR_N; k++)
+            opened += L.rep.tr[k].opened ? 1 : 0;
+        if (opened == 0 && L.rep.subscribers > 0 && !L.rep.interrupted) {
+            rt_errf(&out, "no subscriber could connect to '%s'", argv[1]);
+            status = RTCTL_EXIT_CONNECT;
+        }
+    }
+    if (nth_failed > 0 && status == RTCTL_EXIT_OK) {
+        for (i = 0; i < L.rep.nth; i++)
+            if (!L.rep.th[i].ok)
+                rt_errf(&out, "threshold '%s' failed", L.rep.th[i].expr);
+        status = RTCTL_EXIT_CHECK;
+    }
+    if (L.rep.interrupted)
+        status = RTCTL_EXIT_INTERRUPTED;
+    if (rt_out_finish(&out) != 0 && status == RTCTL_EXIT_OK)
+        status = RTCTL_EXIT_RUNTIME;
+
+    /* teardown: every connection is closed; close the handles */
+    uv_close((uv_handle_t *)&L.pub_timer, close_cb_noop);
+    uv_close((uv_handle_t *)&L.sweep_timer, close_cb_noop);
+    uv_close((uv_handle_t *)&L.prog_timer, close_cb_noop);
+    uv_close((uv_handle_t *)&L.sig_int, close_cb_noop);
+    uv_close((uv_handle_t *)&L.sig_term, close_cb_noop);
+    for (i = 0; i < L.nslots; i++)
+        rt_lean_conn_abort(conn_of(slot_at(&L, i)));
+    L.phase = P_END;
+    uv_run(L.loop, UV_RUN_DEFAULT);
+    uv_loop_close(L.loop);
+    rt_lean_free(L.eng);
+    for (k = 0; k < TR_N; k++) {
+        rt_hist_free(L.rep.tr[k].lat);
+        rt_hist_free(L.rep.tr[k].reconnect);
+    }
+    rt_hist_free(L.rep.connect);
+    free(L.slots);
+    free(L.rooms);
+    free(L.pubs);
+    free(L.content);
+    free(L.rep.th);
+    rt_strlist_free(&thresholds);
+    G = NULL;
+    return status;
+}

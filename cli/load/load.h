@@ -1,0 +1,127 @@
+/*
+ * load.h: the parts of `rtctl load` (cli/cmd_load.c drives the
+ * connections; track.c counts what each subscriber receives; report.c
+ * turns the counters into the summary, the JSON report and the threshold
+ * verdicts).
+ */
+#ifndef RTCTL_LOAD_H
+#define RTCTL_LOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "rt/hist.h"
+
+enum { TR_WS, TR_SSE, TR_POLL, TR_N };
+
+extern const char *const cli_load_tr_names[TR_N];
+
+/*
+ * What one subscriber has received, by room seq: every seq below |next|
+ * was received or given up as lost, and bit i of |bits| says whether
+ * next + 1 + i was received.  Sixteen bytes per subscriber.
+ */
+struct cli_track {
+    uint64_t next; /* 0: no position yet */
+    uint64_t bits;
+};
+
+struct cli_track_counts {
+    uint64_t unique, dup, reordered, lost;
+};
+
+/* Start at position |seq| (the next expected is seq + 1). */
+void cli_track_start(struct cli_track *t, uint64_t seq);
+/* One received seq; updates |n|.  Returns 1 when it was new. */
+int cli_track_seen(struct cli_track *t, uint64_t seq,
+                   struct cli_track_counts *n);
+/*
+ * The server said it could not resume, and |seq| is the first message
+ * after that: every seq below it not received is lost for good.
+ */
+void cli_track_give_up(struct cli_track *t, uint64_t seq,
+                       struct cli_track_counts *n);
+/* At the end: every seq up to |last| not received is lost. */
+void cli_track_finish(struct cli_track *t, uint64_t last,
+                      struct cli_track_counts *n);
+/* The highest seq received in order (for since and Last-Event-ID). */
+uint64_t cli_track_pos(const struct cli_track *t);
+
+/* Per transport figures. */
+struct cli_tr_stats {
+    unsigned conns;       /* subscribers of this transport */
+    unsigned open;        /* open now */
+    uint64_t opened;      /* successful handshakes */
+    uint64_t connect_failed;
+    uint64_t drops;       /* open connections that ended unasked */
+    uint64_t reconnects;  /* handshakes after the first */
+    uint64_t frames;      /* frames (publishers' included), SSE events
+                             and retry fields, poll messages received */
+    uint64_t delivered;   /* our test messages received (dups included) */
+    uint64_t measured;    /* of those, sent after the warm-up */
+    uint64_t bytes;
+    uint64_t not_recovered; /* resumes the server could not complete */
+    struct cli_track_counts c;
+    rt_hist *lat;       /* us, fan-out latency after the warm-up */
+    rt_hist *reconnect; /* us, from a drop to the next open */
+};
+
+/* A threshold: METRIC OP VALUE. */
+struct cli_threshold {
+    const char *expr;
+    char metric[16];
+    int op;          /* '<', 'l' (<=), '>', 'g' (>=), '=', '!' */
+    double value;    /* us for latencies, a count, or a share */
+    int percent;     /* value is a share in % */
+    int latency;
+    double seen;
+    int ok;
+};
+
+int cli_threshold_parse(struct cli_threshold *t, const char *expr,
+                        char *err, size_t errlen);
+
+/* Everything the report shows. */
+struct cli_report {
+    const char *url;
+    const char *transport_spec;
+    unsigned subscribers, publishers, rooms;
+    double rate;           /* messages per second in all */
+    uint64_t size;
+    uint64_t duration_ms, warmup_ms;
+    int interrupted;
+    double ramp_s;          /* connecting before the first publish */
+    double run_s;           /* publishing time, warm-up included */
+    double measured_s;      /* publishing time after the warm-up */
+    uint64_t sent, acked, not_sent, send_errors;
+    uint64_t measured_sent;
+    uint64_t errors;        /* failed connects, drops, refusals, protocol */
+    uint64_t err_connect, err_drop, err_http, err_protocol, err_server;
+    uint64_t fd_exhausted, ports_exhausted;
+    uint64_t pub_reconnects;
+    uint64_t frames_total;  /* every frame/event received, ws and sse */
+    double cpu_user_s, cpu_sys_s, cpu_pct;
+    int cpu_saturated;
+    long rss_kb, rss_idle_kb, rss_base_kb;
+    rt_hist *connect;       /* us */
+    struct cli_tr_stats tr[TR_N];
+    struct cli_threshold *th;
+    size_t nth;
+};
+
+/* Evaluate the thresholds; returns how many failed. */
+size_t cli_report_check(struct cli_report *r);
+void cli_report_summary(const struct cli_report *r, FILE *f);
+int cli_report_json(const struct cli_report *r, const char *path,
+                    char *err, size_t errlen);
+
+/* Whole-run figures that thresholds and the summary share. */
+uint64_t cli_report_total(const struct cli_report *r, int what);
+enum { TOT_DELIVERED, TOT_LOST, TOT_DUP, TOT_REORDERED, TOT_RECONNECTS,
+       TOT_EXPECTED };
+
+/* "1.23ms" for |us| microseconds into |buf|. */
+const char *cli_fmt_us(char *buf, size_t len, double us);
+
+#endif /* RTCTL_LOAD_H */
