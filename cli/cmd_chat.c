@@ -22,7 +22,6 @@
  * event objects (state, resumed, ack) go to stderr.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <langinfo.h>
 #include <locale.h>
 #include <stdarg.h>
@@ -39,6 +38,7 @@
 #include "cmd.h"
 #include "core_int.h"
 #include "exit.h"
+#include "lines.h"
 #include "opts.h"
 #include "output.h"
 #include "rt/error.h"
@@ -136,28 +136,14 @@ struct chat {
     struct typist typists[TYPING_USERS];
     uint64_t typing_sent_at;
     int typing_sent;
-    /* non-terminal stdin */
-    union {
-        uv_handle_t h;
-        uv_stream_t stream;
-        uv_pipe_t pipe;
-        uv_tcp_t tcp;
-        uv_tty_t tty;
-    } in;
-    int in_kind; /* 0 none, 1 stream, 2 file reads */
-    int in_open, in_reading, in_eof, input_done;
-    uv_fs_t in_req;
-    int in_req_busy;
-    char in_buf[65536];
-    rt_buf acc;
-    size_t acc_off;
+    /* non-terminal stdin: a message a line */
+    struct rt_lines in;
+    int input_done;
     uint64_t lineno;
-    int stdin_fl;
 };
 
 static void finish(struct chat *ch, int status);
 static void chat_stop(void *ud);
-static void input_pump(struct chat *ch);
 static void set_prompt(struct chat *ch, const char *what);
 
 /* --- output */
@@ -807,7 +793,7 @@ static void on_ack(rt_ws_client *c, const char *id, uint64_t seq,
         }
         hold_flush(ch, 0);
         if (!ch->interactive && rt_ws_client_pending(c) < PIPE_LOW)
-            input_pump(ch);
+            rt_lines_resume(&ch->in);
         maybe_done(ch);
         return;
     }
@@ -837,7 +823,7 @@ static void on_ack(rt_ws_client *c, const char *id, uint64_t seq,
         error(ch, "line %llu was refused: %s",
               (unsigned long long)id_line(ch, id), code);
     if (!ch->interactive && rt_ws_client_pending(c) < PIPE_LOW)
-        input_pump(ch);
+        rt_lines_resume(&ch->in);
     maybe_done(ch);
 }
 
@@ -921,12 +907,7 @@ static void teardown(struct chat *ch)
 {
     chat_term_stop();
     ch->stopping = 1;
-    if (ch->in_kind == 1 && ch->in_open) {
-        ch->in_open = 0;
-        uv_close(&ch->in.h, NULL);
-    } else if (ch->in_kind == 2 && ch->in_req_busy) {
-        uv_cancel((uv_req_t *)&ch->in_req);
-    }
+    rt_lines_close(&ch->in);
     hold_flush(ch, 1);
     if (ch->handles > 0) {
         ch->handles = 0;
@@ -952,10 +933,7 @@ static void chat_stop(void *ud)
 
     ch->stopping = 1;
     chat_term_stop();
-    if (ch->in_kind == 1 && ch->in_open && ch->in_reading) {
-        uv_read_stop(&ch->in.stream);
-        ch->in_reading = 0;
-    }
+    rt_lines_pause(&ch->in);
     if (ch->client != NULL)
         rt_ws_client_close(ch->client);
     else
@@ -1036,188 +1014,46 @@ static const char *send_error(int rc)
 
 /* --- standard input that is not a terminal: one message per line */
 
-static void send_line(struct chat *ch, char *s, size_t n)
+static void on_in_line(struct rt_lines *l, char *line, size_t len, void *ud)
 {
+    struct chat *ch = ud;
     int rc;
 
     ch->lineno++;
-    if (n > 0 && s[n - 1] == '\r')
-        n--;
-    if (n == 0)
+    if (len == 0 || ch->stopping)
         return; /* nothing to say */
-    s[n] = '\0';
-    if ((rc = send_text(ch, s, ch->lineno)) != 0) {
+    if ((rc = send_text(ch, line, ch->lineno)) != 0) {
         error(ch, "line %llu was not sent: %s",
               (unsigned long long)ch->lineno, send_error(rc));
         ch->refused++;
     }
+    /* The client queues while it reconnects; past a point, stop reading. */
+    if (ch->client != NULL && rt_ws_client_pending(ch->client) >= PIPE_HIGH)
+        rt_lines_pause(l);
 }
 
-static void on_fs_read(uv_fs_t *req);
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
-
-/* Send the complete lines read, and read more while there is room. */
-static void input_pump(struct chat *ch)
+static void on_in_end(struct rt_lines *l, int err, void *ud)
 {
-    char *start, *nl;
-    size_t avail, n;
-    int want;
-    uv_buf_t buf;
+    struct chat *ch = ud;
 
-    while (!ch->stopping && ch->client != NULL &&
-           rt_ws_client_pending(ch->client) < PIPE_HIGH) {
-        avail = ch->acc.len - ch->acc_off;
-        if (avail == 0)
-            break;
-        start = ch->acc.data + ch->acc_off;
-        nl = memchr(start, '\n', avail);
-        if (nl == NULL && !ch->in_eof) {
-            if (avail > MAX_LINE) {
-                error(ch, "line %llu is longer than %zu bytes",
-                      (unsigned long long)ch->lineno + 1, MAX_LINE);
-                finish(ch, RTCTL_EXIT_RUNTIME);
-                return;
-            }
-            break;
-        }
-        n = nl != NULL ? (size_t)(nl - start) : avail;
-        ch->acc_off += n + (nl != NULL);
-        send_line(ch, start, n); /* start[n] is '\n' or the terminator */
-    }
-    if (ch->acc_off == ch->acc.len) {
-        rt__buf_clear(&ch->acc);
-        ch->acc_off = 0;
-    } else if (ch->acc_off > sizeof(ch->in_buf)) {
-        memmove(ch->acc.data, ch->acc.data + ch->acc_off,
-                ch->acc.len - ch->acc_off);
-        ch->acc.len -= ch->acc_off;
-        ch->acc.data[ch->acc.len] = '\0';
-        ch->acc_off = 0;
-    }
+    (void)l;
     if (ch->stopping)
         return;
-    if (ch->in_eof && ch->acc.len == 0 && !ch->input_done) {
-        ch->input_done = 1;
-        info(ch, "end of input: %llu message%s sent",
-             (unsigned long long)ch->nsent, ch->nsent == 1 ? "" : "s");
-        maybe_done(ch);
+    if (err == RT_ETOOBIG) {
+        error(ch, "line %llu is longer than %zu bytes",
+              (unsigned long long)ch->lineno + 1, MAX_LINE);
+        finish(ch, RTCTL_EXIT_RUNTIME);
         return;
     }
-    want = !ch->in_eof && ch->client != NULL &&
-           rt_ws_client_pending(ch->client) < PIPE_HIGH &&
-           ch->acc.len - ch->acc_off <= MAX_LINE;
-    if (ch->in_kind == 1 && ch->in_open) {
-        if (want && !ch->in_reading) {
-            ch->in_reading =
-                uv_read_start(&ch->in.stream, on_alloc, on_read) == 0;
-        } else if (!want && ch->in_reading) {
-            ch->in_reading = 0;
-            uv_read_stop(&ch->in.stream);
-        }
-    } else if (ch->in_kind == 2 && want && !ch->in_req_busy) {
-        buf = uv_buf_init(ch->in_buf, sizeof(ch->in_buf));
-        if (uv_fs_read(rt_loop_uv(ch->s.loop), &ch->in_req, STDIN_FILENO,
-                       &buf, 1, -1, on_fs_read) == 0)
-            ch->in_req_busy = 1;
-        else
-            ch->in_eof = 1;
-    }
-}
-
-static void input_got(struct chat *ch, ssize_t n)
-{
-    if (n > 0) {
-        if (rt__buf_append(&ch->acc, ch->in_buf, (size_t)n) != 0) {
-            error(ch, "out of memory");
-            finish(ch, RTCTL_EXIT_RUNTIME);
-            return;
-        }
-    } else {
-        if (n < 0 && n != UV_EOF && n != UV_EBADF && n != UV_ECANCELED) {
-            error(ch, "cannot read standard input: %s", uv_strerror((int)n));
-            finish(ch, RTCTL_EXIT_RUNTIME);
-            return;
-        }
-        ch->in_eof = 1;
-    }
-    input_pump(ch);
-}
-
-static void on_fs_read(uv_fs_t *req)
-{
-    struct chat *ch = req->data;
-    ssize_t n = req->result;
-
-    uv_fs_req_cleanup(req);
-    ch->in_req_busy = 0;
-    if (ch->stopping)
+    if (err != 0) {
+        error(ch, "cannot read standard input: %s", strerror(err));
+        finish(ch, RTCTL_EXIT_RUNTIME);
         return;
-    input_got(ch, n == 0 ? UV_EOF : n);
-}
-
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-    struct chat *ch = h->data;
-
-    (void)hint;
-    *buf = uv_buf_init(ch->in_buf, sizeof(ch->in_buf));
-}
-
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-    struct chat *ch = s->data;
-
-    (void)buf;
-    if (n == 0 || ch->stopping)
-        return;
-    if (n < 0) {
-        ch->in_reading = 0;
-        uv_read_stop(s);
     }
-    input_got(ch, n);
-}
-
-static int input_open(struct chat *ch)
-{
-    uv_loop_t *uv = rt_loop_uv(ch->s.loop);
-    int rc = 0;
-
-    ch->in_req.data = ch;
-    switch (uv_guess_handle(STDIN_FILENO)) {
-    case UV_NAMED_PIPE:
-        rc = uv_pipe_init(uv, &ch->in.pipe, 0);
-        if (rc == 0) {
-            ch->in_open = 1;
-            rc = uv_pipe_open(&ch->in.pipe, STDIN_FILENO);
-        }
-        break;
-    case UV_TCP:
-        rc = uv_tcp_init(uv, &ch->in.tcp);
-        if (rc == 0) {
-            ch->in_open = 1;
-            rc = uv_tcp_open(&ch->in.tcp, STDIN_FILENO);
-        }
-        break;
-    case UV_TTY:
-        rc = uv_tty_init(uv, &ch->in.tty, STDIN_FILENO, 1);
-        ch->in_open = rc == 0;
-        break;
-    default:
-        /* Files, /dev/null, a closed stdin: read on the thread pool. */
-        ch->in_kind = 2;
-        return 0;
-    }
-    ch->in_kind = 1;
-    ch->in.h.data = ch;
-    if (rc == 0)
-        rc = uv_read_start(&ch->in.stream, on_alloc, on_read);
-    if (rc != 0) {
-        error(ch, "cannot read standard input: %s", uv_strerror(rc));
-        return RTCTL_EXIT_RUNTIME;
-    }
-    ch->in_reading = 1;
-    return 0;
+    ch->input_done = 1;
+    info(ch, "end of input: %llu message%s sent",
+         (unsigned long long)ch->nsent, ch->nsent == 1 ? "" : "s");
+    maybe_done(ch);
 }
 
 /* --- the terminal: slash commands */
@@ -1517,7 +1353,6 @@ static void free_all(struct chat *ch)
         rt__free(h);
     }
     names_clear(ch);
-    rt__buf_cleanup(&ch->acc);
 }
 
 static void make_id_prefix(struct chat *ch)
@@ -1537,11 +1372,11 @@ static void make_id_prefix(struct chat *ch)
 
 int cmd_chat(int argc, char **argv)
 {
-    static struct chat ch; /* big (the stdin buffer); one per process */
+    static struct chat ch; /* one per process, as readline's state is */
     uint64_t count = 0;
     rt_url *u = NULL;
     const char *room, *cs;
-    int n, rc, fl;
+    int n, rc;
     struct rt_opt opts[] = {
         OPT_GROUP("Chat"),
         OPT_UINT('n', "count", &count, "N",
@@ -1553,7 +1388,6 @@ int cmd_chat(int argc, char **argv)
 
     memset(&ch, 0, sizeof(ch));
     ch.hold_tail = &ch.hold;
-    rt__buf_init(&ch.acc);
     rt_session_init(&ch.s, &chat_help, "connect to", "reconnecting",
                     "messages", 1);
     if ((n = rt_session_parse(&ch.s, opts, argc, argv, &rc)) < 0)
@@ -1592,8 +1426,15 @@ int cmd_chat(int argc, char **argv)
         uv_timer_start(&ch.timeout, term_timeout, ch.timeout_ms, 0);
     }
 
-    fl = fcntl(STDIN_FILENO, F_GETFL);
-    rc = ch.interactive ? term_open(&ch) : input_open(&ch);
+    if (ch.interactive) {
+        rc = term_open(&ch);
+    } else if (rt_lines_start(&ch.in, rt_loop_uv(ch.s.loop), STDIN_FILENO,
+                              MAX_LINE, on_in_line, on_in_end, &ch) != 0) {
+        error(&ch, "cannot read standard input");
+        rc = RTCTL_EXIT_RUNTIME;
+    } else {
+        rc = 0;
+    }
     if (rc == 0 && (rc = start_client(&ch, ch.s.url)) != 0) {
         error(&ch, "cannot connect to '%s': %s", ch.s.url, rt_strerror(rc));
         rc = rtctl_exit_from_err(rc);
@@ -1601,12 +1442,8 @@ int cmd_chat(int argc, char **argv)
     if (rc != 0) {
         rt_session_outcome(&ch.s, rc);
         teardown(&ch);
-    } else if (!ch.interactive) {
-        input_pump(&ch); /* for reads from a file */
     }
     rc = rt_session_run(&ch.s, chat_stop, &ch);
-    if (fl >= 0)
-        fcntl(STDIN_FILENO, F_SETFL, fl);
     free_all(&ch);
     return rt_session_end(&ch.s, rc);
 }
