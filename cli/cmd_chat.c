@@ -82,10 +82,6 @@ static const char *const palette[] = {
     "\033[33m", "\033[34m", "\033[35m", "\033[36m", "\033[31m", "\033[32m",
 };
 
-static const char *const commands[] = {
-    "/help", "/join", "/quit", "/raw", "/typing", "/who", NULL,
-};
-
 /* A message of ours: waiting for its ack, or for its broadcast. */
 struct own {
     struct own *next;
@@ -1058,17 +1054,6 @@ static void on_in_end(struct rt_lines *l, int err, void *ud)
 
 /* --- the terminal: slash commands */
 
-static const char help_text[] =
-    "/who          who is in the room\n"
-    "/join ROOM    leave this room for ROOM\n"
-    "/typing       tell the room you are typing (sent by itself as you "
-    "type)\n"
-    "/raw JSON     send JSON as it is, as one frame\n"
-    "/quit         leave (Ctrl-D too)\n"
-    "/help         this list\n"
-    "//TEXT        send TEXT starting with one '/'\n"
-    "Tab completes commands and the names of the people online.\n";
-
 static void send_frame(struct chat *ch, const char *frame, size_t len)
 {
     int rc;
@@ -1205,35 +1190,111 @@ static void join(struct chat *ch, const char *room)
     set_prompt(ch, " (connecting)");
 }
 
+/*
+ * The slash commands: one table for the dispatch, Tab completion and
+ * /help.  |arg| names the argument ("" for none); |one_word| 1 when it is
+ * exactly one word, 0 when it is the rest of the line.
+ */
+struct chat_cmd {
+    const char *name;
+    const char *arg;
+    int one_word;
+    const char *help;
+    void (*run)(struct chat *ch, const char *arg);
+};
+
+static void cmd_who(struct chat *ch, const char *arg);
+static void cmd_join(struct chat *ch, const char *arg);
+static void cmd_typing(struct chat *ch, const char *arg);
+static void cmd_raw(struct chat *ch, const char *arg);
+static void cmd_quit(struct chat *ch, const char *arg);
+static void cmd_help(struct chat *ch, const char *arg);
+
+static const struct chat_cmd chat_cmds[] = {
+    {"/who", "", 0, "who is in the room", cmd_who},
+    {"/join", "ROOM", 1, "leave this room for ROOM", cmd_join},
+    {"/typing", "", 0,
+     "tell the room you are typing (sent by itself as you type)",
+     cmd_typing},
+    {"/raw", "JSON", 0, "send JSON as it is, as one frame", cmd_raw},
+    {"/quit", "", 0, "leave (Ctrl-D too)", cmd_quit},
+    {"/help", "", 0, "this list", cmd_help},
+};
+#define N_CMDS (sizeof(chat_cmds) / sizeof(chat_cmds[0]))
+
+static void cmd_who(struct chat *ch, const char *arg)
+{
+    (void)arg;
+    send_presence_request(ch);
+}
+
+static void cmd_join(struct chat *ch, const char *arg)
+{
+    join(ch, arg);
+}
+
+static void cmd_typing(struct chat *ch, const char *arg)
+{
+    (void)arg;
+    send_typing(ch, 1);
+}
+
+static void cmd_raw(struct chat *ch, const char *arg)
+{
+    send_frame(ch, arg, strlen(arg));
+}
+
+static void cmd_quit(struct chat *ch, const char *arg)
+{
+    (void)arg;
+    finish(ch, RTCTL_EXIT_OK);
+}
+
+static void cmd_help(struct chat *ch, const char *arg)
+{
+    rt_buf b;
+    size_t i;
+    int rc = 0;
+
+    (void)arg;
+    rt__buf_init(&b);
+    for (i = 0; i < N_CMDS; i++) {
+        char use[32];
+
+        snprintf(use, sizeof(use), "%s%s%s", chat_cmds[i].name,
+                 chat_cmds[i].arg[0] != '\0' ? " " : "", chat_cmds[i].arg);
+        rc |= rt__buf_printf(&b, "%-14s%s\n", use, chat_cmds[i].help);
+    }
+    rc |= rt__buf_printf(&b, "%-14s%s\n", "//TEXT",
+                         "send TEXT starting with one '/'");
+    rc |= rt__buf_printf(&b, "Tab completes commands and the names of the "
+                             "people online.\n");
+    if (rc == 0)
+        put(ch, stdout, b.data, b.len);
+    rt__buf_cleanup(&b);
+}
+
 static void command(struct chat *ch, const char *line)
 {
-    size_t n = strcspn(line, " \t");
+    size_t n = strcspn(line, " \t"), i;
     const char *arg = line + n;
+    const struct chat_cmd *c = NULL;
 
     arg += strspn(arg, " \t");
-#define IS(name) (n == sizeof(name) - 1 && memcmp(line, name, n) == 0)
-    if (IS("/quit")) {
-        finish(ch, RTCTL_EXIT_OK);
-    } else if (IS("/help")) {
-        put(ch, stdout, help_text, sizeof(help_text) - 1);
-    } else if (IS("/who")) {
-        send_presence_request(ch);
-    } else if (IS("/typing")) {
-        send_typing(ch, 1);
-    } else if (IS("/raw")) {
-        if (*arg == '\0')
-            notice(ch, "usage: /raw JSON");
-        else
-            send_frame(ch, arg, strlen(arg));
-    } else if (IS("/join")) {
-        if (*arg == '\0' || arg[strcspn(arg, " \t")] != '\0')
-            notice(ch, "usage: /join ROOM");
-        else
-            join(ch, arg);
-    } else {
+    for (i = 0; i < N_CMDS && c == NULL; i++)
+        if (strlen(chat_cmds[i].name) == n &&
+            memcmp(chat_cmds[i].name, line, n) == 0)
+            c = &chat_cmds[i];
+    if (c == NULL) {
         notice(ch, "unknown command '%.*s'; /help lists them", (int)n, line);
+        return;
     }
-#undef IS
+    if (c->arg[0] != '\0' &&
+        (*arg == '\0' || (c->one_word && arg[strcspn(arg, " \t")] != '\0'))) {
+        notice(ch, "usage: %s %s", c->name, c->arg);
+        return;
+    }
+    c->run(ch, arg);
 }
 
 static void on_line(const char *line, void *ud)
@@ -1321,10 +1382,14 @@ static int term_open(struct chat *ch)
 {
     static const struct chat_term_cbs cbs = {on_line, on_edit, name_at,
                                              on_term_warn};
+    static const char *commands[N_CMDS + 1]; /* for completion */
     char prompt[RT_ROOM_MAX_LEN + 64];
     char *hist = history_path();
+    size_t i;
     int rc;
 
+    for (i = 0; i < N_CMDS; i++)
+        commands[i] = chat_cmds[i].name;
     make_prompt(ch, " (connecting)", prompt, sizeof(prompt));
     rc = chat_term_start(rt_loop_uv(ch->s.loop),
                          isatty(STDOUT_FILENO) ? stdout : stderr, prompt, hist,
