@@ -1,29 +1,9 @@
 /*
  * session.h: the plumbing every network client command shares (tail, poll,
- * send, connect, chat).
- *
- * A command embeds a struct rt_session, calls rt_session_init() before
- * parsing, ends its option table with RT_CONN_OPTS(&s.o) (the connection
- * and output options every client takes) and parses its arguments with
- * rt_session_parse(): that checks those options too, sets up s.out
- * (colour off with --no-color, NO_COLOR or a non-terminal stdout), picks
- * the base URL (--url, $RTCTL_URL, http://127.0.0.1:8080) and the token
- * (--token, $RTCTL_TOKEN) and builds s.headers, the -H headers plus
- * "Authorization: Bearer TOKEN", ready for any client's opts.headers.
- * rt_session_url() turns a TARGET (a room, a path relative to --url, a full
- * URL) into s.url for one endpoint kind, with ?user=NAME added for --user.
- * rt_session_open() creates s.loop; the command creates its client on it
- * (RT_SESSION_CLIENT_OPTS() fills the client's options from the session)
- * and hands rt_session_run() a stop function that closes that client.
- * rt_session_run() arms Ctrl-C and SIGTERM (the first sets status 130 and
- * calls stop, a second exits at once) and the --timeout timer (status 5,
- * a message counting s.done of s.goal s.unit, then stop), runs the loop
- * until the command has called rt_session_closed() (from its client's
- * on_closed) and returns the exit status.  The client's callbacks report
- * through rt_session_outcome() (the first outcome wins) and
- * rt_session_state() (JSON state objects on stderr, retry notices, the
- * final error mapped by rtctl_exit_from_err()).  rt_session_end() frees
- * it all, flushes stdout and gives the status to return from main.
+ * send, connect, chat): its connection options (RT_CONN_OPTS), the target
+ * URL, the loop, Ctrl-C, SIGTERM and --timeout, state reports, and the one
+ * exit status.  The functions below say each what it does, in the order a
+ * command calls them.
  *
  * The token travels in the Authorization header, never in the URL, so it
  * stays out of diagnostics that print the URL and out of server logs.
