@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "net_int.h"
+#include "rt/version.h"
 
 struct pollctx {
     uv_poll_t poll;
@@ -391,6 +392,48 @@ int rt__net_next_delay(rt_loop *l, rt_backoff *b, char *errmsg,
                attempts == 1 ? "y" : "ies", last != NULL ? last : "");
     rt__free(last);
     return RT_EEXHAUSTED;
+}
+
+CURL *rt__net_easy_new(const rt__easy_opts *o)
+{
+    CURL *e = curl_easy_init();
+
+    if (e == NULL)
+        return NULL;
+    curl_easy_setopt(e, CURLOPT_URL, o->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, o->xfer);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, o->headers);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, o->on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, o->ud);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, o->on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, o->ud);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, o->errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "rtctl/" RT_VERSION_STRING);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, o->max_redirects > 0 ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, o->max_redirects);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#endif
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)o->connect_timeout_ms);
+    if (o->timeout_ms > 0)
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)o->timeout_ms);
+    if (o->cacert != NULL)
+        curl_easy_setopt(e, CURLOPT_CAINFO, o->cacert);
+    if (o->cert != NULL)
+        curl_easy_setopt(e, CURLOPT_SSLCERT, o->cert);
+    if (o->key != NULL)
+        curl_easy_setopt(e, CURLOPT_SSLKEY, o->key);
+    if (o->proxy != NULL)
+        curl_easy_setopt(e, CURLOPT_PROXY, o->proxy);
+    if (o->insecure) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    return e;
 }
 
 int rt__net_map_curl(CURLcode res)

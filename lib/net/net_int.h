@@ -43,6 +43,26 @@ int rt__net_ieq_prefix(const char *s, size_t len, const char *p);
 void rt__net_copy_value(char *out, size_t outlen, const char *s, size_t len);
 /* 1 when a header value holds no CR or LF (no header injection). */
 int rt__net_header_safe(const char *s);
+/*
+ * What every HTTP request of the library sets the same way (the SSE and
+ * long-poll clients, publish): rt__net_easy_new() makes the easy handle.
+ */
+typedef struct rt__easy_opts {
+    const char *url;
+    rt__xfer *xfer;                  /* CURLOPT_PRIVATE */
+    const struct curl_slist *headers;
+    curl_write_callback on_header;   /* with |ud| */
+    curl_write_callback on_write;    /* with |ud| */
+    void *ud;
+    char *errbuf;                    /* CURL_ERROR_SIZE bytes */
+    uint64_t connect_timeout_ms;
+    uint64_t timeout_ms;             /* the whole transfer; 0: none */
+    long max_redirects;              /* 0: a redirect is an answer */
+    const char *cacert, *cert, *key, *proxy; /* NULL: curl's default */
+    int insecure;
+} rt__easy_opts;
+/* A configured easy handle, not yet on the loop; NULL on no memory. */
+CURL *rt__net_easy_new(const rt__easy_opts *o);
 /* The RT_E* code for a libcurl transfer result. */
 int rt__net_map_curl(CURLcode res);
 /* Count |headers| ("Name: value", NULL-terminated); -1 if one is bad. */

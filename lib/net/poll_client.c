@@ -30,7 +30,6 @@
 #include "poll_proto.h"
 #include "rt/poll_client.h"
 #include "rt/url.h"
-#include "rt/version.h"
 
 
 struct rt_poll_client {
@@ -180,13 +179,28 @@ static int poll_url(rt_poll_client *c, char **out)
 
 static int connect_now(rt_poll_client *c)
 {
+    rt__easy_opts eo;
     char *url = NULL;
     CURL *e;
     int rc;
 
     if ((rc = poll_url(c, &url)) != 0)
         return rc;
-    e = curl_easy_init();
+    memset(&eo, 0, sizeof(eo));
+    eo.url = url;
+    eo.xfer = &c->xfer;
+    eo.headers = c->user_headers;
+    eo.on_header = on_header;
+    eo.on_write = on_write;
+    eo.ud = c;
+    eo.errbuf = c->errbuf;
+    eo.connect_timeout_ms = c->connect_timeout_ms;
+    /* The server answers within the poll timeout; past it, take it dead. */
+    eo.timeout_ms = (uint64_t)c->poll_timeout_s * 1000 + 15000;
+    eo.max_redirects = 10;
+    eo.cacert = c->cacert;
+    eo.insecure = c->insecure;
+    e = rt__net_easy_new(&eo);
     if (e == NULL) {
         rt_free(url);
         return RT_ENOMEM;
@@ -194,35 +208,6 @@ static int connect_now(rt_poll_client *c)
     c->too_big = 0;
     rt__poll_proto_begin(c->proto);
     c->reason[0] = c->retry_after[0] = c->errbuf[0] = '\0';
-
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, &c->xfer);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->user_headers);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "rtctl/" RT_VERSION_STRING);
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#endif
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long)c->connect_timeout_ms);
-    /* The server answers within the poll timeout; past it, take it dead. */
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-                     (long)c->poll_timeout_s * 1000L + 15000L);
-    if (c->cacert != NULL)
-        curl_easy_setopt(e, CURLOPT_CAINFO, c->cacert);
-    if (c->insecure) {
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
     c->easy = e;
     c->req_url = url;
     if ((rc = rt__loop_add(c->loop, e)) != 0) {

@@ -19,7 +19,6 @@
 #include "net_int.h"
 #include "rt/publish.h"
 #include "rt/url.h"
-#include "rt/version.h"
 
 /* Bytes of an answer kept: a seq or an error object needs far fewer. */
 #define MAX_ANSWER 65536
@@ -129,6 +128,7 @@ int rt_publish(rt_publish_req **out, rt_loop *loop, const char *url,
                rt_publish_cb cb, void *ud)
 {
     rt_publish_opts defaults;
+    rt__easy_opts eo;
     rt_publish_req *p;
     rt_url *u = NULL;
     struct curl_slist *n;
@@ -181,32 +181,22 @@ int rt_publish(rt_publish_req **out, rt_loop *loop, const char *url,
     if ((n = curl_slist_append(p->hdrs, "Expect:")) == NULL)
         goto fail;
     p->hdrs = n;
-    if ((p->easy = curl_easy_init()) == NULL)
+    memset(&eo, 0, sizeof(eo));
+    eo.url = url;
+    eo.xfer = &p->xfer;
+    eo.headers = p->hdrs;
+    eo.on_header = on_header;
+    eo.on_write = on_write;
+    eo.ud = p;
+    eo.errbuf = p->errbuf;
+    eo.connect_timeout_ms = o->connect_timeout_ms;
+    eo.timeout_ms = o->timeout_ms;
+    eo.cacert = o->cacert;
+    eo.insecure = o->insecure;
+    if ((p->easy = rt__net_easy_new(&eo)) == NULL)
         goto fail;
-    curl_easy_setopt(p->easy, CURLOPT_URL, url);
-    curl_easy_setopt(p->easy, CURLOPT_PRIVATE, &p->xfer);
-    curl_easy_setopt(p->easy, CURLOPT_HTTPHEADER, p->hdrs);
     curl_easy_setopt(p->easy, CURLOPT_POSTFIELDS, p->body);
     curl_easy_setopt(p->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    curl_easy_setopt(p->easy, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(p->easy, CURLOPT_HEADERDATA, p);
-    curl_easy_setopt(p->easy, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(p->easy, CURLOPT_WRITEDATA, p);
-    curl_easy_setopt(p->easy, CURLOPT_ERRORBUFFER, p->errbuf);
-    curl_easy_setopt(p->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(p->easy, CURLOPT_USERAGENT, "rtctl/" RT_VERSION_STRING);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(p->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
-    curl_easy_setopt(p->easy, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long)o->connect_timeout_ms);
-    curl_easy_setopt(p->easy, CURLOPT_TIMEOUT_MS, (long)o->timeout_ms);
-    if (o->cacert != NULL)
-        curl_easy_setopt(p->easy, CURLOPT_CAINFO, o->cacert);
-    if (o->insecure) {
-        curl_easy_setopt(p->easy, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(p->easy, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
     if ((rc = rt__loop_add(loop, p->easy)) != 0) {
         curl_easy_cleanup(p->easy);
         p->easy = NULL;
