@@ -376,8 +376,9 @@ size_t rt_ws_close_payload(uint8_t *out, unsigned code, const char *reason,
         reason_len = RT_WS_MAX_CONTROL - 2;
     out[0] = (uint8_t)(code >> 8);
     out[1] = (uint8_t)code;
+    /* memmove: a caller may pass a reason that lies in |out| */
     if (reason_len > 0)
-        memcpy(out + 2, reason, reason_len);
+        memmove(out + 2, reason, reason_len);
     return 2 + reason_len;
 }
 

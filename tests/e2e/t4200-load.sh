@@ -35,7 +35,7 @@ for tr in ws sse poll ws:50,sse:30,poll:20; do
     ws0=$(delivered ws)
     sse0=$(delivered sse)
     room=t$(echo "$tr" | tr -cd 'a-z')
-    expect_code 0 "$RTCTL" load "$WSBASE" -c 200 -r 40/s -d 2s --user load \
+    EXPECT_TIMEOUT=90 expect_code 0 "$RTCTL" load "$WSBASE" -c 200 -r 40/s -d 2s --drain 60s --user load \
         --room-prefix "$room" --report-json r.json -q
     python3 -m json.tool r.json >/dev/null || fail "$tr: r.json is not JSON"
     ws1=$(delivered ws)

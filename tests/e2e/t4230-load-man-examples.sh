@@ -1,7 +1,8 @@
 #!/bin/sh
 # Every `rtctl load` example of rtctl-load(1) runs as written against
 # `rtctl serve --max-user-connections 0` (the server the page starts),
-# with the test server's port in place of 8080, and exits 0.
+# with the test server's port in place of 8080, and exits 0 (or 6 for
+# the latency threshold example, which depends on the machine's load).
 . "$(dirname "$0")/lib.sh"
 
 start_server --max-user-connections 0
@@ -11,7 +12,19 @@ sed -n 's/^\t\(rtctl load .*\)$/\1/p' "$RT_SRCDIR/man/rtctl-load.1.scd" \
 [ "$(wc -l <examples)" -ge 4 ] || fail "found only $(wc -l <examples) examples"
 while read -r ex; do
     cmd=$(printf '%s\n' "$ex" | sed "s/127\.0\.0\.1:8080/127.0.0.1:$PORT/")
-    EXPECT_TIMEOUT=60 expect_code 0 sh -c "$cmd" </dev/null
+    case $ex in
+    *"'p99<"*)
+        # a latency threshold depends on the machine's load: it may hold
+        # (0) or fail (6); either way the verdict is printed
+        timeout 60 sh -c "$cmd" >out 2>err </dev/null
+        rc=$?
+        [ "$rc" = 0 ] || [ "$rc" = 6 ] || fail "'$ex' exited $rc"
+        check_grep '^    (ok|FAILED) +p99<50ms ' out
+        ;;
+    *)
+        EXPECT_TIMEOUT=60 expect_code 0 sh -c "$cmd" </dev/null
+        ;;
+    esac
     check_grep '^  lost/dup/reorder \.: 0 / 0 / 0$' out
     ok "$ex"
 done <examples
