@@ -139,6 +139,13 @@ typedef struct rt_ws_client_opts {
      * host, or "*", means none); "": none
      */
     const char *proxy;
+    /*
+     * 1: offer permessage-deflate (RFC 7692).  libwebsockets 4.1 cannot
+     * read a message the server sent uncompressed on such a connection:
+     * the client then stops with RT_EPROTO (servers that compress every
+     * message work: Node's ws, python3-websockets).
+     */
+    int compress;
 } rt_ws_client_opts;
 
 typedef struct rt_ws_client_cbs {
