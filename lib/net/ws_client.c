@@ -669,9 +669,10 @@ static void redirected(rt_ws_client *c, struct lws *wsi, unsigned status)
         return;
     }
     if (c->max_redirects == 0) {
+        /* As before -L existed: an answer like any other status. */
         set_err(c, "HTTP %u: a redirect to '%s' (not followed)", status,
                 loc);
-        attempt_failed(c, RT_EHTTP, 1);
+        attempt_failed(c, RT_EHTTP, 0);
         return;
     }
     if (c->hops >= c->max_redirects) {
