@@ -788,6 +788,9 @@ int cmd_connect(int argc, char **argv)
         OPT_UINT(0, "max-redirs", &max_redirs, "N",
                  "with -L, follow at most N redirects in a row (default "
                  "10)"),
+        OPT_BOOL(0, "compress", &co.compress,
+                 "offer permessage-deflate (RFC 7692); see the man page "
+                 "for the servers it fails with"),
         OPT_STR(0, "binary-out", &bin_out, "FORMAT",
                 "print a binary frame received as hex (the default: its "
                 "length, then the bytes in hexadecimal), base64, or raw "
@@ -876,7 +879,10 @@ int cmd_connect(int argc, char **argv)
         const char *h = k.s.o.headers.v[i], *why;
 
         if ((why = rt_ws_client_header_owned(h)) != NULL) {
-            rt_opts_error(&connect_help, "--header: '%s': %s", h, why);
+            rt_opts_error(&connect_help, "--header: '%s': %s%s", h, why,
+                          strncasecmp(h, "sec-websocket-extensions", 24) == 0
+                              ? " (--compress offers permessage-deflate)"
+                              : "");
             goto end;
         }
         if ((strncasecmp(h, "origin:", 7) == 0 && origin != NULL) ||

@@ -96,6 +96,7 @@ struct rt__ws_ctx **rt__loop_ws_slot(rt_loop *l);
  */
 struct rt__ws_vhost_key {
     const char *cacert, *cert, *key, *proxy;
+    int compress; /* offer permessage-deflate */
 };
 /* The vhost for |k|; 0, RT_ENOMEM, RT_ETLS, RT_EINVAL, RT_ESTATE. */
 int rt__loop_ws_vhost(rt_loop *l, const struct rt__ws_vhost_key *k,

@@ -65,7 +65,7 @@ struct rt_ws_client {
     char *origin;
     char *cacert;
     char *cert, *key, *proxy;
-    int insecure, raw, no_reconnect;
+    int insecure, raw, no_reconnect, compress;
     int keep_user; /* no user or token of the caller's: keep the server's */
     uint64_t connect_timeout_ms, ping_interval_ms, pong_timeout_ms;
     uint64_t gap_timeout_ms;
@@ -96,6 +96,7 @@ struct rt_ws_client {
     rt_buf rx;
     rt_buf wbuf; /* the frame being written: lws masks it in place */
     int rx_binary;
+    int rx_open; /* a message is being received */
 
     uv_timer_t retry_timer; /* next attempt, attempt over, finalize */
     uv_timer_t live_timer;  /* connect timeout, then ping and pong */
@@ -458,12 +459,14 @@ static void connect_now(rt_ws_client *c)
     c->close_reason[0] = '\0';
     c->fail_err = c->fail_final = c->too_big = 0;
     rt__buf_clear(&c->rx);
+    c->rx_open = 0;
     rt__ws_proto_connecting(c->proto);
 
     vk.cacert = c->cacert;
     vk.cert = c->cert;
     vk.key = c->key;
     vk.proxy = c->proxy;
+    vk.compress = c->compress;
     rc = rt__loop_ws_vhost(c->loop, &vk, &ctx, &vh);
     /*
      * The first attempt creates the lws context and loads the trust store
@@ -686,7 +689,8 @@ static void redirected(rt_ws_client *c, struct lws *wsi, unsigned status)
         return;
     }
     if (c->max_redirects == 0) {
-        attempt_failed(c, RT_EHTTP, 1,
+        /* As before -L existed: an answer like any other status. */
+        attempt_failed(c, RT_EHTTP, 0,
                        "HTTP %u: a redirect to '%s' (not followed)", status,
                        loc);
         return;
@@ -846,12 +850,26 @@ static int writeable(rt_ws_client *c, struct lws *wsi)
     return 0;
 }
 
-static void receive(rt_ws_client *c, struct lws *wsi, const void *in,
-                    size_t len)
+static int receive(rt_ws_client *c, struct lws *wsi, const void *in,
+                   size_t len)
 {
     if (lws_is_first_fragment(wsi)) {
         rt__buf_clear(&c->rx);
         c->rx_binary = lws_frame_is_binary(wsi);
+        c->rx_open = 1;
+    } else if (!c->rx_open) {
+        /*
+         * A message that already ended, given again: lws 4.1 with
+         * permessage-deflate does that, without end, for a message the
+         * server sent uncompressed (RSV1 clear, as RFC 7692 allows and
+         * lws servers do for small ones).  End the connection rather
+         * than spin.
+         */
+        attempt_failed(c, RT_EPROTO, 1,
+                       "libwebsockets 4.1 cannot read an uncompressed "
+                       "message with permessage-deflate on (connect without "
+                       "compression)");
+        return -1;
     }
     if (len > c->max_message_bytes - c->rx.len) {
         attempt_failed(c, RT_ETOOBIG, 1,
@@ -859,16 +877,20 @@ static void receive(rt_ws_client *c, struct lws *wsi, const void *in,
                 c->max_message_bytes);
         c->too_big = 1;
         request_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE);
-        return;
+        return 0;
     }
     if (rt__buf_append(&c->rx, in, len) != 0) {
         attempt_failed(c, RT_ENOMEM, 0,
                        "out of memory reading a message");
         kill_wsi(c);
-        return;
+        return 0;
     }
-    if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0)
+    if (lws_is_final_fragment(wsi) &&
+        lws_remaining_packet_payload(wsi) == 0) {
+        c->rx_open = 0;
         handle_message(c);
+    }
+    return 0;
 }
 
 int rt__wsc_callback(struct lws *wsi, enum lws_callback_reasons reason,
@@ -907,7 +929,7 @@ int rt__wsc_callback(struct lws *wsi, enum lws_callback_reasons reason,
         c->last_rx = now_ms(c);
         /* Ending, the answers still on their way are delivered. */
         if (!c->closing && !c->too_big && c->fail_err == 0)
-            receive(c, wsi, in, len);
+            return receive(c, wsi, in, len);
         break;
     case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
         c->last_rx = now_ms(c);
@@ -1338,6 +1360,7 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
     c->insecure = o->insecure;
     c->no_reconnect = o->no_reconnect;
     c->max_redirects = o->max_redirects;
+    c->compress = o->compress;
     c->connect_timeout_ms = o->connect_timeout_ms;
     c->ping_interval_ms = o->ping_interval_ms;
     c->pong_timeout_ms = o->pong_timeout_ms;

@@ -7,9 +7,14 @@
  * are per vhost in lws, so each distinct set of them a client asks for
  * gets a vhost of its own, made once and kept.
  *
- * No permessage-deflate: with lws 4.1 a compressing client stalls after
- * the server's first frame in our protocol (the upgrade, the welcome and
- * raw echo work; the next exchange never completes).
+ * permessage-deflate only on request (opts.compress): the lws 4.1 client
+ * parser, given a message the server sent uncompressed (RSV1 clear, which
+ * RFC 7692 allows and lws servers do for small messages, rtctl serve
+ * --compress included), hands the same payload to the callback again and
+ * again and never reads on.  That was the "stall after the first frame"
+ * of our protocol, whose welcome is small.  ws_client.c notices the
+ * repetition and ends the connection with RT_EPROTO; servers that
+ * compress every message (Node's ws, python3-websockets) work.
  *
  * lws keeps a few handles of its own on the loop (its timer, its idle
  * handle, the poll of its event pipe).  They are unreferenced, so that rt_loop_run() returns once the
@@ -33,6 +38,12 @@
 
 #define RX_CHUNK 16384
 
+static const struct lws_extension extensions[] = {
+    {"permessage-deflate", lws_extension_callback_pm_deflate,
+     "permessage-deflate; client_max_window_bits"},
+    {NULL, NULL, NULL}
+};
+
 static const struct lws_protocols protocols[] = {
     {RT__WS_PROTOCOL, rt__wsc_callback, 0, RX_CHUNK, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0}
@@ -42,6 +53,7 @@ struct vhost_entry {
     struct vhost_entry *next;
     char *cacert; /* NULL: the system's store */
     char *cert, *key, *proxy; /* NULL: none */
+    int compress;
     struct lws_vhost *vh;
 };
 
@@ -178,6 +190,9 @@ static int make_vhost(struct rt__ws_ctx *w, const struct rt__ws_vhost_key *k,
      * take $http_proxy itself, NO_PROXY or not, and "" sets no proxy.
      */
     info.http_proxy_address = k->proxy != NULL ? k->proxy : "";
+    if (k->compress)
+        info.extensions = extensions;
+    e->compress = k->compress;
     e->vh = lws_create_vhost(w->ctx, &info);
     if (e->vh == NULL) {
         entry_free(e);
@@ -211,7 +226,8 @@ int rt__loop_ws_vhost(rt_loop *l, const struct rt__ws_vhost_key *k,
     *ctx = w->ctx;
     for (e = w->vhosts; e != NULL; e = e->next) {
         if (!same(e->cacert, k->cacert) || !same(e->cert, k->cert) ||
-            !same(e->key, k->key) || !same(e->proxy, k->proxy))
+            !same(e->key, k->key) || !same(e->proxy, k->proxy) ||
+            e->compress != k->compress)
             continue;
         *out = e->vh;
         return 0;

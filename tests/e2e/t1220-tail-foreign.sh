@@ -26,7 +26,7 @@ check_grep "gave up after 2 retries: Content-Type is 'application/json'" err
 ok "--retry-all-errors keeps trying"
 
 expect_code 0 "$RTCTL" tail --count 1 "$P/type?ct=Text/Event-Stream;charset=utf-8"
-check_file out x
+check_file out '[message] x'
 ok "text/event-stream with parameters, any case, is a stream"
 
 # --- stalls before the first event
@@ -58,9 +58,9 @@ ok "rtctl connect through nginx's WebSocket proxying"
 # --- redirects
 
 expect_code 0 "$RTCTL" tail --count 1 "$P/hop/3?code=301"
-check_file out x
+check_file out '[message] x'
 expect_code 0 "$RTCTL" tail --count 1 "$P/hop/1?code=308"
-check_file out x
+check_file out '[message] x'
 ok "301 and 308 redirects are followed"
 
 expect_code 3 "$RTCTL" tail --max-redirs 2 "$P/hop/5?code=307"

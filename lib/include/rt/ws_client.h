@@ -52,8 +52,9 @@
  *   the connection is replaced (RT_ETIMEDOUT).
  * - an HTTP redirect to the upgrade is followed when max_redirects allows
  *   (at once, no backoff; a reconnection starts from |url| again), else it
- *   stops the client (RT_EHTTP, the detail naming the Location); more
- *   than max_redirects in a row stop it too (RT_EHANDSHAKE).
+ *   is an answer like any other status (RT_EHTTP, the detail naming the
+ *   Location; retried after the backoff delay); more than max_redirects in
+ *   a row stop the client (RT_EHANDSHAKE).
  *
  * A close sends a close frame and gives the server 5 s to take it before
  * the connection is dropped.
@@ -139,6 +140,13 @@ typedef struct rt_ws_client_opts {
      * host, or "*", means none); "": none
      */
     const char *proxy;
+    /*
+     * 1: offer permessage-deflate (RFC 7692).  libwebsockets 4.1 cannot
+     * read a message the server sent uncompressed on such a connection:
+     * the client then stops with RT_EPROTO (servers that compress every
+     * message work: Node's ws, python3-websockets).
+     */
+    int compress;
 } rt_ws_client_opts;
 
 typedef struct rt_ws_client_cbs {
