@@ -8,7 +8,7 @@ RT_BUILDDIR=${RT_BUILDDIR:-$(dirname "$RTCTL")}
 # _peer_wait NAME PID FILE: wait (20 s) for FILE's first line
 # `listening PORT`; set PEER_PORT.
 _peer_wait() {
-    _pw_end=$(($(now_ms) + 20000))
+    _pw_end=$(($(now_ms) + $(scaled 20) * 1000))
     while [ "$(wc -l <"$3" 2>/dev/null || echo 0)" -lt 1 ]; do
         alive "$2" || { cat "$3" "$3.err" >&2; fail "$1 exited before listening"; }
         [ "$(now_ms)" -lt "$_pw_end" ] || fail "$1 did not listen within 20s"

@@ -39,15 +39,17 @@ ok "a stream stalled before its first event hints at a buffering proxy"
 
 start_server
 start_nginx "$PORT"
+publish_seq "$BASE" general 1 2
+# --since of another epoch: the replay of all the server holds.
 EXPECT_TIMEOUT=30 expect_code 0 "$RTCTL" tail --json --count 1 \
-    --timeout 15s --url "$NGINX_BASE" general
-check_grep 'welcome' out
+    --since x-0 --timeout 15s --url "$NGINX_BASE" general
+check_grep '"event":"welcome"' err
+check_grep 'm1' out
 ok "rtctl serve's SSE passes through nginx's default buffering"
 
-publish_seq "$BASE" general 1 1
-EXPECT_TIMEOUT=30 expect_code 0 "$RTCTL" tail --since 0 --count 2 \
+EXPECT_TIMEOUT=30 expect_code 0 "$RTCTL" tail --since x-0 --count 2 \
     --timeout 15s --url "$NGINX_BASE" general
-check_grep 'm1' out
+check_grep 'm2' out
 ok "and replays what was published"
 
 echo hi | EXPECT_TIMEOUT=30 expect_code 0 "$RTCTL" connect --timeout 15s \

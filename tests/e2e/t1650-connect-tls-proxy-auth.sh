@@ -55,9 +55,10 @@ check_file out hi
 [ "$(wc -l <proxy.log)" -eq $((n + 2)) ] || fail "\$ALL_PROXY not used"
 ok "connect takes the proxy from the environment, NO_PROXY included"
 
-expect_code 0 "$RTCTL" tail --count 1 --proxy "$PROXY_URL" --url "$BASE" \
-    general
-check_grep 'welcome' out
+publish_seq "$BASE" general 1 1
+expect_code 0 "$RTCTL" tail --count 1 --since x-0 --proxy "$PROXY_URL" \
+    --url "$BASE" general
+check_grep 'm1' out
 check_grep "^\\{\"line\": \"GET http://127.0.0.1:$PORT/events/general" \
     proxy.log
 ok "tail --proxy"
@@ -71,8 +72,8 @@ start_peer_ws auth.log
 echo hi | expect_code 0 "$RTCTL" connect -n 1 --auth 'alice:s3cret:x' \
     "$PEER_WS/echo"
 check_grep '"Authorization", "Basic YWxpY2U6czNjcmV0Ong="' auth.log
-expect_code 0 "$RTCTL" tail --count 1 --auth 'bob:pw' --proxy "$PROXY_URL" \
-    --url "$BASE" general
+expect_code 0 "$RTCTL" tail --count 1 --since x-0 --auth 'bob:pw' \
+    --proxy "$PROXY_URL" --url "$BASE" general
 check_grep '"auth": "Basic Ym9iOnB3"' proxy.log
 expect_code 2 "$RTCTL" connect --auth nopass "$PEER_WS/echo"
 check_grep 'give USER:PASSWORD' err
