@@ -126,7 +126,7 @@ NGX
             >"$T/nginx/out" 2>&1 &
         _ng_pid=$!
         SERVER_PIDS="$SERVER_PIDS $_ng_pid"
-        _ng_end=$(($(now_ms) + 20000))
+        _ng_end=$(($(now_ms) + $(scaled 20) * 1000))
         while alive "$_ng_pid" && [ "$(now_ms)" -lt "$_ng_end" ]; do
             if curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/health"; then
                 NGINX_BASE=http://127.0.0.1:$NGINX_PORT
