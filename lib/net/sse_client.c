@@ -36,7 +36,6 @@
 #include "rt/sse_client.h"
 #include "sse_seq.h"
 #include "rt/url.h"
-#include "rt/version.h"
 
 struct rt_sse_client {
     rt__xfer xfer; /* first: done() gets it back from CURLOPT_PRIVATE */
@@ -318,15 +317,13 @@ static size_t on_write(char *b, size_t size, size_t n, void *ud)
 static int connect_now(rt_sse_client *c)
 {
     struct curl_slist *h = NULL, *n, *u;
+    rt__easy_opts eo;
     const char *id;
     char *line = NULL;
     size_t idlen;
-    CURL *e;
+    CURL *e = NULL;
     int rc = RT_ENOMEM;
 
-    e = curl_easy_init();
-    if (e == NULL)
-        return RT_ENOMEM;
     for (u = c->user_headers; u != NULL; u = u->next) {
         if ((n = curl_slist_append(h, u->data)) == NULL)
             goto fail;
@@ -360,38 +357,23 @@ static int connect_now(rt_sse_client *c)
     c->reason[0] = c->retry_after[0] = c->errbuf[0] = '\0';
     rt_sse_parser_reset(c->parser);
 
-    curl_easy_setopt(e, CURLOPT_URL, c->url);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, &c->xfer);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "rtctl/" RT_VERSION_STRING);
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION,
-                     c->max_redirects > 0 ? 1L : 0L);
-    curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)c->max_redirects);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#endif
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long)c->connect_timeout_ms);
-    if (c->cacert != NULL)
-        curl_easy_setopt(e, CURLOPT_CAINFO, c->cacert);
-    if (c->cert != NULL)
-        curl_easy_setopt(e, CURLOPT_SSLCERT, c->cert);
-    if (c->key != NULL)
-        curl_easy_setopt(e, CURLOPT_SSLKEY, c->key);
-    if (c->proxy != NULL)
-        curl_easy_setopt(e, CURLOPT_PROXY, c->proxy);
-    if (c->insecure) {
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
+    memset(&eo, 0, sizeof(eo));
+    eo.url = c->url;
+    eo.xfer = &c->xfer;
+    eo.headers = h;
+    eo.on_header = on_header;
+    eo.on_write = on_write;
+    eo.ud = c;
+    eo.errbuf = c->errbuf;
+    eo.connect_timeout_ms = c->connect_timeout_ms;
+    eo.max_redirects = (long)c->max_redirects;
+    eo.cacert = c->cacert;
+    eo.cert = c->cert;
+    eo.key = c->key;
+    eo.proxy = c->proxy;
+    eo.insecure = c->insecure;
+    if ((e = rt__net_easy_new(&eo)) == NULL)
+        goto fail;
     c->easy = e;
     c->req_headers = h;
     if ((rc = rt__loop_add(c->loop, e)) != 0) {
