@@ -444,3 +444,39 @@ if got != want:
               dup[:10], sorted(set(want) - set(got))[:10]))
 PY
 }
+
+# --- a terminal, through tmux (the *-tty scripts)
+
+# tmux_setup SESSION: skip (77) without tmux; else tm runs tmux on a socket
+# of this script's, the EXIT trap kills that server, and pane, pane_has and
+# show_pane read SESSION's screen.  The script starts SESSION itself
+# (tm -f /dev/null new-session -d -s SESSION ...).
+tmux_setup() {
+    if ! command -v tmux >/dev/null 2>&1; then
+        echo "# skip: tmux is not installed (tests/deps.sh installs it)"
+        exit 77
+    fi
+    TS=$T/tmux.sock
+    TMUX_SESSION=$1
+    trap 'tm kill-server 2>/dev/null; cleanup' EXIT
+}
+
+tm() {
+    tmux -S "$TS" "$@"
+}
+
+# pane: the screen, without trailing blanks, in ./pane.
+pane() {
+    tm capture-pane -p -t "$TMUX_SESSION" >pane.raw 2>/dev/null || return 1
+    sed 's/[[:space:]]*$//' pane.raw >pane
+}
+
+# pane_has ERE: the screen has a line matching ERE.
+pane_has() {
+    pane && grep -Eq -- "$1" pane
+}
+
+show_pane() {
+    printf '%s\n' "--- screen" >&2
+    cat pane >&2
+}

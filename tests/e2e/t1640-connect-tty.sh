@@ -6,29 +6,11 @@
 # reason on the screen; exit 0.  Skipped (77) when tmux is missing.
 . "$(dirname "$0")/lib.sh"
 
-command -v tmux >/dev/null 2>&1 || { echo "# skip: no tmux"; exit 77; }
-
-TS=$T/tmux.sock
-tm() {
-    tmux -S "$TS" "$@"
-}
-trap 'tm kill-server 2>/dev/null; cleanup' EXIT
-
+tmux_setup c
 start_server
 
-pane() {
-    tm capture-pane -p -t c >pane.raw 2>/dev/null || return 1
-    sed 's/[[:space:]]*$//' pane.raw >pane
-}
-pane_has() {
-    pane && grep -Eq -- "$1" pane
-}
-show_pane() {
-    printf '%s\n' "--- screen" >&2
-    cat pane >&2
-}
 wait_pane() {
-    _wp_end=$(($(now_ms) + 20000))
+    _wp_end=$(($(now_ms) + $(scaled 20) * 1000))
     until pane_has "$1"; do
         [ "$(now_ms)" -lt "$_wp_end" ] || { show_pane; fail "$2"; }
         sleep 0.05

@@ -8,38 +8,12 @@
 # installed.
 . "$(dirname "$0")/lib.sh"
 
-if ! command -v tmux >/dev/null 2>&1; then
-    echo "# skip: tmux is not installed (tests/deps.sh installs it)"
-    exit 77
-fi
-
-TS=$T/tmux.sock
-tm() {
-    tmux -S "$TS" "$@"
-}
-trap 'tm kill-server 2>/dev/null; cleanup' EXIT
-
+tmux_setup chat
 start_server
-
-# pane: the screen of the chat, without trailing blanks, in ./pane.
-pane() {
-    tm capture-pane -p -t chat >pane.raw 2>/dev/null || return 1
-    sed 's/[[:space:]]*$//' pane.raw >pane
-}
-
-# pane_has ERE: the screen has a line matching ERE.
-pane_has() {
-    pane && grep -Eq -- "$1" pane
-}
 
 # prompt_line: the last non-empty line of the screen.
 prompt_line() {
     grep -v '^$' pane | tail -n 1
-}
-
-show_pane() {
-    printf '%s\n' "--- screen" >&2
-    cat pane >&2
 }
 
 # A listener in the room, to be online and to see carol's typing.
