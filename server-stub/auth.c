@@ -24,6 +24,8 @@ const char *rt__auth_reason(enum rt_auth_result r)
         return "token expired";
     case RT_AUTH_FORBIDDEN:
         return "room not allowed";
+    case RT_AUTH_NOT_YET:
+        return "token not valid yet";
     default:
         return "invalid token";
     }
@@ -81,7 +83,8 @@ enum rt_auth_result rt__auth_check(rt_server *s, struct lws *wsi,
                        err, sizeof(err));
     memset(token, 0, sizeof(token));
     if (rc == RT_EEXPIRED)
-        return RT_AUTH_EXPIRED;
+        return strstr(err, "not valid yet") != NULL ? RT_AUTH_NOT_YET
+                                                    : RT_AUTH_EXPIRED;
     if (rc != 0)
         return RT_AUTH_INVALID;
     snprintf(user, userlen, "%s", c->sub);
@@ -91,4 +94,23 @@ enum rt_auth_result rt__auth_check(rt_server *s, struct lws *wsi,
     }
     rt_jwt_claims_free(c);
     return RT_AUTH_OK;
+}
+
+int rt__auth_room_visible(rt_server *s, struct lws *wsi, const char *room)
+{
+    static char token[TOKEN_MAX];
+    rt_jwt_claims *c = NULL;
+    int ok;
+
+    if (s->o.auth_secret == NULL)
+        return 1;
+    if (!find_token(wsi, token, sizeof(token)))
+        return 0;
+    ok = rt_jwt_verify(token, strlen(token), s->o.auth_secret,
+                       strlen(s->o.auth_secret), (int64_t)time(NULL), &c,
+                       NULL, 0) == 0 &&
+         rt_jwt_room_allowed(c, room);
+    memset(token, 0, sizeof(token));
+    rt_jwt_claims_free(c);
+    return ok;
 }

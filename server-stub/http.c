@@ -293,6 +293,9 @@ static int ep_rooms(struct conn *c)
     rc |= rt__buf_append(&b, "{\"rooms\":[", 10);
     for (i = 0; i < s->nbuckets; i++) {
         for (r = s->rooms[i]; r != NULL; r = r->hnext) {
+            /* a token limited to some rooms lists only those */
+            if (!rt__auth_room_visible(s, c->wsi, r->name))
+                continue;
             if (!first)
                 rc |= rt__buf_putc(&b, ',');
             first = 0;

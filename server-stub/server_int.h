@@ -338,11 +338,16 @@ int rt__request_origin(struct lws *wsi, char *buf, size_t len);
 
 /* auth.c */
 enum rt_auth_result { RT_AUTH_OK = 0, RT_AUTH_INVALID, RT_AUTH_EXPIRED,
-                      RT_AUTH_FORBIDDEN };
+                      RT_AUTH_FORBIDDEN, RT_AUTH_NOT_YET };
 enum rt_auth_result rt__auth_check(rt_server *s, struct lws *wsi,
                                    const char *room, char *user,
                                    size_t userlen);
 const char *rt__auth_reason(enum rt_auth_result r);
+/*
+ * Whether the request's token lets it see |room| (its rooms claim); 1
+ * without auth.  For listings: /rooms shows only these.
+ */
+int rt__auth_room_visible(rt_server *s, struct lws *wsi, const char *room);
 /* The user of an unauthenticated request: ?user= or anon-XXXXXX; -1 bad. */
 int rt__auth_user(rt_server *s, struct lws *wsi, char *user, size_t len);
 

@@ -55,7 +55,7 @@ SIZE=${SIZE:-100}
 WINDOW=${WINDOW:-64}
 THREADS=${THREADS:-1}
 IDLE_CONNS=${IDLE_CONNS:-10000}
-serve_default="--max-room-connections 0 --max-user-connections 0"
+serve_default="--max-room-connections 0 --max-user-connections 0 --max-address-connections 0"
 # The publisher is a member of the room too and reads its own messages back
 # while it writes at saturation: give its queue Bun's default backpressure
 # limit (16 MiB) rather than rtctl's 1 MiB, so both servers are measured

@@ -51,7 +51,15 @@ async def main():
 EOF
 expect_clean_stop
 
-start_server --max-rooms 0 --room-ttl 1s
+# AddressSanitizer keeps freed memory in quarantine and pads every
+# allocation: RSS says nothing about the server's own use there.
+case ${RT_E2E_CFLAGS:-} in
+*fsanitize*)
+    printf '# skipped under sanitizers: memory ratios\n'
+    done_testing
+    ;;
+esac
+start_server --max-rooms 0 --room-ttl 2s
 ok_py "5,000 rooms of one message each: memory grows per room, not per --history, and comes back" <<'EOF'
 def rss_kb():
     with open(f"/proc/{SERVER_PID}/status") as f:
@@ -86,8 +94,11 @@ async def main():
         return len((await http_json("GET", "/rooms"))["rooms"]) == 0
     await poll_until(gone, "every idle room expired", timeout=WAIT * 3)
     await publish("after", "y")  # one more turn of the server
+    # (on a loaded machine the first rooms may expire during the flood,
+    # so the peak is lower; back within 10% of the base is then enough)
     async def given_back():
-        return rss_kb() - base < 0.5 * grown
+        now = rss_kb()
+        return now - base < 0.5 * grown or now < 1.1 * base
     await poll_until(given_back, f"memory given back (base {base} kB, peak "
                      f"{peak} kB, now {rss_kb()} kB)", timeout=WAIT * 3)
     print(f"# RSS base {base} kB, after {n} rooms {peak} kB, after expiry "

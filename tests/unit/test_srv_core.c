@@ -261,8 +261,8 @@ static void test_srv_author_every_spelling_removed(void **state)
         "{\"content\":\"x\",\"author\":\"carol\"}",
         "{\"content\":\"I am carol\",\"author\":\"x\",\"author\":\"carol\"}",
         "{\"content\":\"x\",\"auth\\u006fr\":\"bob\"}",
-        "{\"content\":\"x\",\"\\u0061\\u0075\\u0074\\u0068\\u006f\\u0072\":"
-        "\"bob\",\"author\":\"eve\"}",
+        ("{\"content\":\"x\",\"\\u0061\\u0075\\u0074\\u0068\\u006f\\u0072\":"
+         "\"bob\",\"author\":\"eve\"}"),
         "{\"content\":\"x\",\"Author\":\"bob\"}",
         "{\"content\":\"x\",\"AUTHOR\":\"bob\",\"aUtHoR\":\"eve\"}",
         "{\"author\":{\"nested\":true},\"content\":\"x\"}",
