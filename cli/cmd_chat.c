@@ -53,7 +53,7 @@ static const char *const chat_usage[] = {
     NULL,
 };
 
-static const struct rt_cmd_help chat_help = {
+static const struct cli_cmd_help chat_help = {
     "chat", chat_usage,
     "Chat in a room of an rtctl server over WebSocket. ROOM is a room name "
     "('general' is ws/general below --url), a path relative to --url or a "
@@ -105,7 +105,7 @@ struct typist {
 };
 
 struct chat {
-    struct rt_session s;
+    struct cli_session s;
     rt_ws_client *client;
     char room[RT_ROOM_MAX_LEN + 1];
     char user[128];
@@ -133,7 +133,7 @@ struct chat {
     uint64_t typing_sent_at;
     int typing_sent;
     /* non-terminal stdin: a message a line */
-    struct rt_lines in;
+    struct cli_lines in;
     int input_done;
     uint64_t lineno;
 };
@@ -293,7 +293,7 @@ static int author(struct chat *ch, rt_buf *b, const char *user)
     int rc = 0;
 
     rc |= color_on(ch, b, user_color(ch, user));
-    rc |= rt_out_append_safe(b, user, strlen(user), ch->s.out.tty, 0);
+    rc |= cli_out_append_safe(b, user, strlen(user), ch->s.out.tty, 0);
     rc |= color_off(ch, b);
     return rc;
 }
@@ -565,7 +565,7 @@ static void render(struct chat *ch, const rt_msg *m, const char *json,
         typing_forget(ch, who);
         rc |= author(ch, &b, who);
         rc |= rt__buf_append(&b, ": ", 2);
-        rc |= rt_out_append_safe(&b, m->u.text.content,
+        rc |= cli_out_append_safe(&b, m->u.text.content,
                                  strlen(m->u.text.content), ch->s.out.tty,
                                  0);
         if (m->id != NULL && own_find(ch, m->id, 0) != NULL)
@@ -615,7 +615,7 @@ static void render(struct chat *ch, const rt_msg *m, const char *json,
                                  ? rt_msg_code_name(m->u.error.code)
                                  : "(unknown code)");
         if (m->u.error.message != NULL)
-            rc |= rt_out_append_safe(&b, m->u.error.message,
+            rc |= cli_out_append_safe(&b, m->u.error.message,
                                      strlen(m->u.error.message),
                                      ch->s.out.tty, 0);
         break;
@@ -623,7 +623,7 @@ static void render(struct chat *ch, const rt_msg *m, const char *json,
         rc |= color_on(ch, &b, C_DIM);
         rc |= rt__buf_printf(&b, "* %s ", rt_msg_type_name(m->type));
         rc |= color_off(ch, &b);
-        rc |= rt_out_append_safe(&b, json, len, ch->s.out.tty, 0);
+        rc |= cli_out_append_safe(&b, json, len, ch->s.out.tty, 0);
         break;
     }
     if (own_id == NULL)
@@ -789,7 +789,7 @@ static void on_ack(rt_ws_client *c, const char *id, uint64_t seq,
         }
         hold_flush(ch, 0);
         if (!ch->interactive && rt_ws_client_pending(c) < PIPE_LOW)
-            rt_lines_resume(&ch->in);
+            cli_lines_resume(&ch->in);
         maybe_done(ch);
         return;
     }
@@ -819,7 +819,7 @@ static void on_ack(rt_ws_client *c, const char *id, uint64_t seq,
         error(ch, "line %llu was refused: %s",
               (unsigned long long)id_line(ch, id), code);
     if (!ch->interactive && rt_ws_client_pending(c) < PIPE_LOW)
-        rt_lines_resume(&ch->in);
+        cli_lines_resume(&ch->in);
     maybe_done(ch);
 }
 
@@ -832,7 +832,7 @@ static void json_state(struct chat *ch, int st, uint64_t delay,
     rt_buf b;
 
     rt__buf_init(&b);
-    if (rt_session_state_json(&b, st, delay, attempt, err, detail) == 0 &&
+    if (cli_session_state_json(&b, st, delay, attempt, err, detail) == 0 &&
         rt__buf_putc(&b, '\n') == 0)
         put(ch, stderr, b.data, b.len);
     rt__buf_cleanup(&b);
@@ -876,7 +876,7 @@ static void on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
             info(ch, "connecting to %s", ch->s.url);
         /* The terminal goes first: the final error is printed below it. */
         chat_term_stop();
-        rt_session_state(&ch->s, st, delay_ms, attempt, err, detail);
+        cli_session_state(&ch->s, st, delay_ms, attempt, err, detail);
         return;
     }
     if (ch->s.out.json)
@@ -903,14 +903,14 @@ static void teardown(struct chat *ch)
 {
     chat_term_stop();
     ch->stopping = 1;
-    rt_lines_close(&ch->in);
+    cli_lines_close(&ch->in);
     hold_flush(ch, 1);
     if (ch->handles > 0) {
         ch->handles = 0;
         uv_close((uv_handle_t *)&ch->hold_timer, NULL);
         uv_close((uv_handle_t *)&ch->timeout, NULL);
     }
-    rt_session_closed(&ch->s);
+    cli_session_closed(&ch->s);
 }
 
 static void on_closed(rt_ws_client *c, void *ud)
@@ -929,7 +929,7 @@ static void chat_stop(void *ud)
 
     ch->stopping = 1;
     chat_term_stop();
-    rt_lines_pause(&ch->in);
+    cli_lines_pause(&ch->in);
     if (ch->client != NULL)
         rt_ws_client_close(ch->client);
     else
@@ -938,7 +938,7 @@ static void chat_stop(void *ud)
 
 static void finish(struct chat *ch, int status)
 {
-    rt_session_outcome(&ch->s, status);
+    cli_session_outcome(&ch->s, status);
     if (!ch->stopping)
         chat_stop(ch);
 }
@@ -1010,7 +1010,7 @@ static const char *send_error(int rc)
 
 /* --- standard input that is not a terminal: one message per line */
 
-static void on_in_line(struct rt_lines *l, char *line, size_t len, void *ud)
+static void on_in_line(struct cli_lines *l, char *line, size_t len, void *ud)
 {
     struct chat *ch = ud;
     int rc;
@@ -1025,10 +1025,10 @@ static void on_in_line(struct rt_lines *l, char *line, size_t len, void *ud)
     }
     /* The client queues while it reconnects; past a point, stop reading. */
     if (ch->client != NULL && rt_ws_client_pending(ch->client) >= PIPE_HIGH)
-        rt_lines_pause(l);
+        cli_lines_pause(l);
 }
 
-static void on_in_end(struct rt_lines *l, int err, void *ud)
+static void on_in_end(struct cli_lines *l, int err, void *ud)
 {
     struct chat *ch = ud;
 
@@ -1347,13 +1347,13 @@ static void term_timeout(uv_timer_t *t)
     chat_term_stop();
     if (ch->s.status < 0) {
         if (ch->count != 0)
-            rt_errf(&ch->s.out, "--timeout: %llu of %llu messages after %llu "
+            cli_errf(&ch->s.out, "--timeout: %llu of %llu messages after %llu "
                                 "ms",
                     (unsigned long long)ch->received,
                     (unsigned long long)ch->count,
                     (unsigned long long)ch->timeout_ms);
         else
-            rt_errf(&ch->s.out, "--timeout: %llu ms passed (%llu messages)",
+            cli_errf(&ch->s.out, "--timeout: %llu ms passed (%llu messages)",
                     (unsigned long long)ch->timeout_ms,
                     (unsigned long long)ch->received);
     }
@@ -1442,29 +1442,29 @@ int cmd_chat(int argc, char **argv)
     rt_url *u = NULL;
     const char *room, *cs;
     int n, rc;
-    struct rt_opt opts[] = {
+    struct cli_opt opts[] = {
         OPT_GROUP("Chat"),
         OPT_UINT('n', "count", &count, "N",
                  "exit 0 once N messages arrived (stored messages, yours "
                  "included)"),
-        RT_CONN_OPTS(&ch.s.o),
+        CLI_CONN_OPTS(&ch.s.o),
         OPT_END(),
     };
 
     memset(&ch, 0, sizeof(ch));
     ch.hold_tail = &ch.hold;
-    rt_session_init(&ch.s, &chat_help, "connect to", "reconnecting",
+    cli_session_init(&ch.s, &chat_help, "connect to", "reconnecting",
                     "messages", 1);
-    if ((n = rt_session_parse(&ch.s, opts, argc, argv, &rc)) < 0)
-        return rt_session_end(&ch.s, rc);
+    if ((n = cli_session_parse(&ch.s, opts, argc, argv, &rc)) < 0)
+        return cli_session_end(&ch.s, rc);
     if (n != 1) {
-        rt_opts_error(&chat_help, n == 0 ? "no room: give a ROOM, a path "
+        cli_opts_error(&chat_help, n == 0 ? "no room: give a ROOM, a path "
                                            "or a URL"
                                          : "too many arguments");
-        return rt_session_end(&ch.s, RTCTL_EXIT_USAGE);
+        return cli_session_end(&ch.s, RTCTL_EXIT_USAGE);
     }
-    if ((rc = rt_session_url(&ch.s, argv[1], RT_URL_KIND_WS)) != 0)
-        return rt_session_end(&ch.s, rc);
+    if ((rc = cli_session_url(&ch.s, argv[1], RT_URL_KIND_WS)) != 0)
+        return cli_session_end(&ch.s, rc);
     room = NULL;
     if (rt_url_parse(&u, ch.s.url, NULL, 0) == 0)
         room = rt_url_room(u, NULL);
@@ -1479,8 +1479,8 @@ int cmd_chat(int argc, char **argv)
     setlocale(LC_CTYPE, "");
     cs = nl_langinfo(CODESET);
     ch.utf8 = cs != NULL && strcmp(cs, "UTF-8") == 0;
-    if ((rc = rt_session_open(&ch.s)) != 0)
-        return rt_session_end(&ch.s, rc);
+    if ((rc = cli_session_open(&ch.s)) != 0)
+        return cli_session_end(&ch.s, rc);
     uv_timer_init(rt_loop_uv(ch.s.loop), &ch.hold_timer);
     uv_timer_init(rt_loop_uv(ch.s.loop), &ch.timeout);
     ch.hold_timer.data = ch.timeout.data = &ch;
@@ -1493,7 +1493,7 @@ int cmd_chat(int argc, char **argv)
 
     if (ch.interactive) {
         rc = term_open(&ch);
-    } else if (rt_lines_start(&ch.in, rt_loop_uv(ch.s.loop), STDIN_FILENO,
+    } else if (cli_lines_start(&ch.in, rt_loop_uv(ch.s.loop), STDIN_FILENO,
                               MAX_LINE, on_in_line, on_in_end, &ch) != 0) {
         error(&ch, "cannot read standard input");
         rc = RTCTL_EXIT_RUNTIME;
@@ -1505,10 +1505,10 @@ int cmd_chat(int argc, char **argv)
         rc = rtctl_exit_from_err(rc);
     }
     if (rc != 0) {
-        rt_session_outcome(&ch.s, rc);
+        cli_session_outcome(&ch.s, rc);
         teardown(&ch);
     }
-    rc = rt_session_run(&ch.s, chat_stop, &ch);
+    rc = cli_session_run(&ch.s, chat_stop, &ch);
     free_all(&ch);
-    return rt_session_end(&ch.s, rc);
+    return cli_session_end(&ch.s, rc);
 }

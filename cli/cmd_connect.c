@@ -50,7 +50,7 @@ static const char *const connect_usage[] = {
     NULL,
 };
 
-static const struct rt_cmd_help connect_help = {
+static const struct cli_cmd_help connect_help = {
     "connect", connect_usage,
     "Open a WebSocket to URL (any server; a path or room is relative to "
     "--url) and stay on it: each line of standard input is sent as a text "
@@ -67,9 +67,9 @@ static const struct rt_cmd_help connect_help = {
 enum bin_out { BIN_HEX, BIN_RAW, BIN_BASE64 };
 
 struct conn {
-    struct rt_session s;  /* s.goal is --count, s.done the frames printed */
+    struct cli_session s;  /* s.goal is --count, s.done the frames printed */
     rt_ws_client *ws;
-    struct rt_lines in;
+    struct cli_lines in;
     uv_timer_t drain;   /* retries a held line, and the end of input */
     uv_timer_t wait;    /* --wait after the input was sent */
     int drain_ready, wait_ready;
@@ -145,7 +145,7 @@ static int append_hex(rt_buf *b, const unsigned char *p, size_t len)
 
 static void end_session(struct conn *k, int status);
 
-/* Write |b| to stdout as it is (it may hold colour), as rt_out does. */
+/* Write |b| to stdout as it is (it may hold colour), as cli_out does. */
 static void put(struct conn *k, rt_buf *b, int rc)
 {
     if (rc != 0)
@@ -184,11 +184,11 @@ static void show_sent(struct conn *k, int binary, const char *data,
     if (binary)
         rc |= rt__buf_printf(&b, "[binary %zu bytes]", len);
     else
-        rc |= rt_out_append_safe(&b, data, len, 1, 1);
+        rc |= cli_out_append_safe(&b, data, len, 1, 1);
     rc |= rt__buf_putc(&b, '\n');
     put(k, &b, rc);
     rt__buf_cleanup(&b);
-    rt_out_flush(&k->s.out);
+    cli_out_flush(&k->s.out);
 }
 
 static void on_frame(rt_ws_client *c, int binary, const char *data,
@@ -223,14 +223,14 @@ static void on_frame(rt_ws_client *c, int binary, const char *data,
             rc |= rt__buf_printf(&b, "[binary %zu bytes] ", len);
             rc |= append_hex(&b, (const unsigned char *)data, len);
         } else {
-            rc |= rt_out_append_safe(&b, data, len, k->s.out.tty, 1);
+            rc |= cli_out_append_safe(&b, data, len, k->s.out.tty, 1);
         }
         rc |= rt__buf_putc(&b, '\n');
     }
     put(k, &b, rc);
     rt__buf_cleanup(&b);
     /* A person or a pipeline waits for each frame as it comes. */
-    rt_out_flush(&k->s.out);
+    cli_out_flush(&k->s.out);
     if (k->s.goal != 0 && k->s.done >= k->s.goal)
         end_session(k, RTCTL_EXIT_OK);
 }
@@ -305,7 +305,7 @@ static int send_frame(struct conn *k, int binary, const char *data,
     if (rc == RT_EFULL)
         return 1;
     if (rc != 0 && rc != RT_ESTATE)
-        rt_warnf(&k->s.out, "a frame was not sent: %s", rt_strerror(rc));
+        cli_warnf(&k->s.out, "a frame was not sent: %s", rt_strerror(rc));
     if (rc == 0)
         show_sent(k, binary, data, len);
     return 0;
@@ -320,7 +320,7 @@ static char *read_file(struct conn *k, const char *path, size_t *len)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
 
     if (fd < 0) {
-        rt_errf(&k->s.out, "cannot open '%s': %s", path, strerror(errno));
+        cli_errf(&k->s.out, "cannot open '%s': %s", path, strerror(errno));
         return NULL;
     }
     rt__buf_init(&b);
@@ -329,7 +329,7 @@ static char *read_file(struct conn *k, const char *path, size_t *len)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            rt_errf(&k->s.out, "cannot read '%s': %s", path,
+            cli_errf(&k->s.out, "cannot read '%s': %s", path,
                     strerror(errno));
             break;
         }
@@ -344,12 +344,12 @@ static char *read_file(struct conn *k, const char *path, size_t *len)
             return b.data;
         }
         if (b.len + (size_t)n > MAX_LINE) {
-            rt_errf(&k->s.out, "'%s' is longer than %d MiB, the largest "
+            cli_errf(&k->s.out, "'%s' is longer than %d MiB, the largest "
                                "frame", path, MAX_LINE >> 20);
             break;
         }
         if (rt__buf_append(&b, chunk, (size_t)n) != 0) {
-            rt_errf(&k->s.out, "out of memory reading '%s'", path);
+            cli_errf(&k->s.out, "out of memory reading '%s'", path);
             break;
         }
     }
@@ -379,7 +379,7 @@ static int slash_command(struct conn *k, char *line, size_t len)
     } else if (strcmp(line, "/ping") == 0) {
         rc = rt_ws_client_ping(k->ws, arg, strlen(arg));
         if (rc != 0)
-            rt_warnf(&k->s.out, "/ping: %s", rc == RT_EINVAL
+            cli_warnf(&k->s.out, "/ping: %s", rc == RT_EINVAL
                                                  ? "at most 125 bytes"
                                                  : "not connected");
     } else if (strcmp(line, "/close") == 0) {
@@ -392,25 +392,25 @@ static int slash_command(struct conn *k, char *line, size_t len)
         }
         rc = rt_ws_client_end(k->ws, (unsigned)code, arg);
         if (rc == RT_EINVAL)
-            rt_warnf(&k->s.out, "/close: CODE is 1000, 1001 to 1014 (not "
+            cli_warnf(&k->s.out, "/close: CODE is 1000, 1001 to 1014 (not "
                                 "1004 to 1006) or 3000 to 4999, and "
                                 "REASON at most 123 bytes");
         else if (rc == 0) {
-            rt_session_outcome(&k->s, RTCTL_EXIT_OK);
+            cli_session_outcome(&k->s, RTCTL_EXIT_OK);
             k->closing = 1;
-            rt_lines_close(&k->in);
+            cli_lines_close(&k->in);
         }
     } else if (strcmp(line, "/binary") == 0) {
         size_t n = 0;
         char *data = *arg != '\0' ? read_file(k, arg, &n) : NULL;
 
         if (*arg == '\0')
-            rt_warnf(&k->s.out, "/binary: give a FILE");
+            cli_warnf(&k->s.out, "/binary: give a FILE");
         if (data != NULL && send_frame(k, 1, data, n) != 0)
-            rt_warnf(&k->s.out, "/binary: the send queue is full");
+            cli_warnf(&k->s.out, "/binary: the send queue is full");
         rt__free(data);
     } else {
-        rt_warnf(&k->s.out, "unknown command %s; the commands: %s", line,
+        cli_warnf(&k->s.out, "unknown command %s; the commands: %s", line,
                  slash_help);
     }
     return 0;
@@ -418,7 +418,7 @@ static int slash_command(struct conn *k, char *line, size_t len)
 
 static void on_drain(uv_timer_t *t);
 
-static void on_line(struct rt_lines *l, char *line, size_t len, void *ud)
+static void on_line(struct cli_lines *l, char *line, size_t len, void *ud)
 {
     struct conn *k = ud;
 
@@ -438,23 +438,23 @@ static void on_line(struct rt_lines *l, char *line, size_t len, void *ud)
     k->held = rt__strndup(line, len);
     k->held_len = len;
     if (k->held == NULL) {
-        rt_errf(&k->s.out, "out of memory");
-        rt_session_outcome(&k->s, RTCTL_EXIT_RUNTIME);
+        cli_errf(&k->s.out, "out of memory");
+        cli_session_outcome(&k->s, RTCTL_EXIT_RUNTIME);
         stop(k);
         return;
     }
-    rt_lines_pause(l);
+    cli_lines_pause(l);
     uv_timer_start(&k->drain, on_drain, DRAIN_MS, DRAIN_MS);
 }
 
-static void on_input_end(struct rt_lines *l, int err, void *ud)
+static void on_input_end(struct cli_lines *l, int err, void *ud)
 {
     struct conn *k = ud;
 
     (void)l;
     k->in_done = 1;
     if (err != 0) {
-        rt_session_input_failed(&k->s, err, MAX_LINE);
+        cli_session_input_failed(&k->s, err, MAX_LINE);
         stop(k);
         return;
     }
@@ -467,11 +467,11 @@ static void on_input_end(struct rt_lines *l, int err, void *ud)
  */
 static void end_session(struct conn *k, int status)
 {
-    rt_session_outcome(&k->s, status);
+    cli_session_outcome(&k->s, status);
     if (k->closing || k->ws == NULL)
         return;
     k->closing = 1;
-    rt_lines_close(&k->in);
+    cli_lines_close(&k->in);
     if (k->drain_ready)
         uv_timer_stop(&k->drain);
     if (k->wait_ready)
@@ -485,7 +485,7 @@ static void on_wait(uv_timer_t *t)
     struct conn *k = t->data;
 
     if (k->s.goal != 0 && k->s.done < k->s.goal && k->s.status < 0) {
-        rt_errf(&k->s.out, "--wait: %llu of %llu frames after %llu ms",
+        cli_errf(&k->s.out, "--wait: %llu of %llu frames after %llu ms",
                 (unsigned long long)k->s.done,
                 (unsigned long long)k->s.goal,
                 (unsigned long long)k->wait_ms);
@@ -524,7 +524,7 @@ static void on_drain(uv_timer_t *t)
         rt__free(k->held);
         k->held = NULL;
         if (!k->in_done)
-            rt_lines_resume(&k->in);
+            cli_lines_resume(&k->in);
     }
     if (!k->in_done) {
         uv_timer_stop(t);
@@ -551,10 +551,10 @@ static void on_open(rt_ws_client *c, const rt_msg *welcome, void *ud)
      */
     if (!k->in_done && !k->in_started && !k->closing) {
         k->in_started = 1;
-        if (rt_lines_start(&k->in, rt_loop_uv(k->s.loop), STDIN_FILENO,
+        if (cli_lines_start(&k->in, rt_loop_uv(k->s.loop), STDIN_FILENO,
                            MAX_LINE, on_line, on_input_end, k) != 0) {
-            rt_errf(&k->s.out, "cannot read standard input");
-            rt_session_outcome(&k->s, RTCTL_EXIT_RUNTIME);
+            cli_errf(&k->s.out, "cannot read standard input");
+            cli_session_outcome(&k->s, RTCTL_EXIT_RUNTIME);
             stop(k);
             return;
         }
@@ -563,7 +563,7 @@ static void on_open(rt_ws_client *c, const rt_msg *welcome, void *ud)
         fprintf(stderr, "rtctl connect: connected to %s%s\n", k->s.url,
                 k->slash ? " (/help: the commands; Ctrl-D closes)" : "");
     else
-        rt_infof(&k->s.out, "connected to %s", k->s.url);
+        cli_infof(&k->s.out, "connected to %s", k->s.url);
 }
 
 /*
@@ -586,7 +586,7 @@ static void on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
     int ended = err == RT_ECLOSED && rt_ws_client_connections(c) > 0;
 
     if (st == RT_WS_CONNECTING)
-        rt_infof(&k->s.out, "connecting to %s", k->s.url);
+        cli_infof(&k->s.out, "connecting to %s", k->s.url);
     if (ended && (st == RT_WS_CLOSED ||
                   (st == RT_WS_BACKOFF && k->exit_on_close)) &&
         k->s.status < 0) {
@@ -600,7 +600,7 @@ static void on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
             fprintf(stderr, "rtctl connect: %llu of %llu frames\n",
                     (unsigned long long)k->s.done,
                     (unsigned long long)k->s.goal);
-        rt_session_outcome(&k->s, close_status(k, rt_ws_client_close_code(c)));
+        cli_session_outcome(&k->s, close_status(k, rt_ws_client_close_code(c)));
         /*
          * --exit-on-close wins over --reconnect, which then only retries
          * until the first connection opens: no reconnection, and no
@@ -620,7 +620,7 @@ static void on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
         else
             fprintf(stderr, "rtctl connect: closed\n");
     }
-    rt_session_state(&k->s, (int)st, delay_ms, rt_ws_client_attempt(c), err,
+    cli_session_state(&k->s, (int)st, delay_ms, rt_ws_client_attempt(c), err,
                      detail);
 }
 
@@ -630,7 +630,7 @@ static void on_closed(rt_ws_client *c, void *ud)
 
     (void)c;
     k->ws = NULL;
-    rt_lines_close(&k->in);
+    cli_lines_close(&k->in);
     if (k->drain_ready) {
         uv_close((uv_handle_t *)&k->drain, NULL);
         k->drain_ready = 0;
@@ -641,14 +641,14 @@ static void on_closed(rt_ws_client *c, void *ud)
     }
     rt__free(k->held);
     k->held = NULL;
-    rt_session_closed(&k->s);
+    cli_session_closed(&k->s);
 }
 
 static void stop(void *ud)
 {
     struct conn *k = ud;
 
-    rt_lines_close(&k->in);
+    cli_lines_close(&k->in);
     if (k->drain_ready)
         uv_timer_stop(&k->drain);
     if (k->wait_ready)
@@ -659,8 +659,8 @@ static void stop(void *ud)
 }
 
 /* Queue the -x messages and --send-file files, in that order. */
-static int queue_given(struct conn *k, const struct rt_strlist *msgs,
-                       const struct rt_strlist *files)
+static int queue_given(struct conn *k, const struct cli_strlist *msgs,
+                       const struct cli_strlist *files)
 {
     size_t i, n;
     char *data;
@@ -685,16 +685,16 @@ static int queue_given(struct conn *k, const struct rt_strlist *msgs,
 }
 
 static int run(struct conn *k, const char *target, rt_ws_client_opts *co,
-               const struct rt_strlist *msgs,
-               const struct rt_strlist *files)
+               const struct cli_strlist *msgs,
+               const struct cli_strlist *files)
 {
     rt_ws_client_cbs cbs;
     int rc, given = msgs->n > 0 || files->n > 0;
 
-    if ((rc = rt_session_url(&k->s, target, RT_URL_KIND_WS)) != 0 ||
-        (rc = rt_session_open(&k->s)) != 0)
+    if ((rc = cli_session_url(&k->s, target, RT_URL_KIND_WS)) != 0 ||
+        (rc = cli_session_open(&k->s)) != 0)
         return rc;
-    RT_SESSION_CLIENT_OPTS(&k->s, co);
+    CLI_SESSION_CLIENT_OPTS(&k->s, co);
     memset(&cbs, 0, sizeof(cbs));
     cbs.on_frame = on_frame;
     cbs.on_open = on_open;
@@ -703,7 +703,7 @@ static int run(struct conn *k, const char *target, rt_ws_client_opts *co,
     cbs.on_closed = on_closed;
     rc = rt_ws_client_new(&k->ws, k->s.loop, k->s.url, co, &cbs, k);
     if (rc != 0)
-        return rt_session_fail(&k->s, rc);
+        return cli_session_fail(&k->s, rc);
     if (uv_timer_init(rt_loop_uv(k->s.loop), &k->drain) == 0) {
         k->drain.data = k;
         k->drain_ready = 1;
@@ -714,11 +714,11 @@ static int run(struct conn *k, const char *target, rt_ws_client_opts *co,
     }
     if (given && (rc = queue_given(k, msgs, files)) != 0) {
         if (rc != RT_EINVAL)
-            rt_errf(&k->s.out, "cannot queue the messages: %s",
+            cli_errf(&k->s.out, "cannot queue the messages: %s",
                     rt_strerror(rc));
-        rt_session_outcome(&k->s, RTCTL_EXIT_RUNTIME);
+        cli_session_outcome(&k->s, RTCTL_EXIT_RUNTIME);
         stop(k);
-        return rt_session_run(&k->s, stop, k);
+        return cli_session_run(&k->s, stop, k);
     }
     rc = rt_ws_client_start(k->ws);
     if (rc == 0 && (!k->drain_ready || !k->wait_ready))
@@ -729,17 +729,17 @@ static int run(struct conn *k, const char *target, rt_ws_client_opts *co,
         uv_timer_start(&k->drain, on_drain, DRAIN_MS, DRAIN_MS);
     }
     if (rc != 0) {
-        rt_session_fail(&k->s, rc);
+        cli_session_fail(&k->s, rc);
         stop(k);
     }
-    return rt_session_run(&k->s, stop, k);
+    return cli_session_run(&k->s, stop, k);
 }
 
 int cmd_connect(int argc, char **argv)
 {
     struct conn k;
     rt_ws_client_opts co;
-    struct rt_strlist subprotocols = {NULL, 0}, msgs = {NULL, 0},
+    struct cli_strlist subprotocols = {NULL, 0}, msgs = {NULL, 0},
                       files = {NULL, 0};
     const char *origin = NULL, *bin_out = NULL, *auth = NULL;
     uint64_t ping_ms = 30000, max_redirs = 10, wait_ms = UINT64_MAX;
@@ -747,7 +747,7 @@ int cmd_connect(int argc, char **argv)
     rt_buf sp;
     size_t i;
     int n, status;
-    struct rt_opt opts[] = {
+    struct cli_opt opts[] = {
         OPT_GROUP("Sending"),
         OPT_STR_LIST('x', "execute", &msgs, "MSG",
                      "send MSG as a text frame instead of reading standard "
@@ -806,29 +806,29 @@ int cmd_connect(int argc, char **argv)
                 "'': none)"),
         OPT_STR(0, "auth", &auth, "USER:PASSWORD",
                 "send Basic authentication (Authorization: Basic)"),
-        RT_CONN_OPTS(&k.s.o),
+        CLI_CONN_OPTS(&k.s.o),
         OPT_END(),
     };
 
     memset(&k, 0, sizeof(k));
     rt_ws_client_opts_init(&co);
     rt__buf_init(&sp);
-    rt_session_init(&k.s, &connect_help, "connect to", "reconnecting",
+    cli_session_init(&k.s, &connect_help, "connect to", "reconnecting",
                     "frames", 0);
     co.raw = 1;
     slash = -1;
-    if ((n = rt_session_parse(&k.s, opts, argc, argv, &status)) < 0)
+    if ((n = cli_session_parse(&k.s, opts, argc, argv, &status)) < 0)
         goto end;
     status = RTCTL_EXIT_USAGE;
     if (n != 1) {
-        rt_opts_error(&connect_help, n == 0 ? "nothing to connect to: give "
+        cli_opts_error(&connect_help, n == 0 ? "nothing to connect to: give "
                                               "a URL"
                                             : "too many arguments");
         goto end;
     }
     if (origin != NULL && (*origin == '\0' ||
                            strpbrk(origin, "\r\n") != NULL)) {
-        rt_opts_error(&connect_help, "--origin: '%s' is not an origin",
+        cli_opts_error(&connect_help, "--origin: '%s' is not an origin",
                       origin);
         goto end;
     }
@@ -839,24 +839,24 @@ int cmd_connect(int argc, char **argv)
     } else if (strcmp(bin_out, "raw") == 0) {
         k.bin_out = BIN_RAW;
     } else {
-        rt_opts_error(&connect_help, "--binary-out: '%s' is not hex, "
+        cli_opts_error(&connect_help, "--binary-out: '%s' is not hex, "
                                      "base64 or raw", bin_out);
         goto end;
     }
     if (max_redirs > 1000) {
-        rt_opts_error(&connect_help, "--max-redirs: at most 1000");
+        cli_opts_error(&connect_help, "--max-redirs: at most 1000");
         goto end;
     }
     if (co.key != NULL && co.cert == NULL) {
-        rt_opts_error(&connect_help, "--key goes with --cert");
+        cli_opts_error(&connect_help, "--key goes with --cert");
         goto end;
     }
-    if (auth != NULL && (status = rt_session_basic_auth(&k.s, auth)) != 0)
+    if (auth != NULL && (status = cli_session_basic_auth(&k.s, auth)) != 0)
         goto end;
     status = RTCTL_EXIT_USAGE;
     for (i = 0; i < msgs.n; i++) {
         if (strlen(msgs.v[i]) > MAX_LINE) {
-            rt_opts_error(&connect_help, "-x: longer than 16 MiB");
+            cli_opts_error(&connect_help, "-x: longer than 16 MiB");
             goto end;
         }
     }
@@ -865,7 +865,7 @@ int cmd_connect(int argc, char **argv)
 
         /* An RFC 7230 token: no separators, no spaces. */
         if (*p == '\0' || strpbrk(p, " \t\r\n,;\"()<>@:\\/[]?={}") != NULL) {
-            rt_opts_error(&connect_help, "--subprotocol: '%s' is not a "
+            cli_opts_error(&connect_help, "--subprotocol: '%s' is not a "
                                          "token", p);
             goto end;
         }
@@ -879,7 +879,7 @@ int cmd_connect(int argc, char **argv)
         const char *h = k.s.o.headers.v[i], *why;
 
         if ((why = rt_ws_client_header_owned(h)) != NULL) {
-            rt_opts_error(&connect_help, "--header: '%s': %s%s", h, why,
+            cli_opts_error(&connect_help, "--header: '%s': %s%s", h, why,
                           strncasecmp(h, "sec-websocket-extensions", 24) == 0
                               ? " (--compress offers permessage-deflate)"
                               : "");
@@ -888,7 +888,7 @@ int cmd_connect(int argc, char **argv)
         if ((strncasecmp(h, "origin:", 7) == 0 && origin != NULL) ||
             (strncasecmp(h, "sec-websocket-protocol:", 23) == 0 &&
              subprotocols.n > 0)) {
-            rt_opts_error(&connect_help, "--header: '%s': give it as an "
+            cli_opts_error(&connect_help, "--header: '%s': give it as an "
                                          "option or a header, not both",
                           h);
             goto end;
@@ -909,9 +909,9 @@ int cmd_connect(int argc, char **argv)
     co.max_redirects = location ? (uint32_t)max_redirs : 0;
     status = run(&k, argv[1], &co, &msgs, &files);
 end:
-    rt_strlist_free(&subprotocols);
-    rt_strlist_free(&msgs);
-    rt_strlist_free(&files);
+    cli_strlist_free(&subprotocols);
+    cli_strlist_free(&msgs);
+    cli_strlist_free(&files);
     rt__buf_cleanup(&sp);
-    return rt_session_end(&k.s, status);
+    return cli_session_end(&k.s, status);
 }

@@ -63,7 +63,7 @@ static const char *const load_usage[] = {
     NULL,
 };
 
-static const struct rt_cmd_help load_help = {
+static const struct cli_cmd_help load_help = {
     "load", load_usage,
     "Load-test an rtctl-protocol server (rtctl serve, or one behind a "
     "proxy) at URL, ws:// or http:// (TLS is not supported yet). "
@@ -110,7 +110,7 @@ struct pub {
 struct load {
     uv_loop_t *loop;
     rt_lean *eng;
-    struct rt_out *out;
+    struct cli_out *out;
     struct sockaddr_storage addr;
     char host[300];
     char prefix[256];
@@ -566,7 +566,7 @@ static int resource_failure(struct load *L, int sys)
     if (sys == UV_EMFILE || sys == UV_ENFILE || sys == UV_ENOBUFS) {
         L->rep.fd_exhausted++;
         if (!L->fd_warned++)
-            rt_errf(L->out,
+            cli_errf(L->out,
                     "out of file descriptors after %u connections (limit "
                     "%llu): raise it with 'ulimit -n' or use fewer "
                     "connections",
@@ -576,7 +576,7 @@ static int resource_failure(struct load *L, int sys)
     if (sys == UV_EADDRNOTAVAIL || sys == UV_EADDRINUSE) {
         L->rep.ports_exhausted++;
         if (!L->port_warned++)
-            rt_errf(L->out,
+            cli_errf(L->out,
                     "out of local ports after %u connections: widen "
                     "net.ipv4.ip_local_port_range or use fewer connections",
                     L->active);
@@ -643,7 +643,7 @@ static void on_close(rt_lean_conn *c, const rt_lean_end *end, void *ud)
             L->rep.err_protocol++;
     }
     if (L->out->verbose > 0 || (stop && !s->ever_open && L->settled == 0))
-        rt_warnf(L->out, "%s %u: %s%s", s->role == ROLE_PUB
+        cli_warnf(L->out, "%s %u: %s%s", s->role == ROLE_PUB
                                             ? "publisher"
                                             : cli_load_tr_names[s->tr],
                  s->idx, end->detail,
@@ -705,7 +705,7 @@ static void start_slot(struct load *L, struct slot *s)
     L->rep.errors++;
     L->rep.err_connect++;
     if (!resource_failure(L, rt_lean_last_sys(L->eng)))
-        rt_errf(L->out, "cannot start a connection: %s", rt_strerror(rc));
+        cli_errf(L->out, "cannot start a connection: %s", rt_strerror(rc));
     s->st = S_DONE;
     s->stop = 1;
     settle(L, s);
@@ -977,7 +977,7 @@ static void raise_nofile(struct load *L, size_t need)
             L->nofile = r;
     }
     if (L->nofile.rlim_cur != RLIM_INFINITY && need > L->nofile.rlim_cur)
-        rt_warnf(L->out,
+        cli_warnf(L->out,
                  "%zu connections need about %zu file descriptors, but the "
                  "limit is %llu (hard limit %llu): some will not open",
                  need - 16, need, (unsigned long long)L->nofile.rlim_cur,
@@ -1031,10 +1031,10 @@ static void close_cb_noop(uv_handle_t *h)
 
 int cmd_load(int argc, char **argv)
 {
-    struct rt_global_opts g = {0, 0, NULL};
-    struct rt_out out;
+    struct cli_global_opts g = {0, 0, NULL};
+    struct cli_out out;
     struct load L;
-    struct rt_strlist thresholds = {NULL, 0};
+    struct cli_strlist thresholds = {NULL, 0};
     const char *transport = "ws", *rate_s = "10/s", *rate_pp = NULL,
                *connect_rate_s = NULL, *room_prefix = "load",
                *report_json = NULL, *user = NULL;
@@ -1046,7 +1046,7 @@ int cmd_load(int argc, char **argv)
     rt_lean_cbs cbs = {on_open, on_ws, on_sse, on_poll, on_close};
     size_t i, nth_failed = 0;
     int n, k, status = RTCTL_EXIT_OK;
-    struct rt_opt opts[] = {
+    struct cli_opt opts[] = {
         OPT_GROUP("Load shape"),
         OPT_UINT('c', "connections", &conns, "N",
                  "subscribers (default 10)"),
@@ -1090,28 +1090,28 @@ int cmd_load(int argc, char **argv)
         OPT_STR_LIST(0, "threshold", &thresholds, "EXPR",
                      "fail (exit 6) unless EXPR holds: p99<50ms, lost==0, "
                      "errors<0.1%... (repeatable)"),
-        RT_GLOBAL_OPTS(&g),
+        CLI_GLOBAL_OPTS(&g),
         OPT_END(),
     };
 
-    n = rt_opts_parse(&load_help, opts, argc, argv);
+    n = cli_opts_parse(&load_help, opts, argc, argv);
     if (n < 0)
-        return n == RT_OPTS_EXIT_OK ? RTCTL_EXIT_OK : RTCTL_EXIT_USAGE;
-    if (rt_out_init(&out, &load_help, &g, 0) != 0)
+        return n == CLI_OPTS_EXIT_OK ? RTCTL_EXIT_OK : RTCTL_EXIT_USAGE;
+    if (cli_out_init(&out, &load_help, &g, 0) != 0)
         return RTCTL_EXIT_USAGE;
     if (n != 1) {
-        rt_opts_error(&load_help, n == 0 ? "no URL given"
+        cli_opts_error(&load_help, n == 0 ? "no URL given"
                                          : "only one URL, please");
         return RTCTL_EXIT_USAGE;
     }
     memset(&L, 0, sizeof(L));
     L.out = &out;
     if (rt_url_parse(&u, argv[1], err, sizeof(err)) != 0) {
-        rt_opts_error(&load_help, "'%s': %s", argv[1], err);
+        cli_opts_error(&load_help, "'%s': %s", argv[1], err);
         return RTCTL_EXIT_USAGE;
     }
     if (rt_url_is_tls(u)) {
-        rt_opts_error(&load_help, "'%s': TLS (wss://, https://) is not "
+        cli_opts_error(&load_help, "'%s': TLS (wss://, https://) is not "
                                   "supported by rtctl load yet",
                       argv[1]);
         rt_url_free(u);
@@ -1119,28 +1119,28 @@ int cmd_load(int argc, char **argv)
     }
     if (conns == 0 || conns > MAX_CONNS || rooms == 0 || rooms > MAX_ROOMS ||
         publishers > MAX_CONNS || size > (1u << 20) || size < 40) {
-        rt_opts_error(&load_help,
+        cli_opts_error(&load_help,
                       "--connections 1..%u, --rooms 1..%u, --size "
                       "40..1m, please", MAX_CONNS, MAX_ROOMS);
         rt_url_free(u);
         return RTCTL_EXIT_USAGE;
     }
     if (parse_transports(transport, share) != 0) {
-        rt_opts_error(&load_help, "--transport: '%s' is not ws, sse, poll "
+        cli_opts_error(&load_help, "--transport: '%s' is not ws, sse, poll "
                                   "or a mix like ws:70,sse:30", transport);
         rt_url_free(u);
         return RTCTL_EXIT_USAGE;
     }
     if (rate_pp != NULL) {
         if (parse_rate(rate_pp, &rate) != 0) {
-            rt_opts_error(&load_help, "--rate-per-publisher: '%s' is not a "
+            cli_opts_error(&load_help, "--rate-per-publisher: '%s' is not a "
                                       "rate like 100/s", rate_pp);
             rt_url_free(u);
             return RTCTL_EXIT_USAGE;
         }
         rate *= (double)publishers;
     } else if (parse_rate(rate_s, &rate) != 0) {
-        rt_opts_error(&load_help, "--rate: '%s' is not a rate like 100/s",
+        cli_opts_error(&load_help, "--rate: '%s' is not a rate like 100/s",
                       rate_s);
         rt_url_free(u);
         return RTCTL_EXIT_USAGE;
@@ -1148,18 +1148,18 @@ int cmd_load(int argc, char **argv)
     if (connect_rate_s != NULL &&
         (parse_rate(connect_rate_s, &L.connect_rate) != 0 ||
          L.connect_rate <= 0)) {
-        rt_opts_error(&load_help, "--connect-rate: '%s' is not a rate like "
+        cli_opts_error(&load_help, "--connect-rate: '%s' is not a rate like "
                                   "500/s", connect_rate_s);
         rt_url_free(u);
         return RTCTL_EXIT_USAGE;
     }
     if (rate > 0 && publishers == 0) {
-        rt_opts_error(&load_help, "a --rate needs --publishers 1 or more");
+        cli_opts_error(&load_help, "a --rate needs --publishers 1 or more");
         rt_url_free(u);
         return RTCTL_EXIT_USAGE;
     }
     if (warmup >= duration && rate > 0) {
-        rt_opts_error(&load_help, "--warmup must be shorter than "
+        cli_opts_error(&load_help, "--warmup must be shorter than "
                                   "--duration");
         rt_url_free(u);
         return RTCTL_EXIT_USAGE;
@@ -1168,7 +1168,7 @@ int cmd_load(int argc, char **argv)
         !rt_room_valid(room_prefix, strlen(room_prefix)) ||
         (user != NULL && (strlen(user) > 40 ||
                           !rt_room_valid(user, strlen(user))))) {
-        rt_opts_error(&load_help, "--room-prefix and --user: up to 50 and "
+        cli_opts_error(&load_help, "--room-prefix and --user: up to 50 and "
                                   "40 of A-Z a-z 0-9 . _ -");
         rt_url_free(u);
         return RTCTL_EXIT_USAGE;
@@ -1179,9 +1179,9 @@ int cmd_load(int argc, char **argv)
     for (i = 0; i < thresholds.n; i++) {
         if (cli_threshold_parse(&L.rep.th[i], thresholds.v[i], err,
                                 sizeof(err)) != 0) {
-            rt_opts_error(&load_help, "--threshold %s", err);
+            cli_opts_error(&load_help, "--threshold %s", err);
             free(L.rep.th);
-            rt_strlist_free(&thresholds);
+            cli_strlist_free(&thresholds);
             rt_url_free(u);
             return RTCTL_EXIT_USAGE;
         }
@@ -1220,10 +1220,10 @@ int cmd_load(int argc, char **argv)
         }
     }
     if (resolve(&L, u, err, sizeof(err)) != 0) {
-        rt_errf(&out, "%s", err);
+        cli_errf(&out, "%s", err);
         rt_url_free(u);
         free(L.rep.th);
-        rt_strlist_free(&thresholds);
+        cli_strlist_free(&thresholds);
         return RTCTL_EXIT_CONNECT;
     }
     rt_url_free(u);
@@ -1243,19 +1243,19 @@ int cmd_load(int argc, char **argv)
         rt_lean_new(&L.eng, L.loop, 0, (size_t)size * 2 + 65536, &cbs,
                     NULL) != 0 ||
         rt_hist_new_default(&L.rep.connect) != 0) {
-        rt_errf(&out, "out of memory for %zu connections", L.nslots);
+        cli_errf(&out, "out of memory for %zu connections", L.nslots);
         return RTCTL_EXIT_RUNTIME;
     }
     for (k = 0; k < TR_N; k++)
         if (rt_hist_new_default(&L.rep.tr[k].lat) != 0 ||
             rt_hist_new_default(&L.rep.tr[k].reconnect) != 0) {
-            rt_errf(&out, "out of memory");
+            cli_errf(&out, "out of memory");
             return RTCTL_EXIT_RUNTIME;
         }
     L.rep.rss_base_kb = rss_kb();
     L.slots = calloc(L.nslots, L.stride);
     if (L.slots == NULL) {
-        rt_errf(&out, "out of memory for %zu connections", L.nslots);
+        cli_errf(&out, "out of memory for %zu connections", L.nslots);
         return RTCTL_EXIT_RUNTIME;
     }
     for (i = 0; i < rooms; i++)
@@ -1329,7 +1329,7 @@ int cmd_load(int argc, char **argv)
     cli_report_summary(&L.rep, stdout);
     if (report_json != NULL &&
         cli_report_json(&L.rep, report_json, err, sizeof(err)) != 0) {
-        rt_errf(&out, "%s", err);
+        cli_errf(&out, "%s", err);
         status = RTCTL_EXIT_RUNTIME;
     }
     {
@@ -1338,19 +1338,19 @@ int cmd_load(int argc, char **argv)
         for (k = 0; k < TR_N; k++)
             opened += L.rep.tr[k].opened ? 1 : 0;
         if (opened == 0 && L.rep.subscribers > 0 && !L.rep.interrupted) {
-            rt_errf(&out, "no subscriber could connect to '%s'", argv[1]);
+            cli_errf(&out, "no subscriber could connect to '%s'", argv[1]);
             status = RTCTL_EXIT_CONNECT;
         }
     }
     if (nth_failed > 0 && status == RTCTL_EXIT_OK) {
         for (i = 0; i < L.rep.nth; i++)
             if (!L.rep.th[i].ok)
-                rt_errf(&out, "threshold '%s' failed", L.rep.th[i].expr);
+                cli_errf(&out, "threshold '%s' failed", L.rep.th[i].expr);
         status = RTCTL_EXIT_CHECK;
     }
     if (L.rep.interrupted)
         status = RTCTL_EXIT_INTERRUPTED;
-    if (rt_out_finish(&out) != 0 && status == RTCTL_EXIT_OK)
+    if (cli_out_finish(&out) != 0 && status == RTCTL_EXIT_OK)
         status = RTCTL_EXIT_RUNTIME;
 
     /* teardown: every connection is closed; close the handles */
@@ -1375,7 +1375,7 @@ int cmd_load(int argc, char **argv)
     free(L.pubs);
     free(L.content);
     free(L.rep.th);
-    rt_strlist_free(&thresholds);
+    cli_strlist_free(&thresholds);
     G = NULL;
     return status;
 }

@@ -28,7 +28,7 @@ static const char *const poll_usage[] = {
     NULL,
 };
 
-static const struct rt_cmd_help poll_help = {
+static const struct cli_cmd_help poll_help = {
     "poll", poll_usage,
     "Follow a room by long polling (GET /poll/ROOM?since=N&epoch=E) and "
     "print each message once, in seq order. TARGET is a room ('general'), "
@@ -38,7 +38,7 @@ static const struct rt_cmd_help poll_help = {
 };
 
 struct poll {
-    struct rt_session s; /* s.goal is --count, s.done the printed */
+    struct cli_session s; /* s.goal is --count, s.done the printed */
     rt_poll_client *client;
 };
 
@@ -49,16 +49,16 @@ static void on_message(rt_poll_client *c, uint64_t seq, const char *json,
 
     if (p->s.status >= 0)
         return;
-    if (rt_out_msg(&p->s.out, seq, json, len) != 0) {
-        rt_session_output_failed(&p->s); /* rt_out_finish() says why */
+    if (cli_out_msg(&p->s.out, seq, json, len) != 0) {
+        cli_session_output_failed(&p->s); /* cli_out_finish() says why */
         rt_poll_client_close(c);
         return;
     }
     /* Each message now, to a terminal or a pipe alike (as tail does). */
-    rt_out_flush(&p->s.out);
+    cli_out_flush(&p->s.out);
     p->s.done++;
     if (p->s.goal != 0 && p->s.done >= p->s.goal) {
-        rt_session_outcome(&p->s, RTCTL_EXIT_OK);
+        cli_session_outcome(&p->s, RTCTL_EXIT_OK);
         rt_poll_client_close(c);
     }
 }
@@ -72,7 +72,7 @@ static void on_resumed(rt_poll_client *c, int recovered, void *ud)
         return;
     if (p->s.out.json)
         fprintf(stderr, "{\"event\":\"resumed\",\"recovered\":false}\n");
-    rt_warnf(&p->s.out, "resumed with recovered:false: the server no longer "
+    cli_warnf(&p->s.out, "resumed with recovered:false: the server no longer "
                         "held every message since the last poll");
 }
 
@@ -82,10 +82,10 @@ static void on_state(rt_poll_client *c, rt_poll_state st, uint64_t delay,
     struct poll *p = ud;
 
     if (st == RT_POLL_CONNECTING)
-        rt_infof(&p->s.out, "polling %s", p->s.url);
+        cli_infof(&p->s.out, "polling %s", p->s.url);
     else if (st == RT_POLL_OPEN)
-        rt_infof(&p->s.out, "the server answered");
-    rt_session_state(&p->s, (int)st, delay, rt_poll_client_attempt(c), err,
+        cli_infof(&p->s.out, "the server answered");
+    cli_session_state(&p->s, (int)st, delay, rt_poll_client_attempt(c), err,
                      detail);
 }
 
@@ -95,7 +95,7 @@ static void on_closed(rt_poll_client *c, void *ud)
 
     (void)c;
     p->client = NULL;
-    rt_session_closed(&p->s);
+    cli_session_closed(&p->s);
 }
 
 static void stop(void *ud)
@@ -112,19 +112,19 @@ static int follow(struct poll *p, const char *target,
     rt_poll_client_cbs cbs = {on_message, on_state, on_resumed, on_closed};
     int rc;
 
-    if ((rc = rt_session_url(&p->s, target, RT_URL_KIND_POLL)) != 0 ||
-        (rc = rt_session_open(&p->s)) != 0)
+    if ((rc = cli_session_url(&p->s, target, RT_URL_KIND_POLL)) != 0 ||
+        (rc = cli_session_open(&p->s)) != 0)
         return rc;
-    RT_SESSION_CLIENT_OPTS(&p->s, &co);
+    CLI_SESSION_CLIENT_OPTS(&p->s, &co);
     rc = rt_poll_client_new(&p->client, p->s.loop, p->s.url, &co, &cbs, p);
     if (rc != 0)
-        return rt_session_fail(&p->s, rc);
+        return cli_session_fail(&p->s, rc);
     rc = rt_poll_client_start(p->client);
     if (rc != 0) {
-        rt_session_fail(&p->s, rc);
+        cli_session_fail(&p->s, rc);
         rt_poll_client_close(p->client);
     }
-    return rt_session_run(&p->s, stop, p);
+    return cli_session_run(&p->s, stop, p);
 }
 
 /* Parse a whole decimal number below UINT64_MAX. */
@@ -159,7 +159,7 @@ int cmd_poll(int argc, char **argv)
     const char *since = NULL, *epoch = NULL;
     uint64_t wait_ms = 25000;
     int n, status;
-    struct rt_opt opts[] = {
+    struct cli_opt opts[] = {
         OPT_GROUP("Position"),
         OPT_DURATION(0, "wait", &wait_ms,
                      "how long the server holds each poll open when it "
@@ -171,41 +171,41 @@ int cmd_poll(int argc, char **argv)
                 "the room epoch --since belongs to; a different one "
                 "means the server restarted (recovered:false)"),
         OPT_UINT('n', "count", &p.s.goal, "N", "exit after N messages"),
-        RT_CONN_OPTS(&p.s.o),
+        CLI_CONN_OPTS(&p.s.o),
         OPT_END(),
     };
 
     memset(&p, 0, sizeof(p));
-    rt_session_init(&p.s, &poll_help, "poll", "polling again", "messages",
+    cli_session_init(&p.s, &poll_help, "poll", "polling again", "messages",
                     1);
     rt_poll_client_opts_init(&co);
-    if ((n = rt_session_parse(&p.s, opts, argc, argv, &status)) < 0)
+    if ((n = cli_session_parse(&p.s, opts, argc, argv, &status)) < 0)
         goto end;
     status = RTCTL_EXIT_USAGE;
     if (n != 1) {
-        rt_opts_error(&poll_help, n == 0 ? "nothing to poll: give a TARGET "
+        cli_opts_error(&poll_help, n == 0 ? "nothing to poll: give a TARGET "
                                            "(a room, a path or a URL)"
                                          : "too many arguments");
         goto end;
     }
     if (wait_ms > 60000 || wait_ms % 1000 != 0) {
-        rt_opts_error(&poll_help,
+        cli_opts_error(&poll_help,
                       "--wait: whole seconds from 0s to 60s, not %llu ms",
                       (unsigned long long)wait_ms);
         goto end;
     }
     if (since != NULL && parse_seq(since, &co.since) != 0) {
-        rt_opts_error(&poll_help, "--since: '%s' is not a seq (a whole "
+        cli_opts_error(&poll_help, "--since: '%s' is not a seq (a whole "
                                   "number)", since);
         goto end;
     }
     if (epoch != NULL && !epoch_ok(epoch)) {
-        rt_opts_error(&poll_help, "--epoch: '%s' is not 1 to 32 letters "
+        cli_opts_error(&poll_help, "--epoch: '%s' is not 1 to 32 letters "
                                   "and digits", epoch);
         goto end;
     }
     if (epoch != NULL && since == NULL) {
-        rt_opts_error(&poll_help, "--epoch needs --since");
+        cli_opts_error(&poll_help, "--epoch needs --since");
         goto end;
     }
     co.has_since = since != NULL;
@@ -213,5 +213,5 @@ int cmd_poll(int argc, char **argv)
     co.poll_timeout_s = (uint32_t)(wait_ms / 1000);
     status = follow(&p, argv[1], &co);
 end:
-    return rt_session_end(&p.s, status);
+    return cli_session_end(&p.s, status);
 }

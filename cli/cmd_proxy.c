@@ -47,7 +47,7 @@ static const char *const proxy_usage[] = {
     NULL,
 };
 
-static const struct rt_cmd_help proxy_help = {
+static const struct cli_cmd_help proxy_help = {
     "proxy", proxy_usage,
     "Forward TCP connections from --listen to --to, injecting the faults "
     "asked for: cut connections, add latency, limit bandwidth, stall "
@@ -107,7 +107,7 @@ struct proxy {
     uv_loop_t loop;
     uv_tcp_t listener;
     uv_signal_t sigint, sigterm;
-    struct rt_out out;
+    struct cli_out out;
     struct sockaddr_storage to;
     const char *to_str;
     struct conn *conns;
@@ -205,7 +205,7 @@ static void conn_close(struct conn *c)
     if (c->closing)
         return;
     c->closing = 1;
-    rt_infof(&c->p->out, "connection %" PRIu64 " from %s: closed", c->id,
+    cli_infof(&c->p->out, "connection %" PRIu64 " from %s: closed", c->id,
              c->peer);
     free_queue(&c->up);
     free_queue(&c->down);
@@ -251,7 +251,7 @@ static void on_write(uv_write_t *req, int status)
     if (c->closing)
         return;
     if (status < 0) {
-        rt_infof(&c->p->out,
+        cli_infof(&c->p->out,
                  "connection %" PRIu64 ": cannot write to the %s: %s", c->id,
                  d->name[0] == 'c' ? "upstream" : "client",
                  uv_strerror(status));
@@ -364,7 +364,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread < 0) {
         d->reading = 0;
         if (nread != UV_EOF) {
-            rt_infof(&p->out, "connection %" PRIu64 ": %s: %s", c->id,
+            cli_infof(&p->out, "connection %" PRIu64 ": %s: %s", c->id,
                      d->name, uv_strerror((int)nread));
             conn_close(c);
         } else if (c->stalled && p->stall_for_ms == 0) {
@@ -615,7 +615,7 @@ static void on_connection(uv_stream_t *server, int status)
         conn_close(c);
         return;
     }
-    rt_infof(&p->out, "connection %" PRIu64 " from %s: open", id, c->peer);
+    cli_infof(&p->out, "connection %" PRIu64 " from %s: open", id, c->peer);
 }
 
 /* --- stopping */
@@ -629,7 +629,7 @@ static void on_signal(uv_signal_t *h, int signum)
     if (p->stopping)
         return;
     p->stopping = 1;
-    rt_infof(&p->out, "stopping: closing %" PRIu64 " connections",
+    cli_infof(&p->out, "stopping: closing %" PRIu64 " connections",
              p->nconns);
     uv_close((uv_handle_t *)&p->listener, NULL);
     for (c = p->conns; c != NULL; c = c->next)
@@ -667,7 +667,7 @@ static int parse_addr(uv_loop_t *loop, const char *s,
         h = s + 1;
         hlen -= 2;
     }
-    if (hlen == 0 || hlen >= sizeof(host) || rt_parse_uint(port, &pn) != 0 ||
+    if (hlen == 0 || hlen >= sizeof(host) || cli_parse_uint(port, &pn) != 0 ||
         pn > 65535)
         return -1;
     memcpy(host, h, hlen);
@@ -700,9 +700,9 @@ static int parse_ms(const char *s, size_t len, uint64_t *ms)
         return -1;
     memcpy(buf, s, len);
     buf[len] = '\0';
-    if (rt_parse_uint(buf, ms) == 0)
+    if (cli_parse_uint(buf, ms) == 0)
         return 0;
-    return rt_parse_duration(buf, ms);
+    return cli_parse_duration(buf, ms);
 }
 
 static int parse_latency(const char *s, uint64_t *lat, uint64_t *jit)
@@ -729,7 +729,7 @@ static int parse_rate(const char *s, uint64_t *out)
         return -1;
     memcpy(buf, s, len);
     buf[len] = '\0';
-    return rt_parse_bytes(buf, out);
+    return cli_parse_bytes(buf, out);
 }
 
 /* A duration option that was given must be positive and at most a day. */
@@ -740,7 +740,7 @@ static int check_duration(const char *name, uint64_t *v)
         return 0;
     }
     if (*v == 0 || *v > 86400000) {
-        rt_opts_error(&proxy_help, "--%s: must be more than 0 and at most 1d",
+        cli_opts_error(&proxy_help, "--%s: must be more than 0 and at most 1d",
                       name);
         return -1;
     }
@@ -762,7 +762,7 @@ static int write_port_file(const char *path, int port)
 
 int cmd_proxy(int argc, char **argv)
 {
-    struct rt_global_opts g = {0, 0, NULL};
+    struct cli_global_opts g = {0, 0, NULL};
     struct proxy *p;
     const char *listen_s = NULL, *to = NULL, *latency = NULL, *bw = NULL;
     const char *seed = NULL, *port_file = NULL, *bad, *bad_val;
@@ -771,7 +771,7 @@ int cmd_proxy(int argc, char **argv)
     struct sockaddr_storage lss;
     char where[80];
     int n, rc, len, status = RTCTL_EXIT_OK;
-    struct rt_opt opts[] = {
+    struct cli_opt opts[] = {
         OPT_GROUP("Addresses"),
         OPT_STR(0, "listen", &listen_s, "HOST:PORT",
                 "address to accept connections on (port 0 picks a free "
@@ -803,26 +803,26 @@ int cmd_proxy(int argc, char **argv)
                      "start"),
         OPT_STR(0, "seed", &seed, "N",
                 "seed the random times, to repeat a run"),
-        RT_GLOBAL_OPTS(&g),
+        CLI_GLOBAL_OPTS(&g),
         OPT_END(),
     };
 
-    n = rt_opts_parse(&proxy_help, opts, argc, argv);
+    n = cli_opts_parse(&proxy_help, opts, argc, argv);
     if (n < 0)
-        return n == RT_OPTS_EXIT_OK ? RTCTL_EXIT_OK : RTCTL_EXIT_USAGE;
+        return n == CLI_OPTS_EXIT_OK ? RTCTL_EXIT_OK : RTCTL_EXIT_USAGE;
     p = calloc(1, sizeof(*p));
     if (p == NULL) {
         fprintf(stderr, "rtctl proxy: out of memory\n");
         return RTCTL_EXIT_RUNTIME;
     }
-    if (rt_out_init(&p->out, &proxy_help, &g, 0) != 0)
+    if (cli_out_init(&p->out, &proxy_help, &g, 0) != 0)
         goto usage;
     if (n > 0) {
-        rt_opts_error(&proxy_help, "unexpected argument '%s'", argv[1]);
+        cli_opts_error(&proxy_help, "unexpected argument '%s'", argv[1]);
         goto usage;
     }
     if (listen_s == NULL || to == NULL) {
-        rt_opts_error(&proxy_help, "%s is required",
+        cli_opts_error(&proxy_help, "%s is required",
                       listen_s == NULL ? "--listen" : "--to");
         goto usage;
     }
@@ -832,13 +832,13 @@ int cmd_proxy(int argc, char **argv)
         check_duration("refuse-for", &refuse_ms) != 0)
         goto usage;
     if (stall_for_ms > 0 && stall_ms == 0) {
-        rt_opts_error(&proxy_help, "--stall-for needs --stall-every");
+        cli_opts_error(&proxy_help, "--stall-for needs --stall-every");
         goto usage;
     }
     if (latency != NULL &&
         (parse_latency(latency, &p->latency_ms, &p->jitter_ms) != 0 ||
          p->latency_ms > 600000 || p->jitter_ms > 600000)) {
-        rt_opts_error(&proxy_help,
+        cli_opts_error(&proxy_help,
                       "--latency: '%s' is not MS or MS+-JITTER (e.g. 200ms, "
                       "100ms+-20ms; at most 10m)",
                       latency);
@@ -846,19 +846,19 @@ int cmd_proxy(int argc, char **argv)
     }
     if (bw != NULL && (parse_rate(bw, &p->bandwidth) != 0 ||
                        p->bandwidth == 0 || p->bandwidth > (1ULL << 40))) {
-        rt_opts_error(&proxy_help,
+        cli_opts_error(&proxy_help,
                       "--bandwidth: '%s' is not a rate in bytes per second "
                       "(e.g. 64k or 64k/s)",
                       bw);
         goto usage;
     }
     if (max_conns == 0 || max_conns > 1000000) {
-        rt_opts_error(&proxy_help,
+        cli_opts_error(&proxy_help,
                       "--max-connections: must be between 1 and 1000000");
         goto usage;
     }
-    if (seed != NULL && rt_parse_uint(seed, &seed_v) != 0) {
-        rt_opts_error(&proxy_help, "--seed: '%s' is not a number", seed);
+    if (seed != NULL && cli_parse_uint(seed, &seed_v) != 0) {
+        cli_opts_error(&proxy_help, "--seed: '%s' is not a number", seed);
         goto usage;
     }
 
@@ -874,11 +874,11 @@ int cmd_proxy(int argc, char **argv)
     if (rc != 0) {
         uv_loop_close(&p->loop);
         if (rc == -1) {
-            rt_opts_error(&proxy_help, "--%s: '%s' is not HOST:PORT", bad,
+            cli_opts_error(&proxy_help, "--%s: '%s' is not HOST:PORT", bad,
                           bad_val);
             goto usage;
         }
-        rt_errf(&p->out, "--%s: cannot resolve '%s': %s", bad, bad_val,
+        cli_errf(&p->out, "--%s: cannot resolve '%s': %s", bad, bad_val,
                 uv_strerror(rc));
         free(p);
         return RTCTL_EXIT_RUNTIME;
@@ -918,7 +918,7 @@ int cmd_proxy(int argc, char **argv)
     if (rc == 0)
         rc = uv_tcp_getsockname(&p->listener, (struct sockaddr *)&lss, &len);
     if (rc != 0) {
-        rt_errf(&p->out, "cannot listen on %s: %s", listen_s,
+        cli_errf(&p->out, "cannot listen on %s: %s", listen_s,
                 uv_strerror(rc));
         status = RTCTL_EXIT_RUNTIME;
         uv_close((uv_handle_t *)&p->listener, NULL);
@@ -929,7 +929,7 @@ int cmd_proxy(int argc, char **argv)
     fflush(stdout);
     if (port_file != NULL &&
         write_port_file(port_file, port_of(&lss)) != 0) {
-        rt_errf(&p->out, "cannot write --port-file '%s': %s", port_file,
+        cli_errf(&p->out, "cannot write --port-file '%s': %s", port_file,
                 strerror(errno));
         status = RTCTL_EXIT_RUNTIME;
         uv_close((uv_handle_t *)&p->listener, NULL);
@@ -946,8 +946,8 @@ out:
         uv_close((uv_handle_t *)&p->sigterm, NULL);
     uv_run(&p->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&p->loop) != 0)
-        rt_warnf(&p->out, "the event loop still had handles open at exit");
-    if (rt_out_finish(&p->out) != 0 && status == RTCTL_EXIT_OK)
+        cli_warnf(&p->out, "the event loop still had handles open at exit");
+    if (cli_out_finish(&p->out) != 0 && status == RTCTL_EXIT_OK)
         status = RTCTL_EXIT_RUNTIME;
     free(p);
     return status;

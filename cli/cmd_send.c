@@ -54,7 +54,7 @@ static const char *const send_usage[] = {
     NULL,
 };
 
-static const struct rt_cmd_help send_help = {
+static const struct cli_cmd_help send_help = {
     "send", send_usage,
     "Send each MESSAGE (or each line of standard input, when no MESSAGE is "
     "given; empty lines are skipped) to ROOM as a text message, and exit 0 "
@@ -82,21 +82,21 @@ struct http {
 };
 
 struct send {
-    struct rt_session s; /* s.goal: messages read; s.done: acked */
+    struct cli_session s; /* s.goal: messages read; s.done: acked */
     int via_http;
     const char *fixed_id; /* --id */
     char prefix[9];       /* of generated ids */
     uint64_t counter;
     struct item *head, **tail; /* read, not yet handed to the transport */
     size_t queued;
-    struct rt_lines in;
+    struct cli_lines in;
     int from_stdin;
     int in_done;       /* stdin ended (or no stdin) */
     uint64_t inflight; /* handed to the transport, no answer yet */
     uint64_t refused;
     uint64_t lost;     /* unacked when the client stopped */
     int finishing;     /* stopping: no more sends */
-    int closed;        /* everything closed; rt_session_closed() called */
+    int closed;        /* everything closed; cli_session_closed() called */
     rt_ws_client *ws;
     struct http h;
 };
@@ -108,8 +108,8 @@ static void finish(void *ud);
 /* One line on stdout, flushed: a script reading the acks sees each now. */
 static void emit(struct send *sd, rt_buf *b)
 {
-    if (rt_out_line(&sd->s.out, b->data, b->len) == 0)
-        rt_out_flush(&sd->s.out);
+    if (cli_out_line(&sd->s.out, b->data, b->len) == 0)
+        cli_out_flush(&sd->s.out);
 }
 
 static void print_ack(struct send *sd, const char *id, uint64_t seq)
@@ -157,9 +157,9 @@ static void print_refused(struct send *sd, const char *id, const char *code,
         rt__buf_cleanup(&b);
     }
     if (strcmp(code, "closed") == 0)
-        rt_infof(&sd->s.out, "message '%s' was not acknowledged", id);
+        cli_infof(&sd->s.out, "message '%s' was not acknowledged", id);
     else if (say)
-        rt_errf(&sd->s.out, "message '%s' refused: %s%s%s", id, code,
+        cli_errf(&sd->s.out, "message '%s' refused: %s%s%s", id, code,
                 message != NULL && *message != '\0' ? ": " : "",
                 message != NULL ? message : "");
 }
@@ -218,7 +218,7 @@ static void check_done(struct send *sd)
     /* Messages lost to a stop of the client: its state says why. */
     if (sd->lost > 0)
         return;
-    rt_session_outcome(&sd->s,
+    cli_session_outcome(&sd->s,
                        sd->refused > 0 ? RTCTL_EXIT_RUNTIME : RTCTL_EXIT_OK);
     finish(sd);
 }
@@ -253,36 +253,36 @@ static void feed(struct send *sd)
         }
     }
     if (sd->from_stdin && sd->queued < HIGH_WATER)
-        rt_lines_resume(&sd->in);
+        cli_lines_resume(&sd->in);
 }
 
 /* --- standard input */
 
-static void on_line(struct rt_lines *l, char *line, size_t len, void *ud)
+static void on_line(struct cli_lines *l, char *line, size_t len, void *ud)
 {
     struct send *sd = ud;
 
     if (len == 0)
         return;
     if (push(sd, line, len) != 0) {
-        rt_errf(&sd->s.out, "out of memory");
-        rt_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
+        cli_errf(&sd->s.out, "out of memory");
+        cli_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
         finish(sd);
         return;
     }
     if (sd->queued >= HIGH_WATER)
-        rt_lines_pause(l);
+        cli_lines_pause(l);
     feed(sd);
 }
 
-static void on_input_end(struct rt_lines *l, int err, void *ud)
+static void on_input_end(struct cli_lines *l, int err, void *ud)
 {
     struct send *sd = ud;
 
     (void)l;
     sd->in_done = 1;
     if (err != 0) {
-        rt_session_input_failed(&sd->s, err, MAX_LINE);
+        cli_session_input_failed(&sd->s, err, MAX_LINE);
         finish(sd);
         return;
     }
@@ -311,7 +311,7 @@ static void closed_all(struct send *sd)
         return;
     sd->closed = 1;
     sd->finishing = 1;
-    rt_lines_close(&sd->in);
+    cli_lines_close(&sd->in);
     http_cleanup(sd);
     /* Read but never handed over: one line each, as the client does. */
     while (sd->head != NULL) {
@@ -319,8 +319,8 @@ static void closed_all(struct send *sd)
         pop(sd);
     }
     if (sd->s.status < 0)
-        rt_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
-    rt_session_closed(&sd->s);
+        cli_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
+    cli_session_closed(&sd->s);
 }
 
 /* Stop sending (the outcome is known, Ctrl-C, --timeout). */
@@ -331,7 +331,7 @@ static void finish(void *ud)
     if (sd->closed)
         return;
     sd->finishing = 1;
-    rt_lines_close(&sd->in);
+    cli_lines_close(&sd->in);
     if (sd->via_http) {
         closed_all(sd); /* cancels the request in flight */
     } else if (sd->ws != NULL) {
@@ -353,7 +353,7 @@ static void ws_on_message(rt_ws_client *c, const rt_msg *msg,
     (void)len;
     /* Broadcasts of the room are not ours to print; errors are. */
     if (msg != NULL && msg->type == RT_MSG_ERROR)
-        rt_warnf(&sd->s.out, "the server says %s%s%s",
+        cli_warnf(&sd->s.out, "the server says %s%s%s",
                  rt_msg_code_name(msg->u.error.code),
                  msg->u.error.message != NULL ? ": " : "",
                  msg->u.error.message != NULL ? msg->u.error.message : "");
@@ -364,7 +364,7 @@ static void ws_on_open(rt_ws_client *c, const rt_msg *welcome, void *ud)
     struct send *sd = ud;
 
     (void)welcome;
-    rt_infof(&sd->s.out, "connected as '%s'", rt_ws_client_user(c));
+    cli_infof(&sd->s.out, "connected as '%s'", rt_ws_client_user(c));
 }
 
 static void ws_on_ack(rt_ws_client *c, const char *id, uint64_t seq,
@@ -395,11 +395,11 @@ static void ws_on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
     struct send *sd = ud;
 
     if (st == RT_WS_CONNECTING)
-        rt_infof(&sd->s.out, "connecting to %s", sd->s.url);
+        cli_infof(&sd->s.out, "connecting to %s", sd->s.url);
     /* A stop that left messages unacked is no success. */
     if (st == RT_WS_CLOSED && err == 0 && sd->lost > 0)
-        rt_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
-    rt_session_state(&sd->s, (int)st, delay_ms, rt_ws_client_attempt(c), err,
+        cli_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
+    cli_session_state(&sd->s, (int)st, delay_ms, rt_ws_client_attempt(c), err,
                      detail);
 }
 
@@ -419,7 +419,7 @@ static int start_ws(struct send *sd)
     int rc;
 
     rt_ws_client_opts_init(&co);
-    RT_SESSION_CLIENT_OPTS(&sd->s, &co);
+    CLI_SESSION_CLIENT_OPTS(&sd->s, &co);
     memset(&cbs, 0, sizeof(cbs));
     cbs.on_message = ws_on_message;
     cbs.on_open = ws_on_open;
@@ -428,10 +428,10 @@ static int start_ws(struct send *sd)
     cbs.on_closed = ws_on_closed;
     rc = rt_ws_client_new(&sd->ws, sd->s.loop, sd->s.url, &co, &cbs, sd);
     if (rc != 0)
-        return rt_session_fail(&sd->s, rc);
+        return cli_session_fail(&sd->s, rc);
     rc = rt_ws_client_start(sd->ws);
     if (rc != 0) {
-        rt_session_fail(&sd->s, rc);
+        cli_session_fail(&sd->s, rc);
         finish(sd);
     }
     return 0;
@@ -455,8 +455,8 @@ static void start_post(struct send *sd)
                         on_answer, sd);
     rt_free(frame);
     if (rc != 0) {
-        rt_errf(&sd->s.out, "cannot publish: %s", rt_strerror(rc));
-        rt_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
+        cli_errf(&sd->s.out, "cannot publish: %s", rt_strerror(rc));
+        cli_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
         finish(sd);
         return;
     }
@@ -481,7 +481,7 @@ static void post_failed(struct send *sd, int err, const char *detail,
     uint32_t n;
 
     if (!sd->s.o.reconnect) {
-        rt_session_state(&sd->s, RT_SESSION_CLOSED, 0, 0, err, detail);
+        cli_session_state(&sd->s, CLI_SESSION_CLOSED, 0, 0, err, detail);
         finish(sd);
         return;
     }
@@ -492,12 +492,12 @@ static void post_failed(struct send *sd, int err, const char *detail,
         n = rt_backoff_attempt(&h->bo);
         snprintf(why, sizeof(why), "gave up after %u retr%s: %.400s", n,
                  n == 1 ? "y" : "ies", detail);
-        rt_session_state(&sd->s, RT_SESSION_CLOSED, 0, 0, RT_EEXHAUSTED,
+        cli_session_state(&sd->s, CLI_SESSION_CLOSED, 0, 0, RT_EEXHAUSTED,
                          why);
         finish(sd);
         return;
     }
-    rt_session_state(&sd->s, RT_SESSION_BACKOFF, delay,
+    cli_session_state(&sd->s, CLI_SESSION_BACKOFF, delay,
                      rt_backoff_attempt(&h->bo), err, detail);
     h->waiting = 1;
     uv_timer_start(&h->retry, on_retry, delay, 0);
@@ -517,7 +517,7 @@ static void on_answer(rt_publish_req *p, const rt_publish_result *r, void *ud)
     }
     if (st >= 200 && st < 300) {
         if (r->seq == 0) {
-            rt_session_state(&sd->s, RT_SESSION_CLOSED, 0, 0, RT_EPROTO,
+            cli_session_state(&sd->s, CLI_SESSION_CLOSED, 0, 0, RT_EPROTO,
                              "the answer to the publish has no seq");
             finish(sd);
             return;
@@ -544,7 +544,7 @@ static void on_answer(rt_publish_req *p, const rt_publish_result *r, void *ud)
         check_done(sd);
         return;
     }
-    rt_session_state(&sd->s, RT_SESSION_CLOSED, 0, 0, RT_EHTTP, r->detail);
+    cli_session_state(&sd->s, CLI_SESSION_CLOSED, 0, 0, RT_EHTTP, r->detail);
     finish(sd);
 }
 
@@ -561,8 +561,8 @@ static int start_http(struct send *sd)
     h->po.cacert = sd->s.o.cacert;
     h->po.insecure = sd->s.o.insecure;
     if (uv_timer_init(rt_loop_uv(sd->s.loop), &h->retry) != 0) {
-        rt_errf(&sd->s.out, "cannot set up the HTTP client");
-        rt_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
+        cli_errf(&sd->s.out, "cannot set up the HTTP client");
+        cli_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
         finish(sd);
         return 0;
     }
@@ -579,13 +579,13 @@ static int run(struct send *sd, const char *room, char **msgs, int nmsgs)
     int rc, i;
 
     sd->s.no_presence = 1;
-    rc = rt_session_url(&sd->s, room,
+    rc = cli_session_url(&sd->s, room,
                         sd->via_http ? RT_URL_KIND_PUBLISH : RT_URL_KIND_WS);
-    if (rc != 0 || (rc = rt_session_open(&sd->s)) != 0)
+    if (rc != 0 || (rc = cli_session_open(&sd->s)) != 0)
         return rc;
     for (i = 0; i < nmsgs; i++) {
         if (push(sd, msgs[i], strlen(msgs[i])) != 0) {
-            rt_errf(&sd->s.out, "out of memory");
+            cli_errf(&sd->s.out, "out of memory");
             return RTCTL_EXIT_RUNTIME;
         }
     }
@@ -594,15 +594,15 @@ static int run(struct send *sd, const char *room, char **msgs, int nmsgs)
     if (rc != 0)
         return rc;
     if (sd->from_stdin && !sd->finishing &&
-        rt_lines_start(&sd->in, rt_loop_uv(sd->s.loop), STDIN_FILENO,
+        cli_lines_start(&sd->in, rt_loop_uv(sd->s.loop), STDIN_FILENO,
                        MAX_LINE, on_line, on_input_end, sd) != 0) {
-        rt_errf(&sd->s.out, "cannot read standard input");
-        rt_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
+        cli_errf(&sd->s.out, "cannot read standard input");
+        cli_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
         finish(sd);
     }
     if (!sd->finishing)
         feed(sd);
-    return rt_session_run(&sd->s, finish, sd);
+    return cli_session_run(&sd->s, finish, sd);
 }
 
 static int id_ok(const char *id)
@@ -623,7 +623,7 @@ int cmd_send(int argc, char **argv)
     const char *via = NULL;
     uint32_t r;
     int n, status;
-    struct rt_opt opts[] = {
+    struct cli_opt opts[] = {
         OPT_GROUP("Sending"),
         OPT_STR(0, "via", &via, "TRANSPORT",
                 "ws (default: WebSocket, acks in-band) or http (POST "
@@ -631,27 +631,27 @@ int cmd_send(int argc, char **argv)
         OPT_STR(0, "id", &sd.fixed_id, "ID",
                 "the id of the one MESSAGE (default: a random prefix and a "
                 "counter)"),
-        RT_CONN_OPTS(&sd.s.o),
+        CLI_CONN_OPTS(&sd.s.o),
         OPT_END(),
     };
 
     memset(&sd, 0, sizeof(sd));
     sd.tail = &sd.head;
-    rt_session_init(&sd.s, &send_help, "send to", "retrying", "acks", 1);
-    if ((n = rt_session_parse(&sd.s, opts, argc, argv, &status)) < 0)
+    cli_session_init(&sd.s, &send_help, "send to", "retrying", "acks", 1);
+    if ((n = cli_session_parse(&sd.s, opts, argc, argv, &status)) < 0)
         goto end;
     status = RTCTL_EXIT_USAGE;
     if (n < 1) {
-        rt_opts_error(&send_help, "nothing to send to: give a ROOM");
+        cli_opts_error(&send_help, "nothing to send to: give a ROOM");
         goto end;
     }
     if (via != NULL && strcmp(via, "ws") != 0 && strcmp(via, "http") != 0) {
-        rt_opts_error(&send_help, "--via: '%s' is not ws or http", via);
+        cli_opts_error(&send_help, "--via: '%s' is not ws or http", via);
         goto end;
     }
     sd.via_http = via != NULL && strcmp(via, "http") == 0;
     if (sd.fixed_id != NULL && (n != 2 || !id_ok(sd.fixed_id))) {
-        rt_opts_error(&send_help, n != 2 ? "--id goes with exactly one "
+        cli_opts_error(&send_help, n != 2 ? "--id goes with exactly one "
                                            "MESSAGE argument"
                                          : "--id: 1 to 64 printable ASCII "
                                            "characters, no space");
@@ -664,5 +664,5 @@ int cmd_send(int argc, char **argv)
 end:
     while (sd.head != NULL)
         pop(&sd);
-    return rt_session_end(&sd.s, status);
+    return cli_session_end(&sd.s, status);
 }

@@ -28,7 +28,7 @@ static const char *const serve_usage[] = {
     NULL,
 };
 
-static const struct rt_cmd_help serve_help = {
+static const struct cli_cmd_help serve_help = {
     "serve", serve_usage,
     "Run the bundled real-time server: rooms over WebSocket (/ws/ROOM), "
     "Server-Sent Events (/events/ROOM) and long polling (/poll/ROOM), "
@@ -100,8 +100,8 @@ static int secs(uint64_t ms)
 
 int cmd_serve(int argc, char **argv)
 {
-    struct rt_global_opts g = {0, 0, NULL};
-    struct rt_out out;
+    struct cli_global_opts g = {0, 0, NULL};
+    struct cli_out out;
     rt_server_opts so;
     struct serve sv;
     const char *port_file = NULL, *log_level = "info", *log_format = "text";
@@ -115,7 +115,7 @@ int cmd_serve(int argc, char **argv)
     char err[256] = "";
     char *end;
     FILE *pf;
-    struct rt_opt opts[] = {
+    struct cli_opt opts[] = {
         OPT_GROUP("Listening"),
         OPT_STR(0, "host", &so.host, "ADDR",
                 "address to bind (default 127.0.0.1)"),
@@ -188,7 +188,7 @@ int cmd_serve(int argc, char **argv)
                 "error, warn, info (default) or debug"),
         OPT_STR(0, "log-format", &log_format, "FORMAT",
                 "text (default) or json, one object per line"),
-        RT_GLOBAL_OPTS(&g),
+        CLI_GLOBAL_OPTS(&g),
         OPT_END(),
     };
 
@@ -208,22 +208,22 @@ int cmd_serve(int argc, char **argv)
     if (so.auth_secret != NULL && *so.auth_secret == '\0')
         so.auth_secret = NULL;
 
-    n = rt_opts_parse(&serve_help, opts, argc, argv);
+    n = cli_opts_parse(&serve_help, opts, argc, argv);
     if (n < 0)
-        return n == RT_OPTS_EXIT_OK ? RTCTL_EXIT_OK : RTCTL_EXIT_USAGE;
-    if (rt_out_init(&out, &serve_help, &g, 0) != 0)
+        return n == CLI_OPTS_EXIT_OK ? RTCTL_EXIT_OK : RTCTL_EXIT_USAGE;
+    if (cli_out_init(&out, &serve_help, &g, 0) != 0)
         return RTCTL_EXIT_USAGE;
     if (n > 0) {
-        rt_opts_error(&serve_help, "unexpected argument '%s'", argv[1]);
+        cli_opts_error(&serve_help, "unexpected argument '%s'", argv[1]);
         return RTCTL_EXIT_USAGE;
     }
     if (port > 65535) {
-        rt_opts_error(&serve_help, "--port: %llu is not a port (0 to 65535)",
+        cli_opts_error(&serve_help, "--port: %llu is not a port (0 to 65535)",
                       (unsigned long long)port);
         return RTCTL_EXIT_USAGE;
     }
     if (parse_level(log_level, &so.log_level) != 0) {
-        rt_opts_error(&serve_help, "--log-level: '%s' is not one of error, "
+        cli_opts_error(&serve_help, "--log-level: '%s' is not one of error, "
                                    "warn, info, debug", log_level);
         return RTCTL_EXIT_USAGE;
     }
@@ -232,7 +232,7 @@ int cmd_serve(int argc, char **argv)
     else if (strcmp(log_format, "json") == 0)
         so.log_format = RT_SERVER_LOG_JSON;
     else {
-        rt_opts_error(&serve_help, "--log-format: '%s' is not text or json",
+        cli_opts_error(&serve_help, "--log-format: '%s' is not text or json",
                       log_format);
         return RTCTL_EXIT_USAGE;
     }
@@ -241,7 +241,7 @@ int cmd_serve(int argc, char **argv)
         so.rate = strtod(rate, &end);
         if (errno || end == rate || *end || !(so.rate > 0) ||
             so.rate > 1e6) {
-            rt_opts_error(&serve_help, "--rate: '%s' is not a number of "
+            cli_opts_error(&serve_help, "--rate: '%s' is not a number of "
                                        "messages per second", rate);
             return RTCTL_EXIT_USAGE;
         }
@@ -251,7 +251,7 @@ int cmd_serve(int argc, char **argv)
         so.typing_rate = strtod(typing_rate, &end);
         if (errno || end == typing_rate || *end || !(so.typing_rate >= 0) ||
             so.typing_rate > 1e6) {
-            rt_opts_error(&serve_help, "--typing-rate: '%s' is not a "
+            cli_opts_error(&serve_help, "--typing-rate: '%s' is not a "
                                        "number of events per second",
                           typing_rate);
             return RTCTL_EXIT_USAGE;
@@ -259,7 +259,7 @@ int cmd_serve(int argc, char **argv)
     }
     if (max_rooms > UINT32_MAX || max_addr > UINT32_MAX ||
         request_ms < 1000 || request_ms > 3600000) {
-        rt_opts_error(&serve_help,
+        cli_opts_error(&serve_help,
                       "a limit is out of range (--request-timeout 1s..1h)");
         return RTCTL_EXIT_USAGE;
     }
@@ -269,7 +269,7 @@ int cmd_serve(int argc, char **argv)
         presence_ms > 86400000 || keepalive_ms < 100 ||
         poll_max_ms < 1000 || max_room > UINT32_MAX ||
         max_user > UINT32_MAX) {
-        rt_opts_error(&serve_help,
+        cli_opts_error(&serve_help,
                       "a limit is out of range (message 16..64m, queue "
                       ">= 1k, header 512..65535, ping 1s..1h, keepalive "
                       ">= 100ms, poll max >= 1s)");
@@ -310,7 +310,7 @@ int cmd_serve(int argc, char **argv)
     uv_signal_start(&sv.sigterm, on_signal, SIGTERM);
     rc = rt_server_new(&sv.srv, &sv.loop, &so, err, sizeof(err));
     if (rc != 0) {
-        rt_errf(&out, "%s", err[0] ? err : rt_strerror(rc));
+        cli_errf(&out, "%s", err[0] ? err : rt_strerror(rc));
         close_signals(&sv);
         uv_run(&sv.loop, UV_RUN_DEFAULT);
         uv_loop_close(&sv.loop);
@@ -324,7 +324,7 @@ int cmd_serve(int argc, char **argv)
         pf = fopen(port_file, "w");
         if (pf == NULL || fprintf(pf, "%d\n", rt_server_port(sv.srv)) < 0 ||
             fclose(pf) != 0) {
-            rt_errf(&out, "cannot write --port-file '%s': %s", port_file,
+            cli_errf(&out, "cannot write --port-file '%s': %s", port_file,
                     strerror(errno));
             rt_server_shutdown(sv.srv, on_stopped, &sv);
             uv_run(&sv.loop, UV_RUN_DEFAULT);
@@ -341,6 +341,6 @@ int cmd_serve(int argc, char **argv)
     close_signals(&sv);
     uv_run(&sv.loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&sv.loop) != 0)
-        rt_warnf(&out, "the event loop still had handles open at exit");
+        cli_warnf(&out, "the event loop still had handles open at exit");
     return RTCTL_EXIT_OK;
 }

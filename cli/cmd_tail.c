@@ -49,7 +49,7 @@ static const char *const tail_usage[] = {
     NULL,
 };
 
-static const struct rt_cmd_help tail_help = {
+static const struct cli_cmd_help tail_help = {
     "tail", tail_usage,
     "Print each event of a Server-Sent Events stream, parsed exactly as a "
     "browser's EventSource parses it. TARGET is a room ('general'), a path "
@@ -60,9 +60,9 @@ static const struct rt_cmd_help tail_help = {
 };
 
 struct tail {
-    struct rt_session s;      /* s.goal is --count, s.done the printed */
+    struct cli_session s;      /* s.goal is --count, s.done the printed */
     unsigned welcomes;        /* our server's welcome events seen */
-    struct rt_strlist events; /* --event filter; empty: every type */
+    struct cli_strlist events; /* --event filter; empty: every type */
     rt_sse_client *client;    /* network mode */
     int order;                /* --order; -1: from the TARGET */
     uint64_t gap_ms;          /* --gap-timeout */
@@ -90,7 +90,7 @@ static int on_event(const rt_sse_event *ev, void *ud)
 
     if (!wanted(t, ev))
         return 0;
-    if (rt_out_sse_event(&t->s.out, ev) != 0)
+    if (cli_out_sse_event(&t->s.out, ev) != 0)
         return 1;
     t->s.done++;
     return t->s.goal != 0 && t->s.done >= t->s.goal;
@@ -100,7 +100,7 @@ static void on_retry(uint64_t ms, void *ud)
 {
     struct tail *t = ud;
 
-    rt_infof(&t->s.out, "server asks for a reconnection delay of %llu ms",
+    cli_infof(&t->s.out, "server asks for a reconnection delay of %llu ms",
              (unsigned long long)ms);
 }
 
@@ -110,7 +110,7 @@ static void warn_loss(struct tail *t)
 {
     if (t->s.out.json)
         fprintf(stderr, "{\"event\":\"resumed\",\"recovered\":false}\n");
-    rt_warnf(&t->s.out, "resumed with recovered:false: the server no "
+    cli_warnf(&t->s.out, "resumed with recovered:false: the server no "
                         "longer held every event missed while "
                         "reconnecting");
 }
@@ -152,7 +152,7 @@ static void report_welcome(struct tail *t, const rt_msg *m)
         }
         state_json(o);
     }
-    rt_noticef(&t->s.out, "%s %s; seq %llu; %zu online",
+    cli_noticef(&t->s.out, "%s %s; seq %llu; %zu online",
                t->welcomes == 1 ? "joined" : "rejoined", room,
                (unsigned long long)m->u.system.welcome.seq, online);
 }
@@ -176,11 +176,11 @@ static void report_resumed(struct tail *t, const rt_msg *m)
         fputs(line, stderr);
     }
     if (to >= from)
-        rt_noticef(&t->s.out, "resumed from seq %llu (%llu replayed)",
+        cli_noticef(&t->s.out, "resumed from seq %llu (%llu replayed)",
                    (unsigned long long)from,
                    (unsigned long long)(to - from + 1));
     else
-        rt_noticef(&t->s.out, "resumed from seq %llu (nothing missed)",
+        cli_noticef(&t->s.out, "resumed from seq %llu (nothing missed)",
                    (unsigned long long)from);
 }
 
@@ -223,8 +223,8 @@ static void net_on_event(rt_sse_client *c, const rt_sse_event *ev, void *ud)
         return;
     if (state_event(t, ev) || !wanted(t, ev))
         return;
-    if (rt_out_sse_event(&t->s.out, ev) != 0) {
-        rt_session_output_failed(&t->s); /* rt_out_finish() says why */
+    if (cli_out_sse_event(&t->s.out, ev) != 0) {
+        cli_session_output_failed(&t->s); /* cli_out_finish() says why */
         rt_sse_client_close(c);
         return;
     }
@@ -232,10 +232,10 @@ static void net_on_event(rt_sse_client *c, const rt_sse_event *ev, void *ud)
      * Whoever reads, a person or a pipe ("| jq", a test waiting for a
      * line), wants each event now, not a buffer later.
      */
-    rt_out_flush(&t->s.out);
+    cli_out_flush(&t->s.out);
     t->s.done++;
     if (t->s.goal != 0 && t->s.done >= t->s.goal) {
-        rt_session_outcome(&t->s, RTCTL_EXIT_OK);
+        cli_session_outcome(&t->s, RTCTL_EXIT_OK);
         rt_sse_client_close(c);
     }
 }
@@ -247,13 +247,13 @@ static void net_on_state(rt_sse_client *c, rt_sse_state st,
     struct tail *t = ud;
 
     if (st == RT_SSE_CONNECTING)
-        rt_infof(&t->s.out, "connecting to %s", t->s.url);
+        cli_infof(&t->s.out, "connecting to %s", t->s.url);
     else if (st == RT_SSE_OPEN)
-        rt_infof(&t->s.out, "connected; last event ID '%s'",
+        cli_infof(&t->s.out, "connected; last event ID '%s'",
                  rt_sse_client_last_id(c));
     else if (st == RT_SSE_CLOSED && err == 0 && t->s.status < 0)
-        rt_infof(&t->s.out, "the server asked not to reconnect (HTTP 204)");
-    rt_session_state(&t->s, (int)st, delay, rt_sse_client_attempt(c), err,
+        cli_infof(&t->s.out, "the server asked not to reconnect (HTTP 204)");
+    cli_session_state(&t->s, (int)st, delay, rt_sse_client_attempt(c), err,
                      detail);
 }
 
@@ -273,7 +273,7 @@ static void net_on_closed(rt_sse_client *c, void *ud)
 
     (void)c;
     t->client = NULL;
-    rt_session_closed(&t->s);
+    cli_session_closed(&t->s);
 }
 
 static void net_stop(void *ud)
@@ -306,13 +306,13 @@ static int follow(struct tail *t, const char *target, const char *since,
                              net_on_resumed};
     int rc;
 
-    if ((rc = rt_session_url(&t->s, target, RT_URL_KIND_SSE)) != 0 ||
-        (rc = rt_session_open(&t->s)) != 0)
+    if ((rc = cli_session_url(&t->s, target, RT_URL_KIND_SSE)) != 0 ||
+        (rc = cli_session_open(&t->s)) != 0)
         return rc;
     if (t->order < 0)
         t->order = ours(target);
     rt_sse_client_opts_init(&co);
-    RT_SESSION_CLIENT_OPTS(&t->s, &co);
+    CLI_SESSION_CLIENT_OPTS(&t->s, &co);
     co.last_event_id = since;
     co.stall_timeout_ms = stall_ms;
     co.max_line_bytes = (size_t)max_line;
@@ -325,13 +325,13 @@ static int follow(struct tail *t, const char *target, const char *since,
     co.max_redirects = (uint32_t)t->max_redirs;
     rc = rt_sse_client_new(&t->client, t->s.loop, t->s.url, &co, &cbs, t);
     if (rc != 0)
-        return rt_session_fail(&t->s, rc);
+        return cli_session_fail(&t->s, rc);
     rc = rt_sse_client_start(t->client);
     if (rc != 0) {
-        rt_session_fail(&t->s, rc);
+        cli_session_fail(&t->s, rc);
         rt_sse_client_close(t->client);
     }
-    return rt_session_run(&t->s, net_stop, t);
+    return cli_session_run(&t->s, net_stop, t);
 }
 
 int cmd_tail(int argc, char **argv)
@@ -346,7 +346,7 @@ int cmd_tail(int argc, char **argv)
     char buf[65536];
     ssize_t got;
     uint64_t offset = 0;
-    struct rt_opt opts[] = {
+    struct cli_opt opts[] = {
         OPT_GROUP("Stream"),
         OPT_DURATION(0, "stall-timeout", &stall_ms,
                      "reconnect when no byte arrives for DURATION "
@@ -389,7 +389,7 @@ int cmd_tail(int argc, char **argv)
                 "$http_proxy, $https_proxy, $ALL_PROXY; '': none)"),
         OPT_STR(0, "auth", &t.auth, "USER:PASSWORD",
                 "send Basic authentication (Authorization: Basic)"),
-        RT_CONN_OPTS(&t.s.o),
+        CLI_CONN_OPTS(&t.s.o),
         OPT_END(),
     };
 
@@ -397,41 +397,41 @@ int cmd_tail(int argc, char **argv)
     t.order = -1;
     t.gap_ms = 2000;
     t.max_redirs = 10;
-    rt_session_init(&t.s, &tail_help, "follow", "reconnecting", "events", 1);
-    if ((n = rt_session_parse(&t.s, opts, argc, argv, &status)) < 0)
+    cli_session_init(&t.s, &tail_help, "follow", "reconnecting", "events", 1);
+    if ((n = cli_session_parse(&t.s, opts, argc, argv, &status)) < 0)
         goto end;
     status = RTCTL_EXIT_USAGE;
     if (file != NULL && n > 0) {
-        rt_opts_error(&tail_help, "give either --file or a target, not both");
+        cli_opts_error(&tail_help, "give either --file or a target, not both");
         goto end;
     }
     if (file == NULL && n != 1) {
-        rt_opts_error(&tail_help, n == 0 ? "nothing to read: give a TARGET, "
+        cli_opts_error(&tail_help, n == 0 ? "nothing to read: give a TARGET, "
                                            "'-' or --file PATH"
                                          : "too many arguments");
         goto end;
     }
     if (t.max_redirs > 1000) {
-        rt_opts_error(&tail_help, "--max-redirs: at most 1000");
+        cli_opts_error(&tail_help, "--max-redirs: at most 1000");
         goto end;
     }
     if (max_line == 0 || max_line > (uint64_t)1 << 30) {
-        rt_opts_error(&tail_help, "--max-line: must be between 1 and 1g");
+        cli_opts_error(&tail_help, "--max-line: must be between 1 and 1g");
         goto end;
     }
     if (t.key != NULL && t.cert == NULL) {
-        rt_opts_error(&tail_help, "--key goes with --cert");
+        cli_opts_error(&tail_help, "--key goes with --cert");
         goto end;
     }
     if (file == NULL && strcmp(argv[1], "-") != 0) {
         if (t.auth != NULL &&
-            (status = rt_session_basic_auth(&t.s, t.auth)) != 0)
+            (status = cli_session_basic_auth(&t.s, t.auth)) != 0)
             goto end;
         status = follow(&t, argv[1], since, stall_ms, max_line);
         goto end;
     }
-    if (rt_session_net_opts_given(&t.s) || stall_ms != unset_stall) {
-        rt_opts_error(&tail_help, "--url, --token, --user, --header, "
+    if (cli_session_net_opts_given(&t.s) || stall_ms != unset_stall) {
+        cli_opts_error(&tail_help, "--url, --token, --user, --header, "
                                   "--cacert, --insecure, --no-reconnect, "
                                   "--max-retries, --timeout and "
                                   "--stall-timeout apply to a network "
@@ -441,7 +441,7 @@ int cmd_tail(int argc, char **argv)
     if (t.order >= 0 || t.gap_ms != 2000 || t.retry_all ||
         t.max_redirs != 10 || t.cert != NULL || t.proxy != NULL ||
         t.auth != NULL) {
-        rt_opts_error(&tail_help, "--order, --gap-timeout, --max-redirs, "
+        cli_opts_error(&tail_help, "--order, --gap-timeout, --max-redirs, "
                                   "--retry-all-errors, --cert, --key, "
                                   "--proxy and --auth apply to a network "
                                   "TARGET, not to '-' or --file");
@@ -453,7 +453,7 @@ int cmd_tail(int argc, char **argv)
         name = file;
         fd = open(file, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
-            rt_errf(&t.s.out, "cannot open '%s': %s", file, strerror(errno));
+            cli_errf(&t.s.out, "cannot open '%s': %s", file, strerror(errno));
             status = RTCTL_EXIT_RUNTIME;
             goto end;
         }
@@ -468,7 +468,7 @@ int cmd_tail(int argc, char **argv)
     if (rc == 0 && since != NULL)
         rc = rt_sse_parser_set_last_id(p, since, strlen(since));
     if (rc != 0) {
-        rt_errf(&t.s.out, "%s", rt_strerror(rc));
+        cli_errf(&t.s.out, "%s", rt_strerror(rc));
         status = rtctl_exit_from_err(rc);
         goto done;
     }
@@ -478,13 +478,13 @@ int cmd_tail(int argc, char **argv)
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0) {
-            rt_errf(&t.s.out, "cannot read %s: %s", name, strerror(errno));
+            cli_errf(&t.s.out, "cannot read %s: %s", name, strerror(errno));
             status = RTCTL_EXIT_RUNTIME;
             break;
         }
         if (got == 0) {
             if (t.s.goal != 0 && t.s.done < t.s.goal) {
-                rt_errf(&t.s.out, "%s ended after %llu of %llu events", name,
+                cli_errf(&t.s.out, "%s ended after %llu of %llu events", name,
                         (unsigned long long)t.s.done,
                         (unsigned long long)t.s.goal);
                 status = RTCTL_EXIT_RUNTIME;
@@ -495,7 +495,7 @@ int cmd_tail(int argc, char **argv)
         if (rc == RT_ECANCELED)
             break; /* --count reached, or stdout failed */
         if (rc == RT_ETOOBIG) {
-            rt_errf(&t.s.out,
+            cli_errf(&t.s.out,
                     "%s: a line near byte %llu is longer than --max-line "
                     "(%llu bytes)",
                     name, (unsigned long long)offset,
@@ -504,7 +504,7 @@ int cmd_tail(int argc, char **argv)
             break;
         }
         if (rc != 0) {
-            rt_errf(&t.s.out, "%s", rt_strerror(rc));
+            cli_errf(&t.s.out, "%s", rt_strerror(rc));
             status = rtctl_exit_from_err(rc);
             break;
         }
@@ -516,6 +516,6 @@ done:
         close(fd);
     rt_sse_parser_free(p);
 end:
-    rt_strlist_free(&t.events);
-    return rt_session_end(&t.s, status);
+    cli_strlist_free(&t.events);
+    return cli_session_end(&t.s, status);
 }

@@ -29,7 +29,7 @@ static const char *const token_usage[] = {
     NULL,
 };
 
-static const struct rt_cmd_help token_help = {
+static const struct cli_cmd_help token_help = {
     "token", token_usage,
     "Mint a JSON Web Token signed with HS256 that `rtctl serve "
     "--auth-secret SECRET` accepts, or verify one and print its claims. "
@@ -66,7 +66,7 @@ static void fmt_span(char *out, size_t len, int64_t s)
 }
 
 /* Split "a,b,c" into |rooms| (pointers into |list|, which is modified). */
-static int split_rooms(struct rt_out *o, char *list, char **rooms,
+static int split_rooms(struct cli_out *o, char *list, char **rooms,
                        size_t *n)
 {
     char *p = list, *comma;
@@ -77,13 +77,13 @@ static int split_rooms(struct rt_out *o, char *list, char **rooms,
         if (comma)
             *comma = '\0';
         if (strcmp(p, "*") != 0 && !rt_room_valid(p, strlen(p))) {
-            rt_errf(o, "--rooms: '%s' is not a room name (1 to 64 of "
+            cli_errf(o, "--rooms: '%s' is not a room name (1 to 64 of "
                        "A-Z a-z 0-9 . _ -, or '*')",
                     p);
             return -1;
         }
         if (*n == MAX_ROOMS) {
-            rt_errf(o, "--rooms: more than %d rooms", MAX_ROOMS);
+            cli_errf(o, "--rooms: more than %d rooms", MAX_ROOMS);
             return -1;
         }
         rooms[(*n)++] = p;
@@ -93,7 +93,7 @@ static int split_rooms(struct rt_out *o, char *list, char **rooms,
     }
 }
 
-static int mint(struct rt_out *o, const char *secret, const char *sub,
+static int mint(struct cli_out *o, const char *secret, const char *sub,
                 uint64_t ttl_ms, const char *rooms_arg, int64_t now)
 {
     rt_jwt_claims c;
@@ -102,19 +102,19 @@ static int mint(struct rt_out *o, const char *secret, const char *sub,
     int rc;
 
     if (!rt_room_valid(sub, strlen(sub))) {
-        rt_errf(o, "--sub: '%s' is not a user name (1 to 64 of "
+        cli_errf(o, "--sub: '%s' is not a user name (1 to 64 of "
                    "A-Z a-z 0-9 . _ -)", sub);
         return RTCTL_EXIT_USAGE;
     }
     if (ttl_ms < 1000 || ttl_ms / 1000 > (uint64_t)(INT64_MAX - now)) {
-        rt_errf(o, "--ttl: must be at least 1s");
+        cli_errf(o, "--ttl: must be at least 1s");
         return RTCTL_EXIT_USAGE;
     }
     memset(&c, 0, sizeof(c));
     if (rooms_arg != NULL) {
         copy = strdup(rooms_arg);
         if (copy == NULL) {
-            rt_errf(o, "out of memory");
+            cli_errf(o, "out of memory");
             return RTCTL_EXIT_RUNTIME;
         }
         if (split_rooms(o, copy, rooms, &nrooms) != 0) {
@@ -131,7 +131,7 @@ static int mint(struct rt_out *o, const char *secret, const char *sub,
     rc = rt_jwt_sign(&c, secret, strlen(secret), &token);
     free(copy);
     if (rc != 0) {
-        rt_errf(o, "cannot sign: %s", rt_strerror(rc));
+        cli_errf(o, "cannot sign: %s", rt_strerror(rc));
         return rtctl_exit_from_err(rc);
     }
     printf("%s\n", token);
@@ -165,7 +165,7 @@ static void print_claims(const rt_jwt_claims *c, int64_t now)
     printf("\n");
 }
 
-static int verify(struct rt_out *o, const char *secret, const char *token,
+static int verify(struct cli_out *o, const char *secret, const char *token,
                   int64_t now)
 {
     rt_jwt_claims *c = NULL;
@@ -176,7 +176,7 @@ static int verify(struct rt_out *o, const char *secret, const char *token,
     rc = rt_jwt_verify(token, strlen(token), secret, strlen(secret), now, &c,
                        err, sizeof(err));
     if (rc == RT_ENOMEM) {
-        rt_errf(o, "out of memory");
+        cli_errf(o, "out of memory");
         return RTCTL_EXIT_RUNTIME;
     }
     if (o->json) {
@@ -196,20 +196,20 @@ static int verify(struct rt_out *o, const char *secret, const char *token,
         print_claims(c, now);
     }
     if (rc != 0)
-        rt_errf(o, "invalid token: %s", err[0] ? err : rt_strerror(rc));
+        cli_errf(o, "invalid token: %s", err[0] ? err : rt_strerror(rc));
     rt_jwt_claims_free(c);
     return rc == 0 ? RTCTL_EXIT_OK : RTCTL_EXIT_RUNTIME;
 }
 
 int cmd_token(int argc, char **argv)
 {
-    struct rt_global_opts g = {0, 0, NULL};
-    struct rt_out out;
+    struct cli_global_opts g = {0, 0, NULL};
+    struct cli_out out;
     const char *secret = NULL, *sub = NULL, *rooms = NULL, *now_arg = NULL;
     uint64_t ttl_ms = 3600 * 1000, now_u;
     int do_verify = 0, json = 0, n, status;
     int64_t now;
-    struct rt_opt opts[] = {
+    struct cli_opt opts[] = {
         OPT_GROUP("Key"),
         OPT_STR(0, "secret", &secret, "SECRET",
                 "the HS256 key (default: $RTCTL_AUTH_SECRET)"),
@@ -229,25 +229,25 @@ int cmd_token(int argc, char **argv)
         OPT_STR(0, "now", &now_arg, "SECONDS",
                 "take SECONDS since the epoch as the current time "
                 "(for tests and for checking a token at another time)"),
-        RT_GLOBAL_OPTS(&g),
+        CLI_GLOBAL_OPTS(&g),
         OPT_END(),
     };
 
-    n = rt_opts_parse(&token_help, opts, argc, argv);
+    n = cli_opts_parse(&token_help, opts, argc, argv);
     if (n < 0)
-        return n == RT_OPTS_EXIT_OK ? RTCTL_EXIT_OK : RTCTL_EXIT_USAGE;
-    if (rt_out_init(&out, &token_help, &g, json) != 0)
+        return n == CLI_OPTS_EXIT_OK ? RTCTL_EXIT_OK : RTCTL_EXIT_USAGE;
+    if (cli_out_init(&out, &token_help, &g, json) != 0)
         return RTCTL_EXIT_USAGE;
     if (secret == NULL)
         secret = getenv("RTCTL_AUTH_SECRET");
     if (secret == NULL || *secret == '\0') {
-        rt_opts_error(&token_help, "no secret: give --secret or set "
+        cli_opts_error(&token_help, "no secret: give --secret or set "
                                    "RTCTL_AUTH_SECRET");
         return RTCTL_EXIT_USAGE;
     }
     if (now_arg != NULL) {
-        if (rt_parse_uint(now_arg, &now_u) != 0 || now_u > INT64_MAX / 2) {
-            rt_opts_error(&token_help, "--now: '%s' is not a time in seconds "
+        if (cli_parse_uint(now_arg, &now_u) != 0 || now_u > INT64_MAX / 2) {
+            cli_opts_error(&token_help, "--now: '%s' is not a time in seconds "
                                        "since the epoch", now_arg);
             return RTCTL_EXIT_USAGE;
         }
@@ -258,29 +258,29 @@ int cmd_token(int argc, char **argv)
 
     if (do_verify) {
         if (sub != NULL || rooms != NULL) {
-            rt_opts_error(&token_help, "--sub and --rooms are for minting, "
+            cli_opts_error(&token_help, "--sub and --rooms are for minting, "
                                        "not with --verify");
             return RTCTL_EXIT_USAGE;
         }
         if (n != 1) {
-            rt_opts_error(&token_help, n == 0 ? "--verify needs a TOKEN"
+            cli_opts_error(&token_help, n == 0 ? "--verify needs a TOKEN"
                                               : "too many arguments");
             return RTCTL_EXIT_USAGE;
         }
         status = verify(&out, secret, argv[1], now);
     } else {
         if (n != 0) {
-            rt_opts_error(&token_help, "unexpected argument '%s' (to check "
+            cli_opts_error(&token_help, "unexpected argument '%s' (to check "
                                        "a token, add --verify)", argv[1]);
             return RTCTL_EXIT_USAGE;
         }
         if (sub == NULL) {
-            rt_opts_error(&token_help, "minting needs --sub USER");
+            cli_opts_error(&token_help, "minting needs --sub USER");
             return RTCTL_EXIT_USAGE;
         }
         status = mint(&out, secret, sub, ttl_ms, rooms, now);
     }
-    if (rt_out_finish(&out) != 0 && status == RTCTL_EXIT_OK)
+    if (cli_out_finish(&out) != 0 && status == RTCTL_EXIT_OK)
         status = RTCTL_EXIT_RUNTIME;
     return status;
 }

@@ -25,14 +25,14 @@
 static void on_poll(uv_poll_t *h, int status, int events);
 static void on_idle(uv_idle_t *h);
 
-static void quiet(struct rt_lines *l)
+static void quiet(struct cli_lines *l)
 {
     if (l->polled)
         uv_poll_stop(&l->poll);
     uv_idle_stop(&l->idle);
 }
 
-static void end(struct rt_lines *l, int err)
+static void end(struct cli_lines *l, int err)
 {
     quiet(l);
     l->ended = 1;
@@ -40,7 +40,7 @@ static void end(struct rt_lines *l, int err)
 }
 
 /* Read once into the buffer: 0 (maybe nothing, maybe end of file), or errno. */
-static int read_more(struct rt_lines *l)
+static int read_more(struct cli_lines *l)
 {
     ssize_t n;
 
@@ -65,7 +65,7 @@ static int read_more(struct rt_lines *l)
 }
 
 /* Hand over one line that ends at |end| (exclusive of the newline). */
-static void give(struct rt_lines *l, char *start, size_t len)
+static void give(struct cli_lines *l, char *start, size_t len)
 {
     if (len > 0 && start[len - 1] == '\r')
         len--;
@@ -73,7 +73,7 @@ static void give(struct rt_lines *l, char *start, size_t len)
     l->on_line(l, start, len, l->ud);
 }
 
-static void pump(struct rt_lines *l)
+static void pump(struct cli_lines *l)
 {
     int burst = 0, err;
     char *start, *nl;
@@ -129,7 +129,7 @@ static void pump(struct rt_lines *l)
 
 static void on_poll(uv_poll_t *h, int status, int events)
 {
-    struct rt_lines *l = h->data;
+    struct cli_lines *l = h->data;
     int err;
 
     (void)events;
@@ -149,9 +149,9 @@ static void on_idle(uv_idle_t *h)
     pump(h->data);
 }
 
-int rt_lines_start(struct rt_lines *l, uv_loop_t *loop, int fd,
-                   size_t max_line, rt_lines_line_cb on_line,
-                   rt_lines_end_cb on_end, void *ud)
+int cli_lines_start(struct cli_lines *l, uv_loop_t *loop, int fd,
+                   size_t max_line, cli_lines_line_cb on_line,
+                   cli_lines_end_cb on_end, void *ud)
 {
     int rc;
 
@@ -180,7 +180,7 @@ int rt_lines_start(struct rt_lines *l, uv_loop_t *loop, int fd,
     return 0;
 }
 
-void rt_lines_pause(struct rt_lines *l)
+void cli_lines_pause(struct cli_lines *l)
 {
     if (!l->started || l->closed)
         return;
@@ -188,7 +188,7 @@ void rt_lines_pause(struct rt_lines *l)
     quiet(l);
 }
 
-void rt_lines_resume(struct rt_lines *l)
+void cli_lines_resume(struct cli_lines *l)
 {
     if (!l->started || l->closed || l->ended || !l->paused)
         return;
@@ -196,7 +196,7 @@ void rt_lines_resume(struct rt_lines *l)
     uv_idle_start(&l->idle, on_idle);
 }
 
-void rt_lines_close(struct rt_lines *l)
+void cli_lines_close(struct cli_lines *l)
 {
     if (!l->started || l->closed)
         return;

@@ -21,23 +21,23 @@
 
 #include "core_int.h"
 
-struct rt_lines;
+struct cli_lines;
 
 /*
  * One line, NUL-terminated at |len| (it may hold NUL bytes), writable and
  * valid until the callback returns.  The callback may pause or close the
  * reader.
  */
-typedef void (*rt_lines_line_cb)(struct rt_lines *l, char *line, size_t len,
+typedef void (*cli_lines_line_cb)(struct cli_lines *l, char *line, size_t len,
                                  void *ud);
 /*
  * The end of input: |err| 0 at end of file, RT_ETOOBIG for a line longer
  * than the limit, or a positive errno from read().  Called once; the
  * reader has stopped, and the caller still closes it.
  */
-typedef void (*rt_lines_end_cb)(struct rt_lines *l, int err, void *ud);
+typedef void (*cli_lines_end_cb)(struct cli_lines *l, int err, void *ud);
 
-struct rt_lines {
+struct cli_lines {
     /* private */
     uv_poll_t poll;
     uv_idle_t idle;
@@ -48,8 +48,8 @@ struct rt_lines {
     rt_buf buf;
     size_t pos; /* bytes of |buf| already handed over */
     size_t max_line;
-    rt_lines_line_cb on_line;
-    rt_lines_end_cb on_end;
+    cli_lines_line_cb on_line;
+    cli_lines_end_cb on_end;
     void *ud;
 };
 
@@ -58,21 +58,21 @@ struct rt_lines {
  * input with RT_ETOOBIG.  Nothing is called back before the loop runs.
  * Returns 0, or a libuv error code.
  */
-int rt_lines_start(struct rt_lines *l, uv_loop_t *loop, int fd,
-                   size_t max_line, rt_lines_line_cb on_line,
-                   rt_lines_end_cb on_end, void *ud);
+int cli_lines_start(struct cli_lines *l, uv_loop_t *loop, int fd,
+                   size_t max_line, cli_lines_line_cb on_line,
+                   cli_lines_end_cb on_end, void *ud);
 
-/* Stop handing over lines until rt_lines_resume(). */
-void rt_lines_pause(struct rt_lines *l);
+/* Stop handing over lines until cli_lines_resume(). */
+void cli_lines_pause(struct cli_lines *l);
 
 /* Hand over lines again (from the next loop turn). */
-void rt_lines_resume(struct rt_lines *l);
+void cli_lines_resume(struct cli_lines *l);
 
 /*
  * Stop for good and close the handles (asynchronously; |l| must stay
  * valid until the loop has run once more).  Safe to call twice, and on a
  * reader that was never started.
  */
-void rt_lines_close(struct rt_lines *l);
+void cli_lines_close(struct cli_lines *l);
 
 #endif /* RTCTL_LINES_H */

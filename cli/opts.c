@@ -16,7 +16,7 @@
 
 #define HELP_COLUMN 30
 
-int rt_opts_error(const struct rt_cmd_help *cmd, const char *fmt, ...)
+int cli_opts_error(const struct cli_cmd_help *cmd, const char *fmt, ...)
 {
     va_list ap;
 
@@ -25,10 +25,10 @@ int rt_opts_error(const struct rt_cmd_help *cmd, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\nTry 'rtctl %s --help'.\n", cmd->name);
-    return RT_OPTS_EXIT_USAGE;
+    return CLI_OPTS_EXIT_USAGE;
 }
 
-int rt_parse_uint(const char *s, uint64_t *out)
+int cli_parse_uint(const char *s, uint64_t *out)
 {
     uint64_t v = 0;
 
@@ -91,7 +91,7 @@ static int parse_scaled(const char *s, uint64_t *out, const char *const *units,
     return 0;
 }
 
-int rt_parse_duration(const char *s, uint64_t *ms)
+int cli_parse_duration(const char *s, uint64_t *ms)
 {
     static const char *const units[] = {"ms", "s", "m", "h", "d"};
     static const uint64_t scale[] = {1, 1000, 60000, 3600000, 86400000};
@@ -99,7 +99,7 @@ int rt_parse_duration(const char *s, uint64_t *ms)
     return parse_scaled(s, ms, units, scale, 5, 1000);
 }
 
-int rt_parse_bytes(const char *s, uint64_t *out)
+int cli_parse_bytes(const char *s, uint64_t *out)
 {
     static const char *const units[] = {"k", "K", "KiB", "m", "M", "MiB",
                                         "g", "G", "GiB"};
@@ -110,58 +110,58 @@ int rt_parse_bytes(const char *s, uint64_t *out)
     return parse_scaled(s, out, units, scale, 9, 1);
 }
 
-void rt_strlist_free(struct rt_strlist *l)
+void cli_strlist_free(struct cli_strlist *l)
 {
     free(l->v);
     l->v = NULL;
     l->n = 0;
 }
 
-static int apply(const struct rt_cmd_help *cmd, const struct rt_opt *o,
+static int apply(const struct cli_cmd_help *cmd, const struct cli_opt *o,
                  const char *arg, int negated)
 {
     const char *name = o->long_name;
     char shortname[3] = {'-', (char)o->short_name, '\0'};
     const char *shown = name ? name : shortname + 1;
     const char *dashes = name ? "--" : "-";
-    struct rt_strlist *l;
+    struct cli_strlist *l;
     const char **v;
 
     switch (o->type) {
-    case RT_OPT_BOOL:
+    case CLI_OPT_BOOL:
         *(int *)o->value = !negated;
         return 0;
-    case RT_OPT_COUNT:
+    case CLI_OPT_COUNT:
         *(int *)o->value = negated ? 0 : *(int *)o->value + 1;
         return 0;
-    case RT_OPT_STR:
+    case CLI_OPT_STR:
         *(const char **)o->value = arg;
         return 0;
-    case RT_OPT_UINT:
-        if (rt_parse_uint(arg, o->value) != 0)
-            return rt_opts_error(cmd, "%s%s: '%s' is not a whole number",
+    case CLI_OPT_UINT:
+        if (cli_parse_uint(arg, o->value) != 0)
+            return cli_opts_error(cmd, "%s%s: '%s' is not a whole number",
                                  dashes, shown, arg);
         return 0;
-    case RT_OPT_DURATION:
-        if (rt_parse_duration(arg, o->value) != 0)
-            return rt_opts_error(cmd,
+    case CLI_OPT_DURATION:
+        if (cli_parse_duration(arg, o->value) != 0)
+            return cli_opts_error(cmd,
                                  "%s%s: '%s' is not a duration "
                                  "(examples: 250ms, 2s, 1.5m, 1h)",
                                  dashes, shown, arg);
         return 0;
-    case RT_OPT_BYTES:
-        if (rt_parse_bytes(arg, o->value) != 0)
-            return rt_opts_error(cmd,
+    case CLI_OPT_BYTES:
+        if (cli_parse_bytes(arg, o->value) != 0)
+            return cli_opts_error(cmd,
                                  "%s%s: '%s' is not a size "
                                  "(examples: 4096, 64k, 1m)",
                                  dashes, shown, arg);
         return 0;
-    case RT_OPT_STR_LIST:
+    case CLI_OPT_STR_LIST:
         l = o->value;
         v = realloc(l->v, (l->n + 1) * sizeof(*v));
         if (v == NULL) {
             fprintf(stderr, "rtctl %s: out of memory\n", cmd->name);
-            return RT_OPTS_EXIT_USAGE;
+            return CLI_OPTS_EXIT_USAGE;
         }
         v[l->n++] = arg;
         l->v = v;
@@ -171,21 +171,21 @@ static int apply(const struct rt_cmd_help *cmd, const struct rt_opt *o,
     }
 }
 
-static int takes_arg(const struct rt_opt *o)
+static int takes_arg(const struct cli_opt *o)
 {
-    return o->type != RT_OPT_BOOL && o->type != RT_OPT_COUNT;
+    return o->type != CLI_OPT_BOOL && o->type != CLI_OPT_COUNT;
 }
 
-static void list_opts(const struct rt_opt *opts)
+static void list_opts(const struct cli_opt *opts)
 {
-    const struct rt_opt *o;
+    const struct cli_opt *o;
 
-    for (o = opts; o->type != RT_OPT_END; o++) {
-        if (o->type == RT_OPT_GROUP || (o->flags & RT_OPT_HIDDEN))
+    for (o = opts; o->type != CLI_OPT_END; o++) {
+        if (o->type == CLI_OPT_GROUP || (o->flags & CLI_OPT_HIDDEN))
             continue;
         if (o->long_name)
             printf("--%s\n", o->long_name);
-        if (o->long_name && o->type == RT_OPT_BOOL)
+        if (o->long_name && o->type == CLI_OPT_BOOL)
             printf("--no-%s\n", o->long_name);
         if (o->short_name)
             printf("-%c\n", o->short_name);
@@ -193,22 +193,22 @@ static void list_opts(const struct rt_opt *opts)
     printf("--help\n-h\n");
 }
 
-static int parse_long(const struct rt_cmd_help *cmd,
-                      const struct rt_opt *opts, int argc, char **argv,
+static int parse_long(const struct cli_cmd_help *cmd,
+                      const struct cli_opt *opts, int argc, char **argv,
                       int *i)
 {
     const char *name = argv[*i] + 2, *eq = strchr(name, '=');
     size_t len = eq ? (size_t)(eq - name) : strlen(name);
-    const struct rt_opt *o;
+    const struct cli_opt *o;
     int negated = 0;
 
-    for (o = opts; o->type != RT_OPT_END; o++) {
+    for (o = opts; o->type != CLI_OPT_END; o++) {
         if (o->long_name == NULL)
             continue;
         if (strlen(o->long_name) == len &&
             strncmp(o->long_name, name, len) == 0)
             break;
-        if (o->type == RT_OPT_BOOL && len > 3 &&
+        if (o->type == CLI_OPT_BOOL && len > 3 &&
             strncmp(name, "no-", 3) == 0 &&
             strlen(o->long_name) == len - 3 &&
             strncmp(o->long_name, name + 3, len - 3) == 0) {
@@ -216,36 +216,36 @@ static int parse_long(const struct rt_cmd_help *cmd,
             break;
         }
     }
-    if (o->type == RT_OPT_END)
-        return rt_opts_error(cmd, "unknown option '--%.*s'", (int)len, name);
+    if (o->type == CLI_OPT_END)
+        return cli_opts_error(cmd, "unknown option '--%.*s'", (int)len, name);
     if (!takes_arg(o)) {
         if (eq)
-            return rt_opts_error(cmd, "option '--%s' takes no value",
+            return cli_opts_error(cmd, "option '--%s' takes no value",
                                  o->long_name);
         return apply(cmd, o, NULL, negated);
     }
     if (eq)
         return apply(cmd, o, eq + 1, 0);
     if (*i + 1 >= argc)
-        return rt_opts_error(cmd, "option '--%s' needs a value (%s)",
+        return cli_opts_error(cmd, "option '--%s' needs a value (%s)",
                              o->long_name, o->argh ? o->argh : "VALUE");
     return apply(cmd, o, argv[++*i], 0);
 }
 
-static int parse_short(const struct rt_cmd_help *cmd,
-                       const struct rt_opt *opts, int argc, char **argv,
+static int parse_short(const struct cli_cmd_help *cmd,
+                       const struct cli_opt *opts, int argc, char **argv,
                        int *i)
 {
     const char *p = argv[*i] + 1;
-    const struct rt_opt *o;
+    const struct cli_opt *o;
     int rc;
 
     for (; *p; p++) {
-        for (o = opts; o->type != RT_OPT_END; o++)
+        for (o = opts; o->type != CLI_OPT_END; o++)
             if (o->short_name == *p)
                 break;
-        if (o->type == RT_OPT_END)
-            return rt_opts_error(cmd, "unknown option '-%c'", *p);
+        if (o->type == CLI_OPT_END)
+            return cli_opts_error(cmd, "unknown option '-%c'", *p);
         if (!takes_arg(o)) {
             if ((rc = apply(cmd, o, NULL, 0)) != 0)
                 return rc;
@@ -254,14 +254,14 @@ static int parse_short(const struct rt_cmd_help *cmd,
         if (p[1] != '\0')
             return apply(cmd, o, p + 1, 0);
         if (*i + 1 >= argc)
-            return rt_opts_error(cmd, "option '-%c' needs a value (%s)", *p,
+            return cli_opts_error(cmd, "option '-%c' needs a value (%s)", *p,
                                  o->argh ? o->argh : "VALUE");
         return apply(cmd, o, argv[++*i], 0);
     }
     return 0;
 }
 
-int rt_opts_parse(const struct rt_cmd_help *cmd, const struct rt_opt *opts,
+int cli_opts_parse(const struct cli_cmd_help *cmd, const struct cli_opt *opts,
                   int argc, char **argv)
 {
     int i, npos = 0, rc, only_args = 0;
@@ -278,12 +278,12 @@ int rt_opts_parse(const struct rt_cmd_help *cmd, const struct rt_opt *opts,
             continue;
         }
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            rt_opts_usage(stdout, cmd, opts);
-            return RT_OPTS_EXIT_OK;
+            cli_opts_usage(stdout, cmd, opts);
+            return CLI_OPTS_EXIT_OK;
         }
         if (strcmp(a, "--list-opts") == 0) {
             list_opts(opts);
-            return RT_OPTS_EXIT_OK;
+            return CLI_OPTS_EXIT_OK;
         }
         rc = a[1] == '-' ? parse_long(cmd, opts, argc, argv, &i)
                          : parse_short(cmd, opts, argc, argv, &i);
@@ -318,10 +318,10 @@ static void wrap(FILE *f, const char *text, int col, int indent)
     }
 }
 
-void rt_opts_usage(FILE *f, const struct rt_cmd_help *cmd,
-                   const struct rt_opt *opts)
+void cli_opts_usage(FILE *f, const struct cli_cmd_help *cmd,
+                   const struct cli_opt *opts)
 {
-    const struct rt_opt *o;
+    const struct cli_opt *o;
     size_t i;
     int n;
 
@@ -331,10 +331,10 @@ void rt_opts_usage(FILE *f, const struct rt_cmd_help *cmd,
         fputc('\n', f);
         wrap(f, cmd->summary, 0, 0);
     }
-    for (o = opts; o->type != RT_OPT_END; o++) {
-        if (o->flags & RT_OPT_HIDDEN)
+    for (o = opts; o->type != CLI_OPT_END; o++) {
+        if (o->flags & CLI_OPT_HIDDEN)
             continue;
-        if (o->type == RT_OPT_GROUP) {
+        if (o->type == CLI_OPT_GROUP) {
             fprintf(f, "\n%s:\n", o->help);
             continue;
         }

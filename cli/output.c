@@ -24,8 +24,8 @@
 #define C_DIM "\033[2m"
 #define C_OFF "\033[0m"
 
-int rt_out_init(struct rt_out *o, const struct rt_cmd_help *cmd,
-                const struct rt_global_opts *g, int json)
+int cli_out_init(struct cli_out *o, const struct cli_cmd_help *cmd,
+                const struct cli_global_opts *g, int json)
 {
     const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
 
@@ -43,7 +43,7 @@ int rt_out_init(struct rt_out *o, const struct rt_cmd_help *cmd,
     else if (strcmp(g->color, "never") == 0)
         o->color = 0;
     else
-        return rt_opts_error(cmd,
+        return cli_opts_error(cmd,
                              "--color: '%s' is not one of auto, always, never",
                              g->color);
     if (json)
@@ -51,10 +51,10 @@ int rt_out_init(struct rt_out *o, const struct rt_cmd_help *cmd,
     return 0;
 }
 
-static void vsay(const struct rt_out *o, const char *what, const char *fmt,
+static void vsay(const struct cli_out *o, const char *what, const char *fmt,
                  va_list ap) __attribute__((format(printf, 3, 0)));
 
-static void vsay(const struct rt_out *o, const char *what, const char *fmt,
+static void vsay(const struct cli_out *o, const char *what, const char *fmt,
                  va_list ap)
 {
     fprintf(stderr, "rtctl %s: %s", o->cmd, what);
@@ -62,7 +62,7 @@ static void vsay(const struct rt_out *o, const char *what, const char *fmt,
     fputc('\n', stderr);
 }
 
-void rt_errf(const struct rt_out *o, const char *fmt, ...)
+void cli_errf(const struct cli_out *o, const char *fmt, ...)
 {
     va_list ap;
 
@@ -71,7 +71,7 @@ void rt_errf(const struct rt_out *o, const char *fmt, ...)
     va_end(ap);
 }
 
-void rt_warnf(const struct rt_out *o, const char *fmt, ...)
+void cli_warnf(const struct cli_out *o, const char *fmt, ...)
 {
     va_list ap;
 
@@ -82,7 +82,7 @@ void rt_warnf(const struct rt_out *o, const char *fmt, ...)
     va_end(ap);
 }
 
-void rt_noticef(const struct rt_out *o, const char *fmt, ...)
+void cli_noticef(const struct cli_out *o, const char *fmt, ...)
 {
     va_list ap;
 
@@ -93,7 +93,7 @@ void rt_noticef(const struct rt_out *o, const char *fmt, ...)
     va_end(ap);
 }
 
-void rt_infof(const struct rt_out *o, const char *fmt, ...)
+void cli_infof(const struct cli_out *o, const char *fmt, ...)
 {
     va_list ap;
 
@@ -108,7 +108,7 @@ void rt_infof(const struct rt_out *o, const char *fmt, ...)
  * Write |b|, built with status |rc| (0, or not 0 when an append failed), to
  * stdout whole and free it; remember the first failure.  Returns 0 or -1.
  */
-static int emit(struct rt_out *o, rt_buf *b, int rc)
+static int emit(struct cli_out *o, rt_buf *b, int rc)
 {
     if (rc != 0) {
         o->write_error = ENOMEM;
@@ -122,7 +122,7 @@ static int emit(struct rt_out *o, rt_buf *b, int rc)
     return rc != 0 ? -1 : 0;
 }
 
-int rt_out_append_safe(rt_buf *b, const char *s, size_t len, int tty,
+int cli_out_append_safe(rt_buf *b, const char *s, size_t len, int tty,
                        int keep_newline)
 {
     static const char hex[] = "0123456789abcdef";
@@ -148,7 +148,7 @@ int rt_out_append_safe(rt_buf *b, const char *s, size_t len, int tty,
     return rt__buf_append(b, s + start, len - start);
 }
 
-int rt_out_sse_event(struct rt_out *o, const rt_sse_event *ev)
+int cli_out_sse_event(struct cli_out *o, const rt_sse_event *ev)
 {
     rt_buf b;
     int rc = 0;
@@ -170,42 +170,42 @@ int rt_out_sse_event(struct rt_out *o, const rt_sse_event *ev)
         rc |= rt__buf_append(&b, "[", 1);
         if (o->color)
             rc |= rt__buf_append(&b, C_TYPE, strlen(C_TYPE));
-        rc |= rt_out_append_safe(&b, ev->type, ev->type_len, o->tty, 1);
+        rc |= cli_out_append_safe(&b, ev->type, ev->type_len, o->tty, 1);
         if (o->color)
             rc |= rt__buf_append(&b, C_OFF, strlen(C_OFF));
         if (ev->id_len > 0) {
             rc |= rt__buf_append(&b, " ", 1);
             if (o->color)
                 rc |= rt__buf_append(&b, C_DIM, strlen(C_DIM));
-            rc |= rt_out_append_safe(&b, ev->id, ev->id_len, o->tty, 1);
+            rc |= cli_out_append_safe(&b, ev->id, ev->id_len, o->tty, 1);
             if (o->color)
                 rc |= rt__buf_append(&b, C_OFF, strlen(C_OFF));
         }
         rc |= rt__buf_append(&b, "] ", 2);
-        rc |= rt_out_append_safe(&b, ev->data, ev->data_len, o->tty, 1);
+        rc |= cli_out_append_safe(&b, ev->data, ev->data_len, o->tty, 1);
         rc |= rt__buf_append(&b, "\n", 1);
     }
     return emit(o, &b, rc);
 }
 
-void rt_out_flush(struct rt_out *o)
+void cli_out_flush(struct cli_out *o)
 {
     if (fflush(stdout) != 0 && !o->write_error)
         o->write_error = errno ? errno : EIO;
 }
 
-int rt_out_finish(struct rt_out *o)
+int cli_out_finish(struct cli_out *o)
 {
     if (fflush(stdout) != 0 && !o->write_error)
         o->write_error = errno ? errno : EIO;
     if (o->write_error == 0 || o->write_error == EPIPE)
         return 0;
-    rt_errf(o, "cannot write to standard output: %s",
+    cli_errf(o, "cannot write to standard output: %s",
             strerror(o->write_error));
     return 1;
 }
 
-int rt_out_msg(struct rt_out *o, uint64_t seq, const char *json, size_t len)
+int cli_out_msg(struct cli_out *o, uint64_t seq, const char *json, size_t len)
 {
     cJSON *root = NULL, *type, *data, *author = NULL, *content = NULL;
     char num[24];
@@ -229,7 +229,7 @@ int rt_out_msg(struct rt_out *o, uint64_t seq, const char *json, size_t len)
         if (o->color)
             rc |= rt__buf_append(&b, C_TYPE, strlen(C_TYPE));
         if (cJSON_IsString(type))
-            rc |= rt_out_append_safe(&b, type->valuestring,
+            rc |= cli_out_append_safe(&b, type->valuestring,
                                      strlen(type->valuestring), o->tty, 1);
         else
             rc |= rt__buf_append(&b, "message", 7);
@@ -244,16 +244,16 @@ int rt_out_msg(struct rt_out *o, uint64_t seq, const char *json, size_t len)
         rc |= rt__buf_append(&b, "] ", 2);
         if (cJSON_IsString(content)) {
             if (cJSON_IsString(author)) {
-                rc |= rt_out_append_safe(&b, author->valuestring,
+                rc |= cli_out_append_safe(&b, author->valuestring,
                                          strlen(author->valuestring),
                                          o->tty, 1);
                 rc |= rt__buf_append(&b, ": ", 2);
             }
-            rc |= rt_out_append_safe(&b, content->valuestring,
+            rc |= cli_out_append_safe(&b, content->valuestring,
                                      strlen(content->valuestring), o->tty,
                                      1);
         } else {
-            rc |= rt_out_append_safe(&b, json, len, o->tty, 1);
+            rc |= cli_out_append_safe(&b, json, len, o->tty, 1);
         }
         rc |= rt__buf_append(&b, "\n", 1);
         cJSON_Delete(root);
@@ -261,13 +261,13 @@ int rt_out_msg(struct rt_out *o, uint64_t seq, const char *json, size_t len)
     return emit(o, &b, rc);
 }
 
-int rt_out_line(struct rt_out *o, const char *s, size_t len)
+int cli_out_line(struct cli_out *o, const char *s, size_t len)
 {
     rt_buf b;
     int rc;
 
     rt__buf_init(&b);
-    rc = rt_out_append_safe(&b, s, len, o->tty, 1);
+    rc = cli_out_append_safe(&b, s, len, o->tty, 1);
     rc |= rt__buf_append(&b, "\n", 1);
     return emit(o, &b, rc);
 }

@@ -14,7 +14,7 @@
 #include "opts.h"
 #include "rt/sse_parser.h"
 
-struct rt_out {
+struct cli_out {
     const char *cmd; /* subcommand name for the message prefix */
     int json;        /* --json: JSON Lines on stdout */
     int color;       /* colour on stdout */
@@ -27,19 +27,19 @@ struct rt_out {
 /*
  * Set up |o| from the global options; decides colour from --color, the
  * NO_COLOR and TERM variables and whether stdout is a terminal.  Returns 0,
- * or RT_OPTS_EXIT_USAGE after printing an error about --color.
+ * or CLI_OPTS_EXIT_USAGE after printing an error about --color.
  */
-int rt_out_init(struct rt_out *o, const struct rt_cmd_help *cmd,
-                const struct rt_global_opts *g, int json);
+int cli_out_init(struct cli_out *o, const struct cli_cmd_help *cmd,
+                const struct cli_global_opts *g, int json);
 
-void rt_errf(const struct rt_out *o, const char *fmt, ...)
+void cli_errf(const struct cli_out *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-void rt_warnf(const struct rt_out *o, const char *fmt, ...)
+void cli_warnf(const struct cli_out *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-void rt_infof(const struct rt_out *o, const char *fmt, ...)
+void cli_infof(const struct cli_out *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* A line a person wants without -v ("joined general; ..."); -q hides it. */
-void rt_noticef(const struct rt_out *o, const char *fmt, ...)
+void cli_noticef(const struct cli_out *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /*
@@ -49,7 +49,7 @@ void rt_noticef(const struct rt_out *o, const char *fmt, ...)
  * "[TYPE ID] " unless the event is an unnamed "message" without an id.
  * Returns 0, or -1 once stdout failed (o->write_error says why).
  */
-int rt_out_sse_event(struct rt_out *o, const rt_sse_event *ev);
+int cli_out_sse_event(struct cli_out *o, const rt_sse_event *ev);
 
 /*
  * Print one protocol message |json|, |len| (a stored message with seq
@@ -59,7 +59,7 @@ int rt_out_sse_event(struct rt_out *o, const rt_sse_event *ev);
  * "[TYPE SEQ] " and the raw JSON.
  * Returns 0, or -1 once stdout failed (o->write_error says why).
  */
-int rt_out_msg(struct rt_out *o, uint64_t seq, const char *json, size_t len);
+int cli_out_msg(struct cli_out *o, uint64_t seq, const char *json, size_t len);
 
 /*
  * Print the line |s|, |len| (a received frame, an ack object) and a
@@ -67,7 +67,7 @@ int rt_out_msg(struct rt_out *o, uint64_t seq, const char *json, size_t len);
  * printers above show them.
  * Returns 0, or -1 once stdout failed (o->write_error says why).
  */
-int rt_out_line(struct rt_out *o, const char *s, size_t len);
+int cli_out_line(struct cli_out *o, const char *s, size_t len);
 
 /*
  * Append |s|, |len| to |b| as the printers above write remote text: when
@@ -77,19 +77,19 @@ int rt_out_line(struct rt_out *o, const char *s, size_t len);
  * (a chat line stays one line).  Without |tty| the bytes go in unchanged.
  * Returns 0 or RT_ENOMEM.
  */
-int rt_out_append_safe(rt_buf *b, const char *s, size_t len, int tty,
+int cli_out_append_safe(rt_buf *b, const char *s, size_t len, int tty,
                        int keep_newline);
 
 /*
  * Flush stdout and report a write error.  A reader that went away (EPIPE,
  * as in `rtctl tail - | head -1`) is not an error.  Returns 0 or 1.
  */
-int rt_out_finish(struct rt_out *o);
+int cli_out_finish(struct cli_out *o);
 
 /*
  * Flush stdout now, for a reader that waits for each line; a failure is
  * kept in o->write_error (the session stops on it: EPIPE is exit 0).
  */
-void rt_out_flush(struct rt_out *o);
+void cli_out_flush(struct cli_out *o);
 
 #endif /* RTCTL_OUTPUT_H */

@@ -5,7 +5,7 @@
  * Invariants: s->status is set once (the first outcome wins: a --count
  * reached just before Ctrl-C is still a success); the signal and timer
  * handles are closed exactly once, after the command's clients closed, so
- * that the loop runs out of handles and rt_session_run() returns.
+ * that the loop runs out of handles and cli_session_run() returns.
  */
 #include <errno.h>
 #include <signal.h>
@@ -25,15 +25,15 @@
 
 /* One enum for the clients' states: they must keep the same values. */
 #define SAME_STATES(p)                                                    \
-    ((int)p##_CONNECTING == RT_SESSION_CONNECTING &&                      \
-     (int)p##_OPEN == RT_SESSION_OPEN &&                                  \
-     (int)p##_BACKOFF == RT_SESSION_BACKOFF &&                            \
-     (int)p##_CLOSED == RT_SESSION_CLOSED)
-_Static_assert(SAME_STATES(RT_SSE), "rt_sse_state != rt_session_state");
-_Static_assert(SAME_STATES(RT_POLL), "rt_poll_state != rt_session_state");
-_Static_assert(SAME_STATES(RT_WS), "rt_ws_state != rt_session_state");
+    ((int)p##_CONNECTING == CLI_SESSION_CONNECTING &&                      \
+     (int)p##_OPEN == CLI_SESSION_OPEN &&                                  \
+     (int)p##_BACKOFF == CLI_SESSION_BACKOFF &&                            \
+     (int)p##_CLOSED == CLI_SESSION_CLOSED)
+_Static_assert(SAME_STATES(RT_SSE), "rt_sse_state != cli_session_state");
+_Static_assert(SAME_STATES(RT_POLL), "rt_poll_state != cli_session_state");
+_Static_assert(SAME_STATES(RT_WS), "rt_ws_state != cli_session_state");
 
-void rt_session_init(struct rt_session *s, const struct rt_cmd_help *help,
+void cli_session_init(struct cli_session *s, const struct cli_cmd_help *help,
                      const char *verb, const char *retry, const char *unit,
                      int reconnect)
 {
@@ -58,8 +58,8 @@ static int is_authorization(const char *h)
     return strncasecmp(h, "Authorization:", 14) == 0;
 }
 
-/* After parsing: see rt_session_parse(). */
-static int setup(struct rt_session *s)
+/* After parsing: see cli_session_parse(). */
+static int setup(struct cli_session *s)
 {
     const char *env;
     size_t i, n, len;
@@ -67,35 +67,35 @@ static int setup(struct rt_session *s)
 
     if (s->o.no_color)
         s->o.g.color = "never";
-    if (rt_out_init(&s->out, s->help, &s->o.g, s->o.json) != 0)
+    if (cli_out_init(&s->out, s->help, &s->o.g, s->o.json) != 0)
         return RTCTL_EXIT_USAGE;
     if (s->o.max_retries > UINT32_MAX) {
-        rt_opts_error(s->help, "--max-retries: at most %u",
+        cli_opts_error(s->help, "--max-retries: at most %u",
                       (unsigned)UINT32_MAX);
         return RTCTL_EXIT_USAGE;
     }
     for (i = 0; i < s->o.headers.n; i++) {
         if (!header_ok(s->o.headers.v[i])) {
-            rt_opts_error(s->help, "--header: '%s' is not 'Name: value'",
+            cli_opts_error(s->help, "--header: '%s' is not 'Name: value'",
                           s->o.headers.v[i]);
             return RTCTL_EXIT_USAGE;
         }
         has_auth |= is_authorization(s->o.headers.v[i]);
     }
     if (s->o.user != NULL && !rt_room_valid(s->o.user, strlen(s->o.user))) {
-        rt_opts_error(s->help, "--user: '%s' is not a user name "
+        cli_opts_error(s->help, "--user: '%s' is not a user name "
                                "([A-Za-z0-9._-], 1 to 64)", s->o.user);
         return RTCTL_EXIT_USAGE;
     }
     if (s->o.token != NULL && has_auth) {
-        rt_opts_error(s->help, "give --token or an Authorization header, "
+        cli_opts_error(s->help, "give --token or an Authorization header, "
                                "not both");
         return RTCTL_EXIT_USAGE;
     }
     env = getenv("RTCTL_URL");
     s->base = s->o.url != NULL                ? s->o.url
               : env != NULL && *env != '\0' ? env
-                                              : RT_DEFAULT_URL;
+                                              : CLI_DEFAULT_URL;
     /* An explicit Authorization header beats $RTCTL_TOKEN. */
     env = getenv("RTCTL_TOKEN");
     s->token = s->o.token != NULL                       ? s->o.token
@@ -103,7 +103,7 @@ static int setup(struct rt_session *s)
                                                           : NULL;
     if (s->token != NULL &&
         (*s->token == '\0' || strpbrk(s->token, "\r\n \t") != NULL)) {
-        rt_opts_error(s->help, "--token: empty, or holds white space");
+        cli_opts_error(s->help, "--token: empty, or holds white space");
         return RTCTL_EXIT_USAGE;
     }
 
@@ -125,17 +125,17 @@ static int setup(struct rt_session *s)
     return 0;
 
 nomem:
-    rt_errf(&s->out, "out of memory");
+    cli_errf(&s->out, "out of memory");
     return RTCTL_EXIT_RUNTIME;
 }
 
-int rt_session_parse(struct rt_session *s, const struct rt_opt *opts,
+int cli_session_parse(struct cli_session *s, const struct cli_opt *opts,
                      int argc, char **argv, int *status)
 {
-    int n = rt_opts_parse(s->help, opts, argc, argv);
+    int n = cli_opts_parse(s->help, opts, argc, argv);
 
     if (n < 0) {
-        *status = n == RT_OPTS_EXIT_OK ? RTCTL_EXIT_OK : RTCTL_EXIT_USAGE;
+        *status = n == CLI_OPTS_EXIT_OK ? RTCTL_EXIT_OK : RTCTL_EXIT_USAGE;
         return -1;
     }
     if ((*status = setup(s)) != 0)
@@ -143,7 +143,7 @@ int rt_session_parse(struct rt_session *s, const struct rt_opt *opts,
     return n;
 }
 
-int rt_session_basic_auth(struct rt_session *s, const char *userpass)
+int cli_session_basic_auth(struct cli_session *s, const char *userpass)
 {
     static const char b64[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -153,12 +153,12 @@ int rt_session_basic_auth(struct rt_session *s, const char *userpass)
     uint32_t v;
 
     if (strchr(userpass, ':') == NULL || strpbrk(userpass, "\r\n")) {
-        rt_opts_error(s->help, "--auth: give USER:PASSWORD");
+        cli_opts_error(s->help, "--auth: give USER:PASSWORD");
         return RTCTL_EXIT_USAGE;
     }
     while (s->headers != NULL && s->headers[n] != NULL)
         if (is_authorization(s->headers[n++])) {
-            rt_opts_error(s->help, "--auth: not with --token, $RTCTL_TOKEN "
+            cli_opts_error(s->help, "--auth: not with --token, $RTCTL_TOKEN "
                                    "or an Authorization header");
             return RTCTL_EXIT_USAGE;
         }
@@ -166,7 +166,7 @@ int rt_session_basic_auth(struct rt_session *s, const char *userpass)
     hv = rt__calloc(n + 2, sizeof(*hv));
     if (s->basic == NULL || hv == NULL) {
         rt__free(hv);
-        rt_errf(&s->out, "out of memory");
+        cli_errf(&s->out, "out of memory");
         return RTCTL_EXIT_RUNTIME;
     }
     o = (size_t)sprintf(s->basic, "Authorization: Basic ");
@@ -190,16 +190,16 @@ int rt_session_basic_auth(struct rt_session *s, const char *userpass)
     return 0;
 }
 
-int rt_session_net_opts_given(const struct rt_session *s)
+int cli_session_net_opts_given(const struct cli_session *s)
 {
-    const struct rt_conn_opts *o = &s->o;
+    const struct cli_conn_opts *o = &s->o;
 
     return o->url != NULL || o->token != NULL || o->user != NULL ||
            o->headers.n > 0 || o->cacert != NULL || o->insecure ||
            !o->reconnect || o->max_retries != 0 || o->timeout_ms != 0;
 }
 
-int rt_session_url(struct rt_session *s, const char *target,
+int cli_session_url(struct cli_session *s, const char *target,
                    rt_url_kind kind)
 {
     rt_url *u = NULL;
@@ -228,41 +228,41 @@ int rt_session_url(struct rt_session *s, const char *target,
     if (rc == 0)
         return 0;
     if (rc == RT_EURL || rc == RT_ETOOBIG) {
-        rt_opts_error(s->help, "'%s': %s", target,
+        cli_opts_error(s->help, "'%s': %s", target,
                       err[0] ? err : rt_strerror(rc));
         return RTCTL_EXIT_USAGE;
     }
-    rt_errf(&s->out, "%s", rt_strerror(rc));
+    cli_errf(&s->out, "%s", rt_strerror(rc));
     return rtctl_exit_from_err(rc);
 }
 
-int rt_session_open(struct rt_session *s)
+int cli_session_open(struct cli_session *s)
 {
     int rc = rt_loop_new(&s->loop, NULL);
 
     if (rc != 0) {
-        rt_errf(&s->out, "cannot set up the event loop: %s",
+        cli_errf(&s->out, "cannot set up the event loop: %s",
                 rt_strerror(rc));
         return RTCTL_EXIT_RUNTIME;
     }
     return 0;
 }
 
-void rt_session_outcome(struct rt_session *s, int status)
+void cli_session_outcome(struct cli_session *s, int status)
 {
     if (s->status < 0)
         s->status = status;
 }
 
-void rt_session_output_failed(struct rt_session *s)
+void cli_session_output_failed(struct cli_session *s)
 {
-    rt_session_outcome(s, s->out.write_error == EPIPE ? RTCTL_EXIT_OK
+    cli_session_outcome(s, s->out.write_error == EPIPE ? RTCTL_EXIT_OK
                                                       : RTCTL_EXIT_RUNTIME);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
 {
-    struct rt_session *s = h->data;
+    struct cli_session *s = h->data;
 
     (void)signum;
     if (s->interrupted) {
@@ -270,25 +270,25 @@ static void on_signal(uv_signal_t *h, int signum)
         _exit(RTCTL_EXIT_INTERRUPTED);
     }
     s->interrupted = 1;
-    rt_session_outcome(s, RTCTL_EXIT_INTERRUPTED);
+    cli_session_outcome(s, RTCTL_EXIT_INTERRUPTED);
     s->stop(s->stop_ud);
 }
 
 static void on_timeout(uv_timer_t *h)
 {
-    struct rt_session *s = h->data;
+    struct cli_session *s = h->data;
 
     if (s->status < 0) {
         if (s->goal != 0)
-            rt_errf(&s->out, "--timeout: %llu of %llu %s after %llu ms",
+            cli_errf(&s->out, "--timeout: %llu of %llu %s after %llu ms",
                     (unsigned long long)s->done,
                     (unsigned long long)s->goal, s->unit,
                     (unsigned long long)s->o.timeout_ms);
         else
-            rt_errf(&s->out, "--timeout: %llu ms passed (%llu %s)",
+            cli_errf(&s->out, "--timeout: %llu ms passed (%llu %s)",
                     (unsigned long long)s->o.timeout_ms,
                     (unsigned long long)s->done, s->unit);
-        rt_session_outcome(s, RTCTL_EXIT_TIMEOUT);
+        cli_session_outcome(s, RTCTL_EXIT_TIMEOUT);
     }
     s->stop(s->stop_ud);
 }
@@ -300,17 +300,17 @@ static void on_timeout(uv_timer_t *h)
  */
 static void on_check(uv_check_t *h)
 {
-    struct rt_session *s = h->data;
+    struct cli_session *s = h->data;
 
-    rt_out_flush(&s->out);
+    cli_out_flush(&s->out);
     if (s->out.write_error == 0 || s->out_stopped)
         return;
     s->out_stopped = 1;
-    rt_session_output_failed(s); /* rt_out_finish() says why */
+    cli_session_output_failed(s); /* cli_out_finish() says why */
     s->stop(s->stop_ud);
 }
 
-int rt_session_run(struct rt_session *s, void (*stop)(void *ud), void *ud)
+int cli_session_run(struct cli_session *s, void (*stop)(void *ud), void *ud)
 {
     uv_loop_t *uv = rt_loop_uv(s->loop);
 
@@ -336,25 +336,25 @@ run:
     return s->status < 0 ? RTCTL_EXIT_RUNTIME : s->status;
 }
 
-int rt_session_fail(struct rt_session *s, int err)
+int cli_session_fail(struct cli_session *s, int err)
 {
-    rt_errf(&s->out, "cannot %s '%s': %s", s->verb,
+    cli_errf(&s->out, "cannot %s '%s': %s", s->verb,
             s->url != NULL ? s->url : s->base, rt_strerror(err));
-    rt_session_outcome(s, rtctl_exit_from_err(err));
+    cli_session_outcome(s, rtctl_exit_from_err(err));
     return rtctl_exit_from_err(err);
 }
 
-void rt_session_input_failed(struct rt_session *s, int err, size_t max_line)
+void cli_session_input_failed(struct cli_session *s, int err, size_t max_line)
 {
     if (err == RT_ETOOBIG)
-        rt_errf(&s->out, "cannot read standard input: a line is longer than "
+        cli_errf(&s->out, "cannot read standard input: a line is longer than "
                          "%zu MiB", max_line >> 20);
     else
-        rt_errf(&s->out, "cannot read standard input: %s", strerror(err));
-    rt_session_outcome(s, RTCTL_EXIT_RUNTIME);
+        cli_errf(&s->out, "cannot read standard input: %s", strerror(err));
+    cli_session_outcome(s, RTCTL_EXIT_RUNTIME);
 }
 
-void rt_session_closed(struct rt_session *s)
+void cli_session_closed(struct cli_session *s)
 {
     s->finished = 1;
     if (!s->armed)
@@ -369,25 +369,25 @@ void rt_session_closed(struct rt_session *s)
 static const char *state_name(int st)
 {
     switch (st) {
-    case RT_SESSION_CONNECTING:
+    case CLI_SESSION_CONNECTING:
         return "connecting";
-    case RT_SESSION_OPEN:
+    case CLI_SESSION_OPEN:
         return "open";
-    case RT_SESSION_BACKOFF:
+    case CLI_SESSION_BACKOFF:
         return "backoff";
     default:
         return "closed";
     }
 }
 
-int rt_session_state_json(rt_buf *b, int st, uint64_t delay_ms,
+int cli_session_state_json(rt_buf *b, int st, uint64_t delay_ms,
                           unsigned attempt, int err, const char *detail)
 {
     int rc = 0;
 
     rc |= rt__buf_printf(b, "{\"event\":\"state\",\"state\":\"%s\"",
                          state_name(st));
-    if (st == RT_SESSION_BACKOFF)
+    if (st == CLI_SESSION_BACKOFF)
         rc |= rt__buf_printf(b, ",\"delay_ms\":%llu,\"attempt\":%u",
                              (unsigned long long)delay_ms, attempt);
     if (err != 0) {
@@ -407,35 +407,35 @@ static void json_state(int st, uint64_t delay, unsigned attempt, int err,
     rt_buf b;
 
     rt__buf_init(&b);
-    if (rt_session_state_json(&b, st, delay, attempt, err, detail) == 0 &&
+    if (cli_session_state_json(&b, st, delay, attempt, err, detail) == 0 &&
         rt__buf_putc(&b, '\n') == 0)
         fwrite(b.data, 1, b.len, stderr);
     rt__buf_cleanup(&b);
 }
 
-void rt_session_state(struct rt_session *s, int st, uint64_t delay_ms,
+void cli_session_state(struct cli_session *s, int st, uint64_t delay_ms,
                       unsigned attempt, int err, const char *detail)
 {
     if (detail == NULL)
         detail = "";
     if (s->out.json)
         json_state(st, delay_ms, attempt, err, detail);
-    if (st == RT_SESSION_BACKOFF && !s->out.quiet)
+    if (st == CLI_SESSION_BACKOFF && !s->out.quiet)
         fprintf(stderr, "rtctl %s: %s; %s in %llu ms (attempt %u)\n",
                 s->out.cmd, detail, s->retry, (unsigned long long)delay_ms,
                 attempt);
-    if (st != RT_SESSION_CLOSED)
+    if (st != CLI_SESSION_CLOSED)
         return;
     if (err == 0) {
-        rt_session_outcome(s, RTCTL_EXIT_OK);
+        cli_session_outcome(s, RTCTL_EXIT_OK);
     } else if (s->status < 0) {
-        rt_errf(&s->out, "cannot %s '%s': %s", s->verb,
+        cli_errf(&s->out, "cannot %s '%s': %s", s->verb,
                 s->url != NULL ? s->url : s->base, detail);
-        rt_session_outcome(s, rtctl_exit_from_err(err));
+        cli_session_outcome(s, rtctl_exit_from_err(err));
     }
 }
 
-int rt_session_end(struct rt_session *s, int status)
+int cli_session_end(struct cli_session *s, int status)
 {
     /* A loop that never ran (a client that could not be created). */
     if (s->loop != NULL) {
@@ -451,8 +451,8 @@ int rt_session_end(struct rt_session *s, int status)
     rt__free(s->hv);
     s->hv = NULL;
     s->headers = NULL;
-    rt_strlist_free(&s->o.headers);
-    if (s->out.cmd != NULL && rt_out_finish(&s->out) != 0 &&
+    cli_strlist_free(&s->o.headers);
+    if (s->out.cmd != NULL && cli_out_finish(&s->out) != 0 &&
         status == RTCTL_EXIT_OK)
         status = RTCTL_EXIT_RUNTIME;
     return status;

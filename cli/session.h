@@ -1,6 +1,6 @@
 /*
  * session.h: the plumbing every network client command shares (tail, poll,
- * send, connect, chat): its connection options (RT_CONN_OPTS), the target
+ * send, connect, chat): its connection options (CLI_CONN_OPTS), the target
  * URL, the loop, Ctrl-C, SIGTERM and --timeout, state reports, and the one
  * exit status.  The functions below say each what it does, in the order a
  * command calls them.
@@ -22,14 +22,14 @@
 #include "rt/loop.h"
 #include "rt/url.h"
 
-#define RT_DEFAULT_URL "http://127.0.0.1:8080"
+#define CLI_DEFAULT_URL "http://127.0.0.1:8080"
 
-/* What RT_CONN_OPTS fills; rt_session_init() sets the defaults. */
-struct rt_conn_opts {
+/* What CLI_CONN_OPTS fills; cli_session_init() sets the defaults. */
+struct cli_conn_opts {
     const char *url;             /* --url; NULL: $RTCTL_URL or default */
     const char *token;           /* --token; NULL: $RTCTL_TOKEN */
     const char *user;            /* --user: ?user=NAME */
-    struct rt_strlist headers;   /* -H, repeatable */
+    struct cli_strlist headers;   /* -H, repeatable */
     const char *cacert;          /* --cacert */
     int insecure;                /* -k */
     int reconnect;               /* --reconnect / --no-reconnect */
@@ -37,15 +37,15 @@ struct rt_conn_opts {
     uint64_t timeout_ms;         /* --timeout; 0 none */
     int json;                    /* --json */
     int no_color;                /* --no-color */
-    struct rt_global_opts g;     /* -v, -q, --color */
+    struct cli_global_opts g;     /* -v, -q, --color */
 };
 
 /* The options every client command takes, for the end of its table. */
-#define RT_CONN_OPTS(c)                                                   \
+#define CLI_CONN_OPTS(c)                                                   \
     OPT_GROUP("Connection"),                                              \
     OPT_STR(0, "url", &(c)->url, "URL",                                   \
             "server a room or path is relative to (default $RTCTL_URL, "  \
-            "else " RT_DEFAULT_URL ")"),                                  \
+            "else " CLI_DEFAULT_URL ")"),                                  \
     OPT_STR(0, "token", &(c)->token, "TOKEN",                             \
             "send 'Authorization: Bearer TOKEN' (default $RTCTL_TOKEN)"), \
     OPT_STR(0, "user", &(c)->user, "NAME",                                \
@@ -71,13 +71,13 @@ struct rt_conn_opts {
     OPT_BOOL(0, "json", &(c)->json,                                       \
              "JSON Lines on stdout, one object per line"),                \
     OPT_BOOL(0, "no-color", &(c)->no_color, "same as --color=never"),     \
-    RT_GLOBAL_OPTS(&(c)->g)
+    CLI_GLOBAL_OPTS(&(c)->g)
 
 /*
  * Copy the connection options into a client's options: rt_sse_client_opts,
  * rt_poll_client_opts and rt_ws_client_opts name these fields alike.
  */
-#define RT_SESSION_CLIENT_OPTS(s, co)                                     \
+#define CLI_SESSION_CLIENT_OPTS(s, co)                                     \
     do {                                                                  \
         (co)->headers = (s)->headers;                                     \
         (co)->cacert = (s)->o.cacert;                                     \
@@ -87,25 +87,25 @@ struct rt_conn_opts {
     } while (0)
 
 /* The states of every client (rt_sse, rt_poll, rt_ws share the values). */
-enum rt_session_state {
-    RT_SESSION_CONNECTING,
-    RT_SESSION_OPEN,
-    RT_SESSION_BACKOFF,
-    RT_SESSION_CLOSED
+enum cli_session_state {
+    CLI_SESSION_CONNECTING,
+    CLI_SESSION_OPEN,
+    CLI_SESSION_BACKOFF,
+    CLI_SESSION_CLOSED
 };
 
-struct rt_session {
-    struct rt_conn_opts o;  /* what RT_CONN_OPTS parsed */
-    struct rt_out out;      /* set up by rt_session_parse() */
-    const struct rt_cmd_help *help;
+struct cli_session {
+    struct cli_conn_opts o;  /* what CLI_CONN_OPTS parsed */
+    struct cli_out out;      /* set up by cli_session_parse() */
+    const struct cli_cmd_help *help;
     const char *verb;       /* "follow": "cannot follow 'URL': why" */
     const char *retry;      /* "reconnecting": "why; reconnecting in..." */
     const char *unit;       /* "events": "--timeout: 1 of 3 events" */
     const char *base;       /* the URL a TARGET is relative to */
     const char *token;      /* --token or $RTCTL_TOKEN; NULL: none */
     const char *const *headers; /* NULL-terminated, for opts.headers */
-    char *url;              /* rt_session_url()'s result; rt_free()d */
-    rt_loop *loop;          /* rt_session_open()'s loop */
+    char *url;              /* cli_session_url()'s result; rt_free()d */
+    rt_loop *loop;          /* cli_session_open()'s loop */
     uint64_t goal;          /* what the command waits for; 0: no count */
     uint64_t done;          /* how much of it happened */
     int status;             /* exit status; -1 while unknown */
@@ -113,7 +113,7 @@ struct rt_session {
     /* private */
     const char **hv;
     char *auth;
-    char *basic; /* rt_session_basic_auth()'s header */
+    char *basic; /* cli_session_basic_auth()'s header */
     void (*stop)(void *ud);
     void *stop_ud;
     uv_signal_t sigint, sigterm;
@@ -122,40 +122,40 @@ struct rt_session {
     int out_stopped;
     int interrupted;
     int armed;
-    int finished; /* rt_session_closed() was called */
+    int finished; /* cli_session_closed() was called */
 };
 
 /*
  * Set |s| to its defaults before the option table is parsed.  |verb|,
- * |retry| and |unit| word the messages (see struct rt_session); the
+ * |retry| and |unit| word the messages (see struct cli_session); the
  * strings are borrowed for the life of |s|.  --reconnect defaults to
  * |reconnect|.
  */
-void rt_session_init(struct rt_session *s, const struct rt_cmd_help *help,
+void cli_session_init(struct cli_session *s, const struct cli_cmd_help *help,
                      const char *verb, const char *retry, const char *unit,
                      int reconnect);
 
 /*
- * Parse |argv| with |opts| (ending with RT_CONN_OPTS(&s->o)); then set up
+ * Parse |argv| with |opts| (ending with CLI_CONN_OPTS(&s->o)); then set up
  * s.out from the output options, check -H (each 'Name: value'), --token,
  * --user and --max-retries, and build s.base, s.token and s.headers.
  * Returns the number of operands, moved to argv[1..n], or -1 with
  * *|status| the exit status: RTCTL_EXIT_OK after --help, else
  * RTCTL_EXIT_USAGE (the error was printed).
  */
-int rt_session_parse(struct rt_session *s, const struct rt_opt *opts,
+int cli_session_parse(struct cli_session *s, const struct cli_opt *opts,
                      int argc, char **argv, int *status);
 
 /*
  * --auth USER:PASS: add "Authorization: Basic BASE64" to s.headers (RFC
- * 7617).  After rt_session_parse().  Returns 0, or the exit status after
+ * 7617).  After cli_session_parse().  Returns 0, or the exit status after
  * printing why: RTCTL_EXIT_USAGE without a ':', or beside --token,
  * $RTCTL_TOKEN or an Authorization header.
  */
-int rt_session_basic_auth(struct rt_session *s, const char *userpass);
+int cli_session_basic_auth(struct cli_session *s, const char *userpass);
 
 /* 1 when an option of the Connection group was given (for file modes). */
-int rt_session_net_opts_given(const struct rt_session *s);
+int cli_session_net_opts_given(const struct cli_session *s);
 
 /*
  * Resolve |target| against s.base for |kind| (rt_url_resolve()), add
@@ -163,11 +163,11 @@ int rt_session_net_opts_given(const struct rt_session *s);
  * exit status after printing why: RTCTL_EXIT_USAGE for a malformed target
  * or --url.
  */
-int rt_session_url(struct rt_session *s, const char *target,
+int cli_session_url(struct cli_session *s, const char *target,
                    rt_url_kind kind);
 
 /* Create s.loop.  Returns 0, or the exit status after printing why. */
-int rt_session_open(struct rt_session *s);
+int cli_session_open(struct cli_session *s);
 
 /*
  * Arm the signal handlers and the --timeout timer, run s.loop until every
@@ -176,36 +176,36 @@ int rt_session_open(struct rt_session *s);
  * more than once.  Returns s.status, RTCTL_EXIT_RUNTIME when no outcome
  * was set.
  */
-int rt_session_run(struct rt_session *s, void (*stop)(void *ud), void *ud);
+int cli_session_run(struct cli_session *s, void (*stop)(void *ud), void *ud);
 
 /* Record the outcome |status| unless one is already known. */
-void rt_session_outcome(struct rt_session *s, int status);
+void cli_session_outcome(struct cli_session *s, int status);
 
 /*
  * Printing failed: the outcome is 0 when the reader closed the pipe
  * (EPIPE: `| head` has what it wanted), else 1.
  */
-void rt_session_output_failed(struct rt_session *s);
+void cli_session_output_failed(struct cli_session *s);
 
 /*
  * Report a client's state change: with --json a
- * {"event":"state","state":...} object on stderr; for RT_SESSION_BACKOFF
+ * {"event":"state","state":...} object on stderr; for CLI_SESSION_BACKOFF
  * the notice "rtctl CMD: DETAIL; RETRY in N ms (attempt A)" unless -q; for
- * RT_SESSION_CLOSED the outcome: 0 when |err| is 0, else the message
+ * CLI_SESSION_CLOSED the outcome: 0 when |err| is 0, else the message
  * "cannot VERB 'URL': DETAIL" and rtctl_exit_from_err(|err|), unless the
  * outcome was already known.  |st| is a client's state value.
  */
-void rt_session_state(struct rt_session *s, int st, uint64_t delay_ms,
+void cli_session_state(struct cli_session *s, int st, uint64_t delay_ms,
                       unsigned attempt, int err, const char *detail);
 
 /*
- * Append to |b| the JSON state object rt_session_state() prints with
+ * Append to |b| the JSON state object cli_session_state() prints with
  * --json (no newline): {"event":"state","state":S} plus delay_ms and
- * attempt for RT_SESSION_BACKOFF, and error and detail when |err| is not
+ * attempt for CLI_SESSION_BACKOFF, and error and detail when |err| is not
  * 0.  For a command that prints it elsewhere (above a prompt).
  * Returns 0 or RT_ENOMEM.
  */
-int rt_session_state_json(rt_buf *b, int st, uint64_t delay_ms,
+int cli_session_state_json(rt_buf *b, int st, uint64_t delay_ms,
                           unsigned attempt, int err, const char *detail);
 
 /*
@@ -213,29 +213,29 @@ int rt_session_state_json(rt_buf *b, int st, uint64_t delay_ms,
  * print "cannot VERB 'URL': REASON", record the outcome unless one is
  * known, and return rtctl_exit_from_err(|err|).
  */
-int rt_session_fail(struct rt_session *s, int err);
+int cli_session_fail(struct cli_session *s, int err);
 
 /*
- * Standard input ended with the error |err| (an rt_lines end error:
+ * Standard input ended with the error |err| (an cli_lines end error:
  * RT_ETOOBIG for a line longer than |max_line| bytes, a whole number of
  * MiB; else an errno): print "cannot read standard input: WHY" and record
  * the outcome RTCTL_EXIT_RUNTIME unless one is known.  The caller stops
  * its clients.
  */
-void rt_session_input_failed(struct rt_session *s, int err, size_t max_line);
+void cli_session_input_failed(struct cli_session *s, int err, size_t max_line);
 
 /*
  * The command's clients are all closed: close the session's own handles
- * so that rt_session_run() can return.  Call it from on_closed (or before
- * rt_session_run(), when the command gave up before the loop ran: then
+ * so that cli_session_run() can return.  Call it from on_closed (or before
+ * cli_session_run(), when the command gave up before the loop ran: then
  * the handles are never armed).
  */
-void rt_session_closed(struct rt_session *s);
+void cli_session_closed(struct cli_session *s);
 
 /*
  * Free what the session holds, flush stdout, and return |status|, or
  * RTCTL_EXIT_RUNTIME when it was RTCTL_EXIT_OK and stdout failed.
  */
-int rt_session_end(struct rt_session *s, int status);
+int cli_session_end(struct cli_session *s, int status);
 
 #endif /* RTCTL_SESSION_H */
