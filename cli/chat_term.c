@@ -48,8 +48,8 @@ struct held {
 };
 
 #define HELD_MAX ((size_t)1 << 20)
-#define SPECIAL_STATES                                                    \
-    (RL_STATE_ISEARCH | RL_STATE_NSEARCH | RL_STATE_NUMERICARG |          \
+#define SPECIAL_STATES                                           \
+    (RL_STATE_ISEARCH | RL_STATE_NSEARCH | RL_STATE_NUMERICARG | \
      RL_STATE_SEARCH)
 
 static struct {
@@ -61,10 +61,10 @@ static struct {
     const char *const *commands;
     char *histfile;
     int histmax;
-    char *accepted;   /* the line accept_line() took off the screen */
-    int in_handler;   /* inside the line handler: no prompt on screen */
-    int fl;           /* stdin's file status flags before we started */
-    char *last_edit;  /* the line as on_edit last saw it */
+    char *accepted;    /* the line accept_line() took off the screen */
+    int in_handler;    /* inside the line handler: no prompt on screen */
+    int fl;            /* stdin's file status flags before we started */
+    char *last_edit;   /* the line as on_edit last saw it */
     char *next_prompt; /* a prompt change waiting for a special state */
     struct held *held, **held_tail;
     size_t held_bytes;

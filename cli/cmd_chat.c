@@ -54,7 +54,8 @@ static const char *const chat_usage[] = {
 };
 
 static const struct cli_cmd_help chat_help = {
-    "chat", chat_usage,
+    "chat",
+    chat_usage,
     "Chat in a room of an rtctl server over WebSocket. ROOM is a room name "
     "('general' is ws/general below --url), a path relative to --url or a "
     "full URL. On a terminal it is an interactive session (readline, "
@@ -64,14 +65,14 @@ static const struct cli_cmd_help chat_help = {
     "is kept across drops, resuming where it left off.",
 };
 
-#define HOLD_MS 1000          /* longest wait for the ack of a broadcast */
-#define TYPING_EVERY_MS 3000  /* automatic typing notices, at most */
-#define TYPING_SHOW_MS 10000  /* one "is typing" line per user per this */
+#define HOLD_MS 1000         /* longest wait for the ack of a broadcast */
+#define TYPING_EVERY_MS 3000 /* automatic typing notices, at most */
+#define TYPING_SHOW_MS 10000 /* one "is typing" line per user per this */
 #define TYPING_USERS 64
-#define MAX_NAMES 10000       /* online users tracked for completion */
+#define MAX_NAMES 10000 /* online users tracked for completion */
 #define MAX_LINE ((size_t)1 << 20)
-#define PIPE_HIGH 256         /* pending messages that pause stdin */
-#define PIPE_LOW 64           /* ... and resume it */
+#define PIPE_HIGH 256 /* pending messages that pause stdin */
+#define PIPE_LOW 64   /* ... and resume it */
 #define HISTORY_MAX 1000
 
 #define C_DIM "\033[2m"
@@ -111,21 +112,21 @@ struct chat {
     char user[128];
     int interactive;
     int utf8;
-    int opened;       /* a welcome arrived on some connection */
-    int open;         /* the current connection is open */
+    int opened; /* a welcome arrived on some connection */
+    int open;   /* the current connection is open */
     int stopping;
-    uint64_t count;   /* --count; 0: none */
+    uint64_t count; /* --count; 0: none */
     uint64_t received;
     uint64_t unacked; /* sent with an id, outcome not known */
     uint64_t refused;
-    char idp[24];     /* id prefix, random per run */
+    char idp[24]; /* id prefix, random per run */
     uint64_t nsent;
     struct own *owns;
     struct hline *hold, **hold_tail;
     uv_timer_t hold_timer;
-    uv_timer_t timeout;   /* --timeout on a terminal (see term_timeout) */
+    uv_timer_t timeout; /* --timeout on a terminal (see term_timeout) */
     uint64_t timeout_ms;
-    int handles;      /* our handles still open */
+    int handles; /* our handles still open */
     /* presence */
     char **names;
     size_t nnames;
@@ -566,8 +567,7 @@ static void render(struct chat *ch, const rt_msg *m, const char *json,
         rc |= author(ch, &b, who);
         rc |= rt__buf_append(&b, ": ", 2);
         rc |= cli_out_append_safe(&b, m->u.text.content,
-                                 strlen(m->u.text.content), ch->s.out.tty,
-                                 0);
+                                  strlen(m->u.text.content), ch->s.out.tty, 0);
         if (m->id != NULL && own_find(ch, m->id, 0) != NULL)
             own_id = m->id;
         break;
@@ -582,12 +582,12 @@ static void render(struct chat *ch, const rt_msg *m, const char *json,
             break;
         case RT_MSG_PRESENCE_LEAVE:
             rc |= author(ch, &b, m->u.presence.user);
-            rc |= rt__buf_printf(&b, " left%s",
-                                 m->u.presence.reason != NULL &&
-                                         strcmp(m->u.presence.reason,
-                                                "timeout") == 0
-                                     ? " (timed out)"
-                                     : "");
+            rc |= rt__buf_printf(
+                &b, " left%s",
+                m->u.presence.reason != NULL &&
+                        strcmp(m->u.presence.reason, "timeout") == 0
+                    ? " (timed out)"
+                    : "");
             break;
         default:
             rc |= rt__buf_printf(&b, "online (%zu): ", m->u.presence.n_online);
@@ -616,8 +616,8 @@ static void render(struct chat *ch, const rt_msg *m, const char *json,
                                  : "(unknown code)");
         if (m->u.error.message != NULL)
             rc |= cli_out_append_safe(&b, m->u.error.message,
-                                     strlen(m->u.error.message),
-                                     ch->s.out.tty, 0);
+                                      strlen(m->u.error.message),
+                                      ch->s.out.tty, 0);
         break;
     default:
         rc |= color_on(ch, &b, C_DIM);
@@ -665,8 +665,7 @@ static void on_message(rt_ws_client *c, const rt_msg *m, const char *json,
     }
     if (ch->s.out.json) {
         rt__buf_init(&b);
-        if (rt__buf_append(&b, json, len) == 0 &&
-            rt__buf_putc(&b, '\n') == 0)
+        if (rt__buf_append(&b, json, len) == 0 && rt__buf_putc(&b, '\n') == 0)
             put(ch, stdout, b.data, b.len);
         rt__buf_cleanup(&b);
     } else {
@@ -693,7 +692,7 @@ static void on_open(rt_ws_client *c, const rt_msg *w, void *ud)
     ch->opened = ch->open = 1;
     snprintf(ch->user, sizeof(ch->user), "%s",
              w->u.system.welcome.user != NULL ? w->u.system.welcome.user
-                                               : rt_ws_client_user(c));
+                                              : rt_ws_client_user(c));
     names_set(ch, w->u.system.welcome.online, w->u.system.welcome.n_online);
     if (ch->s.out.json && rt_msg_encode(w, &enc, &len) == 0) {
         rt__buf_init(&b);
@@ -707,8 +706,8 @@ static void on_open(rt_ws_client *c, const rt_msg *w, void *ud)
         if (rt__buf_printf(&b, "rtctl chat: %s %s as %s; %zu online: ",
                            first ? "joined" : "reconnected to", ch->room,
                            ch->user, ch->nnames) == 0 &&
-            list_names(ch, &b, (const char *const *)ch->names,
-                       ch->nnames) == 0 &&
+            list_names(ch, &b, (const char *const *)ch->names, ch->nnames) ==
+                0 &&
             rt__buf_putc(&b, '\n') == 0)
             put(ch, stderr, b.data, b.len);
         rt__buf_cleanup(&b);
@@ -738,9 +737,10 @@ static void on_resumed(rt_ws_client *c, int recovered, uint64_t from,
             rt__buf_cleanup(&b);
     }
     if (!recovered)
-        warning(ch, "resumed with recovered:false: the server could not "
-                    "replay every message missed while reconnecting (the "
-                    "replay starts at seq %llu)",
+        warning(ch,
+                "resumed with recovered:false: the server could not "
+                "replay every message missed while reconnecting (the "
+                "replay starts at seq %llu)",
                 (unsigned long long)from);
     else if (to >= from)
         info(ch, "resumed: %llu missed message%s follow%s",
@@ -804,8 +804,9 @@ static void on_ack(rt_ws_client *c, const char *id, uint64_t seq,
             warning(ch, "a message sent in the room you left was not "
                         "acknowledged before leaving");
         else if (!ch->stopping && !ch->interactive)
-            warning(ch, "line %llu was not delivered: the client stopped "
-                        "before its ack",
+            warning(ch,
+                    "line %llu was not delivered: the client stopped "
+                    "before its ack",
                     (unsigned long long)id_line(ch, id));
         else if (!ch->stopping)
             warning(ch, "your message was not delivered: the client "
@@ -1019,8 +1020,8 @@ static void on_in_line(struct cli_lines *l, char *line, size_t len, void *ud)
     if (len == 0 || ch->stopping)
         return; /* nothing to say */
     if ((rc = send_text(ch, line, ch->lineno)) != 0) {
-        error(ch, "line %llu was not sent: %s",
-              (unsigned long long)ch->lineno, send_error(rc));
+        error(ch, "line %llu was not sent: %s", (unsigned long long)ch->lineno,
+              send_error(rc));
         ch->refused++;
     }
     /* The client queues while it reconnects; past a point, stop reading. */
@@ -1095,7 +1096,8 @@ static void send_typing(struct chat *ch, int force)
             notice(ch, "not connected");
         return;
     }
-    if (!force && ch->typing_sent && now - ch->typing_sent_at < TYPING_EVERY_MS)
+    if (!force && ch->typing_sent &&
+        now - ch->typing_sent_at < TYPING_EVERY_MS)
         return;
     if (rt_msg_encode_typing(NULL, NULL, 1, &frame, &len) == 0 &&
         rt_ws_client_send(ch->client, 0, frame, len) == 0) {
@@ -1161,8 +1163,9 @@ static void join(struct chat *ch, const char *room)
         return;
     }
     if (room_url(ch, room, &url) != 0) {
-        warning(ch, "cannot /join from '%s': its path does not end in "
-                    "/ws/ROOM",
+        warning(ch,
+                "cannot /join from '%s': its path does not end in "
+                "/ws/ROOM",
                 ch->s.url);
         return;
     }
@@ -1214,8 +1217,7 @@ static const struct chat_cmd chat_cmds[] = {
     {"/who", "", 0, "who is in the room", cmd_who},
     {"/join", "ROOM", 1, "leave this room for ROOM", cmd_join},
     {"/typing", "", 0,
-     "tell the room you are typing (sent by itself as you type)",
-     cmd_typing},
+     "tell the room you are typing (sent by itself as you type)", cmd_typing},
     {"/raw", "JSON", 0, "send JSON as it is, as one frame", cmd_raw},
     {"/quit", "", 0, "leave (Ctrl-D too)", cmd_quit},
     {"/help", "", 0, "this list", cmd_help},
@@ -1347,15 +1349,16 @@ static void term_timeout(uv_timer_t *t)
     chat_term_stop();
     if (ch->s.status < 0) {
         if (ch->count != 0)
-            cli_errf(&ch->s.out, "--timeout: %llu of %llu messages after %llu "
-                                "ms",
-                    (unsigned long long)ch->received,
-                    (unsigned long long)ch->count,
-                    (unsigned long long)ch->timeout_ms);
+            cli_errf(&ch->s.out,
+                     "--timeout: %llu of %llu messages after %llu "
+                     "ms",
+                     (unsigned long long)ch->received,
+                     (unsigned long long)ch->count,
+                     (unsigned long long)ch->timeout_ms);
         else
             cli_errf(&ch->s.out, "--timeout: %llu ms passed (%llu messages)",
-                    (unsigned long long)ch->timeout_ms,
-                    (unsigned long long)ch->received);
+                     (unsigned long long)ch->timeout_ms,
+                     (unsigned long long)ch->received);
     }
     finish(ch, RTCTL_EXIT_TIMEOUT);
 }
@@ -1454,13 +1457,13 @@ int cmd_chat(int argc, char **argv)
     memset(&ch, 0, sizeof(ch));
     ch.hold_tail = &ch.hold;
     cli_session_init(&ch.s, &chat_help, "connect to", "reconnecting",
-                    "messages", 1);
+                     "messages", 1);
     if ((n = cli_session_parse(&ch.s, opts, argc, argv, &rc)) < 0)
         return cli_session_end(&ch.s, rc);
     if (n != 1) {
         cli_opts_error(&chat_help, n == 0 ? "no room: give a ROOM, a path "
-                                           "or a URL"
-                                         : "too many arguments");
+                                            "or a URL"
+                                          : "too many arguments");
         return cli_session_end(&ch.s, RTCTL_EXIT_USAGE);
     }
     if ((rc = cli_session_url(&ch.s, argv[1], RT_URL_KIND_WS)) != 0)
@@ -1494,7 +1497,7 @@ int cmd_chat(int argc, char **argv)
     if (ch.interactive) {
         rc = term_open(&ch);
     } else if (cli_lines_start(&ch.in, rt_loop_uv(ch.s.loop), STDIN_FILENO,
-                              MAX_LINE, on_in_line, on_in_end, &ch) != 0) {
+                               MAX_LINE, on_in_line, on_in_end, &ch) != 0) {
         error(&ch, "cannot read standard input");
         rc = RTCTL_EXIT_RUNTIME;
     } else {

@@ -51,7 +51,8 @@ static const char *const connect_usage[] = {
 };
 
 static const struct cli_cmd_help connect_help = {
-    "connect", connect_usage,
+    "connect",
+    connect_usage,
     "Open a WebSocket to URL (any server; a path or room is relative to "
     "--url) and stay on it: each line of standard input is sent as a text "
     "frame, each frame received is printed on a line. With -x, send the "
@@ -67,28 +68,28 @@ static const struct cli_cmd_help connect_help = {
 enum bin_out { BIN_HEX, BIN_RAW, BIN_BASE64 };
 
 struct conn {
-    struct cli_session s;  /* s.goal is --count, s.done the frames printed */
+    struct cli_session s; /* s.goal is --count, s.done the frames printed */
     rt_ws_client *ws;
     struct cli_lines in;
-    uv_timer_t drain;   /* retries a held line, and the end of input */
-    uv_timer_t wait;    /* --wait after the input was sent */
+    uv_timer_t drain; /* retries a held line, and the end of input */
+    uv_timer_t wait;  /* --wait after the input was sent */
     int drain_ready, wait_ready;
-    int binary;         /* --binary */
-    int show_control;   /* --show-control */
-    int exit_on_close;  /* --exit-on-close */
-    int slash;          /* slash commands */
-    int mark;           /* "< " and "> " (stdout is a terminal) */
-    int echo_sent;      /* print "> " lines for what was sent */
-    int status_lines;   /* "connected", "closed" lines on stderr */
+    int binary;        /* --binary */
+    int show_control;  /* --show-control */
+    int exit_on_close; /* --exit-on-close */
+    int slash;         /* slash commands */
+    int mark;          /* "< " and "> " (stdout is a terminal) */
+    int echo_sent;     /* print "> " lines for what was sent */
+    int status_lines;  /* "connected", "closed" lines on stderr */
     enum bin_out bin_out;
-    uint64_t wait_ms;   /* --wait */
+    uint64_t wait_ms; /* --wait */
     int has_wait;
-    char *held;         /* a line the full queue did not take */
+    char *held; /* a line the full queue did not take */
     size_t held_len;
-    int in_started;     /* standard input is being read */
-    int in_done;        /* the input ended (or there was none to read) */
-    int sent_all;       /* ... and every frame of it was written */
-    int closing;        /* rt_ws_client_close() or _end() was called */
+    int in_started;      /* standard input is being read */
+    int in_done;         /* the input ended (or there was none to read) */
+    int sent_all;        /* ... and every frame of it was written */
+    int closing;         /* rt_ws_client_close() or _end() was called */
     unsigned close_code; /* the server's close frame, when one came */
     char close_reason[124];
 };
@@ -171,8 +172,7 @@ static int mark(struct conn *k, rt_buf *b, int sent)
 }
 
 /* A frame we sent, shown on a terminal when it was not typed there. */
-static void show_sent(struct conn *k, int binary, const char *data,
-                      size_t len)
+static void show_sent(struct conn *k, int binary, const char *data, size_t len)
 {
     rt_buf b;
     int rc;
@@ -191,8 +191,8 @@ static void show_sent(struct conn *k, int binary, const char *data,
     cli_out_flush(&k->s.out);
 }
 
-static void on_frame(rt_ws_client *c, int binary, const char *data,
-                     size_t len, void *ud)
+static void on_frame(rt_ws_client *c, int binary, const char *data, size_t len,
+                     void *ud)
 {
     struct conn *k = ud;
     rt_buf b;
@@ -245,8 +245,8 @@ static void on_control(rt_ws_client *c, rt_ws_control what, unsigned code,
 
     (void)c;
     if (what == RT_WS_CLOSE_RECEIVED) {
-        size_t n = len < sizeof(k->close_reason) ? len
-                                                 : sizeof(k->close_reason) - 1;
+        size_t n =
+            len < sizeof(k->close_reason) ? len : sizeof(k->close_reason) - 1;
 
         k->close_code = code;
         memcpy(k->close_reason, data != NULL ? data : "", n);
@@ -257,7 +257,7 @@ static void on_control(rt_ws_client *c, rt_ws_control what, unsigned code,
     rt__buf_init(&b);
     if (k->s.out.json) {
         rc |= rt__buf_printf(&b, "{\"event\":\"%s\"",
-                             what == RT_WS_PING_SENT        ? "ping"
+                             what == RT_WS_PING_SENT       ? "ping"
                              : what == RT_WS_PONG_RECEIVED ? "pong"
                                                            : "close");
         if (what == RT_WS_CLOSE_RECEIVED)
@@ -268,7 +268,7 @@ static void on_control(rt_ws_client *c, rt_ws_control what, unsigned code,
         rc |= rt__buf_append(&b, "}\n", 2);
     } else {
         rc |= rt__buf_printf(&b, "rtctl connect: %s",
-                             what == RT_WS_PING_SENT        ? "> ping"
+                             what == RT_WS_PING_SENT       ? "> ping"
                              : what == RT_WS_PONG_RECEIVED ? "< pong"
                                                            : "< close");
         if (what == RT_WS_CLOSE_RECEIVED)
@@ -297,8 +297,7 @@ static void on_control(rt_ws_client *c, rt_ws_control what, unsigned code,
 static void stop(void *ud);
 
 /* Queue a frame; 1 when the queue was full (the caller holds it). */
-static int send_frame(struct conn *k, int binary, const char *data,
-                      size_t len)
+static int send_frame(struct conn *k, int binary, const char *data, size_t len)
 {
     int rc = rt_ws_client_send(k->ws, binary, data, len);
 
@@ -329,8 +328,7 @@ static char *read_file(struct conn *k, const char *path, size_t *len)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            cli_errf(&k->s.out, "cannot read '%s': %s", path,
-                    strerror(errno));
+            cli_errf(&k->s.out, "cannot read '%s': %s", path, strerror(errno));
             break;
         }
         if (n == 0) {
@@ -344,8 +342,10 @@ static char *read_file(struct conn *k, const char *path, size_t *len)
             return b.data;
         }
         if (b.len + (size_t)n > MAX_LINE) {
-            cli_errf(&k->s.out, "'%s' is longer than %d MiB, the largest "
-                               "frame", path, MAX_LINE >> 20);
+            cli_errf(&k->s.out,
+                     "'%s' is longer than %d MiB, the largest "
+                     "frame",
+                     path, MAX_LINE >> 20);
             break;
         }
         if (rt__buf_append(&b, chunk, (size_t)n) != 0) {
@@ -379,9 +379,8 @@ static int slash_command(struct conn *k, char *line, size_t len)
     } else if (strcmp(line, "/ping") == 0) {
         rc = rt_ws_client_ping(k->ws, arg, strlen(arg));
         if (rc != 0)
-            cli_warnf(&k->s.out, "/ping: %s", rc == RT_EINVAL
-                                                 ? "at most 125 bytes"
-                                                 : "not connected");
+            cli_warnf(&k->s.out, "/ping: %s",
+                      rc == RT_EINVAL ? "at most 125 bytes" : "not connected");
     } else if (strcmp(line, "/close") == 0) {
         if (*arg != '\0') {
             errno = 0;
@@ -393,8 +392,8 @@ static int slash_command(struct conn *k, char *line, size_t len)
         rc = rt_ws_client_end(k->ws, (unsigned)code, arg);
         if (rc == RT_EINVAL)
             cli_warnf(&k->s.out, "/close: CODE is 1000, 1001 to 1014 (not "
-                                "1004 to 1006) or 3000 to 4999, and "
-                                "REASON at most 123 bytes");
+                                 "1004 to 1006) or 3000 to 4999, and "
+                                 "REASON at most 123 bytes");
         else if (rc == 0) {
             cli_session_outcome(&k->s, RTCTL_EXIT_OK);
             k->closing = 1;
@@ -411,7 +410,7 @@ static int slash_command(struct conn *k, char *line, size_t len)
         rt__free(data);
     } else {
         cli_warnf(&k->s.out, "unknown command %s; the commands: %s", line,
-                 slash_help);
+                  slash_help);
     }
     return 0;
 }
@@ -486,9 +485,8 @@ static void on_wait(uv_timer_t *t)
 
     if (k->s.goal != 0 && k->s.done < k->s.goal && k->s.status < 0) {
         cli_errf(&k->s.out, "--wait: %llu of %llu frames after %llu ms",
-                (unsigned long long)k->s.done,
-                (unsigned long long)k->s.goal,
-                (unsigned long long)k->wait_ms);
+                 (unsigned long long)k->s.done, (unsigned long long)k->s.goal,
+                 (unsigned long long)k->wait_ms);
         end_session(k, RTCTL_EXIT_TIMEOUT);
         return;
     }
@@ -552,7 +550,7 @@ static void on_open(rt_ws_client *c, const rt_msg *welcome, void *ud)
     if (!k->in_done && !k->in_started && !k->closing) {
         k->in_started = 1;
         if (cli_lines_start(&k->in, rt_loop_uv(k->s.loop), STDIN_FILENO,
-                           MAX_LINE, on_line, on_input_end, k) != 0) {
+                            MAX_LINE, on_line, on_input_end, k) != 0) {
             cli_errf(&k->s.out, "cannot read standard input");
             cli_session_outcome(&k->s, RTCTL_EXIT_RUNTIME);
             stop(k);
@@ -587,20 +585,21 @@ static void on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
 
     if (st == RT_WS_CONNECTING)
         cli_infof(&k->s.out, "connecting to %s", k->s.url);
-    if (ended && (st == RT_WS_CLOSED ||
-                  (st == RT_WS_BACKOFF && k->exit_on_close)) &&
+    if (ended &&
+        (st == RT_WS_CLOSED || (st == RT_WS_BACKOFF && k->exit_on_close)) &&
         k->s.status < 0) {
         if (!k->s.out.quiet)
-            fprintf(stderr, "rtctl connect: the server ended the "
-                            "connection: %s\n",
-                    detail != NULL && detail[0] != '\0'
-                        ? detail
-                        : "no reason given");
+            fprintf(stderr,
+                    "rtctl connect: the server ended the "
+                    "connection: %s\n",
+                    detail != NULL && detail[0] != '\0' ? detail
+                                                        : "no reason given");
         if (k->s.goal != 0 && k->s.done < k->s.goal && !k->s.out.quiet)
             fprintf(stderr, "rtctl connect: %llu of %llu frames\n",
                     (unsigned long long)k->s.done,
                     (unsigned long long)k->s.goal);
-        cli_session_outcome(&k->s, close_status(k, rt_ws_client_close_code(c)));
+        cli_session_outcome(&k->s,
+                            close_status(k, rt_ws_client_close_code(c)));
         /*
          * --exit-on-close wins over --reconnect, which then only retries
          * until the first connection opens: no reconnection, and no
@@ -614,14 +613,14 @@ static void on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
     if (st == RT_WS_CLOSED && err == 0 && k->status_lines &&
         rt_ws_client_connections(c) > 0) {
         if (k->close_code != 0)
-            fprintf(stderr, "rtctl connect: closed: %u%s%s%s\n",
-                    k->close_code, k->close_reason[0] ? " (" : "",
-                    k->close_reason, k->close_reason[0] ? ")" : "");
+            fprintf(stderr, "rtctl connect: closed: %u%s%s%s\n", k->close_code,
+                    k->close_reason[0] ? " (" : "", k->close_reason,
+                    k->close_reason[0] ? ")" : "");
         else
             fprintf(stderr, "rtctl connect: closed\n");
     }
     cli_session_state(&k->s, (int)st, delay_ms, rt_ws_client_attempt(c), err,
-                     detail);
+                      detail);
 }
 
 static void on_closed(rt_ws_client *c, void *ud)
@@ -685,8 +684,7 @@ static int queue_given(struct conn *k, const struct cli_strlist *msgs,
 }
 
 static int run(struct conn *k, const char *target, rt_ws_client_opts *co,
-               const struct cli_strlist *msgs,
-               const struct cli_strlist *files)
+               const struct cli_strlist *msgs, const struct cli_strlist *files)
 {
     rt_ws_client_cbs cbs;
     int rc, given = msgs->n > 0 || files->n > 0;
@@ -715,7 +713,7 @@ static int run(struct conn *k, const char *target, rt_ws_client_opts *co,
     if (given && (rc = queue_given(k, msgs, files)) != 0) {
         if (rc != RT_EINVAL)
             cli_errf(&k->s.out, "cannot queue the messages: %s",
-                    rt_strerror(rc));
+                     rt_strerror(rc));
         cli_session_outcome(&k->s, RTCTL_EXIT_RUNTIME);
         stop(k);
         return cli_session_run(&k->s, stop, k);
@@ -740,7 +738,7 @@ int cmd_connect(int argc, char **argv)
     struct conn k;
     rt_ws_client_opts co;
     struct cli_strlist subprotocols = {NULL, 0}, msgs = {NULL, 0},
-                      files = {NULL, 0};
+                       files = {NULL, 0};
     const char *origin = NULL, *bin_out = NULL, *auth = NULL;
     uint64_t ping_ms = 30000, max_redirs = 10, wait_ms = UINT64_MAX;
     int location = 0, slash = 0;
@@ -814,7 +812,7 @@ int cmd_connect(int argc, char **argv)
     rt_ws_client_opts_init(&co);
     rt__buf_init(&sp);
     cli_session_init(&k.s, &connect_help, "connect to", "reconnecting",
-                    "frames", 0);
+                     "frames", 0);
     co.raw = 1;
     slash = -1;
     if ((n = cli_session_parse(&k.s, opts, argc, argv, &status)) < 0)
@@ -822,14 +820,14 @@ int cmd_connect(int argc, char **argv)
     status = RTCTL_EXIT_USAGE;
     if (n != 1) {
         cli_opts_error(&connect_help, n == 0 ? "nothing to connect to: give "
-                                              "a URL"
-                                            : "too many arguments");
+                                               "a URL"
+                                             : "too many arguments");
         goto end;
     }
-    if (origin != NULL && (*origin == '\0' ||
-                           strpbrk(origin, "\r\n") != NULL)) {
+    if (origin != NULL &&
+        (*origin == '\0' || strpbrk(origin, "\r\n") != NULL)) {
         cli_opts_error(&connect_help, "--origin: '%s' is not an origin",
-                      origin);
+                       origin);
         goto end;
     }
     if (bin_out == NULL || strcmp(bin_out, "hex") == 0) {
@@ -839,8 +837,10 @@ int cmd_connect(int argc, char **argv)
     } else if (strcmp(bin_out, "raw") == 0) {
         k.bin_out = BIN_RAW;
     } else {
-        cli_opts_error(&connect_help, "--binary-out: '%s' is not hex, "
-                                     "base64 or raw", bin_out);
+        cli_opts_error(&connect_help,
+                       "--binary-out: '%s' is not hex, "
+                       "base64 or raw",
+                       bin_out);
         goto end;
     }
     if (max_redirs > 1000) {
@@ -865,8 +865,10 @@ int cmd_connect(int argc, char **argv)
 
         /* An RFC 7230 token: no separators, no spaces. */
         if (*p == '\0' || strpbrk(p, " \t\r\n,;\"()<>@:\\/[]?={}") != NULL) {
-            cli_opts_error(&connect_help, "--subprotocol: '%s' is not a "
-                                         "token", p);
+            cli_opts_error(&connect_help,
+                           "--subprotocol: '%s' is not a "
+                           "token",
+                           p);
             goto end;
         }
         if ((i > 0 && rt__buf_append(&sp, ", ", 2) != 0) ||
@@ -880,28 +882,28 @@ int cmd_connect(int argc, char **argv)
 
         if ((why = rt_ws_client_header_owned(h)) != NULL) {
             cli_opts_error(&connect_help, "--header: '%s': %s%s", h, why,
-                          strncasecmp(h, "sec-websocket-extensions", 24) == 0
-                              ? " (--compress offers permessage-deflate)"
-                              : "");
+                           strncasecmp(h, "sec-websocket-extensions", 24) == 0
+                               ? " (--compress offers permessage-deflate)"
+                               : "");
             goto end;
         }
         if ((strncasecmp(h, "origin:", 7) == 0 && origin != NULL) ||
             (strncasecmp(h, "sec-websocket-protocol:", 23) == 0 &&
              subprotocols.n > 0)) {
-            cli_opts_error(&connect_help, "--header: '%s': give it as an "
-                                         "option or a header, not both",
-                          h);
+            cli_opts_error(&connect_help,
+                           "--header: '%s': give it as an "
+                           "option or a header, not both",
+                           h);
             goto end;
         }
     }
     k.has_wait = wait_ms != UINT64_MAX;
     k.wait_ms = k.has_wait ? wait_ms : 0;
-    k.slash = slash < 0 ? isatty(STDIN_FILENO) && msgs.n == 0 &&
-                              files.n == 0
+    k.slash = slash < 0 ? isatty(STDIN_FILENO) && msgs.n == 0 && files.n == 0
                         : slash;
     k.mark = k.s.out.tty && !k.s.out.json;
-    k.echo_sent = k.mark && (msgs.n > 0 || files.n > 0 ||
-                             !isatty(STDIN_FILENO));
+    k.echo_sent =
+        k.mark && (msgs.n > 0 || files.n > 0 || !isatty(STDIN_FILENO));
     k.status_lines = !k.s.out.quiet && !k.s.out.json && isatty(STDERR_FILENO);
     co.subprotocols = sp.len > 0 ? sp.data : NULL;
     co.origin = origin;

@@ -64,7 +64,8 @@ static const char *const load_usage[] = {
 };
 
 static const struct cli_cmd_help load_help = {
-    "load", load_usage,
+    "load",
+    load_usage,
     "Load-test an rtctl-protocol server (rtctl serve, or one behind a "
     "proxy) at URL, ws:// or http:// (TLS is not supported yet). "
     "Subscribers join rooms over WebSocket, SSE or long polling; publishers "
@@ -94,15 +95,15 @@ struct slot {
     uint64_t down_us;  /* when it last dropped; 0 none */
     uint32_t idx;
     uint32_t room;
-    uint32_t pub;      /* ROLE_PUB: index in L->pubs */
+    uint32_t pub; /* ROLE_PUB: index in L->pubs */
     uint8_t tr, role, st, ever_open, settled, stop;
     uint8_t gave_up; /* a resume failed: holes before the next are lost */
 };
 
 struct pub {
     uint32_t slot;
-    uint64_t seq;      /* messages scheduled so far */
-    uint64_t next_us;  /* due time of the next one */
+    uint64_t seq;     /* messages scheduled so far */
+    uint64_t next_us; /* due time of the next one */
     double interval_us;
     uint64_t unacked;
 };
@@ -329,8 +330,7 @@ static void delivered(struct load *L, struct slot *s, uint64_t seq,
     }
     if (!cli_track_seen(&s->tk, seq, &t->c))
         return; /* a duplicate has no latency of its own */
-    if (due_us >= L->warm_us && due_us < L->run_end_us &&
-        L->phase >= P_RUN) {
+    if (due_us >= L->warm_us && due_us < L->run_end_us && L->phase >= P_RUN) {
         t->measured++;
         rt_hist_record(t->lat, now > due_us ? now - due_us : 0);
     }
@@ -417,12 +417,10 @@ static void server_text(struct load *L, struct slot *s, const char *p,
     switch (m->type) {
     case RT_MSG_SYSTEM:
         if (m->u.system.event == RT_MSG_SYSTEM_WELCOME) {
-            position(L, s, m->u.system.welcome.epoch,
-                     m->u.system.welcome.seq);
+            position(L, s, m->u.system.welcome.epoch, m->u.system.welcome.seq);
             opened(L, s);
         } else if (m->u.system.event == RT_MSG_SYSTEM_RESUMED &&
-                   !m->u.system.resumed.recovered &&
-                   s->role == ROLE_SUB) {
+                   !m->u.system.resumed.recovered && s->role == ROLE_SUB) {
             L->rep.tr[s->tr].not_recovered++;
             s->gave_up = 1;
         }
@@ -480,8 +478,8 @@ static void on_sse(rt_lean_conn *c, const rt_sse_event *ev, void *ud)
         server_text(G, s, ev->data, ev->data_len);
 }
 
-static void poll_target(struct load *L, struct slot *s, char *buf,
-                        size_t len, int wait)
+static void poll_target(struct load *L, struct slot *s, char *buf, size_t len,
+                        int wait)
 {
     struct room *r = &L->rooms[s->room];
     int n = snprintf(buf, len, "%s/poll/%s?user=", L->prefix, r->name);
@@ -504,8 +502,8 @@ static void on_poll(rt_lean_conn *c, const char *body, size_t len, void *ud)
     cJSON *root = cJSON_ParseWithLength(body, len), *msgs, *m, *nx, *ep, *rc;
     char target[700];
 
-    if (root == NULL || !cJSON_IsArray(msgs = cJSON_GetObjectItem(root,
-                                                                  "messages")) ||
+    if (root == NULL ||
+        !cJSON_IsArray(msgs = cJSON_GetObjectItem(root, "messages")) ||
         !cJSON_IsNumber(nx = cJSON_GetObjectItem(root, "next"))) {
         cJSON_Delete(root);
         L->rep.err_protocol++;
@@ -567,19 +565,19 @@ static int resource_failure(struct load *L, int sys)
         L->rep.fd_exhausted++;
         if (!L->fd_warned++)
             cli_errf(L->out,
-                    "out of file descriptors after %u connections (limit "
-                    "%llu): raise it with 'ulimit -n' or use fewer "
-                    "connections",
-                    L->active, (unsigned long long)L->nofile.rlim_cur);
+                     "out of file descriptors after %u connections (limit "
+                     "%llu): raise it with 'ulimit -n' or use fewer "
+                     "connections",
+                     L->active, (unsigned long long)L->nofile.rlim_cur);
         return 1;
     }
     if (sys == UV_EADDRNOTAVAIL || sys == UV_EADDRINUSE) {
         L->rep.ports_exhausted++;
         if (!L->port_warned++)
             cli_errf(L->out,
-                    "out of local ports after %u connections: widen "
-                    "net.ipv4.ip_local_port_range or use fewer connections",
-                    L->active);
+                     "out of local ports after %u connections: widen "
+                     "net.ipv4.ip_local_port_range or use fewer connections",
+                     L->active);
         return 1;
     }
     return 0;
@@ -609,8 +607,7 @@ static void on_close(rt_lean_conn *c, const rt_lean_end *end, void *ud)
         s->st = S_DONE;
         return;
     }
-    if (was_open && s->tr == TR_POLL && s->role == ROLE_SUB &&
-        end->err == 0) {
+    if (was_open && s->tr == TR_POLL && s->role == ROLE_SUB && end->err == 0) {
         /* the server ended a keep-alive connection between polls */
         s->st = S_WAIT;
         s->due_us = now_us(L);
@@ -631,8 +628,7 @@ static void on_close(rt_lean_conn *c, const rt_lean_end *end, void *ud)
             t->connect_failed++;
         /* a refusal the protocol says not to retry */
         stop = end->status == 400 || end->status == 401 ||
-               end->status == 403 || end->status == 404 ||
-               end->status == 405;
+               end->status == 403 || end->status == 404 || end->status == 405;
     } else {
         L->rep.err_drop++;
         if (t != NULL)
@@ -643,11 +639,9 @@ static void on_close(rt_lean_conn *c, const rt_lean_end *end, void *ud)
             L->rep.err_protocol++;
     }
     if (L->out->verbose > 0 || (stop && !s->ever_open && L->settled == 0))
-        cli_warnf(L->out, "%s %u: %s%s", s->role == ROLE_PUB
-                                            ? "publisher"
-                                            : cli_load_tr_names[s->tr],
-                 s->idx, end->detail,
-                 stop ? " (not retried)" : "");
+        cli_warnf(L->out, "%s %u: %s%s",
+                  s->role == ROLE_PUB ? "publisher" : cli_load_tr_names[s->tr],
+                  s->idx, end->detail, stop ? " (not retried)" : "");
     settle(L, s);
     if (stop || rt_backoff_next(&s->bo, rnd(L), &delay_ms) != 0) {
         s->st = S_DONE;
@@ -673,8 +667,8 @@ static void start_slot(struct load *L, struct slot *s)
     else
         snprintf(user, sizeof(user), "load-%u", s->idx);
     if (s->role == ROLE_PUB || s->tr == TR_WS) {
-        int n = snprintf(target, sizeof(target), "%s/ws/%s?user=%s",
-                         L->prefix, r->name, user);
+        int n = snprintf(target, sizeof(target), "%s/ws/%s?user=%s", L->prefix,
+                         r->name, user);
 
         if (s->role == ROLE_SUB && s->tk.next != 0 && r->epoch[0] != '\0')
             snprintf(target + n, sizeof(target) - (size_t)n,
@@ -696,8 +690,8 @@ static void start_slot(struct load *L, struct slot *s)
     s->st = S_CONN;
     s->start_us = now_us(L);
     rc = rt_lean_conn_start(L->eng, conn_of(s), kind,
-                            (const struct sockaddr *)&L->addr, L->host,
-                            target, ex, s);
+                            (const struct sockaddr *)&L->addr, L->host, target,
+                            ex, s);
     if (rc == 0) {
         L->active++;
         return;
@@ -762,8 +756,8 @@ static void on_pub_tick(uv_timer_t *tm)
                n++ < PUB_BURST_MAX) {
             publish_one(L, pb, pb->next_us);
             pb->seq++;
-            pb->next_us = L->run0_us + (uint64_t)((double)pb->seq *
-                                                   pb->interval_us) +
+            pb->next_us = L->run0_us +
+                          (uint64_t)((double)pb->seq * pb->interval_us) +
                           (uint64_t)(pb->interval_us * i / L->npubs);
         }
     }
@@ -779,9 +773,10 @@ static void begin_close(struct load *L)
     if (L->phase >= P_CLOSE)
         return;
     if (L->phase == P_RUN || L->phase == P_DRAIN)
-        L->rep.run_s = (double)((now_us(L) < L->run_end_us ? now_us(L)
-                                                           : L->run_end_us) -
-                                L->run0_us) / 1e6;
+        L->rep.run_s =
+            (double)((now_us(L) < L->run_end_us ? now_us(L) : L->run_end_us) -
+                     L->run0_us) /
+            1e6;
     L->phase = P_CLOSE;
     L->close_end_us = now_us(L) + 2000000;
     uv_timer_stop(&L->pub_timer);
@@ -906,15 +901,12 @@ static void progress(struct load *L, int final)
     fprintf(stderr,
             "%s[%6.1fs] %-5s subs %u/%u | sent %llu (%.0f/s) | recv %llu "
             "(%.0f/s) | p50 %s p99 %s | errors %llu | cpu %.0f%%%s",
-            L->tty ? "\r\033[K" : "", (double)now / 1e6,
-            names[L->phase], open, L->rep.subscribers,
-            (unsigned long long)sent,
-            (double)(sent - L->prog_last_sent) / dt,
-            (unsigned long long)deliv,
+            L->tty ? "\r\033[K" : "", (double)now / 1e6, names[L->phase], open,
+            L->rep.subscribers, (unsigned long long)sent,
+            (double)(sent - L->prog_last_sent) / dt, (unsigned long long)deliv,
             (double)(deliv - L->prog_last_deliv) / dt, a, b,
             (unsigned long long)L->rep.errors,
-            (cpu - L->prog_last_cpu) * 100 / dt,
-            L->tty && !final ? "" : "\n");
+            (cpu - L->prog_last_cpu) * 100 / dt, L->tty && !final ? "" : "\n");
     fflush(stderr);
     L->prog_last_sent = sent;
     L->prog_last_deliv = deliv;
@@ -978,10 +970,10 @@ static void raise_nofile(struct load *L, size_t need)
     }
     if (L->nofile.rlim_cur != RLIM_INFINITY && need > L->nofile.rlim_cur)
         cli_warnf(L->out,
-                 "%zu connections need about %zu file descriptors, but the "
-                 "limit is %llu (hard limit %llu): some will not open",
-                 need - 16, need, (unsigned long long)L->nofile.rlim_cur,
-                 (unsigned long long)L->nofile.rlim_max);
+                  "%zu connections need about %zu file descriptors, but the "
+                  "limit is %llu (hard limit %llu): some will not open",
+                  need - 16, need, (unsigned long long)L->nofile.rlim_cur,
+                  (unsigned long long)L->nofile.rlim_max);
 }
 
 static void collect(struct load *L)
@@ -1048,8 +1040,7 @@ int cmd_load(int argc, char **argv)
     int n, k, status = RTCTL_EXIT_OK;
     struct cli_opt opts[] = {
         OPT_GROUP("Load shape"),
-        OPT_UINT('c', "connections", &conns, "N",
-                 "subscribers (default 10)"),
+        OPT_UINT('c', "connections", &conns, "N", "subscribers (default 10)"),
         OPT_STR('r', "rate", &rate_s, "RATE",
                 "messages per second in all, 100 or 100/s or 600/m "
                 "(default 10/s; 0: no messages, idle connections)"),
@@ -1100,8 +1091,8 @@ int cmd_load(int argc, char **argv)
     if (cli_out_init(&out, &load_help, &g, 0) != 0)
         return RTCTL_EXIT_USAGE;
     if (n != 1) {
-        cli_opts_error(&load_help, n == 0 ? "no URL given"
-                                         : "only one URL, please");
+        cli_opts_error(&load_help,
+                       n == 0 ? "no URL given" : "only one URL, please");
         return RTCTL_EXIT_USAGE;
     }
     memset(&L, 0, sizeof(L));
@@ -1111,45 +1102,53 @@ int cmd_load(int argc, char **argv)
         return RTCTL_EXIT_USAGE;
     }
     if (rt_url_is_tls(u)) {
-        cli_opts_error(&load_help, "'%s': TLS (wss://, https://) is not "
-                                  "supported by rtctl load yet",
-                      argv[1]);
+        cli_opts_error(&load_help,
+                       "'%s': TLS (wss://, https://) is not "
+                       "supported by rtctl load yet",
+                       argv[1]);
         rt_url_free(u);
         return RTCTL_EXIT_USAGE;
     }
     if (conns == 0 || conns > MAX_CONNS || rooms == 0 || rooms > MAX_ROOMS ||
         publishers > MAX_CONNS || size > (1u << 20) || size < 40) {
         cli_opts_error(&load_help,
-                      "--connections 1..%u, --rooms 1..%u, --size "
-                      "40..1m, please", MAX_CONNS, MAX_ROOMS);
+                       "--connections 1..%u, --rooms 1..%u, --size "
+                       "40..1m, please",
+                       MAX_CONNS, MAX_ROOMS);
         rt_url_free(u);
         return RTCTL_EXIT_USAGE;
     }
     if (parse_transports(transport, share) != 0) {
-        cli_opts_error(&load_help, "--transport: '%s' is not ws, sse, poll "
-                                  "or a mix like ws:70,sse:30", transport);
+        cli_opts_error(&load_help,
+                       "--transport: '%s' is not ws, sse, poll "
+                       "or a mix like ws:70,sse:30",
+                       transport);
         rt_url_free(u);
         return RTCTL_EXIT_USAGE;
     }
     if (rate_pp != NULL) {
         if (parse_rate(rate_pp, &rate) != 0) {
-            cli_opts_error(&load_help, "--rate-per-publisher: '%s' is not a "
-                                      "rate like 100/s", rate_pp);
+            cli_opts_error(&load_help,
+                           "--rate-per-publisher: '%s' is not a "
+                           "rate like 100/s",
+                           rate_pp);
             rt_url_free(u);
             return RTCTL_EXIT_USAGE;
         }
         rate *= (double)publishers;
     } else if (parse_rate(rate_s, &rate) != 0) {
         cli_opts_error(&load_help, "--rate: '%s' is not a rate like 100/s",
-                      rate_s);
+                       rate_s);
         rt_url_free(u);
         return RTCTL_EXIT_USAGE;
     }
     if (connect_rate_s != NULL &&
         (parse_rate(connect_rate_s, &L.connect_rate) != 0 ||
          L.connect_rate <= 0)) {
-        cli_opts_error(&load_help, "--connect-rate: '%s' is not a rate like "
-                                  "500/s", connect_rate_s);
+        cli_opts_error(&load_help,
+                       "--connect-rate: '%s' is not a rate like "
+                       "500/s",
+                       connect_rate_s);
         rt_url_free(u);
         return RTCTL_EXIT_USAGE;
     }
@@ -1160,16 +1159,16 @@ int cmd_load(int argc, char **argv)
     }
     if (warmup >= duration && rate > 0) {
         cli_opts_error(&load_help, "--warmup must be shorter than "
-                                  "--duration");
+                                   "--duration");
         rt_url_free(u);
         return RTCTL_EXIT_USAGE;
     }
     if (strlen(room_prefix) > 50 ||
         !rt_room_valid(room_prefix, strlen(room_prefix)) ||
-        (user != NULL && (strlen(user) > 40 ||
-                          !rt_room_valid(user, strlen(user))))) {
+        (user != NULL &&
+         (strlen(user) > 40 || !rt_room_valid(user, strlen(user))))) {
         cli_opts_error(&load_help, "--room-prefix and --user: up to 50 and "
-                                  "40 of A-Z a-z 0-9 . _ -");
+                                   "40 of A-Z a-z 0-9 . _ -");
         rt_url_free(u);
         return RTCTL_EXIT_USAGE;
     }
@@ -1240,8 +1239,8 @@ int cmd_load(int argc, char **argv)
     L.content = malloc(size + 80);
     L.loop = uv_default_loop();
     if (L.rooms == NULL || L.pubs == NULL || L.content == NULL ||
-        rt_lean_new(&L.eng, L.loop, 0, (size_t)size * 2 + 65536, &cbs,
-                    NULL) != 0 ||
+        rt_lean_new(&L.eng, L.loop, 0, (size_t)size * 2 + 65536, &cbs, NULL) !=
+            0 ||
         rt_hist_new_default(&L.rep.connect) != 0) {
         cli_errf(&out, "out of memory for %zu connections", L.nslots);
         return RTCTL_EXIT_RUNTIME;
@@ -1278,9 +1277,8 @@ int cmd_load(int argc, char **argv)
                 s->pub = (uint32_t)i;
                 s->room = (uint32_t)(i % rooms);
                 L.pubs[i].slot = (uint32_t)i;
-                L.pubs[i].interval_us = rate > 0
-                                            ? 1e6 * (double)publishers / rate
-                                            : 0;
+                L.pubs[i].interval_us =
+                    rate > 0 ? 1e6 * (double)publishers / rate : 0;
                 continue;
             }
             s->role = ROLE_SUB;
@@ -1291,8 +1289,8 @@ int cmd_load(int argc, char **argv)
                 double bd = -1e18;
 
                 for (k = 0; k < TR_N; k++) {
-                    double d = share[k] * (double)(i - publishers + 1) -
-                               acc[k];
+                    double d =
+                        share[k] * (double)(i - publishers + 1) - acc[k];
 
                     if (share[k] > 0 && d > bd) {
                         bd = d;

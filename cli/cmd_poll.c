@@ -29,7 +29,8 @@ static const char *const poll_usage[] = {
 };
 
 static const struct cli_cmd_help poll_help = {
-    "poll", poll_usage,
+    "poll",
+    poll_usage,
     "Follow a room by long polling (GET /poll/ROOM?since=N&epoch=E) and "
     "print each message once, in seq order. TARGET is a room ('general'), "
     "a path ('poll/general') or a URL, relative to --url. Polls resume "
@@ -73,7 +74,7 @@ static void on_resumed(rt_poll_client *c, int recovered, void *ud)
     if (p->s.out.json)
         fprintf(stderr, "{\"event\":\"resumed\",\"recovered\":false}\n");
     cli_warnf(&p->s.out, "resumed with recovered:false: the server no longer "
-                        "held every message since the last poll");
+                         "held every message since the last poll");
 }
 
 static void on_state(rt_poll_client *c, rt_poll_state st, uint64_t delay,
@@ -86,7 +87,7 @@ static void on_state(rt_poll_client *c, rt_poll_state st, uint64_t delay,
     else if (st == RT_POLL_OPEN)
         cli_infof(&p->s.out, "the server answered");
     cli_session_state(&p->s, (int)st, delay, rt_poll_client_attempt(c), err,
-                     detail);
+                      detail);
 }
 
 static void on_closed(rt_poll_client *c, void *ud)
@@ -176,32 +177,35 @@ int cmd_poll(int argc, char **argv)
     };
 
     memset(&p, 0, sizeof(p));
-    cli_session_init(&p.s, &poll_help, "poll", "polling again", "messages",
-                    1);
+    cli_session_init(&p.s, &poll_help, "poll", "polling again", "messages", 1);
     rt_poll_client_opts_init(&co);
     if ((n = cli_session_parse(&p.s, opts, argc, argv, &status)) < 0)
         goto end;
     status = RTCTL_EXIT_USAGE;
     if (n != 1) {
         cli_opts_error(&poll_help, n == 0 ? "nothing to poll: give a TARGET "
-                                           "(a room, a path or a URL)"
-                                         : "too many arguments");
+                                            "(a room, a path or a URL)"
+                                          : "too many arguments");
         goto end;
     }
     if (wait_ms > 60000 || wait_ms % 1000 != 0) {
         cli_opts_error(&poll_help,
-                      "--wait: whole seconds from 0s to 60s, not %llu ms",
-                      (unsigned long long)wait_ms);
+                       "--wait: whole seconds from 0s to 60s, not %llu ms",
+                       (unsigned long long)wait_ms);
         goto end;
     }
     if (since != NULL && parse_seq(since, &co.since) != 0) {
-        cli_opts_error(&poll_help, "--since: '%s' is not a seq (a whole "
-                                  "number)", since);
+        cli_opts_error(&poll_help,
+                       "--since: '%s' is not a seq (a whole "
+                       "number)",
+                       since);
         goto end;
     }
     if (epoch != NULL && !epoch_ok(epoch)) {
-        cli_opts_error(&poll_help, "--epoch: '%s' is not 1 to 32 letters "
-                                  "and digits", epoch);
+        cli_opts_error(&poll_help,
+                       "--epoch: '%s' is not 1 to 32 letters "
+                       "and digits",
+                       epoch);
         goto end;
     }
     if (epoch != NULL && since == NULL) {

@@ -48,7 +48,8 @@ static const char *const proxy_usage[] = {
 };
 
 static const struct cli_cmd_help proxy_help = {
-    "proxy", proxy_usage,
+    "proxy",
+    proxy_usage,
     "Forward TCP connections from --listen to --to, injecting the faults "
     "asked for: cut connections, add latency, limit bandwidth, stall "
     "connections without closing them, refuse connections for a while. "
@@ -95,7 +96,7 @@ struct conn {
     uv_connect_t connect_req;
     uv_timer_t drop_timer, stall_timer;
     struct dir up, down;
-    uint64_t started; /* uv_now() at connect */
+    uint64_t started;    /* uv_now() at connect */
     uint64_t drop_after; /* the random time --drop-every chose */
     int connected;
     int stalled;
@@ -206,7 +207,7 @@ static void conn_close(struct conn *c)
         return;
     c->closing = 1;
     cli_infof(&c->p->out, "connection %" PRIu64 " from %s: closed", c->id,
-             c->peer);
+              c->peer);
     free_queue(&c->up);
     free_queue(&c->down);
     uv_close((uv_handle_t *)&c->client, on_dir_handle_closed);
@@ -252,9 +253,9 @@ static void on_write(uv_write_t *req, int status)
         return;
     if (status < 0) {
         cli_infof(&c->p->out,
-                 "connection %" PRIu64 ": cannot write to the %s: %s", c->id,
-                 d->name[0] == 'c' ? "upstream" : "client",
-                 uv_strerror(status));
+                  "connection %" PRIu64 ": cannot write to the %s: %s", c->id,
+                  d->name[0] == 'c' ? "upstream" : "client",
+                  uv_strerror(status));
         conn_close(c);
         return;
     }
@@ -365,11 +366,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         d->reading = 0;
         if (nread != UV_EOF) {
             cli_infof(&p->out, "connection %" PRIu64 ": %s: %s", c->id,
-                     d->name, uv_strerror((int)nread));
+                      d->name, uv_strerror((int)nread));
             conn_close(c);
         } else if (c->stalled && p->stall_for_ms == 0) {
-            plog(p, "connection %" PRIu64 " from %s: the %s closed while "
-                    "stalled; closing",
+            plog(p,
+                 "connection %" PRIu64 " from %s: the %s closed while "
+                 "stalled; closing",
                  c->id, c->peer, d->name);
             conn_close(c);
         } else {
@@ -424,8 +426,9 @@ static void on_drop(uv_timer_t *t)
     struct conn *c = t->data;
 
     /* The chosen time, not the measured one: repeatable with --seed. */
-    plog(c->p, "connection %" PRIu64 " from %s: dropped after %" PRIu64
-               " ms (--drop-every)",
+    plog(c->p,
+         "connection %" PRIu64 " from %s: dropped after %" PRIu64
+         " ms (--drop-every)",
          c->id, c->peer, c->drop_after);
     conn_close(c);
 }
@@ -440,29 +443,30 @@ static void on_stall(uv_timer_t *t)
         uv_timer_stop(&c->up.timer);
         uv_timer_stop(&c->down.timer);
         if (p->stall_for_ms > 0) {
-            plog(p, "connection %" PRIu64 " from %s: stalled after %" PRIu64
-                    " ms, for %" PRIu64 " ms (--stall-every)",
+            plog(p,
+                 "connection %" PRIu64 " from %s: stalled after %" PRIu64
+                 " ms, for %" PRIu64 " ms (--stall-every)",
                  c->id, c->peer, uv_now(&p->loop) - c->started,
                  p->stall_for_ms);
             uv_timer_start(&c->stall_timer, on_stall, p->stall_for_ms, 0);
         } else {
-            plog(p, "connection %" PRIu64 " from %s: stalled after %" PRIu64
-                    " ms, until a peer closes (--stall-every)",
+            plog(p,
+                 "connection %" PRIu64 " from %s: stalled after %" PRIu64
+                 " ms, until a peer closes (--stall-every)",
                  c->id, c->peer, uv_now(&p->loop) - c->started);
         }
         return;
     }
     c->stalled = 0;
-    plog(p, "connection %" PRIu64 " from %s: resumed after a stall",
-         c->id, c->peer);
+    plog(p, "connection %" PRIu64 " from %s: resumed after a stall", c->id,
+         c->peer);
     /* The bucket did not fill while nothing could be sent. */
     c->up.refill = c->down.refill = uv_now(&p->loop);
     pump(&c->up);
     if (!c->closing)
         pump(&c->down);
     if (!c->closing)
-        uv_timer_start(&c->stall_timer, on_stall,
-                       rnd_upto(p, p->stall_ms), 0);
+        uv_timer_start(&c->stall_timer, on_stall, rnd_upto(p, p->stall_ms), 0);
 }
 
 /* --- connecting */
@@ -475,8 +479,9 @@ static void on_connect(uv_connect_t *req, int status)
     if (c->closing)
         return;
     if (status < 0) {
-        plog(p, "connection %" PRIu64 " from %s: cannot connect to %s: %s; "
-                "closing it",
+        plog(p,
+             "connection %" PRIu64 " from %s: cannot connect to %s: %s; "
+             "closing it",
              c->id, c->peer, p->to_str, uv_strerror(status));
         conn_close(c);
         return;
@@ -490,8 +495,7 @@ static void on_connect(uv_connect_t *req, int status)
         uv_timer_start(&c->drop_timer, on_drop, c->drop_after, 0);
     }
     if (p->stall_ms > 0)
-        uv_timer_start(&c->stall_timer, on_stall, rnd_upto(p, p->stall_ms),
-                       0);
+        uv_timer_start(&c->stall_timer, on_stall, rnd_upto(p, p->stall_ms), 0);
     start_reading(&c->up);
     if (!c->closing)
         start_reading(&c->down);
@@ -564,12 +568,14 @@ static void on_connection(uv_stream_t *server, int status)
         uv_tcp_init(&p->loop, t);
         if (uv_accept(server, (uv_stream_t *)t) == 0) {
             if (p->nconns >= p->max_conns)
-                plog(p, "connection %" PRIu64 " refused: --max-connections "
-                        "(%" PRIu64 ") are open",
+                plog(p,
+                     "connection %" PRIu64 " refused: --max-connections "
+                     "(%" PRIu64 ") are open",
                      id, p->max_conns);
             else
-                plog(p, "connection %" PRIu64 " refused (--refuse-for, "
-                        "%" PRIu64 " ms left)",
+                plog(p,
+                     "connection %" PRIu64 " refused (--refuse-for, "
+                     "%" PRIu64 " ms left)",
                      id, p->refuse_ms - (now - p->start));
         }
         /* Accepted and closed at once: the client sees no response. */
@@ -597,8 +603,8 @@ static void on_connection(uv_stream_t *server, int status)
     p->conns = c;
     p->nconns++;
     rc = uv_accept(server, (uv_stream_t *)&c->client);
-    if (rc == 0 && uv_tcp_getpeername(&c->client, (struct sockaddr *)&ss,
-                                      &len) == 0)
+    if (rc == 0 &&
+        uv_tcp_getpeername(&c->client, (struct sockaddr *)&ss, &len) == 0)
         addr_str((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
     else
         snprintf(c->peer, sizeof(c->peer), "?");
@@ -610,8 +616,7 @@ static void on_connection(uv_stream_t *server, int status)
                             (const struct sockaddr *)&p->to, on_connect);
     }
     if (rc < 0) {
-        plog(p, "connection %" PRIu64 ": %s; closing it", id,
-             uv_strerror(rc));
+        plog(p, "connection %" PRIu64 ": %s; closing it", id, uv_strerror(rc));
         conn_close(c);
         return;
     }
@@ -629,8 +634,7 @@ static void on_signal(uv_signal_t *h, int signum)
     if (p->stopping)
         return;
     p->stopping = 1;
-    cli_infof(&p->out, "stopping: closing %" PRIu64 " connections",
-             p->nconns);
+    cli_infof(&p->out, "stopping: closing %" PRIu64 " connections", p->nconns);
     uv_close((uv_handle_t *)&p->listener, NULL);
     for (c = p->conns; c != NULL; c = c->next)
         conn_close(c);
@@ -741,7 +745,7 @@ static int check_duration(const char *name, uint64_t *v)
     }
     if (*v == 0 || *v > 86400000) {
         cli_opts_error(&proxy_help, "--%s: must be more than 0 and at most 1d",
-                      name);
+                       name);
         return -1;
     }
     return 0;
@@ -823,7 +827,7 @@ int cmd_proxy(int argc, char **argv)
     }
     if (listen_s == NULL || to == NULL) {
         cli_opts_error(&proxy_help, "%s is required",
-                      listen_s == NULL ? "--listen" : "--to");
+                       listen_s == NULL ? "--listen" : "--to");
         goto usage;
     }
     if (check_duration("drop-every", &drop_ms) != 0 ||
@@ -839,22 +843,22 @@ int cmd_proxy(int argc, char **argv)
         (parse_latency(latency, &p->latency_ms, &p->jitter_ms) != 0 ||
          p->latency_ms > 600000 || p->jitter_ms > 600000)) {
         cli_opts_error(&proxy_help,
-                      "--latency: '%s' is not MS or MS+-JITTER (e.g. 200ms, "
-                      "100ms+-20ms; at most 10m)",
-                      latency);
+                       "--latency: '%s' is not MS or MS+-JITTER (e.g. 200ms, "
+                       "100ms+-20ms; at most 10m)",
+                       latency);
         goto usage;
     }
     if (bw != NULL && (parse_rate(bw, &p->bandwidth) != 0 ||
                        p->bandwidth == 0 || p->bandwidth > (1ULL << 40))) {
         cli_opts_error(&proxy_help,
-                      "--bandwidth: '%s' is not a rate in bytes per second "
-                      "(e.g. 64k or 64k/s)",
-                      bw);
+                       "--bandwidth: '%s' is not a rate in bytes per second "
+                       "(e.g. 64k or 64k/s)",
+                       bw);
         goto usage;
     }
     if (max_conns == 0 || max_conns > 1000000) {
         cli_opts_error(&proxy_help,
-                      "--max-connections: must be between 1 and 1000000");
+                       "--max-connections: must be between 1 and 1000000");
         goto usage;
     }
     if (seed != NULL && cli_parse_uint(seed, &seed_v) != 0) {
@@ -875,11 +879,11 @@ int cmd_proxy(int argc, char **argv)
         uv_loop_close(&p->loop);
         if (rc == -1) {
             cli_opts_error(&proxy_help, "--%s: '%s' is not HOST:PORT", bad,
-                          bad_val);
+                           bad_val);
             goto usage;
         }
         cli_errf(&p->out, "--%s: cannot resolve '%s': %s", bad, bad_val,
-                uv_strerror(rc));
+                 uv_strerror(rc));
         free(p);
         return RTCTL_EXIT_RUNTIME;
     }
@@ -919,7 +923,7 @@ int cmd_proxy(int argc, char **argv)
         rc = uv_tcp_getsockname(&p->listener, (struct sockaddr *)&lss, &len);
     if (rc != 0) {
         cli_errf(&p->out, "cannot listen on %s: %s", listen_s,
-                uv_strerror(rc));
+                 uv_strerror(rc));
         status = RTCTL_EXIT_RUNTIME;
         uv_close((uv_handle_t *)&p->listener, NULL);
         goto out;
@@ -927,10 +931,9 @@ int cmd_proxy(int argc, char **argv)
     addr_str((struct sockaddr *)&lss, where, sizeof(where));
     printf("listening on %s\n", where);
     fflush(stdout);
-    if (port_file != NULL &&
-        write_port_file(port_file, port_of(&lss)) != 0) {
+    if (port_file != NULL && write_port_file(port_file, port_of(&lss)) != 0) {
         cli_errf(&p->out, "cannot write --port-file '%s': %s", port_file,
-                strerror(errno));
+                 strerror(errno));
         status = RTCTL_EXIT_RUNTIME;
         uv_close((uv_handle_t *)&p->listener, NULL);
         goto out;

@@ -55,7 +55,8 @@ static const char *const send_usage[] = {
 };
 
 static const struct cli_cmd_help send_help = {
-    "send", send_usage,
+    "send",
+    send_usage,
     "Send each MESSAGE (or each line of standard input, when no MESSAGE is "
     "given; empty lines are skipped) to ROOM as a text message, and exit 0 "
     "once the server has acknowledged every one. ROOM is a room, a path or "
@@ -94,9 +95,9 @@ struct send {
     int in_done;       /* stdin ended (or no stdin) */
     uint64_t inflight; /* handed to the transport, no answer yet */
     uint64_t refused;
-    uint64_t lost;     /* unacked when the client stopped */
-    int finishing;     /* stopping: no more sends */
-    int closed;        /* everything closed; cli_session_closed() called */
+    uint64_t lost; /* unacked when the client stopped */
+    int finishing; /* stopping: no more sends */
+    int closed;    /* everything closed; cli_session_closed() called */
     rt_ws_client *ws;
     struct http h;
 };
@@ -160,8 +161,8 @@ static void print_refused(struct send *sd, const char *id, const char *code,
         cli_infof(&sd->s.out, "message '%s' was not acknowledged", id);
     else if (say)
         cli_errf(&sd->s.out, "message '%s' refused: %s%s%s", id, code,
-                message != NULL && *message != '\0' ? ": " : "",
-                message != NULL ? message : "");
+                 message != NULL && *message != '\0' ? ": " : "",
+                 message != NULL ? message : "");
 }
 
 /* --- the queue of messages read but not yet handed over */
@@ -212,14 +213,13 @@ static uint32_t rand32(void)
 /* Every message read was answered: the outcome is known. */
 static void check_done(struct send *sd)
 {
-    if (sd->finishing || !sd->in_done || sd->head != NULL ||
-        sd->inflight > 0)
+    if (sd->finishing || !sd->in_done || sd->head != NULL || sd->inflight > 0)
         return;
     /* Messages lost to a stop of the client: its state says why. */
     if (sd->lost > 0)
         return;
     cli_session_outcome(&sd->s,
-                       sd->refused > 0 ? RTCTL_EXIT_RUNTIME : RTCTL_EXIT_OK);
+                        sd->refused > 0 ? RTCTL_EXIT_RUNTIME : RTCTL_EXIT_OK);
     finish(sd);
 }
 
@@ -243,8 +243,8 @@ static void feed(struct send *sd)
                 break;
             if (rc != 0) {
                 /* Not UTF-8, most likely: the server would refuse it. */
-                print_refused(sd, sd->head->id, "bad_message",
-                              rt_strerror(rc), 1);
+                print_refused(sd, sd->head->id, "bad_message", rt_strerror(rc),
+                              1);
                 sd->refused++;
             } else {
                 sd->inflight++;
@@ -343,8 +343,8 @@ static void finish(void *ud)
 
 /* --- WebSocket */
 
-static void ws_on_message(rt_ws_client *c, const rt_msg *msg,
-                          const char *json, size_t len, void *ud)
+static void ws_on_message(rt_ws_client *c, const rt_msg *msg, const char *json,
+                          size_t len, void *ud)
 {
     struct send *sd = ud;
 
@@ -354,9 +354,9 @@ static void ws_on_message(rt_ws_client *c, const rt_msg *msg,
     /* Broadcasts of the room are not ours to print; errors are. */
     if (msg != NULL && msg->type == RT_MSG_ERROR)
         cli_warnf(&sd->s.out, "the server says %s%s%s",
-                 rt_msg_code_name(msg->u.error.code),
-                 msg->u.error.message != NULL ? ": " : "",
-                 msg->u.error.message != NULL ? msg->u.error.message : "");
+                  rt_msg_code_name(msg->u.error.code),
+                  msg->u.error.message != NULL ? ": " : "",
+                  msg->u.error.message != NULL ? msg->u.error.message : "");
 }
 
 static void ws_on_open(rt_ws_client *c, const rt_msg *welcome, void *ud)
@@ -400,7 +400,7 @@ static void ws_on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
     if (st == RT_WS_CLOSED && err == 0 && sd->lost > 0)
         cli_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
     cli_session_state(&sd->s, (int)st, delay_ms, rt_ws_client_attempt(c), err,
-                     detail);
+                      detail);
 }
 
 static void ws_on_closed(rt_ws_client *c, void *ud)
@@ -493,12 +493,12 @@ static void post_failed(struct send *sd, int err, const char *detail,
         snprintf(why, sizeof(why), "gave up after %u retr%s: %.400s", n,
                  n == 1 ? "y" : "ies", detail);
         cli_session_state(&sd->s, CLI_SESSION_CLOSED, 0, 0, RT_EEXHAUSTED,
-                         why);
+                          why);
         finish(sd);
         return;
     }
     cli_session_state(&sd->s, CLI_SESSION_BACKOFF, delay,
-                     rt_backoff_attempt(&h->bo), err, detail);
+                      rt_backoff_attempt(&h->bo), err, detail);
     h->waiting = 1;
     uv_timer_start(&h->retry, on_retry, delay, 0);
 }
@@ -518,7 +518,7 @@ static void on_answer(rt_publish_req *p, const rt_publish_result *r, void *ud)
     if (st >= 200 && st < 300) {
         if (r->seq == 0) {
             cli_session_state(&sd->s, CLI_SESSION_CLOSED, 0, 0, RT_EPROTO,
-                             "the answer to the publish has no seq");
+                              "the answer to the publish has no seq");
             finish(sd);
             return;
         }
@@ -580,7 +580,7 @@ static int run(struct send *sd, const char *room, char **msgs, int nmsgs)
 
     sd->s.no_presence = 1;
     rc = cli_session_url(&sd->s, room,
-                        sd->via_http ? RT_URL_KIND_PUBLISH : RT_URL_KIND_WS);
+                         sd->via_http ? RT_URL_KIND_PUBLISH : RT_URL_KIND_WS);
     if (rc != 0 || (rc = cli_session_open(&sd->s)) != 0)
         return rc;
     for (i = 0; i < nmsgs; i++) {
@@ -595,7 +595,7 @@ static int run(struct send *sd, const char *room, char **msgs, int nmsgs)
         return rc;
     if (sd->from_stdin && !sd->finishing &&
         cli_lines_start(&sd->in, rt_loop_uv(sd->s.loop), STDIN_FILENO,
-                       MAX_LINE, on_line, on_input_end, sd) != 0) {
+                        MAX_LINE, on_line, on_input_end, sd) != 0) {
         cli_errf(&sd->s.out, "cannot read standard input");
         cli_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
         finish(sd);
@@ -652,9 +652,9 @@ int cmd_send(int argc, char **argv)
     sd.via_http = via != NULL && strcmp(via, "http") == 0;
     if (sd.fixed_id != NULL && (n != 2 || !id_ok(sd.fixed_id))) {
         cli_opts_error(&send_help, n != 2 ? "--id goes with exactly one "
-                                           "MESSAGE argument"
-                                         : "--id: 1 to 64 printable ASCII "
-                                           "characters, no space");
+                                            "MESSAGE argument"
+                                          : "--id: 1 to 64 printable ASCII "
+                                            "characters, no space");
         goto end;
     }
     sd.from_stdin = n == 1;

@@ -29,7 +29,8 @@ static const char *const serve_usage[] = {
 };
 
 static const struct cli_cmd_help serve_help = {
-    "serve", serve_usage,
+    "serve",
+    serve_usage,
     "Run the bundled real-time server: rooms over WebSocket (/ws/ROOM), "
     "Server-Sent Events (/events/ROOM) and long polling (/poll/ROOM), "
     "HTTP publishing (POST /publish/ROOM), presence, /echo, /health and "
@@ -219,12 +220,14 @@ int cmd_serve(int argc, char **argv)
     }
     if (port > 65535) {
         cli_opts_error(&serve_help, "--port: %llu is not a port (0 to 65535)",
-                      (unsigned long long)port);
+                       (unsigned long long)port);
         return RTCTL_EXIT_USAGE;
     }
     if (parse_level(log_level, &so.log_level) != 0) {
-        cli_opts_error(&serve_help, "--log-level: '%s' is not one of error, "
-                                   "warn, info, debug", log_level);
+        cli_opts_error(&serve_help,
+                       "--log-level: '%s' is not one of error, "
+                       "warn, info, debug",
+                       log_level);
         return RTCTL_EXIT_USAGE;
     }
     if (strcmp(log_format, "text") == 0)
@@ -233,16 +236,17 @@ int cmd_serve(int argc, char **argv)
         so.log_format = RT_SERVER_LOG_JSON;
     else {
         cli_opts_error(&serve_help, "--log-format: '%s' is not text or json",
-                      log_format);
+                       log_format);
         return RTCTL_EXIT_USAGE;
     }
     if (rate != NULL) {
         errno = 0;
         so.rate = strtod(rate, &end);
-        if (errno || end == rate || *end || !(so.rate > 0) ||
-            so.rate > 1e6) {
-            cli_opts_error(&serve_help, "--rate: '%s' is not a number of "
-                                       "messages per second", rate);
+        if (errno || end == rate || *end || !(so.rate > 0) || so.rate > 1e6) {
+            cli_opts_error(&serve_help,
+                           "--rate: '%s' is not a number of "
+                           "messages per second",
+                           rate);
             return RTCTL_EXIT_USAGE;
         }
     }
@@ -251,28 +255,28 @@ int cmd_serve(int argc, char **argv)
         so.typing_rate = strtod(typing_rate, &end);
         if (errno || end == typing_rate || *end || !(so.typing_rate >= 0) ||
             so.typing_rate > 1e6) {
-            cli_opts_error(&serve_help, "--typing-rate: '%s' is not a "
-                                       "number of events per second",
-                          typing_rate);
+            cli_opts_error(&serve_help,
+                           "--typing-rate: '%s' is not a "
+                           "number of events per second",
+                           typing_rate);
             return RTCTL_EXIT_USAGE;
         }
     }
-    if (max_rooms > UINT32_MAX || max_addr > UINT32_MAX ||
-        request_ms < 1000 || request_ms > 3600000) {
+    if (max_rooms > UINT32_MAX || max_addr > UINT32_MAX || request_ms < 1000 ||
+        request_ms > 3600000) {
         cli_opts_error(&serve_help,
-                      "a limit is out of range (--request-timeout 1s..1h)");
+                       "a limit is out of range (--request-timeout 1s..1h)");
         return RTCTL_EXIT_USAGE;
     }
     if (max_msg < 16 || max_msg > 64 * 1024 * 1024 || max_queue < 1024 ||
         history > 10000000 || max_header < 512 || max_header > 65535 ||
         max_body < 16 || ping_ms < 1000 || ping_ms > 3600000 ||
-        presence_ms > 86400000 || keepalive_ms < 100 ||
-        poll_max_ms < 1000 || max_room > UINT32_MAX ||
-        max_user > UINT32_MAX) {
+        presence_ms > 86400000 || keepalive_ms < 100 || poll_max_ms < 1000 ||
+        max_room > UINT32_MAX || max_user > UINT32_MAX) {
         cli_opts_error(&serve_help,
-                      "a limit is out of range (message 16..64m, queue "
-                      ">= 1k, header 512..65535, ping 1s..1h, keepalive "
-                      ">= 100ms, poll max >= 1s)");
+                       "a limit is out of range (message 16..64m, queue "
+                       ">= 1k, header 512..65535, ping 1s..1h, keepalive "
+                       ">= 100ms, poll max >= 1s)");
         return RTCTL_EXIT_USAGE;
     }
     so.port = (int)port;
@@ -325,7 +329,7 @@ int cmd_serve(int argc, char **argv)
         if (pf == NULL || fprintf(pf, "%d\n", rt_server_port(sv.srv)) < 0 ||
             fclose(pf) != 0) {
             cli_errf(&out, "cannot write --port-file '%s': %s", port_file,
-                    strerror(errno));
+                     strerror(errno));
             rt_server_shutdown(sv.srv, on_stopped, &sv);
             uv_run(&sv.loop, UV_RUN_DEFAULT);
             rt_server_free(sv.srv);

@@ -50,7 +50,8 @@ static const char *const tail_usage[] = {
 };
 
 static const struct cli_cmd_help tail_help = {
-    "tail", tail_usage,
+    "tail",
+    tail_usage,
     "Print each event of a Server-Sent Events stream, parsed exactly as a "
     "browser's EventSource parses it. TARGET is a room ('general'), a path "
     "('events/general') or a URL, relative to --url; the stream is followed "
@@ -61,14 +62,14 @@ static const struct cli_cmd_help tail_help = {
 
 struct tail {
     struct cli_session s;      /* s.goal is --count, s.done the printed */
-    unsigned welcomes;        /* our server's welcome events seen */
+    unsigned welcomes;         /* our server's welcome events seen */
     struct cli_strlist events; /* --event filter; empty: every type */
-    rt_sse_client *client;    /* network mode */
-    int order;                /* --order; -1: from the TARGET */
-    uint64_t gap_ms;          /* --gap-timeout */
-    int retry_all;            /* --retry-all-errors */
+    rt_sse_client *client;     /* network mode */
+    int order;                 /* --order; -1: from the TARGET */
+    uint64_t gap_ms;           /* --gap-timeout */
+    int retry_all;             /* --retry-all-errors */
     const char *cert, *key, *proxy, *auth;
-    uint64_t max_redirs;      /* --max-redirs */
+    uint64_t max_redirs; /* --max-redirs */
 };
 
 static int wanted(const struct tail *t, const rt_sse_event *ev)
@@ -101,7 +102,7 @@ static void on_retry(uint64_t ms, void *ud)
     struct tail *t = ud;
 
     cli_infof(&t->s.out, "server asks for a reconnection delay of %llu ms",
-             (unsigned long long)ms);
+              (unsigned long long)ms);
 }
 
 /* --- network mode */
@@ -111,8 +112,8 @@ static void warn_loss(struct tail *t)
     if (t->s.out.json)
         fprintf(stderr, "{\"event\":\"resumed\",\"recovered\":false}\n");
     cli_warnf(&t->s.out, "resumed with recovered:false: the server no "
-                        "longer held every event missed while "
-                        "reconnecting");
+                         "longer held every event missed while "
+                         "reconnecting");
 }
 
 /* With --json, |o| on one line of stderr; |o| is freed. */
@@ -139,8 +140,7 @@ static void report_welcome(struct tail *t, const rt_msg *m)
             (!cJSON_AddStringToObject(o, "event", "welcome") ||
              !cJSON_AddStringToObject(o, "room", room) ||
              (m->u.system.welcome.user != NULL &&
-              !cJSON_AddStringToObject(o, "user",
-                                       m->u.system.welcome.user)) ||
+              !cJSON_AddStringToObject(o, "user", m->u.system.welcome.user)) ||
              (m->u.system.welcome.epoch != NULL &&
               !cJSON_AddStringToObject(o, "epoch",
                                        m->u.system.welcome.epoch)) ||
@@ -153,8 +153,8 @@ static void report_welcome(struct tail *t, const rt_msg *m)
         state_json(o);
     }
     cli_noticef(&t->s.out, "%s %s; seq %llu; %zu online",
-               t->welcomes == 1 ? "joined" : "rejoined", room,
-               (unsigned long long)m->u.system.welcome.seq, online);
+                t->welcomes == 1 ? "joined" : "rejoined", room,
+                (unsigned long long)m->u.system.welcome.seq, online);
 }
 
 static void report_resumed(struct tail *t, const rt_msg *m)
@@ -177,11 +177,11 @@ static void report_resumed(struct tail *t, const rt_msg *m)
     }
     if (to >= from)
         cli_noticef(&t->s.out, "resumed from seq %llu (%llu replayed)",
-                   (unsigned long long)from,
-                   (unsigned long long)(to - from + 1));
+                    (unsigned long long)from,
+                    (unsigned long long)(to - from + 1));
     else
         cli_noticef(&t->s.out, "resumed from seq %llu (nothing missed)",
-                   (unsigned long long)from);
+                    (unsigned long long)from);
 }
 
 /*
@@ -240,9 +240,8 @@ static void net_on_event(rt_sse_client *c, const rt_sse_event *ev, void *ud)
     }
 }
 
-static void net_on_state(rt_sse_client *c, rt_sse_state st,
-                         uint64_t delay, int err, const char *detail,
-                         void *ud)
+static void net_on_state(rt_sse_client *c, rt_sse_state st, uint64_t delay,
+                         int err, const char *detail, void *ud)
 {
     struct tail *t = ud;
 
@@ -250,11 +249,11 @@ static void net_on_state(rt_sse_client *c, rt_sse_state st,
         cli_infof(&t->s.out, "connecting to %s", t->s.url);
     else if (st == RT_SSE_OPEN)
         cli_infof(&t->s.out, "connected; last event ID '%s'",
-                 rt_sse_client_last_id(c));
+                  rt_sse_client_last_id(c));
     else if (st == RT_SSE_CLOSED && err == 0 && t->s.status < 0)
         cli_infof(&t->s.out, "the server asked not to reconnect (HTTP 204)");
     cli_session_state(&t->s, (int)st, delay, rt_sse_client_attempt(c), err,
-                     detail);
+                      detail);
 }
 
 static void net_on_resumed(rt_sse_client *c, int recovered, void *ud)
@@ -407,8 +406,8 @@ int cmd_tail(int argc, char **argv)
     }
     if (file == NULL && n != 1) {
         cli_opts_error(&tail_help, n == 0 ? "nothing to read: give a TARGET, "
-                                           "'-' or --file PATH"
-                                         : "too many arguments");
+                                            "'-' or --file PATH"
+                                          : "too many arguments");
         goto end;
     }
     if (t.max_redirs > 1000) {
@@ -432,19 +431,19 @@ int cmd_tail(int argc, char **argv)
     }
     if (cli_session_net_opts_given(&t.s) || stall_ms != unset_stall) {
         cli_opts_error(&tail_help, "--url, --token, --user, --header, "
-                                  "--cacert, --insecure, --no-reconnect, "
-                                  "--max-retries, --timeout and "
-                                  "--stall-timeout apply to a network "
-                                  "TARGET, not to '-' or --file");
+                                   "--cacert, --insecure, --no-reconnect, "
+                                   "--max-retries, --timeout and "
+                                   "--stall-timeout apply to a network "
+                                   "TARGET, not to '-' or --file");
         goto end;
     }
     if (t.order >= 0 || t.gap_ms != 2000 || t.retry_all ||
         t.max_redirs != 10 || t.cert != NULL || t.proxy != NULL ||
         t.auth != NULL) {
         cli_opts_error(&tail_help, "--order, --gap-timeout, --max-redirs, "
-                                  "--retry-all-errors, --cert, --key, "
-                                  "--proxy and --auth apply to a network "
-                                  "TARGET, not to '-' or --file");
+                                   "--retry-all-errors, --cert, --key, "
+                                   "--proxy and --auth apply to a network "
+                                   "TARGET, not to '-' or --file");
         goto end;
     }
 
@@ -485,8 +484,8 @@ int cmd_tail(int argc, char **argv)
         if (got == 0) {
             if (t.s.goal != 0 && t.s.done < t.s.goal) {
                 cli_errf(&t.s.out, "%s ended after %llu of %llu events", name,
-                        (unsigned long long)t.s.done,
-                        (unsigned long long)t.s.goal);
+                         (unsigned long long)t.s.done,
+                         (unsigned long long)t.s.goal);
                 status = RTCTL_EXIT_RUNTIME;
             }
             break;
@@ -496,10 +495,10 @@ int cmd_tail(int argc, char **argv)
             break; /* --count reached, or stdout failed */
         if (rc == RT_ETOOBIG) {
             cli_errf(&t.s.out,
-                    "%s: a line near byte %llu is longer than --max-line "
-                    "(%llu bytes)",
-                    name, (unsigned long long)offset,
-                    (unsigned long long)max_line);
+                     "%s: a line near byte %llu is longer than --max-line "
+                     "(%llu bytes)",
+                     name, (unsigned long long)offset,
+                     (unsigned long long)max_line);
             status = RTCTL_EXIT_PROTOCOL;
             break;
         }

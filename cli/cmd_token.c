@@ -30,7 +30,8 @@ static const char *const token_usage[] = {
 };
 
 static const struct cli_cmd_help token_help = {
-    "token", token_usage,
+    "token",
+    token_usage,
     "Mint a JSON Web Token signed with HS256 that `rtctl serve "
     "--auth-secret SECRET` accepts, or verify one and print its claims. "
     "The secret may come from RTCTL_AUTH_SECRET instead of --secret. "
@@ -66,8 +67,7 @@ static void fmt_span(char *out, size_t len, int64_t s)
 }
 
 /* Split "a,b,c" into |rooms| (pointers into |list|, which is modified). */
-static int split_rooms(struct cli_out *o, char *list, char **rooms,
-                       size_t *n)
+static int split_rooms(struct cli_out *o, char *list, char **rooms, size_t *n)
 {
     char *p = list, *comma;
 
@@ -77,9 +77,10 @@ static int split_rooms(struct cli_out *o, char *list, char **rooms,
         if (comma)
             *comma = '\0';
         if (strcmp(p, "*") != 0 && !rt_room_valid(p, strlen(p))) {
-            cli_errf(o, "--rooms: '%s' is not a room name (1 to 64 of "
-                       "A-Z a-z 0-9 . _ -, or '*')",
-                    p);
+            cli_errf(o,
+                     "--rooms: '%s' is not a room name (1 to 64 of "
+                     "A-Z a-z 0-9 . _ -, or '*')",
+                     p);
             return -1;
         }
         if (*n == MAX_ROOMS) {
@@ -102,8 +103,10 @@ static int mint(struct cli_out *o, const char *secret, const char *sub,
     int rc;
 
     if (!rt_room_valid(sub, strlen(sub))) {
-        cli_errf(o, "--sub: '%s' is not a user name (1 to 64 of "
-                   "A-Z a-z 0-9 . _ -)", sub);
+        cli_errf(o,
+                 "--sub: '%s' is not a user name (1 to 64 of "
+                 "A-Z a-z 0-9 . _ -)",
+                 sub);
         return RTCTL_EXIT_USAGE;
     }
     if (ttl_ms < 1000 || ttl_ms / 1000 > (uint64_t)(INT64_MAX - now)) {
@@ -221,8 +224,7 @@ int cmd_token(int argc, char **argv)
                 "comma-separated rooms it may join, or '*' "
                 "(default: no rooms claim, every room)"),
         OPT_GROUP("Verifying"),
-        OPT_BOOL(0, "verify", &do_verify,
-                 "check TOKEN and print its claims"),
+        OPT_BOOL(0, "verify", &do_verify, "check TOKEN and print its claims"),
         OPT_BOOL(0, "json", &json,
                  "print {\"valid\":BOOL,\"claims\":{...}} or "
                  "{\"valid\":false,\"error\":TEXT}"),
@@ -242,13 +244,15 @@ int cmd_token(int argc, char **argv)
         secret = getenv("RTCTL_AUTH_SECRET");
     if (secret == NULL || *secret == '\0') {
         cli_opts_error(&token_help, "no secret: give --secret or set "
-                                   "RTCTL_AUTH_SECRET");
+                                    "RTCTL_AUTH_SECRET");
         return RTCTL_EXIT_USAGE;
     }
     if (now_arg != NULL) {
         if (cli_parse_uint(now_arg, &now_u) != 0 || now_u > INT64_MAX / 2) {
-            cli_opts_error(&token_help, "--now: '%s' is not a time in seconds "
-                                       "since the epoch", now_arg);
+            cli_opts_error(&token_help,
+                           "--now: '%s' is not a time in seconds "
+                           "since the epoch",
+                           now_arg);
             return RTCTL_EXIT_USAGE;
         }
         now = (int64_t)now_u;
@@ -259,19 +263,21 @@ int cmd_token(int argc, char **argv)
     if (do_verify) {
         if (sub != NULL || rooms != NULL) {
             cli_opts_error(&token_help, "--sub and --rooms are for minting, "
-                                       "not with --verify");
+                                        "not with --verify");
             return RTCTL_EXIT_USAGE;
         }
         if (n != 1) {
             cli_opts_error(&token_help, n == 0 ? "--verify needs a TOKEN"
-                                              : "too many arguments");
+                                               : "too many arguments");
             return RTCTL_EXIT_USAGE;
         }
         status = verify(&out, secret, argv[1], now);
     } else {
         if (n != 0) {
-            cli_opts_error(&token_help, "unexpected argument '%s' (to check "
-                                       "a token, add --verify)", argv[1]);
+            cli_opts_error(&token_help,
+                           "unexpected argument '%s' (to check "
+                           "a token, add --verify)",
+                           argv[1]);
             return RTCTL_EXIT_USAGE;
         }
         if (sub == NULL) {

@@ -150,8 +150,8 @@ static void on_idle(uv_idle_t *h)
 }
 
 int cli_lines_start(struct cli_lines *l, uv_loop_t *loop, int fd,
-                   size_t max_line, cli_lines_line_cb on_line,
-                   cli_lines_end_cb on_end, void *ud)
+                    size_t max_line, cli_lines_line_cb on_line,
+                    cli_lines_end_cb on_end, void *ud)
 {
     int rc;
 

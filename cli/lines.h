@@ -29,7 +29,7 @@ struct cli_lines;
  * reader.
  */
 typedef void (*cli_lines_line_cb)(struct cli_lines *l, char *line, size_t len,
-                                 void *ud);
+                                  void *ud);
 /*
  * The end of input: |err| 0 at end of file, RT_ETOOBIG for a line longer
  * than the limit, or a positive errno from read().  Called once; the
@@ -59,8 +59,8 @@ struct cli_lines {
  * Returns 0, or a libuv error code.
  */
 int cli_lines_start(struct cli_lines *l, uv_loop_t *loop, int fd,
-                   size_t max_line, cli_lines_line_cb on_line,
-                   cli_lines_end_cb on_end, void *ud);
+                    size_t max_line, cli_lines_line_cb on_line,
+                    cli_lines_end_cb on_end, void *ud);
 
 /* Stop handing over lines until cli_lines_resume(). */
 void cli_lines_pause(struct cli_lines *l);

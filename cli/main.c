@@ -82,7 +82,8 @@ static const struct cmd_struct *find_cmd(const char *name)
 
 static int unknown(const char *name)
 {
-    fprintf(stderr, "rtctl: '%s' is not an rtctl command. See 'rtctl --help'.\n",
+    fprintf(stderr,
+            "rtctl: '%s' is not an rtctl command. See 'rtctl --help'.\n",
             name);
     return RTCTL_EXIT_USAGE;
 }
@@ -125,8 +126,10 @@ int main(int argc, char **argv)
         return c->fn(2, help_argv);
     }
     if (argv[1][0] == '-') {
-        fprintf(stderr, "rtctl: unknown option '%s'\n"
-                        "Try 'rtctl --help'.\n", argv[1]);
+        fprintf(stderr,
+                "rtctl: unknown option '%s'\n"
+                "Try 'rtctl --help'.\n",
+                argv[1]);
         return RTCTL_EXIT_USAGE;
     }
     if ((c = find_cmd(argv[1])) == NULL)

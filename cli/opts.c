@@ -101,10 +101,10 @@ int cli_parse_duration(const char *s, uint64_t *ms)
 
 int cli_parse_bytes(const char *s, uint64_t *out)
 {
-    static const char *const units[] = {"k", "K", "KiB", "m", "M", "MiB",
-                                        "g", "G", "GiB"};
-    static const uint64_t scale[] = {1024, 1024, 1024,
-                                     1048576, 1048576, 1048576,
+    static const char *const units[] = {"k",   "K", "KiB", "m",  "M",
+                                        "MiB", "g", "G",   "GiB"};
+    static const uint64_t scale[] = {1024,       1024,       1024,
+                                     1048576,    1048576,    1048576,
                                      1073741824, 1073741824, 1073741824};
 
     return parse_scaled(s, out, units, scale, 9, 1);
@@ -140,21 +140,21 @@ static int apply(const struct cli_cmd_help *cmd, const struct cli_opt *o,
     case CLI_OPT_UINT:
         if (cli_parse_uint(arg, o->value) != 0)
             return cli_opts_error(cmd, "%s%s: '%s' is not a whole number",
-                                 dashes, shown, arg);
+                                  dashes, shown, arg);
         return 0;
     case CLI_OPT_DURATION:
         if (cli_parse_duration(arg, o->value) != 0)
             return cli_opts_error(cmd,
-                                 "%s%s: '%s' is not a duration "
-                                 "(examples: 250ms, 2s, 1.5m, 1h)",
-                                 dashes, shown, arg);
+                                  "%s%s: '%s' is not a duration "
+                                  "(examples: 250ms, 2s, 1.5m, 1h)",
+                                  dashes, shown, arg);
         return 0;
     case CLI_OPT_BYTES:
         if (cli_parse_bytes(arg, o->value) != 0)
             return cli_opts_error(cmd,
-                                 "%s%s: '%s' is not a size "
-                                 "(examples: 4096, 64k, 1m)",
-                                 dashes, shown, arg);
+                                  "%s%s: '%s' is not a size "
+                                  "(examples: 4096, 64k, 1m)",
+                                  dashes, shown, arg);
         return 0;
     case CLI_OPT_STR_LIST:
         l = o->value;
@@ -209,8 +209,7 @@ static int parse_long(const struct cli_cmd_help *cmd,
             strncmp(o->long_name, name, len) == 0)
             break;
         if (o->type == CLI_OPT_BOOL && len > 3 &&
-            strncmp(name, "no-", 3) == 0 &&
-            strlen(o->long_name) == len - 3 &&
+            strncmp(name, "no-", 3) == 0 && strlen(o->long_name) == len - 3 &&
             strncmp(o->long_name, name + 3, len - 3) == 0) {
             negated = 1;
             break;
@@ -221,14 +220,14 @@ static int parse_long(const struct cli_cmd_help *cmd,
     if (!takes_arg(o)) {
         if (eq)
             return cli_opts_error(cmd, "option '--%s' takes no value",
-                                 o->long_name);
+                                  o->long_name);
         return apply(cmd, o, NULL, negated);
     }
     if (eq)
         return apply(cmd, o, eq + 1, 0);
     if (*i + 1 >= argc)
         return cli_opts_error(cmd, "option '--%s' needs a value (%s)",
-                             o->long_name, o->argh ? o->argh : "VALUE");
+                              o->long_name, o->argh ? o->argh : "VALUE");
     return apply(cmd, o, argv[++*i], 0);
 }
 
@@ -255,14 +254,14 @@ static int parse_short(const struct cli_cmd_help *cmd,
             return apply(cmd, o, p + 1, 0);
         if (*i + 1 >= argc)
             return cli_opts_error(cmd, "option '-%c' needs a value (%s)", *p,
-                                 o->argh ? o->argh : "VALUE");
+                                  o->argh ? o->argh : "VALUE");
         return apply(cmd, o, argv[++*i], 0);
     }
     return 0;
 }
 
 int cli_opts_parse(const struct cli_cmd_help *cmd, const struct cli_opt *opts,
-                  int argc, char **argv)
+                   int argc, char **argv)
 {
     int i, npos = 0, rc, only_args = 0;
 
@@ -319,7 +318,7 @@ static void wrap(FILE *f, const char *text, int col, int indent)
 }
 
 void cli_opts_usage(FILE *f, const struct cli_cmd_help *cmd,
-                   const struct cli_opt *opts)
+                    const struct cli_opt *opts)
 {
     const struct cli_opt *o;
     size_t i;

@@ -44,16 +44,42 @@ struct cli_strlist {
     size_t n;
 };
 
-#define OPT_END() {CLI_OPT_END, 0, NULL, NULL, NULL, NULL, 0}
-#define OPT_GROUP(h) {CLI_OPT_GROUP, 0, NULL, NULL, NULL, (h), 0}
-#define OPT_BOOL(s, l, v, h) {CLI_OPT_BOOL, (s), (l), (v), NULL, (h), 0}
-#define OPT_COUNT(s, l, v, h) {CLI_OPT_COUNT, (s), (l), (v), NULL, (h), 0}
-#define OPT_STR(s, l, v, a, h) {CLI_OPT_STR, (s), (l), (v), (a), (h), 0}
-#define OPT_UINT(s, l, v, a, h) {CLI_OPT_UINT, (s), (l), (v), (a), (h), 0}
-#define OPT_DURATION(s, l, v, h)                                          \
-    {CLI_OPT_DURATION, (s), (l), (v), "DURATION", (h), 0}
-#define OPT_BYTES(s, l, v, h) {CLI_OPT_BYTES, (s), (l), (v), "BYTES", (h), 0}
-#define OPT_STR_LIST(s, l, v, a, h) {CLI_OPT_STR_LIST, (s), (l), (v), (a), (h), 0}
+#define OPT_END()                                 \
+    {                                             \
+        CLI_OPT_END, 0, NULL, NULL, NULL, NULL, 0 \
+    }
+#define OPT_GROUP(h)                               \
+    {                                              \
+        CLI_OPT_GROUP, 0, NULL, NULL, NULL, (h), 0 \
+    }
+#define OPT_BOOL(s, l, v, h)                      \
+    {                                             \
+        CLI_OPT_BOOL, (s), (l), (v), NULL, (h), 0 \
+    }
+#define OPT_COUNT(s, l, v, h)                      \
+    {                                              \
+        CLI_OPT_COUNT, (s), (l), (v), NULL, (h), 0 \
+    }
+#define OPT_STR(s, l, v, a, h)                  \
+    {                                           \
+        CLI_OPT_STR, (s), (l), (v), (a), (h), 0 \
+    }
+#define OPT_UINT(s, l, v, a, h)                  \
+    {                                            \
+        CLI_OPT_UINT, (s), (l), (v), (a), (h), 0 \
+    }
+#define OPT_DURATION(s, l, v, h)                            \
+    {                                                       \
+        CLI_OPT_DURATION, (s), (l), (v), "DURATION", (h), 0 \
+    }
+#define OPT_BYTES(s, l, v, h)                         \
+    {                                                 \
+        CLI_OPT_BYTES, (s), (l), (v), "BYTES", (h), 0 \
+    }
+#define OPT_STR_LIST(s, l, v, a, h)                  \
+    {                                                \
+        CLI_OPT_STR_LIST, (s), (l), (v), (a), (h), 0 \
+    }
 
 /* Options every subcommand takes; |g| is a struct cli_global_opts *. */
 struct cli_global_opts {
@@ -61,20 +87,19 @@ struct cli_global_opts {
     int quiet;
     const char *color;
 };
-#define CLI_GLOBAL_OPTS(g)                                                 \
-    OPT_GROUP("Global options"),                                          \
-    OPT_COUNT('v', "verbose", &(g)->verbose,                              \
-              "say more on stderr (repeat for more)"),                    \
-    OPT_BOOL('q', "quiet", &(g)->quiet,                                   \
-             "print only errors on stderr"),                              \
-    OPT_STR(0, "color", &(g)->color, "WHEN",                              \
-            "colour output: auto (default), always or never")
+#define CLI_GLOBAL_OPTS(g)                                                  \
+    OPT_GROUP("Global options"),                                            \
+        OPT_COUNT('v', "verbose", &(g)->verbose,                            \
+                  "say more on stderr (repeat for more)"),                  \
+        OPT_BOOL('q', "quiet", &(g)->quiet, "print only errors on stderr"), \
+        OPT_STR(0, "color", &(g)->color, "WHEN",                            \
+                "colour output: auto (default), always or never")
 
 /* A subcommand's description for --help. */
 struct cli_cmd_help {
-    const char *name;           /* "tail" */
-    const char *const *usage;   /* NULL-terminated synopsis lines */
-    const char *summary;        /* one paragraph */
+    const char *name;         /* "tail" */
+    const char *const *usage; /* NULL-terminated synopsis lines */
+    const char *summary;      /* one paragraph */
 };
 
 /* cli_opts_parse() results besides the count of positional arguments. */
@@ -87,10 +112,10 @@ struct cli_cmd_help {
  * after printing help (stdout) or the error and a hint (stderr).
  */
 int cli_opts_parse(const struct cli_cmd_help *cmd, const struct cli_opt *opts,
-                  int argc, char **argv);
+                   int argc, char **argv);
 
 void cli_opts_usage(FILE *f, const struct cli_cmd_help *cmd,
-                   const struct cli_opt *opts);
+                    const struct cli_opt *opts);
 
 /* Print a usage error for |cmd| with a hint, return CLI_OPTS_EXIT_USAGE. */
 int cli_opts_error(const struct cli_cmd_help *cmd, const char *fmt, ...)

@@ -25,7 +25,7 @@
 #define C_OFF "\033[0m"
 
 int cli_out_init(struct cli_out *o, const struct cli_cmd_help *cmd,
-                const struct cli_global_opts *g, int json)
+                 const struct cli_global_opts *g, int json)
 {
     const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
 
@@ -43,9 +43,8 @@ int cli_out_init(struct cli_out *o, const struct cli_cmd_help *cmd,
     else if (strcmp(g->color, "never") == 0)
         o->color = 0;
     else
-        return cli_opts_error(cmd,
-                             "--color: '%s' is not one of auto, always, never",
-                             g->color);
+        return cli_opts_error(
+            cmd, "--color: '%s' is not one of auto, always, never", g->color);
     if (json)
         o->color = 0;
     return 0;
@@ -123,7 +122,7 @@ static int emit(struct cli_out *o, rt_buf *b, int rc)
 }
 
 int cli_out_append_safe(rt_buf *b, const char *s, size_t len, int tty,
-                       int keep_newline)
+                        int keep_newline)
 {
     static const char hex[] = "0123456789abcdef";
     size_t i, start = 0;
@@ -201,7 +200,7 @@ int cli_out_finish(struct cli_out *o)
     if (o->write_error == 0 || o->write_error == EPIPE)
         return 0;
     cli_errf(o, "cannot write to standard output: %s",
-            strerror(o->write_error));
+             strerror(o->write_error));
     return 1;
 }
 
@@ -230,7 +229,7 @@ int cli_out_msg(struct cli_out *o, uint64_t seq, const char *json, size_t len)
             rc |= rt__buf_append(&b, C_TYPE, strlen(C_TYPE));
         if (cJSON_IsString(type))
             rc |= cli_out_append_safe(&b, type->valuestring,
-                                     strlen(type->valuestring), o->tty, 1);
+                                      strlen(type->valuestring), o->tty, 1);
         else
             rc |= rt__buf_append(&b, "message", 7);
         if (o->color)
@@ -245,13 +244,12 @@ int cli_out_msg(struct cli_out *o, uint64_t seq, const char *json, size_t len)
         if (cJSON_IsString(content)) {
             if (cJSON_IsString(author)) {
                 rc |= cli_out_append_safe(&b, author->valuestring,
-                                         strlen(author->valuestring),
-                                         o->tty, 1);
+                                          strlen(author->valuestring), o->tty,
+                                          1);
                 rc |= rt__buf_append(&b, ": ", 2);
             }
             rc |= cli_out_append_safe(&b, content->valuestring,
-                                     strlen(content->valuestring), o->tty,
-                                     1);
+                                      strlen(content->valuestring), o->tty, 1);
         } else {
             rc |= cli_out_append_safe(&b, json, len, o->tty, 1);
         }

@@ -30,7 +30,7 @@ struct cli_out {
  * or CLI_OPTS_EXIT_USAGE after printing an error about --color.
  */
 int cli_out_init(struct cli_out *o, const struct cli_cmd_help *cmd,
-                const struct cli_global_opts *g, int json);
+                 const struct cli_global_opts *g, int json);
 
 void cli_errf(const struct cli_out *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -78,7 +78,7 @@ int cli_out_line(struct cli_out *o, const char *s, size_t len);
  * Returns 0 or RT_ENOMEM.
  */
 int cli_out_append_safe(rt_buf *b, const char *s, size_t len, int tty,
-                       int keep_newline);
+                        int keep_newline);
 
 /*
  * Flush stdout and report a write error.  A reader that went away (EPIPE,

@@ -24,18 +24,18 @@
 #include "session.h"
 
 /* One enum for the clients' states: they must keep the same values. */
-#define SAME_STATES(p)                                                    \
-    ((int)p##_CONNECTING == CLI_SESSION_CONNECTING &&                      \
-     (int)p##_OPEN == CLI_SESSION_OPEN &&                                  \
-     (int)p##_BACKOFF == CLI_SESSION_BACKOFF &&                            \
+#define SAME_STATES(p)                                \
+    ((int)p##_CONNECTING == CLI_SESSION_CONNECTING && \
+     (int)p##_OPEN == CLI_SESSION_OPEN &&             \
+     (int)p##_BACKOFF == CLI_SESSION_BACKOFF &&       \
      (int)p##_CLOSED == CLI_SESSION_CLOSED)
 _Static_assert(SAME_STATES(RT_SSE), "rt_sse_state != cli_session_state");
 _Static_assert(SAME_STATES(RT_POLL), "rt_poll_state != cli_session_state");
 _Static_assert(SAME_STATES(RT_WS), "rt_ws_state != cli_session_state");
 
 void cli_session_init(struct cli_session *s, const struct cli_cmd_help *help,
-                     const char *verb, const char *retry, const char *unit,
-                     int reconnect)
+                      const char *verb, const char *retry, const char *unit,
+                      int reconnect)
 {
     memset(s, 0, sizeof(*s));
     s->help = help;
@@ -71,34 +71,36 @@ static int setup(struct cli_session *s)
         return RTCTL_EXIT_USAGE;
     if (s->o.max_retries > UINT32_MAX) {
         cli_opts_error(s->help, "--max-retries: at most %u",
-                      (unsigned)UINT32_MAX);
+                       (unsigned)UINT32_MAX);
         return RTCTL_EXIT_USAGE;
     }
     for (i = 0; i < s->o.headers.n; i++) {
         if (!header_ok(s->o.headers.v[i])) {
             cli_opts_error(s->help, "--header: '%s' is not 'Name: value'",
-                          s->o.headers.v[i]);
+                           s->o.headers.v[i]);
             return RTCTL_EXIT_USAGE;
         }
         has_auth |= is_authorization(s->o.headers.v[i]);
     }
     if (s->o.user != NULL && !rt_room_valid(s->o.user, strlen(s->o.user))) {
-        cli_opts_error(s->help, "--user: '%s' is not a user name "
-                               "([A-Za-z0-9._-], 1 to 64)", s->o.user);
+        cli_opts_error(s->help,
+                       "--user: '%s' is not a user name "
+                       "([A-Za-z0-9._-], 1 to 64)",
+                       s->o.user);
         return RTCTL_EXIT_USAGE;
     }
     if (s->o.token != NULL && has_auth) {
         cli_opts_error(s->help, "give --token or an Authorization header, "
-                               "not both");
+                                "not both");
         return RTCTL_EXIT_USAGE;
     }
     env = getenv("RTCTL_URL");
-    s->base = s->o.url != NULL                ? s->o.url
+    s->base = s->o.url != NULL              ? s->o.url
               : env != NULL && *env != '\0' ? env
-                                              : CLI_DEFAULT_URL;
+                                            : CLI_DEFAULT_URL;
     /* An explicit Authorization header beats $RTCTL_TOKEN. */
     env = getenv("RTCTL_TOKEN");
-    s->token = s->o.token != NULL                       ? s->o.token
+    s->token = s->o.token != NULL                         ? s->o.token
                : !has_auth && env != NULL && *env != '\0' ? env
                                                           : NULL;
     if (s->token != NULL &&
@@ -130,7 +132,7 @@ nomem:
 }
 
 int cli_session_parse(struct cli_session *s, const struct cli_opt *opts,
-                     int argc, char **argv, int *status)
+                      int argc, char **argv, int *status)
 {
     int n = cli_opts_parse(s->help, opts, argc, argv);
 
@@ -159,7 +161,7 @@ int cli_session_basic_auth(struct cli_session *s, const char *userpass)
     while (s->headers != NULL && s->headers[n] != NULL)
         if (is_authorization(s->headers[n++])) {
             cli_opts_error(s->help, "--auth: not with --token, $RTCTL_TOKEN "
-                                   "or an Authorization header");
+                                    "or an Authorization header");
             return RTCTL_EXIT_USAGE;
         }
     s->basic = rt__malloc(sizeof("Authorization: Basic ") + 4 * (len / 3 + 1));
@@ -200,7 +202,7 @@ int cli_session_net_opts_given(const struct cli_session *s)
 }
 
 int cli_session_url(struct cli_session *s, const char *target,
-                   rt_url_kind kind)
+                    rt_url_kind kind)
 {
     rt_url *u = NULL;
     char err[256] = "", *given = NULL;
@@ -229,7 +231,7 @@ int cli_session_url(struct cli_session *s, const char *target,
         return 0;
     if (rc == RT_EURL || rc == RT_ETOOBIG) {
         cli_opts_error(s->help, "'%s': %s", target,
-                      err[0] ? err : rt_strerror(rc));
+                       err[0] ? err : rt_strerror(rc));
         return RTCTL_EXIT_USAGE;
     }
     cli_errf(&s->out, "%s", rt_strerror(rc));
@@ -241,8 +243,7 @@ int cli_session_open(struct cli_session *s)
     int rc = rt_loop_new(&s->loop, NULL);
 
     if (rc != 0) {
-        cli_errf(&s->out, "cannot set up the event loop: %s",
-                rt_strerror(rc));
+        cli_errf(&s->out, "cannot set up the event loop: %s", rt_strerror(rc));
         return RTCTL_EXIT_RUNTIME;
     }
     return 0;
@@ -257,7 +258,7 @@ void cli_session_outcome(struct cli_session *s, int status)
 void cli_session_output_failed(struct cli_session *s)
 {
     cli_session_outcome(s, s->out.write_error == EPIPE ? RTCTL_EXIT_OK
-                                                      : RTCTL_EXIT_RUNTIME);
+                                                       : RTCTL_EXIT_RUNTIME);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -281,13 +282,12 @@ static void on_timeout(uv_timer_t *h)
     if (s->status < 0) {
         if (s->goal != 0)
             cli_errf(&s->out, "--timeout: %llu of %llu %s after %llu ms",
-                    (unsigned long long)s->done,
-                    (unsigned long long)s->goal, s->unit,
-                    (unsigned long long)s->o.timeout_ms);
+                     (unsigned long long)s->done, (unsigned long long)s->goal,
+                     s->unit, (unsigned long long)s->o.timeout_ms);
         else
             cli_errf(&s->out, "--timeout: %llu ms passed (%llu %s)",
-                    (unsigned long long)s->o.timeout_ms,
-                    (unsigned long long)s->done, s->unit);
+                     (unsigned long long)s->o.timeout_ms,
+                     (unsigned long long)s->done, s->unit);
         cli_session_outcome(s, RTCTL_EXIT_TIMEOUT);
     }
     s->stop(s->stop_ud);
@@ -339,7 +339,7 @@ run:
 int cli_session_fail(struct cli_session *s, int err)
 {
     cli_errf(&s->out, "cannot %s '%s': %s", s->verb,
-            s->url != NULL ? s->url : s->base, rt_strerror(err));
+             s->url != NULL ? s->url : s->base, rt_strerror(err));
     cli_session_outcome(s, rtctl_exit_from_err(err));
     return rtctl_exit_from_err(err);
 }
@@ -347,8 +347,10 @@ int cli_session_fail(struct cli_session *s, int err)
 void cli_session_input_failed(struct cli_session *s, int err, size_t max_line)
 {
     if (err == RT_ETOOBIG)
-        cli_errf(&s->out, "cannot read standard input: a line is longer than "
-                         "%zu MiB", max_line >> 20);
+        cli_errf(&s->out,
+                 "cannot read standard input: a line is longer than "
+                 "%zu MiB",
+                 max_line >> 20);
     else
         cli_errf(&s->out, "cannot read standard input: %s", strerror(err));
     cli_session_outcome(s, RTCTL_EXIT_RUNTIME);
@@ -381,7 +383,7 @@ static const char *state_name(int st)
 }
 
 int cli_session_state_json(rt_buf *b, int st, uint64_t delay_ms,
-                          unsigned attempt, int err, const char *detail)
+                           unsigned attempt, int err, const char *detail)
 {
     int rc = 0;
 
@@ -391,8 +393,8 @@ int cli_session_state_json(rt_buf *b, int st, uint64_t delay_ms,
         rc |= rt__buf_printf(b, ",\"delay_ms\":%llu,\"attempt\":%u",
                              (unsigned long long)delay_ms, attempt);
     if (err != 0) {
-        rc |= rt__buf_printf(b, ",\"error\":\"%s\",\"detail\":",
-                             rt_err_name(err));
+        rc |= rt__buf_printf(
+            b, ",\"error\":\"%s\",\"detail\":", rt_err_name(err));
         rc |= rt__buf_json_str(b, detail != NULL ? detail : "",
                                detail != NULL ? strlen(detail) : 0);
     }
@@ -414,7 +416,7 @@ static void json_state(int st, uint64_t delay, unsigned attempt, int err,
 }
 
 void cli_session_state(struct cli_session *s, int st, uint64_t delay_ms,
-                      unsigned attempt, int err, const char *detail)
+                       unsigned attempt, int err, const char *detail)
 {
     if (detail == NULL)
         detail = "";
@@ -430,7 +432,7 @@ void cli_session_state(struct cli_session *s, int st, uint64_t delay_ms,
         cli_session_outcome(s, RTCTL_EXIT_OK);
     } else if (s->status < 0) {
         cli_errf(&s->out, "cannot %s '%s': %s", s->verb,
-                s->url != NULL ? s->url : s->base, detail);
+                 s->url != NULL ? s->url : s->base, detail);
         cli_session_outcome(s, rtctl_exit_from_err(err));
     }
 }

@@ -26,64 +26,64 @@
 
 /* What CLI_CONN_OPTS fills; cli_session_init() sets the defaults. */
 struct cli_conn_opts {
-    const char *url;             /* --url; NULL: $RTCTL_URL or default */
-    const char *token;           /* --token; NULL: $RTCTL_TOKEN */
-    const char *user;            /* --user: ?user=NAME */
-    struct cli_strlist headers;   /* -H, repeatable */
-    const char *cacert;          /* --cacert */
-    int insecure;                /* -k */
-    int reconnect;               /* --reconnect / --no-reconnect */
-    uint64_t max_retries;        /* --max-retries; 0 unlimited */
-    uint64_t timeout_ms;         /* --timeout; 0 none */
-    int json;                    /* --json */
-    int no_color;                /* --no-color */
-    struct cli_global_opts g;     /* -v, -q, --color */
+    const char *url;            /* --url; NULL: $RTCTL_URL or default */
+    const char *token;          /* --token; NULL: $RTCTL_TOKEN */
+    const char *user;           /* --user: ?user=NAME */
+    struct cli_strlist headers; /* -H, repeatable */
+    const char *cacert;         /* --cacert */
+    int insecure;               /* -k */
+    int reconnect;              /* --reconnect / --no-reconnect */
+    uint64_t max_retries;       /* --max-retries; 0 unlimited */
+    uint64_t timeout_ms;        /* --timeout; 0 none */
+    int json;                   /* --json */
+    int no_color;               /* --no-color */
+    struct cli_global_opts g;   /* -v, -q, --color */
 };
 
 /* The options every client command takes, for the end of its table. */
-#define CLI_CONN_OPTS(c)                                                   \
-    OPT_GROUP("Connection"),                                              \
-    OPT_STR(0, "url", &(c)->url, "URL",                                   \
-            "server a room or path is relative to (default $RTCTL_URL, "  \
-            "else " CLI_DEFAULT_URL ")"),                                  \
-    OPT_STR(0, "token", &(c)->token, "TOKEN",                             \
-            "send 'Authorization: Bearer TOKEN' (default $RTCTL_TOKEN)"), \
-    OPT_STR(0, "user", &(c)->user, "NAME",                                \
-            "ask to be user NAME (?user=NAME, for a server without "      \
-            "auth)"),                                                     \
-    OPT_STR_LIST('H', "header", &(c)->headers, "HEADER",                  \
-                 "send HEADER, 'Name: value', with each request "         \
-                 "(repeatable)"),                                         \
-    OPT_STR(0, "cacert", &(c)->cacert, "PEM",                             \
-            "trust the certificates in PEM instead of the system's"),     \
-    OPT_BOOL('k', "insecure", &(c)->insecure,                             \
-             "do not check the server's TLS certificate"),                \
-    OPT_BOOL(0, "reconnect", &(c)->reconnect,                             \
-             "reconnect with backoff after a drop or a failure "          \
-             "(--no-reconnect: stop instead)"),                           \
-    OPT_UINT(0, "max-retries", &(c)->max_retries, "N",                    \
-             "give up (exit 3) after N failed attempts in a row "         \
-             "(default 0: never)"),                                       \
-    OPT_DURATION(0, "timeout", &(c)->timeout_ms,                          \
-                 "give up after DURATION and exit 5 if the goal was not " \
-                 "reached"),                                              \
-    OPT_GROUP("Output"),                                                  \
-    OPT_BOOL(0, "json", &(c)->json,                                       \
-             "JSON Lines on stdout, one object per line"),                \
-    OPT_BOOL(0, "no-color", &(c)->no_color, "same as --color=never"),     \
-    CLI_GLOBAL_OPTS(&(c)->g)
+#define CLI_CONN_OPTS(c)                                                      \
+    OPT_GROUP("Connection"),                                                  \
+        OPT_STR(0, "url", &(c)->url, "URL",                                   \
+                "server a room or path is relative to (default $RTCTL_URL, "  \
+                "else " CLI_DEFAULT_URL ")"),                                 \
+        OPT_STR(0, "token", &(c)->token, "TOKEN",                             \
+                "send 'Authorization: Bearer TOKEN' (default $RTCTL_TOKEN)"), \
+        OPT_STR(0, "user", &(c)->user, "NAME",                                \
+                "ask to be user NAME (?user=NAME, for a server without "      \
+                "auth)"),                                                     \
+        OPT_STR_LIST('H', "header", &(c)->headers, "HEADER",                  \
+                     "send HEADER, 'Name: value', with each request "         \
+                     "(repeatable)"),                                         \
+        OPT_STR(0, "cacert", &(c)->cacert, "PEM",                             \
+                "trust the certificates in PEM instead of the system's"),     \
+        OPT_BOOL('k', "insecure", &(c)->insecure,                             \
+                 "do not check the server's TLS certificate"),                \
+        OPT_BOOL(0, "reconnect", &(c)->reconnect,                             \
+                 "reconnect with backoff after a drop or a failure "          \
+                 "(--no-reconnect: stop instead)"),                           \
+        OPT_UINT(0, "max-retries", &(c)->max_retries, "N",                    \
+                 "give up (exit 3) after N failed attempts in a row "         \
+                 "(default 0: never)"),                                       \
+        OPT_DURATION(0, "timeout", &(c)->timeout_ms,                          \
+                     "give up after DURATION and exit 5 if the goal was not " \
+                     "reached"),                                              \
+        OPT_GROUP("Output"),                                                  \
+        OPT_BOOL(0, "json", &(c)->json,                                       \
+                 "JSON Lines on stdout, one object per line"),                \
+        OPT_BOOL(0, "no-color", &(c)->no_color, "same as --color=never"),     \
+        CLI_GLOBAL_OPTS(&(c)->g)
 
 /*
  * Copy the connection options into a client's options: rt_sse_client_opts,
  * rt_poll_client_opts and rt_ws_client_opts name these fields alike.
  */
-#define CLI_SESSION_CLIENT_OPTS(s, co)                                     \
-    do {                                                                  \
-        (co)->headers = (s)->headers;                                     \
-        (co)->cacert = (s)->o.cacert;                                     \
-        (co)->insecure = (s)->o.insecure;                                 \
-        (co)->max_retries = (uint32_t)(s)->o.max_retries;                 \
-        (co)->no_reconnect = !(s)->o.reconnect;                           \
+#define CLI_SESSION_CLIENT_OPTS(s, co)                    \
+    do {                                                  \
+        (co)->headers = (s)->headers;                     \
+        (co)->cacert = (s)->o.cacert;                     \
+        (co)->insecure = (s)->o.insecure;                 \
+        (co)->max_retries = (uint32_t)(s)->o.max_retries; \
+        (co)->no_reconnect = !(s)->o.reconnect;           \
     } while (0)
 
 /* The states of every client (rt_sse, rt_poll, rt_ws share the values). */
@@ -95,21 +95,21 @@ enum cli_session_state {
 };
 
 struct cli_session {
-    struct cli_conn_opts o;  /* what CLI_CONN_OPTS parsed */
-    struct cli_out out;      /* set up by cli_session_parse() */
+    struct cli_conn_opts o; /* what CLI_CONN_OPTS parsed */
+    struct cli_out out;     /* set up by cli_session_parse() */
     const struct cli_cmd_help *help;
-    const char *verb;       /* "follow": "cannot follow 'URL': why" */
-    const char *retry;      /* "reconnecting": "why; reconnecting in..." */
-    const char *unit;       /* "events": "--timeout: 1 of 3 events" */
-    const char *base;       /* the URL a TARGET is relative to */
-    const char *token;      /* --token or $RTCTL_TOKEN; NULL: none */
+    const char *verb;           /* "follow": "cannot follow 'URL': why" */
+    const char *retry;          /* "reconnecting": "why; reconnecting in..." */
+    const char *unit;           /* "events": "--timeout: 1 of 3 events" */
+    const char *base;           /* the URL a TARGET is relative to */
+    const char *token;          /* --token or $RTCTL_TOKEN; NULL: none */
     const char *const *headers; /* NULL-terminated, for opts.headers */
-    char *url;              /* cli_session_url()'s result; rt_free()d */
-    rt_loop *loop;          /* cli_session_open()'s loop */
-    uint64_t goal;          /* what the command waits for; 0: no count */
-    uint64_t done;          /* how much of it happened */
-    int status;             /* exit status; -1 while unknown */
-    int no_presence;        /* WebSocket: ?presence=0 unless TARGET says */
+    char *url;                  /* cli_session_url()'s result; rt_free()d */
+    rt_loop *loop;              /* cli_session_open()'s loop */
+    uint64_t goal;              /* what the command waits for; 0: no count */
+    uint64_t done;              /* how much of it happened */
+    int status;                 /* exit status; -1 while unknown */
+    int no_presence;            /* WebSocket: ?presence=0 unless TARGET says */
     /* private */
     const char **hv;
     char *auth;
@@ -132,8 +132,8 @@ struct cli_session {
  * |reconnect|.
  */
 void cli_session_init(struct cli_session *s, const struct cli_cmd_help *help,
-                     const char *verb, const char *retry, const char *unit,
-                     int reconnect);
+                      const char *verb, const char *retry, const char *unit,
+                      int reconnect);
 
 /*
  * Parse |argv| with |opts| (ending with CLI_CONN_OPTS(&s->o)); then set up
@@ -144,7 +144,7 @@ void cli_session_init(struct cli_session *s, const struct cli_cmd_help *help,
  * RTCTL_EXIT_USAGE (the error was printed).
  */
 int cli_session_parse(struct cli_session *s, const struct cli_opt *opts,
-                     int argc, char **argv, int *status);
+                      int argc, char **argv, int *status);
 
 /*
  * --auth USER:PASS: add "Authorization: Basic BASE64" to s.headers (RFC
@@ -164,7 +164,7 @@ int cli_session_net_opts_given(const struct cli_session *s);
  * or --url.
  */
 int cli_session_url(struct cli_session *s, const char *target,
-                   rt_url_kind kind);
+                    rt_url_kind kind);
 
 /* Create s.loop.  Returns 0, or the exit status after printing why. */
 int cli_session_open(struct cli_session *s);
@@ -196,7 +196,7 @@ void cli_session_output_failed(struct cli_session *s);
  * outcome was already known.  |st| is a client's state value.
  */
 void cli_session_state(struct cli_session *s, int st, uint64_t delay_ms,
-                      unsigned attempt, int err, const char *detail);
+                       unsigned attempt, int err, const char *detail);
 
 /*
  * Append to |b| the JSON state object cli_session_state() prints with
@@ -206,7 +206,7 @@ void cli_session_state(struct cli_session *s, int st, uint64_t delay_ms,
  * Returns 0 or RT_ENOMEM.
  */
 int cli_session_state_json(rt_buf *b, int st, uint64_t delay_ms,
-                          unsigned attempt, int err, const char *detail);
+                           unsigned attempt, int err, const char *detail);
 
 /*
  * A call on the command's client failed with |err| (an RT_E* code):

@@ -79,8 +79,8 @@ enum rt_auth_result rt__auth_check(rt_server *s, struct lws *wsi,
     if (!find_token(wsi, token, sizeof(token)))
         return RT_AUTH_INVALID;
     rc = rt_jwt_verify(token, strlen(token), s->o.auth_secret,
-                       strlen(s->o.auth_secret), (int64_t)time(NULL), &c,
-                       err, sizeof(err));
+                       strlen(s->o.auth_secret), (int64_t)time(NULL), &c, err,
+                       sizeof(err));
     memset(token, 0, sizeof(token));
     if (rc == RT_EEXPIRED)
         return strstr(err, "not valid yet") != NULL ? RT_AUTH_NOT_YET
@@ -107,8 +107,8 @@ int rt__auth_room_visible(rt_server *s, struct lws *wsi, const char *room)
     if (!find_token(wsi, token, sizeof(token)))
         return 0;
     ok = rt_jwt_verify(token, strlen(token), s->o.auth_secret,
-                       strlen(s->o.auth_secret), (int64_t)time(NULL), &c,
-                       NULL, 0) == 0 &&
+                       strlen(s->o.auth_secret), (int64_t)time(NULL), &c, NULL,
+                       0) == 0 &&
          rt_jwt_room_allowed(c, room);
     memset(token, 0, sizeof(token));
     rt_jwt_claims_free(c);

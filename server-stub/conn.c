@@ -83,9 +83,8 @@ int rt__smsg_sse(struct smsg *m, const char *epoch)
     if (m->sse != NULL)
         return 0;
     rt__buf_init(&b);
-    if (m->stored &&
-        rt__buf_printf(&b, "id: %s-%llu\n", epoch,
-                       (unsigned long long)m->seq) != 0)
+    if (m->stored && rt__buf_printf(&b, "id: %s-%llu\n", epoch,
+                                    (unsigned long long)m->seq) != 0)
         goto nomem;
     /* The JSON is one line: the encoder never emits a raw newline. */
     if (rt__buf_printf(&b, "event: %s\ndata: ", rt_msg_type_name(m->type)) ||
@@ -250,8 +249,9 @@ static int conn_queue(struct conn *c, struct smsg *m)
     }
     if (outq_push(&c->q, m, len) != 0)
         return RT_ENOMEM;
-    s->m.delivered[c->kind == CONN_SSE ? RT_TR_SSE :
-                   c->kind == CONN_ECHO ? RT_TR_ECHO : RT_TR_WS]++;
+    s->m.delivered[c->kind == CONN_SSE    ? RT_TR_SSE
+                   : c->kind == CONN_ECHO ? RT_TR_ECHO
+                                          : RT_TR_WS]++;
     ask_writable(c);
     return 0;
 }
@@ -428,8 +428,9 @@ static int write_some(struct conn *c)
     struct smsg *m;
     int tr;
 
-    tr = c->kind == CONN_SSE ? RT_TR_SSE
-         : c->kind == CONN_ECHO ? RT_TR_ECHO : RT_TR_WS;
+    tr = c->kind == CONN_SSE    ? RT_TR_SSE
+         : c->kind == CONN_ECHO ? RT_TR_ECHO
+                                : RT_TR_WS;
     m = c->q.v[c->q.head];
     len = wire_len(c, m);
     if (c->q.n == 1 || len >= RT_CORK_BYTES / 2) {
@@ -455,8 +456,7 @@ static int write_some(struct conn *c)
         m = NULL;
     }
     /* lws keeps, and sends first, whatever the socket does not take. */
-    if (lws_write(c->wsi, first ? (unsigned char *)first
-                                : s->cork + LWS_PRE,
+    if (lws_write(c->wsi, first ? (unsigned char *)first : s->cork + LWS_PRE,
                   used, LWS_WRITE_RAW) < (int)used) {
         rt__smsg_unref(m);
         return -1;

@@ -554,8 +554,7 @@ int rt__frame_welcome(rt_server *s, const struct room *r, const char *user,
     return rc ? RT_ENOMEM : 0;
 }
 
-int rt__frame_resumed(const struct room *r, const struct resume *rs,
-                      rt_buf *b)
+int rt__frame_resumed(const struct room *r, const struct resume *rs, rt_buf *b)
 {
     int rc = 0;
 

@@ -221,8 +221,8 @@ static int respond_json(struct conn *c, int status, const rt_buf *b)
 {
     if (b->data == NULL)
         return complete(c, -1);
-    return complete(c, send_now(c, status, "application/json", b->data,
-                                b->len, NULL));
+    return complete(
+        c, send_now(c, status, "application/json", b->data, b->len, NULL));
 }
 
 static int method_of(struct lws *wsi)
@@ -243,8 +243,8 @@ static int method_of(struct lws *wsi)
 static int request_uri(struct lws *wsi, char *buf, size_t len)
 {
     static const enum lws_token_indexes toks[] = {
-        WSI_TOKEN_GET_URI,   WSI_TOKEN_POST_URI,  WSI_TOKEN_OPTIONS_URI,
-        WSI_TOKEN_HEAD_URI,  WSI_TOKEN_PUT_URI,   WSI_TOKEN_PATCH_URI,
+        WSI_TOKEN_GET_URI,   WSI_TOKEN_POST_URI, WSI_TOKEN_OPTIONS_URI,
+        WSI_TOKEN_HEAD_URI,  WSI_TOKEN_PUT_URI,  WSI_TOKEN_PATCH_URI,
         WSI_TOKEN_DELETE_URI};
     size_t i;
 
@@ -260,8 +260,8 @@ static int ep_health(struct conn *c)
 {
     static const char body[] = "{\"status\":\"ok\"}";
 
-    return complete(c, send_now(c, 200, "application/json", body,
-                                sizeof(body) - 1, NULL));
+    return complete(
+        c, send_now(c, 200, "application/json", body, sizeof(body) - 1, NULL));
 }
 
 static int ep_metrics(struct conn *c)
@@ -274,8 +274,9 @@ static int ep_metrics(struct conn *c)
         rt__buf_cleanup(&b);
         return complete(c, -1);
     }
-    rc = complete(c, send_now(c, 200, "text/plain; version=0.0.4; "
-                                      "charset=utf-8",
+    rc = complete(c, send_now(c, 200,
+                              "text/plain; version=0.0.4; "
+                              "charset=utf-8",
                               b.data, b.len, NULL));
     rt__buf_cleanup(&b);
     return rc;
@@ -302,8 +303,7 @@ static int ep_rooms(struct conn *c)
             rc |= rt__buf_append(&b, "{\"room\":", 8);
             rc |= rt__buf_json_str(&b, r->name, strlen(r->name));
             rc |= rt__buf_printf(&b, ",\"online\":%u,\"seq\":%llu}",
-                                 r->nusers_online,
-                                 (unsigned long long)r->seq);
+                                 r->nusers_online, (unsigned long long)r->seq);
         }
     }
     rc |= rt__buf_append(&b, "]}", 2);
@@ -369,9 +369,9 @@ static int ep_publish_done(struct conn *c)
     if (rc == RT_ENOMEM)
         return complete(c, -1);
     if (rc != 0)
-        return complete(c, rt__http_error(c, err.code == RT_MSG_CODE_TOO_LARGE
-                                                 ? 413 : 400,
-                                          err.code, err.message));
+        return complete(
+            c, rt__http_error(c, err.code == RT_MSG_CODE_TOO_LARGE ? 413 : 400,
+                              err.code, err.message));
     if (m->type != RT_MSG_TEXT) {
         rt_msg_free(m);
         return complete(c, rt__http_error(c, 400, RT_MSG_CODE_BAD_MESSAGE,
@@ -383,8 +383,7 @@ static int ep_publish_done(struct conn *c)
     rc = rt__room_open(s, c->path, &r);
     if (rc == RT_EEXHAUSTED) {
         rt_msg_free(m);
-        return complete(c, rt__http_error(c, 503,
-                                          RT_MSG_CODE_TOO_MANY_ROOMS,
+        return complete(c, rt__http_error(c, 503, RT_MSG_CODE_TOO_MANY_ROOMS,
                                           "the server has --max-rooms "
                                           "rooms"));
     }
@@ -420,8 +419,10 @@ static int expect_continue(struct conn *c)
         strcasecmp(v, "100-continue") != 0)
         return 0;
     memcpy(buf + LWS_PRE, cont, sizeof(cont) - 1);
-    return lws_write(c->wsi, buf + LWS_PRE, sizeof(cont) - 1,
-                     LWS_WRITE_RAW) < 0 ? -1 : 0;
+    return lws_write(c->wsi, buf + LWS_PRE, sizeof(cont) - 1, LWS_WRITE_RAW) <
+                   0
+               ? -1
+               : 0;
 }
 
 /*
@@ -438,33 +439,36 @@ static int body_framing(struct conn *c)
     const char *p;
     uint64_t v = 0;
 
-    nte = lws_hdr_copy(c->wsi, te, sizeof(te),
-                       WSI_TOKEN_HTTP_TRANSFER_ENCODING);
-    ncl = lws_hdr_copy(c->wsi, cl, sizeof(cl),
-                       WSI_TOKEN_HTTP_CONTENT_LENGTH);
-    if (nte != 0 && lws_hdr_total_length(c->wsi,
-                                         WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
-        return rt__http_error(c, ncl != 0 ? 400 : 411,
-                              RT_MSG_CODE_BAD_MESSAGE,
+    nte =
+        lws_hdr_copy(c->wsi, te, sizeof(te), WSI_TOKEN_HTTP_TRANSFER_ENCODING);
+    ncl = lws_hdr_copy(c->wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    if (nte != 0 &&
+        lws_hdr_total_length(c->wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+        return rt__http_error(c, ncl != 0 ? 400 : 411, RT_MSG_CODE_BAD_MESSAGE,
                               ncl != 0 ? "both Content-Length and "
                                          "Transfer-Encoding: refused"
                                        : "send the body with a "
-                                         "Content-Length, not chunked") - 1;
+                                         "Content-Length, not chunked") -
+               1;
     if (lws_hdr_total_length(c->wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) == 0)
         return rt__http_error(c, 411, RT_MSG_CODE_BAD_MESSAGE,
-                              "a POST needs a Content-Length") - 1;
+                              "a POST needs a Content-Length") -
+               1;
     if (ncl <= 0)
         return rt__http_error(c, 400, RT_MSG_CODE_BAD_MESSAGE,
-                              "Content-Length is not a number") - 1;
+                              "Content-Length is not a number") -
+               1;
     for (p = cl; *p; p++) {
         if (*p < '0' || *p > '9' || v > (UINT64_MAX - 9) / 10)
             return rt__http_error(c, 400, RT_MSG_CODE_BAD_MESSAGE,
-                                  "Content-Length is not a number") - 1;
+                                  "Content-Length is not a number") -
+                   1;
         v = v * 10 + (uint64_t)(*p - '0');
     }
     if (v > c->srv->o.max_body_bytes)
         return rt__http_error(c, 413, RT_MSG_CODE_TOO_LARGE,
-                              "body over --max-body-bytes") - 1;
+                              "body over --max-body-bytes") -
+               1;
     return 0;
 }
 
@@ -487,9 +491,11 @@ static int check_auth(struct conn *c, const char *room)
     c->srv->m.auth_failures++;
     return ar == RT_AUTH_FORBIDDEN
                ? rt__http_error(c, 403, RT_MSG_CODE_FORBIDDEN,
-                                rt__auth_reason(ar)) - 1
+                                rt__auth_reason(ar)) -
+                     1
                : rt__http_error(c, 401, RT_MSG_CODE_UNAUTHORIZED,
-                                rt__auth_reason(ar)) - 1;
+                                rt__auth_reason(ar)) -
+                     1;
 }
 
 static int preflight(struct conn *c)
@@ -558,12 +564,10 @@ static int route(struct conn *c, const char *path)
     if (strcmp(path, "/echo") == 0)
         return complete(c, rt__http_error(c, 426, RT_MSG_CODE_BAD_MESSAGE,
                                           "/echo speaks WebSocket only"));
-    if (strncmp(path, "/rooms/", 7) == 0 &&
-        (n = strlen(path)) > 7 + 9 &&
+    if (strncmp(path, "/rooms/", 7) == 0 && (n = strlen(path)) > 7 + 9 &&
         strcmp(path + n - 9, "/presence") == 0) {
         if (!rt_room_valid(path + 7, n - 7 - 9))
-            return complete(c, rt__http_error(c, 400,
-                                              RT_MSG_CODE_BAD_MESSAGE,
+            return complete(c, rt__http_error(c, 400, RT_MSG_CODE_BAD_MESSAGE,
                                               "room names are 1 to 64 of "
                                               "A-Z a-z 0-9 . _ -"));
         if (c->method != M_GET)
@@ -675,8 +679,7 @@ int rt__http_callback(struct lws *wsi, enum lws_callback_reasons reason,
         if (n < 0)
             snprintf(uri, sizeof(uri), "%s", (const char *)in);
         else if (strlen(uri) != (size_t)n)
-            return complete(c, rt__http_error(c, 400,
-                                              RT_MSG_CODE_BAD_MESSAGE,
+            return complete(c, rt__http_error(c, 400, RT_MSG_CODE_BAD_MESSAGE,
                                               "the path has a NUL byte"));
         return route(c, uri);
     }

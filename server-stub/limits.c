@@ -18,7 +18,7 @@
 
 struct peer_addr {
     struct peer_addr *next;
-    unsigned char key[16];          /* IPv6, or IPv4-mapped */
+    unsigned char key[16]; /* IPv6, or IPv4-mapped */
     unsigned n;
 };
 
@@ -165,8 +165,8 @@ void rt__peer_del(rt_server *s, const struct lws *wsi)
 
     if (p == NULL || wsi == NULL)
         return;
-    for (wp = &p->wsis[hash_ptr(wsi) & (p->nbuckets - 1)];
-         (w = *wp) != NULL; wp = &w->next)
+    for (wp = &p->wsis[hash_ptr(wsi) & (p->nbuckets - 1)]; (w = *wp) != NULL;
+         wp = &w->next)
         if (w->wsi == wsi)
             break;
     if (w == NULL)

@@ -8,24 +8,39 @@
 
 #include "server_int.h"
 
-static const char *const transports[RT_TR_N] = {"ws", "sse", "poll",
-                                                "echo"};
-static const char *const close_classes[] = {
-    "1000", "1001", "1008", "1009", "1011", "1013", "other", "none"};
+static const char *const transports[RT_TR_N] = {"ws", "sse", "poll", "echo"};
+static const char *const close_classes[] = {"1000", "1001", "1008",  "1009",
+                                            "1011", "1013", "other", "none"};
 
 void rt__metrics_close(rt_server *s, uint16_t code)
 {
     size_t i;
 
     switch (code) {
-    case 1000: i = 0; break;
-    case 1001: i = 1; break;
-    case 1008: i = 2; break;
-    case 1009: i = 3; break;
-    case 1011: i = 4; break;
-    case 1013: i = 5; break;
-    case 0: i = 7; break;
-    default: i = 6; break;
+    case 1000:
+        i = 0;
+        break;
+    case 1001:
+        i = 1;
+        break;
+    case 1008:
+        i = 2;
+        break;
+    case 1009:
+        i = 3;
+        break;
+    case 1011:
+        i = 4;
+        break;
+    case 1013:
+        i = 5;
+        break;
+    case 0:
+        i = 7;
+        break;
+    default:
+        i = 6;
+        break;
     }
     s->m.closes[i]++;
 }
@@ -33,8 +48,8 @@ void rt__metrics_close(rt_server *s, uint16_t code)
 static int head(rt_buf *b, const char *name, const char *type,
                 const char *help)
 {
-    return rt__buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help,
-                          name, type);
+    return rt__buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+                          type);
 }
 
 static int per_transport(rt_buf *b, const char *name, const char *type,
@@ -70,9 +85,9 @@ int rt__metrics_render(const rt_server *s, rt_buf *b)
     rc |= per_transport(b, "rtctl_messages_delivered_total", "counter",
                         "Messages queued to clients, by transport.",
                         m->delivered);
-    rc |= per_transport(b, "rtctl_bytes_sent_total", "counter",
-                        "Bytes written to clients, by transport.",
-                        m->bytes_out);
+    rc |=
+        per_transport(b, "rtctl_bytes_sent_total", "counter",
+                      "Bytes written to clients, by transport.", m->bytes_out);
     rc |= head(b, "rtctl_bytes_received_total", "counter",
                "WebSocket payload bytes received.");
     rc |= rt__buf_printf(b, "rtctl_bytes_received_total %llu\n",
@@ -96,8 +111,7 @@ int rt__metrics_render(const rt_server *s, rt_buf *b)
                "room not allowed.");
     rc |= rt__buf_printf(b, "rtctl_auth_failures_total %llu\n",
                          (unsigned long long)m->auth_failures);
-    rc |= head(b, "rtctl_resume_total", "counter",
-               "Resumes by result.");
+    rc |= head(b, "rtctl_resume_total", "counter", "Resumes by result.");
     rc |= rt__buf_printf(b,
                          "rtctl_resume_total{result=\"recovered\"} %llu\n"
                          "rtctl_resume_total{result=\"not_recovered\"} "
@@ -111,14 +125,16 @@ int rt__metrics_render(const rt_server *s, rt_buf *b)
     rc |= head(b, "rtctl_server_closes_total", "counter",
                "WebSocket closes the server initiated, by close code.");
     for (i = 0; i < 7; i++)
-        rc |= rt__buf_printf(b, "rtctl_server_closes_total{code=\"%s\"} "
-                                "%llu\n",
-                             close_classes[i],
-                             (unsigned long long)m->closes[i]);
+        rc |=
+            rt__buf_printf(b,
+                           "rtctl_server_closes_total{code=\"%s\"} "
+                           "%llu\n",
+                           close_classes[i], (unsigned long long)m->closes[i]);
     rc |= head(b, "rtctl_connections_refused_total", "counter",
                "Connections refused at accept, by reason.");
-    rc |= rt__buf_printf(b, "rtctl_connections_refused_total{reason="
-                            "\"address_limit\"} %llu\n",
+    rc |= rt__buf_printf(b,
+                         "rtctl_connections_refused_total{reason="
+                         "\"address_limit\"} %llu\n",
                          (unsigned long long)m->refused_address);
     rc |= head(b, "rtctl_request_timeouts_total", "counter",
                "HTTP requests whose body missed --request-timeout.");

@@ -79,8 +79,7 @@ static void answer(struct conn *c)
 
     rt__room_resume(r, 1, c->poll_since, NULL, &rs);
     rt__buf_clear(&c->resp);
-    if (build(r, &rs, c->poll_since, &c->resp) != 0 ||
-        c->resp.data == NULL) {
+    if (build(r, &rs, c->poll_since, &c->resp) != 0 || c->resp.data == NULL) {
         rt__buf_cleanup(&c->resp);
         rt__conn_drop(c, 0, "");
         return;
@@ -99,8 +98,8 @@ int rt__poll_start(struct conn *c, const char *room)
     struct room *r;
     rt_buf b;
 
-    if ((has_since = rt__http_arg_u64(c->wsi, "since", UINT64_MAX,
-                                      &since)) < 0 ||
+    if ((has_since = rt__http_arg_u64(c->wsi, "since", UINT64_MAX, &since)) <
+            0 ||
         rt__http_arg_u64(c->wsi, "timeout", 100000, &timeout) < 0)
         goto bad;
     if (timeout > s->o.poll_timeout_max_s)
@@ -120,8 +119,7 @@ int rt__poll_start(struct conn *c, const char *room)
     if (!has_since)
         since = r->seq;
     rt__room_resume(r, 1, since, epoch, &rs);
-    if (!rs.recovered || r->seq > since || timeout == 0 ||
-        s->shutting_down) {
+    if (!rs.recovered || r->seq > since || timeout == 0 || s->shutting_down) {
         if (!rs.recovered)
             s->m.resumes_lost++;
         rt__buf_init(&b);

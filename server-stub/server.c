@@ -79,8 +79,9 @@ void rt__srv_log(const rt_server *s, enum rt_server_log_level lvl,
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
     if (s->o.log_format == RT_SERVER_LOG_JSON) {
         rt__buf_init(&b);
-        rt__buf_printf(&b, "{\"time\":\"%s.%03dZ\",\"level\":\"%s\",\"msg\":",
-                       ts, (int)(tv.tv_usec / 1000), level_names[lvl]);
+        rt__buf_printf(&b,
+                       "{\"time\":\"%s.%03dZ\",\"level\":\"%s\",\"msg\":", ts,
+                       (int)(tv.tv_usec / 1000), level_names[lvl]);
         rt__buf_json_str(&b, msg, strlen(msg));
         rt__buf_append(&b, "}\n", 2);
         if (b.data)
@@ -121,8 +122,7 @@ static void accept_failed(rt_server *s, const char *why)
     rt__srv_log(s, RT_SERVER_LOG_WARN,
                 "cannot accept connections (%s): pausing %d ms at a time; "
                 "%llu more pauses since the last report",
-                why, ACCEPT_PAUSE_MS,
-                (unsigned long long)s->accept_unlogged);
+                why, ACCEPT_PAUSE_MS, (unsigned long long)s->accept_unlogged);
     s->accept_logged_ms = s->now_ms;
     s->accept_unlogged = 0;
 }
@@ -150,8 +150,7 @@ static void find_listen_cb(uv_handle_t *h, void *arg)
     int on = 0;
     socklen_t ol = sizeof(on);
 
-    if (h->type != UV_POLL || fl->found != NULL ||
-        uv_fileno(h, &fd) != 0 ||
+    if (h->type != UV_POLL || fl->found != NULL || uv_fileno(h, &fd) != 0 ||
         getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &ol) != 0 || !on ||
         getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
         return;
@@ -343,8 +342,8 @@ static int probe_bind(const rt_server_opts *o, char *errbuf, size_t errlen)
         rc = inet_pton(AF_INET, o->host, &a4.sin_addr);
     }
     if (rc != 1) {
-        snprintf(errbuf, errlen,
-                 "--host: '%s' is not an IPv4 or IPv6 address", o->host);
+        snprintf(errbuf, errlen, "--host: '%s' is not an IPv4 or IPv6 address",
+                 o->host);
         return RT_EINVAL;
     }
     fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
@@ -415,9 +414,9 @@ int rt_server_new(rt_server **out, uv_loop_t *loop, const rt_server_opts *o,
      * connection.  --compress therefore caps --max-message-bytes at 64 KiB.
      */
     s->protocols[0].rx_buffer_size =
-        o->compress ? (o->max_message_bytes < 4096 ? 4096
-                                                   : o->max_message_bytes)
-                    : RT_RX_CHUNK;
+        o->compress
+            ? (o->max_message_bytes < 4096 ? 4096 : o->max_message_bytes)
+            : RT_RX_CHUNK;
 
     memset(&info, 0, sizeof(info));
     info.port = o->port;
@@ -425,8 +424,8 @@ int rt_server_new(rt_server **out, uv_loop_t *loop, const rt_server_opts *o,
     info.protocols = s->protocols;
     info.user = s;
     info.retry_and_idle_policy = &s->retry;
-    info.max_http_header_data = (unsigned short)(o->max_header_bytes > 65535
-                                                     ? 65535
+    info.max_http_header_data =
+        (unsigned short)(o->max_header_bytes > 65535 ? 65535
                                                      : o->max_header_bytes);
     /*
      * Header tables are allocated as requests need them, so a big pool
@@ -475,8 +474,8 @@ int rt_server_new(rt_server **out, uv_loop_t *loop, const rt_server_opts *o,
                       lws_log);
     s->ctx = lws_create_context(&info);
     if (s->ctx == NULL) {
-        snprintf(errbuf, errlen, "cannot start the server on %s:%d%s",
-                 o->host, o->port,
+        snprintf(errbuf, errlen, "cannot start the server on %s:%d%s", o->host,
+                 o->port,
                  o->tls_cert ? " (check --tls-cert and --tls-key)" : "");
         rt__free(s->cork);
         rt__free(s);

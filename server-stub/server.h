@@ -15,10 +15,7 @@
 
 typedef struct rt_server rt_server;
 
-enum rt_server_log_format {
-    RT_SERVER_LOG_TEXT = 0,
-    RT_SERVER_LOG_JSON
-};
+enum rt_server_log_format { RT_SERVER_LOG_TEXT = 0, RT_SERVER_LOG_JSON };
 
 /* Levels of --log-level, lowest first. */
 enum rt_server_log_level {
@@ -29,9 +26,9 @@ enum rt_server_log_level {
 };
 
 typedef struct rt_server_opts {
-    const char *host;              /* bind address; default 127.0.0.1 */
-    int port;                      /* 0: the system picks; default 8080 */
-    const char *tls_cert;          /* PEM paths; both or neither */
+    const char *host;     /* bind address; default 127.0.0.1 */
+    int port;             /* 0: the system picks; default 8080 */
+    const char *tls_cert; /* PEM paths; both or neither */
     const char *tls_key;
     const char *auth_secret;       /* HS256 secret; NULL: auth off */
     const char *allow_origin;      /* comma list for CORS; NULL: "*" */
@@ -49,14 +46,14 @@ typedef struct rt_server_opts {
     size_t max_header_bytes;       /* HTTP request headers, 8 KiB */
     size_t max_body_bytes;         /* POST bodies, 64 KiB */
     /* fields below were added for issue 10 */
-    unsigned max_rooms;            /* 0: unlimited (default 10000) */
-    uint64_t room_ttl_ms;          /* idle room expiry, 1 h; 0: never */
+    unsigned max_rooms;               /* 0: unlimited (default 10000) */
+    uint64_t room_ttl_ms;             /* idle room expiry, 1 h; 0: never */
     unsigned max_address_connections; /* per peer IP; 0: off (1024) */
-    uint64_t request_timeout_ms;   /* headers, then body, each: 10 s */
-    double typing_rate;            /* typing events/s per user; 0: off */
+    uint64_t request_timeout_ms;      /* headers, then body, each: 10 s */
+    double typing_rate;               /* typing events/s per user; 0: off */
     enum rt_server_log_level log_level;
     enum rt_server_log_format log_format;
-    FILE *log_file;                /* default stderr */
+    FILE *log_file; /* default stderr */
 } rt_server_opts;
 
 void rt_server_opts_init(rt_server_opts *o);

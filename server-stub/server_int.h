@@ -47,8 +47,8 @@ struct conn;
  * one, and the latest goes out when the interval ends.
  */
 struct typing {
-    uint64_t next_ms;              /* no relay before this */
-    uint8_t pending;               /* |state| waits for next_ms */
+    uint64_t next_ms; /* no relay before this */
+    uint8_t pending;  /* |state| waits for next_ms */
     uint8_t state;
 };
 
@@ -56,14 +56,14 @@ struct typing {
 
 struct smsg {
     uint32_t refs;
-    uint8_t stored;     /* in a room's history: has seq, gets an SSE id */
-    uint8_t ws_opcode;  /* 0x1 text, 0x2 binary (echo) */
+    uint8_t stored;    /* in a room's history: has seq, gets an SSE id */
+    uint8_t ws_opcode; /* 0x1 text, 0x2 binary (echo) */
     rt_msg_type type;
     uint64_t seq;
     size_t json_len;
-    unsigned char *ws;  /* frame header immediately followed by json */
+    unsigned char *ws; /* frame header immediately followed by json */
     size_t ws_len;
-    char *sse;          /* "id: ..\nevent: ..\ndata: ..\n\n", built lazily */
+    char *sse; /* "id: ..\nevent: ..\ndata: ..\n\n", built lazily */
     size_t sse_len;
     unsigned char buf[]; /* [10 bytes of header room][json][NUL] */
 };
@@ -89,10 +89,10 @@ struct outq {
 enum rt_transport { RT_TR_WS, RT_TR_SSE, RT_TR_POLL, RT_TR_ECHO, RT_TR_N };
 
 struct rt_metrics {
-    uint64_t conns[RT_TR_N];          /* gauge */
+    uint64_t conns[RT_TR_N]; /* gauge */
     uint64_t accepted[RT_TR_N];
-    uint64_t received[6];             /* by rt_msg_type */
-    uint64_t delivered[RT_TR_N];      /* messages queued to clients */
+    uint64_t received[6];        /* by rt_msg_type */
+    uint64_t delivered[RT_TR_N]; /* messages queued to clients */
     uint64_t bytes_out[RT_TR_N];
     uint64_t bytes_in;
     uint64_t errors[RT_MSG_CODE_COUNT_];
@@ -103,13 +103,13 @@ struct rt_metrics {
     uint64_t resumes_lost;
     uint64_t http_requests;
     uint64_t published_http;
-    uint64_t closes[8];               /* by close code class, see metrics.c */
-    uint64_t refused_address;         /* over --max-address-connections */
-    uint64_t request_timeouts;        /* bodies past --request-timeout */
-    uint64_t accept_paused;           /* accept() failed: paused */
-    uint64_t ephemeral_drops;         /* typing/presence to a full queue */
-    uint64_t typing_coalesced;        /* typing events not relayed */
-    uint64_t rooms_expired;           /* idle past --room-ttl */
+    uint64_t closes[8];        /* by close code class, see metrics.c */
+    uint64_t refused_address;  /* over --max-address-connections */
+    uint64_t request_timeouts; /* bodies past --request-timeout */
+    uint64_t accept_paused;    /* accept() failed: paused */
+    uint64_t ephemeral_drops;  /* typing/presence to a full queue */
+    uint64_t typing_coalesced; /* typing events not relayed */
+    uint64_t rooms_expired;    /* idle past --room-ttl */
 };
 
 /* ---------------------------------------------------------- connection */
@@ -128,52 +128,52 @@ struct conn {
     struct lws *wsi;
     struct rt_server *srv;
     enum conn_kind kind;
-    struct conn *next, *prev;      /* all connections */
+    struct conn *next, *prev; /* all connections */
     struct room *room;
-    struct ruser *ru;              /* presence entry (WS, SSE) */
-    struct conn *rnext, *rprev;    /* room members, or room's waiting polls */
+    struct ruser *ru;           /* presence entry (WS, SSE) */
+    struct conn *rnext, *rprev; /* room members, or room's waiting polls */
     char user[RT_NAME_MAX + 1];
     uint64_t opened_ms;
-    uint64_t heard_ms;             /* last frame or pong (presence) */
-    uint64_t ping_ms;              /* when we last pinged it */
+    uint64_t heard_ms; /* last frame or pong (presence) */
+    uint64_t ping_ms;  /* when we last pinged it */
 
     struct outq q;
-    struct conn *dnext, *dprev;    /* on the server's flush list */
+    struct conn *dnext, *dprev; /* on the server's flush list */
     unsigned dirty : 1;
     unsigned writable_asked : 1;
-    unsigned closing : 1;          /* close with close_code when writable */
-    unsigned killed : 1;           /* dropped: queue nothing more */
-    unsigned counted : 1;          /* included in metrics gauges */
-    unsigned linked : 1;           /* on the server's list */
-    unsigned user_counted : 1;     /* in --max-user-connections counts */
-    unsigned no_presence : 1;      /* ?presence=0: never listed */
-    unsigned clean_close : 1;      /* the peer sent close 1000 or 1001 */
+    unsigned closing : 1;      /* close with close_code when writable */
+    unsigned killed : 1;       /* dropped: queue nothing more */
+    unsigned counted : 1;      /* included in metrics gauges */
+    unsigned linked : 1;       /* on the server's list */
+    unsigned user_counted : 1; /* in --max-user-connections counts */
+    unsigned no_presence : 1;  /* ?presence=0: never listed */
+    unsigned clean_close : 1;  /* the peer sent close 1000 or 1001 */
     uint16_t close_code;
     char close_reason[64];
 
     /* a resume being streamed: see rt__conn_replay_fill */
     unsigned replaying : 1;
     struct rt_replay replay;
-    uint64_t replay_from;          /* first seq the client asked for */
+    uint64_t replay_from; /* first seq the client asked for */
 
     /* WebSocket receive */
     rt_buf rx;
     int rx_binary;
     int rx_overflow;
-    double tokens;                 /* rate limit bucket */
-    struct typing typing;          /* when not in presence (no ru) */
+    double tokens;        /* rate limit bucket */
+    struct typing typing; /* when not in presence (no ru) */
     uint64_t tokens_ms;
 
     /* HTTP */
-    int method;                    /* enum http_method in http.c */
+    int method; /* enum http_method in http.c */
     char path[256];
-    rt_buf body;                   /* request body (POST) */
-    rt_buf resp;                   /* response body waiting to be written */
+    rt_buf body; /* request body (POST) */
+    rt_buf resp; /* response body waiting to be written */
     size_t resp_off;
     int resp_status;
     unsigned resp_headers_done : 1;
-    unsigned timed_out : 1;        /* body not in by its deadline */
-    uint64_t body_deadline_ms;     /* a POST's body must be in by then */
+    unsigned timed_out : 1;    /* body not in by its deadline */
+    uint64_t body_deadline_ms; /* a POST's body must be in by then */
 
     /* SSE */
     uint64_t keepalive_due_ms;
@@ -190,22 +190,22 @@ struct ruser {
     struct ruser *next;
     char name[RT_NAME_MAX + 1];
     unsigned nconns;
-    int online;                    /* join announced, leave not yet */
-    uint64_t leave_due_ms;         /* last connection gone: leave at */
-    uint64_t heard_ms;             /* newest heartbeat of any connection */
+    int online;            /* join announced, leave not yet */
+    uint64_t leave_due_ms; /* last connection gone: leave at */
+    uint64_t heard_ms;     /* newest heartbeat of any connection */
     struct typing typing;
 };
 
 struct room {
     struct room *hnext;
-    uint64_t active_ms;            /* last join, leave, poll or store */
+    uint64_t active_ms; /* last join, leave, poll or store */
     char name[RT_NAME_MAX + 1];
     char epoch[RT_EPOCH_LEN + 1];
     uint64_t seq;
-    struct rt_ring hist;           /* the last --history messages */
-    struct conn *members;          /* WS and SSE connections */
+    struct rt_ring hist;  /* the last --history messages */
+    struct conn *members; /* WS and SSE connections */
     unsigned nmembers;
-    struct conn *polls;            /* waiting long polls */
+    struct conn *polls; /* waiting long polls */
     struct ruser *users;
     unsigned nusers_online;
 };
@@ -221,13 +221,13 @@ struct rt_server {
     int port;
     char errbuf[256];
 
-    struct room **rooms;           /* hash table */
+    struct room **rooms; /* hash table */
     size_t nbuckets, nrooms;
-    size_t rooms_freed;            /* since the last malloc_trim */
+    size_t rooms_freed; /* since the last malloc_trim */
     uint64_t trimmed_ms;
 
-    struct rt_peers *peers;        /* counts per address: limits.c */
-    struct conn *conns;            /* every connection */
+    struct rt_peers *peers; /* counts per address: limits.c */
+    struct conn *conns;     /* every connection */
     size_t nconns;
     /* users' connection counts across rooms, for --max-user-connections */
     struct ucount *ucounts;
@@ -239,11 +239,11 @@ struct rt_server {
     uint64_t accept_resume_ms, accept_logged_ms, accept_unlogged;
 
     uv_timer_t tick;
-    uv_check_t flush;              /* writes queued frames once per turn */
-    struct conn *dirty;            /* connections with something queued */
+    uv_check_t flush;   /* writes queued frames once per turn */
+    struct conn *dirty; /* connections with something queued */
     uint64_t now_ms;
 
-    unsigned char *cork;           /* RT_CORK_BYTES write buffer */
+    unsigned char *cork; /* RT_CORK_BYTES write buffer */
     struct rt_metrics m;
     lws_retry_bo_t retry;
     struct lws_protocols protocols[2];
@@ -289,10 +289,10 @@ void rt__conn_unlink(struct conn *c);
 
 /* Resume decision shared by WS, SSE and poll (PROTOCOL.md section 4). */
 struct resume {
-    int asked;       /* the client gave a position */
+    int asked; /* the client gave a position */
     int recovered;
-    uint64_t from;   /* first seq the client lacks */
-    uint64_t to;     /* the room's seq now */
+    uint64_t from;         /* first seq the client lacks */
+    uint64_t to;           /* the room's seq now */
     uint64_t replay_after; /* replay held messages with seq > this */
 };
 void rt__room_resume(const struct room *r, int has_since, uint64_t since,
@@ -309,8 +309,8 @@ int rt__frame_presence(const struct room *r, const char *event,
                        const char *user, const char *reason, rt_buf *b);
 
 /* ws.c */
-int rt__publish_text(rt_server *s, struct room *r, rt_msg *m,
-                     const char *user, struct conn *sender, uint64_t *seq);
+int rt__publish_text(rt_server *s, struct room *r, rt_msg *m, const char *user,
+                     struct conn *sender, uint64_t *seq);
 int rt__ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
                     struct conn *c, void *in, size_t len);
 int rt__ws_confirm_upgrade(struct lws *wsi, struct conn *c);
@@ -337,8 +337,13 @@ int rt__origin_listed(const rt_server *s, const char *origin);
 int rt__request_origin(struct lws *wsi, char *buf, size_t len);
 
 /* auth.c */
-enum rt_auth_result { RT_AUTH_OK = 0, RT_AUTH_INVALID, RT_AUTH_EXPIRED,
-                      RT_AUTH_FORBIDDEN, RT_AUTH_NOT_YET };
+enum rt_auth_result {
+    RT_AUTH_OK = 0,
+    RT_AUTH_INVALID,
+    RT_AUTH_EXPIRED,
+    RT_AUTH_FORBIDDEN,
+    RT_AUTH_NOT_YET
+};
 enum rt_auth_result rt__auth_check(rt_server *s, struct lws *wsi,
                                    const char *room, char *user,
                                    size_t userlen);

@@ -43,8 +43,7 @@ static int ring_grow(struct rt_ring *r)
     return 0;
 }
 
-int rt__ring_push(struct rt_ring *r, uint64_t seq, void *item,
-                  void **evicted)
+int rt__ring_push(struct rt_ring *r, uint64_t seq, void *item, void **evicted)
 {
     *evicted = NULL;
     if (r->max == 0) {
@@ -141,16 +140,15 @@ static int may_name_author(const char *data, size_t len)
     return 0;
 }
 
-int rt__author_set(const char *data, size_t len, const char *user,
-                   rt_buf *out)
+int rt__author_set(const char *data, size_t len, const char *user, rt_buf *out)
 {
     cJSON *d, *it, *next, *a;
     size_t i = 0;
     char *txt;
     int rc;
 
-    while (i < len && (data[i] == ' ' || data[i] == '\t' ||
-                       data[i] == '\r' || data[i] == '\n'))
+    while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' ||
+                       data[i] == '\n'))
         i++;
     if (i == len || data[i] != '{')
         return RT_EPROTO;

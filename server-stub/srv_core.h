@@ -23,7 +23,7 @@
 struct rt_ring {
     void **v;
     uint32_t head, n, cap, max;
-    uint64_t first;   /* seq of v[head] when n > 0 */
+    uint64_t first; /* seq of v[head] when n > 0 */
 };
 
 void rt__ring_init(struct rt_ring *r, uint32_t max);
@@ -36,8 +36,7 @@ void rt__ring_cleanup(struct rt_ring *r);
  * RT_EINVAL for a seq out of order.  With max 0 nothing is kept and
  * |item| comes back in *evicted.
  */
-int rt__ring_push(struct rt_ring *r, uint64_t seq, void *item,
-                  void **evicted);
+int rt__ring_push(struct rt_ring *r, uint64_t seq, void *item, void **evicted);
 /* The item of |seq|, or NULL when it is not held. */
 void *rt__ring_at(const struct rt_ring *r, uint64_t seq);
 /* Seq of the oldest held item; |top| + 1 when empty. */
@@ -57,8 +56,8 @@ uint64_t rt__ring_oldest(const struct rt_ring *r, uint64_t top);
  * held message, with recovered already false: rt__room_resume.)
  */
 struct rt_replay {
-    uint64_t next;      /* next seq to send */
-    int recovered;      /* nothing lost so far */
+    uint64_t next; /* next seq to send */
+    int recovered; /* nothing lost so far */
 };
 
 /*

@@ -113,15 +113,13 @@ int rt__sse_start(struct conn *c, const char *room)
     if (lws_add_http_common_headers(c->wsi, 200, "text/event-stream",
                                     LWS_ILLEGAL_HTTP_CONTENT_LEN, &p, end) ||
         rt__http_cors_headers(c, &p, end) ||
-        lws_add_http_header_by_name(c->wsi,
-                                    (const unsigned char *)"cache-control:",
-                                    (const unsigned char *)"no-cache", 8, &p,
-                                    end) ||
+        lws_add_http_header_by_name(
+            c->wsi, (const unsigned char *)"cache-control:",
+            (const unsigned char *)"no-cache", 8, &p, end) ||
         /* nginx buffers a proxied response without it */
-        lws_add_http_header_by_name(c->wsi, (const unsigned char *)
-                                    "x-accel-buffering:",
-                                    (const unsigned char *)"no", 2, &p,
-                                    end) ||
+        lws_add_http_header_by_name(
+            c->wsi, (const unsigned char *)"x-accel-buffering:",
+            (const unsigned char *)"no", 2, &p, end) ||
         lws_finalize_write_http_header(c->wsi, start, &p, end))
         return -1;
     lws_http_mark_sse(c->wsi);
@@ -150,8 +148,9 @@ int rt__sse_start(struct conn *c, const char *room)
         int rc = 0;
 
         rt__buf_init(&ev);
-        rc |= rt__buf_printf(&ev, "id: %s-%llu\nevent: system\ndata: ",
-                             r->epoch, (unsigned long long)r->seq);
+        rc |=
+            rt__buf_printf(&ev, "id: %s-%llu\nevent: system\ndata: ", r->epoch,
+                           (unsigned long long)r->seq);
         rc |= rt__buf_append(&ev, b.data, b.len);
         rc |= rt__buf_append(&ev, "\n\n", 2);
         if (rc == 0)
@@ -169,8 +168,8 @@ int rt__sse_start(struct conn *c, const char *room)
     if (resumed)
         rt__conn_resume(s, r, c, since, epoch);
     rt__buf_cleanup(&b);
-    rt__srv_log(s, RT_SERVER_LOG_INFO, "open sse room=%s user=%s%s",
-                r->name, c->user, resumed ? " (resume)" : "");
+    rt__srv_log(s, RT_SERVER_LOG_INFO, "open sse room=%s user=%s%s", r->name,
+                c->user, resumed ? " (resume)" : "");
     return 0;
 }
 

@@ -52,8 +52,8 @@ static const char *status_text(int status)
  * step lws would head it HTTP/1.0, which WebSocket clients refuse to read.
  * Returns 1 (answered) or -1 (hang up).
  */
-static int reject(struct lws *wsi, rt_server *s, int status,
-                  rt_msg_code code, const char *message)
+static int reject(struct lws *wsi, rt_server *s, int status, rt_msg_code code,
+                  const char *message)
 {
     unsigned char *buf;
     char *body;
@@ -294,8 +294,8 @@ static int rate_ok(struct conn *c)
  * publish): seq allotted, author and timestamp set, encoded once.  The
  * sender connection, if any, gets its ack after the broadcast.
  */
-int rt__publish_text(rt_server *s, struct room *r, rt_msg *m,
-                     const char *user, struct conn *sender, uint64_t *seq)
+int rt__publish_text(rt_server *s, struct room *r, rt_msg *m, const char *user,
+                     struct conn *sender, uint64_t *seq)
 {
     struct smsg *sm;
     char *out = NULL;
@@ -537,14 +537,13 @@ static int ws_receive(struct conn *c, const void *in, size_t len)
         if (rt__buf_append(&c->rx, in, len) != 0)
             return -1;
     }
-    final = lws_is_final_fragment(wsi) &&
-            lws_remaining_packet_payload(wsi) == 0;
+    final =
+        lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
     if (!final || c->rx_overflow)
         return 0;
     if (c->kind == CONN_ECHO) {
-        struct smsg *m = rt__smsg_new(c->rx.data ? c->rx.data : "",
-                                      c->rx.len, RT_MSG_TEXT,
-                                      c->rx_binary ? 0x2 : 0x1);
+        struct smsg *m = rt__smsg_new(c->rx.data ? c->rx.data : "", c->rx.len,
+                                      RT_MSG_TEXT, c->rx_binary ? 0x2 : 0x1);
 
         if (m == NULL)
             return -1;
@@ -579,7 +578,8 @@ void rt__ws_tick(rt_server *s)
         if (s->now_ms - c->heard_ms >= 2 * iv) {
             rt__srv_log(s, RT_SERVER_LOG_INFO,
                         "closing silent connection of %s: no pong for %llu "
-                        "ms", c->user[0] ? c->user : "-",
+                        "ms",
+                        c->user[0] ? c->user : "-",
                         (unsigned long long)(s->now_ms - c->heard_ms));
             rt__metrics_close(s, 1001);
             rt__conn_drop(c, 1001, "no pong");
@@ -602,8 +602,7 @@ static void ws_closed(struct conn *c)
     if (c->kind == CONN_WS || c->kind == CONN_ECHO)
         rt__srv_log(s, RT_SERVER_LOG_INFO, "close %s room=%s user=%s",
                     c->kind == CONN_ECHO ? "echo" : "ws",
-                    c->room ? c->room->name : "-",
-                    c->user[0] ? c->user : "-");
+                    c->room ? c->room->name : "-", c->user[0] ? c->user : "-");
     if (c->room != NULL) {
         struct room *r = c->room;
 

@@ -50,16 +50,16 @@ uint64_t cli_track_pos(const struct cli_track *t);
 
 /* Per transport figures. */
 struct cli_tr_stats {
-    unsigned conns;       /* subscribers of this transport */
-    unsigned open;        /* open now */
-    uint64_t opened;      /* successful handshakes */
+    unsigned conns;  /* subscribers of this transport */
+    unsigned open;   /* open now */
+    uint64_t opened; /* successful handshakes */
     uint64_t connect_failed;
-    uint64_t drops;       /* open connections that ended unasked */
-    uint64_t reconnects;  /* handshakes after the first */
-    uint64_t frames;      /* frames (publishers' included), SSE events
+    uint64_t drops;      /* open connections that ended unasked */
+    uint64_t reconnects; /* handshakes after the first */
+    uint64_t frames;     /* frames (publishers' included), SSE events
                              and retry fields, poll messages received */
-    uint64_t delivered;   /* our test messages received (dups included) */
-    uint64_t measured;    /* of those, sent after the warm-up */
+    uint64_t delivered;  /* our test messages received (dups included) */
+    uint64_t measured;   /* of those, sent after the warm-up */
     uint64_t bytes;
     uint64_t not_recovered; /* resumes the server could not complete */
     struct cli_track_counts c;
@@ -71,40 +71,40 @@ struct cli_tr_stats {
 struct cli_threshold {
     const char *expr;
     char metric[16];
-    int op;          /* '<', 'l' (<=), '>', 'g' (>=), '=', '!' */
-    double value;    /* us for latencies, a count, or a share */
-    int percent;     /* value is a share in % */
+    int op;       /* '<', 'l' (<=), '>', 'g' (>=), '=', '!' */
+    double value; /* us for latencies, a count, or a share */
+    int percent;  /* value is a share in % */
     int latency;
     double seen;
     int ok;
 };
 
-int cli_threshold_parse(struct cli_threshold *t, const char *expr,
-                        char *err, size_t errlen);
+int cli_threshold_parse(struct cli_threshold *t, const char *expr, char *err,
+                        size_t errlen);
 
 /* Everything the report shows. */
 struct cli_report {
     const char *url;
     const char *transport_spec;
     unsigned subscribers, publishers, rooms;
-    double rate;           /* messages per second in all */
+    double rate; /* messages per second in all */
     uint64_t size;
     uint64_t duration_ms, warmup_ms;
     int interrupted;
-    double ramp_s;          /* connecting before the first publish */
-    double run_s;           /* publishing time, warm-up included */
-    double measured_s;      /* publishing time after the warm-up */
+    double ramp_s;     /* connecting before the first publish */
+    double run_s;      /* publishing time, warm-up included */
+    double measured_s; /* publishing time after the warm-up */
     uint64_t sent, acked, not_sent, send_errors;
     uint64_t measured_sent;
-    uint64_t errors;        /* failed connects, drops, refusals, protocol */
+    uint64_t errors; /* failed connects, drops, refusals, protocol */
     uint64_t err_connect, err_drop, err_http, err_protocol, err_server;
     uint64_t fd_exhausted, ports_exhausted;
     uint64_t pub_reconnects;
-    uint64_t frames_total;  /* every frame/event received, ws and sse */
+    uint64_t frames_total; /* every frame/event received, ws and sse */
     double cpu_user_s, cpu_sys_s, cpu_pct;
     int cpu_saturated;
     long rss_kb, rss_idle_kb, rss_base_kb;
-    rt_hist *connect;       /* us */
+    rt_hist *connect; /* us */
     struct cli_tr_stats tr[TR_N];
     struct cli_threshold *th;
     size_t nth;
@@ -113,13 +113,19 @@ struct cli_report {
 /* Evaluate the thresholds; returns how many failed. */
 size_t cli_report_check(struct cli_report *r);
 void cli_report_summary(const struct cli_report *r, FILE *f);
-int cli_report_json(const struct cli_report *r, const char *path,
-                    char *err, size_t errlen);
+int cli_report_json(const struct cli_report *r, const char *path, char *err,
+                    size_t errlen);
 
 /* Whole-run figures that thresholds and the summary share. */
 uint64_t cli_report_total(const struct cli_report *r, int what);
-enum { TOT_DELIVERED, TOT_LOST, TOT_DUP, TOT_REORDERED, TOT_RECONNECTS,
-       TOT_EXPECTED };
+enum {
+    TOT_DELIVERED,
+    TOT_LOST,
+    TOT_DUP,
+    TOT_REORDERED,
+    TOT_RECONNECTS,
+    TOT_EXPECTED
+};
 
 /* "1.23ms" for |us| microseconds into |buf|. */
 const char *cli_fmt_us(char *buf, size_t len, double us);

@@ -35,8 +35,8 @@ const char *cli_fmt_us(char *buf, size_t len, double us)
     return buf;
 }
 
-int cli_threshold_parse(struct cli_threshold *t, const char *expr,
-                        char *err, size_t errlen)
+int cli_threshold_parse(struct cli_threshold *t, const char *expr, char *err,
+                        size_t errlen)
 {
     const char *p = expr, *ops;
     size_t n = 0;
@@ -92,8 +92,7 @@ int cli_threshold_parse(struct cli_threshold *t, const char *expr,
                strcmp(t->metric, "mean") == 0) {
         t->latency = 1;
     } else if (strcmp(t->metric, "lost") && strcmp(t->metric, "duplicated") &&
-               strcmp(t->metric, "reordered") &&
-               strcmp(t->metric, "errors") &&
+               strcmp(t->metric, "reordered") && strcmp(t->metric, "errors") &&
                strcmp(t->metric, "reconnects") &&
                strcmp(t->metric, "delivered")) {
         snprintf(err, errlen,
@@ -108,15 +107,17 @@ int cli_threshold_parse(struct cli_threshold *t, const char *expr,
         else if (strcmp(p, "s") == 0)
             t->value *= 1000000;
         else if (strcmp(p, "us") != 0) {
-            snprintf(err, errlen, "'%s': unit '%s' is not us, ms or s",
-                     expr, p);
+            snprintf(err, errlen, "'%s': unit '%s' is not us, ms or s", expr,
+                     p);
             return -1;
         }
     } else if (strcmp(p, "%") == 0) {
         if (strcmp(t->metric, "lost") && strcmp(t->metric, "duplicated") &&
             strcmp(t->metric, "errors")) {
-            snprintf(err, errlen, "'%s': only lost, duplicated and errors "
-                                  "take a %%", expr);
+            snprintf(err, errlen,
+                     "'%s': only lost, duplicated and errors "
+                     "take a %%",
+                     expr);
             return -1;
         }
         t->percent = 1;
@@ -136,12 +137,24 @@ uint64_t cli_report_total(const struct cli_report *r, int what)
         const struct cli_tr_stats *t = &r->tr[i];
 
         switch (what) {
-        case TOT_DELIVERED: s += t->delivered; break;
-        case TOT_LOST: s += t->c.lost; break;
-        case TOT_DUP: s += t->c.dup; break;
-        case TOT_REORDERED: s += t->c.reordered; break;
-        case TOT_RECONNECTS: s += t->reconnects; break;
-        case TOT_EXPECTED: s += t->c.unique + t->c.lost; break;
+        case TOT_DELIVERED:
+            s += t->delivered;
+            break;
+        case TOT_LOST:
+            s += t->c.lost;
+            break;
+        case TOT_DUP:
+            s += t->c.dup;
+            break;
+        case TOT_REORDERED:
+            s += t->c.reordered;
+            break;
+        case TOT_RECONNECTS:
+            s += t->reconnects;
+            break;
+        case TOT_EXPECTED:
+            s += t->c.unique + t->c.lost;
+            break;
         }
     }
     if (what == TOT_RECONNECTS)
@@ -177,12 +190,18 @@ static double latency_of(const rt_hist *h, const char *metric)
 static int compare(double a, int op, double b)
 {
     switch (op) {
-    case '<': return a < b;
-    case 'l': return a <= b;
-    case '>': return a > b;
-    case 'g': return a >= b;
-    case '=': return a == b;
-    default: return a != b;
+    case '<':
+        return a < b;
+    case 'l':
+        return a <= b;
+    case '>':
+        return a > b;
+    case 'g':
+        return a >= b;
+    case '=':
+        return a == b;
+    default:
+        return a != b;
     }
 }
 
@@ -208,11 +227,11 @@ size_t cli_report_check(struct cli_report *r)
             if (t->percent)
                 v = ops > 0 ? v * 100 / ops : 0;
         } else {
-            int what = strcmp(t->metric, "lost") == 0 ? TOT_LOST
-                     : strcmp(t->metric, "duplicated") == 0 ? TOT_DUP
-                     : strcmp(t->metric, "reordered") == 0 ? TOT_REORDERED
-                     : strcmp(t->metric, "reconnects") == 0 ? TOT_RECONNECTS
-                     : TOT_DELIVERED;
+            int what = strcmp(t->metric, "lost") == 0         ? TOT_LOST
+                       : strcmp(t->metric, "duplicated") == 0 ? TOT_DUP
+                       : strcmp(t->metric, "reordered") == 0  ? TOT_REORDERED
+                       : strcmp(t->metric, "reconnects") == 0 ? TOT_RECONNECTS
+                                                              : TOT_DELIVERED;
             double exp = (double)cli_report_total(r, TOT_EXPECTED);
 
             v = (double)cli_report_total(r, what);
@@ -274,14 +293,16 @@ void cli_report_summary(const struct cli_report *r, FILE *f)
     }
     fprintf(f, "rtctl load %s%s\n", r->url,
             r->interrupted ? " (interrupted)" : "");
-    fprintf(f, "  %u subscribers (%s), %u publisher%s, %u room%s, "
-               "%.6g msg/s of %llu bytes for %.1fs (warm-up %.1fs)\n\n",
+    fprintf(f,
+            "  %u subscribers (%s), %u publisher%s, %u room%s, "
+            "%.6g msg/s of %llu bytes for %.1fs (warm-up %.1fs)\n\n",
             r->subscribers, r->transport_spec, r->publishers,
             r->publishers == 1 ? "" : "s", r->rooms, r->rooms == 1 ? "" : "s",
             r->rate, (unsigned long long)r->size, r->run_s,
             (double)r->warmup_ms / 1000);
-    fprintf(f, "  connections ......: %llu opened, %llu failed, "
-               "%llu reconnects (ramp %.2fs)\n",
+    fprintf(f,
+            "  connections ......: %llu opened, %llu failed, "
+            "%llu reconnects (ramp %.2fs)\n",
             (unsigned long long)(r->tr[0].opened + r->tr[1].opened +
                                  r->tr[2].opened),
             (unsigned long long)(r->tr[0].connect_failed +
@@ -291,13 +312,15 @@ void cli_report_summary(const struct cli_report *r, FILE *f)
             r->ramp_s);
     fprintf(f, "  connect time .....: ");
     lat_line(f, r->connect);
-    fprintf(f, "  messages sent ....: %llu (%.1f/s), %llu acked, "
-               "%llu not sent (publisher down)\n",
+    fprintf(f,
+            "  messages sent ....: %llu (%.1f/s), %llu acked, "
+            "%llu not sent (publisher down)\n",
             (unsigned long long)r->sent,
             r->run_s > 0 ? (double)r->sent / r->run_s : 0.0,
             (unsigned long long)r->acked, (unsigned long long)r->not_sent);
-    fprintf(f, "  delivered ........: %llu (%.1f/s measured), %llu bytes "
-               "(%.0f B/s)\n",
+    fprintf(f,
+            "  delivered ........: %llu (%.1f/s measured), %llu bytes "
+            "(%.0f B/s)\n",
             (unsigned long long)cli_report_total(r, TOT_DELIVERED),
             (double)measured / ms, (unsigned long long)bytes,
             r->run_s > 0 ? (double)bytes / r->run_s : 0.0);
@@ -307,15 +330,16 @@ void cli_report_summary(const struct cli_report *r, FILE *f)
             (unsigned long long)cli_report_total(r, TOT_LOST),
             (unsigned long long)cli_report_total(r, TOT_DUP),
             (unsigned long long)cli_report_total(r, TOT_REORDERED));
-    fprintf(f, "  errors ...........: %llu (connect %llu, dropped %llu, "
-               "HTTP %llu, protocol %llu, server %llu)\n",
-            (unsigned long long)r->errors,
-            (unsigned long long)r->err_connect,
+    fprintf(f,
+            "  errors ...........: %llu (connect %llu, dropped %llu, "
+            "HTTP %llu, protocol %llu, server %llu)\n",
+            (unsigned long long)r->errors, (unsigned long long)r->err_connect,
             (unsigned long long)r->err_drop, (unsigned long long)r->err_http,
             (unsigned long long)r->err_protocol,
             (unsigned long long)r->err_server);
-    fprintf(f, "  generator ........: CPU %.0f%% of one core (user %.2fs, "
-               "sys %.2fs), RSS %ld KiB",
+    fprintf(f,
+            "  generator ........: CPU %.0f%% of one core (user %.2fs, "
+            "sys %.2fs), RSS %ld KiB",
             r->cpu_pct, r->cpu_user_s, r->cpu_sys_s, r->rss_kb);
     if (r->rss_idle_kb > 0 && r->subscribers > 0)
         fprintf(f, ", %.0f B per connection when idle",
@@ -326,16 +350,18 @@ void cli_report_summary(const struct cli_report *r, FILE *f)
         fprintf(f, "  WARNING: the generator's CPU was saturated: the "
                    "figures may measure rtctl load, not the server\n");
     if (r->fd_exhausted)
-        fprintf(f, "  WARNING: %llu connections could not open: out of "
-                   "file descriptors\n",
+        fprintf(f,
+                "  WARNING: %llu connections could not open: out of "
+                "file descriptors\n",
                 (unsigned long long)r->fd_exhausted);
     if (r->ports_exhausted)
-        fprintf(f, "  WARNING: %llu connections could not open: out of "
-                   "local ports\n",
+        fprintf(f,
+                "  WARNING: %llu connections could not open: out of "
+                "local ports\n",
                 (unsigned long long)r->ports_exhausted);
-    fprintf(f, "\n  %-9s %6s %10s %9s %9s %9s %7s %5s %7s %10s\n",
-            "transport", "conns", "delivered", "p50", "p99", "max", "lost",
-            "dup", "reorder", "reconnects");
+    fprintf(f, "\n  %-9s %6s %10s %9s %9s %9s %7s %5s %7s %10s\n", "transport",
+            "conns", "delivered", "p50", "p99", "max", "lost", "dup",
+            "reorder", "reconnects");
     for (k = 0; k < TR_N; k++) {
         const struct cli_tr_stats *t = &r->tr[k];
         char a[24] = "-", b[24] = "-", c[24] = "-";
@@ -390,8 +416,8 @@ static cJSON *hist_json(const rt_hist *h)
     return o;
 }
 
-int cli_report_json(const struct cli_report *r, const char *path,
-                    char *err, size_t errlen)
+int cli_report_json(const struct cli_report *r, const char *path, char *err,
+                    size_t errlen)
 {
     cJSON *root = cJSON_CreateObject(), *o, *trs, *ths;
     rt_hist *lat = all_latency(r);
@@ -469,18 +495,15 @@ int cli_report_json(const struct cli_report *r, const char *path,
         cJSON_AddNumberToObject(o, "reconnects", (double)t->reconnects);
         cJSON_AddNumberToObject(o, "frames_received", (double)t->frames);
         cJSON_AddNumberToObject(o, "delivered", (double)t->delivered);
-        cJSON_AddNumberToObject(o, "delivered_measured",
-                                (double)t->measured);
+        cJSON_AddNumberToObject(o, "delivered_measured", (double)t->measured);
         cJSON_AddNumberToObject(o, "bytes", (double)t->bytes);
         cJSON_AddNumberToObject(o, "unique", (double)t->c.unique);
         cJSON_AddNumberToObject(o, "lost", (double)t->c.lost);
         cJSON_AddNumberToObject(o, "duplicated", (double)t->c.dup);
         cJSON_AddNumberToObject(o, "reordered", (double)t->c.reordered);
-        cJSON_AddNumberToObject(o, "not_recovered",
-                                (double)t->not_recovered);
+        cJSON_AddNumberToObject(o, "not_recovered", (double)t->not_recovered);
         cJSON_AddItemToObject(o, "latency_us", hist_json(t->lat));
-        cJSON_AddItemToObject(o, "reconnect_time_us",
-                              hist_json(t->reconnect));
+        cJSON_AddItemToObject(o, "reconnect_time_us", hist_json(t->reconnect));
     }
     o = cJSON_AddObjectToObject(root, "generator");
     cJSON_AddNumberToObject(o, "cpu_user_s", r->cpu_user_s);
@@ -489,10 +512,9 @@ int cli_report_json(const struct cli_report *r, const char *path,
     cJSON_AddBoolToObject(o, "cpu_saturated", r->cpu_saturated);
     cJSON_AddNumberToObject(o, "rss_kb", (double)r->rss_kb);
     if (r->rss_idle_kb > 0 && r->subscribers + r->publishers > 0)
-        cJSON_AddNumberToObject(
-            o, "rss_per_idle_connection_b",
-            (double)(r->rss_idle_kb - r->rss_base_kb) * 1024 /
-                (r->subscribers + r->publishers));
+        cJSON_AddNumberToObject(o, "rss_per_idle_connection_b",
+                                (double)(r->rss_idle_kb - r->rss_base_kb) *
+                                    1024 / (r->subscribers + r->publishers));
     ths = cJSON_AddArrayToObject(root, "thresholds");
     for (i = 0; i < r->nth; i++) {
         cJSON *t = cJSON_CreateObject();
@@ -518,8 +540,7 @@ int cli_report_json(const struct cli_report *r, const char *path,
     if (f != NULL && fclose(f) != 0)
         rc = -1;
     if (rc != 0)
-        snprintf(err, errlen, "cannot write '%s': %s", path,
-                 strerror(errno));
+        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
     cJSON_free(text);
     return rc;
 }

@@ -167,8 +167,8 @@ int rt__buf_json_str(rt_buf *b, const char *str, size_t len)
     while (i < len) {
         /* Copy the longest run that needs no escaping in one go. */
         run = i;
-        while (run < len && s[run] >= 0x20 && s[run] < 0x80 &&
-               s[run] != '"' && s[run] != '\\')
+        while (run < len && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' &&
+               s[run] != '\\')
             run++;
         if (run > i && rt__buf_append(b, s + i, run - i) != 0)
             return RT_ENOMEM;

@@ -116,10 +116,10 @@ typedef struct rt__json_scan_opts {
 } rt__json_scan_opts;
 
 typedef struct rt__json_scan_res {
-    size_t pos;    /* on error, the offset of the offending byte */
-    size_t start;  /* the offset of the value (after leading whitespace) */
-    size_t end;    /* just past the value (before trailing whitespace) */
-    int has_nul;   /* a \u0000 escape was seen */
+    size_t pos;   /* on error, the offset of the offending byte */
+    size_t start; /* the offset of the value (after leading whitespace) */
+    size_t end;   /* just past the value (before trailing whitespace) */
+    int has_nul;  /* a \u0000 escape was seen */
     /* The last |find| member's value: text[found_start, found_end). */
     int found;
     int found_ws; /* whitespace between its tokens */

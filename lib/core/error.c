@@ -23,8 +23,8 @@ const char *rt_strerror(int err)
     switch (err) {
     case RT_OK:
         return "success";
-#define RT_XX_(name, msg)                                                 \
-    case RT_E##name:                                                      \
+#define RT_XX_(name, msg) \
+    case RT_E##name:      \
         return msg;
         RT_ERRNO_MAP(RT_XX_)
 #undef RT_XX_
@@ -38,8 +38,8 @@ const char *rt_err_name(int err)
     switch (err) {
     case RT_OK:
         return "OK";
-#define RT_XX_(name, msg)                                                 \
-    case RT_E##name:                                                      \
+#define RT_XX_(name, msg) \
+    case RT_E##name:      \
         return #name;
         RT_ERRNO_MAP(RT_XX_)
 #undef RT_XX_

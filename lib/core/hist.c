@@ -62,12 +62,29 @@ static int clz64(uint64_t v)
 #else
     int n = 0;
 
-    if ((v & UINT64_C(0xFFFFFFFF00000000)) == 0) { n += 32; v <<= 32; }
-    if ((v & UINT64_C(0xFFFF000000000000)) == 0) { n += 16; v <<= 16; }
-    if ((v & UINT64_C(0xFF00000000000000)) == 0) { n += 8; v <<= 8; }
-    if ((v & UINT64_C(0xF000000000000000)) == 0) { n += 4; v <<= 4; }
-    if ((v & UINT64_C(0xC000000000000000)) == 0) { n += 2; v <<= 2; }
-    if ((v & UINT64_C(0x8000000000000000)) == 0) { n += 1; }
+    if ((v & UINT64_C(0xFFFFFFFF00000000)) == 0) {
+        n += 32;
+        v <<= 32;
+    }
+    if ((v & UINT64_C(0xFFFF000000000000)) == 0) {
+        n += 16;
+        v <<= 16;
+    }
+    if ((v & UINT64_C(0xFF00000000000000)) == 0) {
+        n += 8;
+        v <<= 8;
+    }
+    if ((v & UINT64_C(0xF000000000000000)) == 0) {
+        n += 4;
+        v <<= 4;
+    }
+    if ((v & UINT64_C(0xC000000000000000)) == 0) {
+        n += 2;
+        v <<= 2;
+    }
+    if ((v & UINT64_C(0x8000000000000000)) == 0) {
+        n += 1;
+    }
     return n;
 #endif
 }
@@ -170,8 +187,7 @@ static int configure(struct rt_hist *h, uint64_t lowest, uint64_t highest,
     return 0;
 }
 
-int rt_hist_new(rt_hist **out, uint64_t lowest, uint64_t highest,
-                int sigfigs)
+int rt_hist_new(rt_hist **out, uint64_t lowest, uint64_t highest, int sigfigs)
 {
     struct rt_hist *h;
 
@@ -416,8 +432,7 @@ int rt_hist_to_json(const rt_hist *h, char **out, size_t *len)
     rc = rt__buf_printf(&b,
                         "{\"v\":1,\"lo\":%" PRIu64 ",\"hi\":%" PRIu64
                         ",\"sig\":%d,\"n\":%" PRIu64 ",\"min\":%" PRIu64
-                        ",\"max\":%" PRIu64 ",\"clamped\":%" PRIu64
-                        ",\"c\":[",
+                        ",\"max\":%" PRIu64 ",\"clamped\":%" PRIu64 ",\"c\":[",
                         h->lowest, h->highest, h->sigfigs, h->total, h->min,
                         h->max, h->clamped);
     for (i = 0; rc == 0 && i < h->counts_len; i++) {
@@ -579,18 +594,7 @@ static int jcounts(struct jp *p, struct rt_hist *h, uint64_t *sum,
     }
 }
 
-enum {
-    K_V,
-    K_LO,
-    K_HI,
-    K_SIG,
-    K_N,
-    K_MIN,
-    K_MAX,
-    K_CLAMPED,
-    K_C,
-    K_COUNT
-};
+enum { K_V, K_LO, K_HI, K_SIG, K_N, K_MIN, K_MAX, K_CLAMPED, K_C, K_COUNT };
 
 static const char *const keys[K_COUNT] = {"v",   "lo",  "hi",      "sig", "n",
                                           "min", "max", "clamped", "c"};
@@ -672,9 +676,8 @@ static int from_json(struct rt_hist **out, struct jp *p)
                index_of(h, h->min) != first || index_of(h, h->max) != last) {
         jfail(p, "min or max does not match the counts");
         goto bad;
-    } else if (h->clamped > 0 &&
-               (h->max != h->highest ||
-                h->clamped > h->counts[h->counts_len - 1])) {
+    } else if (h->clamped > 0 && (h->max != h->highest ||
+                                  h->clamped > h->counts[h->counts_len - 1])) {
         jfail(p, "clamped does not match the counts");
         goto bad;
     }

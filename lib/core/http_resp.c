@@ -41,7 +41,7 @@ struct rt_http_resp {
     int err;
     size_t max_head;
     rt_buf head;
-    size_t line_len;   /* bytes of the current line, CR not counted */
+    size_t line_len; /* bytes of the current line, CR not counted */
     uint64_t remaining;
     unsigned chunk_digits;
     size_t chunk_line;
@@ -168,10 +168,9 @@ static int parse_head(rt_http_resp *r, rt_http_head *h)
         n--;
     /* HTTP/1.x SP 3DIGIT SP reason (the SP before an empty reason may be
      * missing in the wild; accept that) */
-    if (n < 12 || memcmp(p, "HTTP/1.", 7) != 0 || p[7] < '0' ||
-        p[7] > '9' || p[8] != ' ' || p[9] < '1' || p[9] > '9' ||
-        p[10] < '0' || p[10] > '9' || p[11] < '0' || p[11] > '9' ||
-        (n > 12 && p[12] != ' '))
+    if (n < 12 || memcmp(p, "HTTP/1.", 7) != 0 || p[7] < '0' || p[7] > '9' ||
+        p[8] != ' ' || p[9] < '1' || p[9] > '9' || p[10] < '0' ||
+        p[10] > '9' || p[11] < '0' || p[11] > '9' || (n > 12 && p[12] != ' '))
         return RT_EPROTO;
     h->minor_version = p[7] - '0';
     h->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
@@ -335,8 +334,8 @@ int rt_http_resp_feed(rt_http_resp *r, const char *buf, size_t len,
             }
             /* the line just ended: was it empty (CR alone allowed)? */
             n = r->line_len + take - 1;
-            blank = n == 0 ||
-                    (n == 1 && r->head.data[r->head.len - 2] == '\r');
+            blank =
+                n == 0 || (n == 1 && r->head.data[r->head.len - 2] == '\r');
             r->line_len = 0;
             if (blank) {
                 if (r->head.len <= 2) {
@@ -388,7 +387,7 @@ int rt_http_resp_feed(rt_http_resp *r, const char *buf, size_t len,
                 return fail(r, RT_ETOOBIG);
             if (c != '\n')
                 break;
-size_line_done:
+        size_line_done:
             r->chunk_line = 0;
             r->chunk_digits = 0;
             if (r->remaining == 0) {

@@ -70,8 +70,8 @@ static int hmac_sha256(const char *key, size_t key_len, const char *data,
 {
     unsigned int md_len = 0;
 
-    if (HMAC(EVP_sha256(), key, (int)key_len, (const unsigned char *)data,
-             len, md, &md_len) == NULL ||
+    if (HMAC(EVP_sha256(), key, (int)key_len, (const unsigned char *)data, len,
+             md, &md_len) == NULL ||
         md_len != JWT_SIG_LEN)
         return RT_ENOMEM;
     return 0;
@@ -111,11 +111,11 @@ static int build_payload(rt_buf *b, const rt_jwt_claims *c)
     /* Names were checked by check_claims: no character needs escaping. */
     if (rt__buf_printf(b, "{\"sub\":\"%s\"", c->sub) != 0)
         return RT_ENOMEM;
-    if (c->iat != 0 && rt__buf_printf(b, ",\"iat\":%lld",
-                                      (long long)c->iat) != 0)
+    if (c->iat != 0 &&
+        rt__buf_printf(b, ",\"iat\":%lld", (long long)c->iat) != 0)
         return RT_ENOMEM;
-    if (c->nbf != 0 && rt__buf_printf(b, ",\"nbf\":%lld",
-                                      (long long)c->nbf) != 0)
+    if (c->nbf != 0 &&
+        rt__buf_printf(b, ",\"nbf\":%lld", (long long)c->nbf) != 0)
         return RT_ENOMEM;
     if (rt__buf_printf(b, ",\"exp\":%lld", (long long)c->exp) != 0)
         return RT_ENOMEM;
@@ -123,8 +123,7 @@ static int build_payload(rt_buf *b, const rt_jwt_claims *c)
         if (rt__buf_append(b, ",\"rooms\":[", 10) != 0)
             return RT_ENOMEM;
         for (i = 0; i < c->nrooms; i++)
-            if (rt__buf_printf(b, "%s\"%s\"", i ? "," : "",
-                               c->rooms[i]) != 0)
+            if (rt__buf_printf(b, "%s\"%s\"", i ? "," : "", c->rooms[i]) != 0)
                 return RT_ENOMEM;
         if (rt__buf_putc(b, ']') != 0)
             return RT_ENOMEM;
@@ -132,8 +131,8 @@ static int build_payload(rt_buf *b, const rt_jwt_claims *c)
     return rt__buf_putc(b, '}');
 }
 
-int rt_jwt_sign(const rt_jwt_claims *c, const char *secret,
-                size_t secret_len, char **out_token)
+int rt_jwt_sign(const rt_jwt_claims *c, const char *secret, size_t secret_len,
+                char **out_token)
 {
     unsigned char md[JWT_SIG_LEN];
     rt_buf payload, tok;
@@ -141,8 +140,8 @@ int rt_jwt_sign(const rt_jwt_claims *c, const char *secret,
 
     if (out_token != NULL)
         *out_token = NULL;
-    if (c == NULL || out_token == NULL || secret == NULL ||
-        secret_len == 0 || secret_len > INT_MAX)
+    if (c == NULL || out_token == NULL || secret == NULL || secret_len == 0 ||
+        secret_len > INT_MAX)
         return RT_EINVAL;
     rc = check_claims(c);
     if (rc != 0)
@@ -196,8 +195,7 @@ static int parse_object(const rt_buf *b, const char *what, cJSON **out,
     so.max_depth = JSON_MAX_DEPTH;
     so.find = NULL;
     if (rt__json_scan(b->data, b->len, &so, &sc, NULL) != 0) {
-        rt__seterr(errbuf, errlen, "%s: bad JSON at offset %zu", what,
-                   sc.pos);
+        rt__seterr(errbuf, errlen, "%s: bad JSON at offset %zu", what, sc.pos);
         return RT_EPROTO;
     }
     if (b->data[sc.start] != '{') {
@@ -285,8 +283,7 @@ static int get_time(const cJSON *p, const char *name, int64_t *out,
     }
     d = v->valuedouble;
     /* NaN and infinities fail the range test too. */
-    if (!(d >= 0 && d <= (double)RT_JWT_MAX_TIME) ||
-        (double)(int64_t)d != d) {
+    if (!(d >= 0 && d <= (double)RT_JWT_MAX_TIME) || (double)(int64_t)d != d) {
         rt__seterr(errbuf, errlen,
                    "claim %s must be an integer from 0 to 2^53-1", name);
         return RT_EPROTO;
@@ -339,8 +336,8 @@ nomem:
     return RT_ENOMEM;
 }
 
-static int get_claims(const rt_buf *payload, rt_jwt_claims **out,
-                      char *errbuf, size_t errlen)
+static int get_claims(const rt_buf *payload, rt_jwt_claims **out, char *errbuf,
+                      size_t errlen)
 {
     cJSON *p = NULL;
     const cJSON *sub;
@@ -460,8 +457,8 @@ int rt_jwt_verify(const char *token, size_t len, const char *secret,
     if ((rc = decode_part(&sig, dot2 + 1, (size_t)(end - dot2 - 1),
                           "signature", errbuf, errlen)) != 0)
         goto out;
-    if ((rc = hmac_sha256(secret, secret_len, token,
-                          (size_t)(dot2 - token), md)) != 0) {
+    if ((rc = hmac_sha256(secret, secret_len, token, (size_t)(dot2 - token),
+                          md)) != 0) {
         rt__seterr(errbuf, errlen, "out of memory");
         goto out;
     }

@@ -73,8 +73,8 @@ const char *rt_msg_type_name(rt_msg_type type)
 const char *rt_msg_code_name(rt_msg_code code)
 {
     switch (code) {
-#define RT_MSG_XX_(name, str)                                             \
-    case RT_MSG_CODE_##name:                                              \
+#define RT_MSG_XX_(name, str) \
+    case RT_MSG_CODE_##name:  \
         return str;
         RT_MSG_CODE_MAP(RT_MSG_XX_)
 #undef RT_MSG_XX_
@@ -87,8 +87,8 @@ rt_msg_code rt_msg_code_from_name(const char *name)
 {
     if (name == NULL)
         return RT_MSG_CODE_NONE;
-#define RT_MSG_XX_(id, str)                                               \
-    if (strcmp(name, str) == 0)                                           \
+#define RT_MSG_XX_(id, str)     \
+    if (strcmp(name, str) == 0) \
         return RT_MSG_CODE_##id;
     RT_MSG_CODE_MAP(RT_MSG_XX_)
 #undef RT_MSG_XX_
@@ -510,10 +510,10 @@ static int view_presence(rt_msg *m, const cJSON *d, rt_msg_dir dir,
     if ((rc = get_str(d, "data.", "event", 1, &ev, err)) != 0)
         return rc;
     if (strcmp(ev, "join") == 0 || strcmp(ev, "leave") == 0) {
-        m->u.presence.event = ev[0] == 'j' ? RT_MSG_PRESENCE_JOIN
-                                           : RT_MSG_PRESENCE_LEAVE;
-        if ((rc = get_user(d, "data.", "user", 1, &m->u.presence.user,
-                           err)) != 0)
+        m->u.presence.event =
+            ev[0] == 'j' ? RT_MSG_PRESENCE_JOIN : RT_MSG_PRESENCE_LEAVE;
+        if ((rc = get_user(d, "data.", "user", 1, &m->u.presence.user, err)) !=
+            0)
             return rc;
         if (ev[0] == 'l')
             return get_str(d, "data.", "reason", 0, &m->u.presence.reason,
@@ -522,8 +522,8 @@ static int view_presence(rt_msg *m, const cJSON *d, rt_msg_dir dir,
     }
     if (strcmp(ev, "snapshot") == 0) {
         m->u.presence.event = RT_MSG_PRESENCE_SNAPSHOT;
-        rc = get_users(d, "data.", "online", 1, names,
-                       &m->u.presence.n_online, err);
+        rc = get_users(d, "data.", "online", 1, names, &m->u.presence.n_online,
+                       err);
         m->u.presence.online = *names;
         return rc;
     }
@@ -576,8 +576,8 @@ static int view_system(rt_msg *m, const cJSON *d, const char ***names,
 }
 
 /* Fill the typed view of |m| from data object |d| (NULL when absent). */
-static int view(rt_msg *m, const cJSON *d, rt_msg_dir dir,
-                const char ***names, rt_msg_error *err)
+static int view(rt_msg *m, const cJSON *d, rt_msg_dir dir, const char ***names,
+                rt_msg_error *err)
 {
     const char *code;
     int rc;
@@ -638,8 +638,8 @@ static int envelope(rt_msg *m, const cJSON *root, rt_msg_dir dir,
     if (m->room != NULL && !valid_user(m->room))
         return bad_field(err, "", "room",
                          "not a room name ([A-Za-z0-9._-]{1,64})");
-    if ((rc = get_uint(root, "", "seq", 0, MAX_SAFE_INT, &m->has_seq,
-                       &m->seq, err)) != 0)
+    if ((rc = get_uint(root, "", "seq", 0, MAX_SAFE_INT, &m->has_seq, &m->seq,
+                       err)) != 0)
         return rc;
     if ((rc = member(root, "", "timestamp", &it, err)) != 0)
         return rc;
@@ -882,12 +882,12 @@ static int put_view_system(rt_buf *b, const rt_msg *m)
         if (m->u.system.resumed.from > MAX_SAFE_U64 ||
             m->u.system.resumed.to > MAX_SAFE_U64)
             return RT_EINVAL;
-        return rt__buf_printf(
-            b,
-            "{\"event\":\"resumed\",\"from\":%" PRIu64 ",\"to\":%" PRIu64
-            ",\"recovered\":%s}",
-            m->u.system.resumed.from, m->u.system.resumed.to,
-            m->u.system.resumed.recovered ? "true" : "false");
+        return rt__buf_printf(b,
+                              "{\"event\":\"resumed\",\"from\":%" PRIu64
+                              ",\"to\":%" PRIu64 ",\"recovered\":%s}",
+                              m->u.system.resumed.from, m->u.system.resumed.to,
+                              m->u.system.resumed.recovered ? "true"
+                                                            : "false");
     }
     if (m->u.system.event != RT_MSG_SYSTEM_WELCOME)
         return RT_EINVAL;
@@ -976,11 +976,11 @@ static int looks_like_object(const char *s, size_t len)
 {
     size_t i = 0, j = len;
 
-    while (i < j && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
-                     s[i] == '\r'))
+    while (i < j &&
+           (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
         i++;
-    while (j > i && (s[j - 1] == ' ' || s[j - 1] == '\t' ||
-                     s[j - 1] == '\n' || s[j - 1] == '\r'))
+    while (j > i && (s[j - 1] == ' ' || s[j - 1] == '\t' || s[j - 1] == '\n' ||
+                     s[j - 1] == '\r'))
         j--;
     return j - i >= 2 && s[i] == '{' && s[j - 1] == '}';
 }
@@ -1013,8 +1013,8 @@ int rt_msg_encode(const rt_msg *m, char **out, size_t *len)
         rc = m->data != NULL ? rt__buf_append(&b, m->data, m->data_len)
                              : put_view(&b, m);
     if (rc == 0 && m->has_timestamp)
-        rc = rt__buf_printf(&b, ",\"timestamp\":%" PRIu64 ".%03u",
-                            ms / 1000, (unsigned)(ms % 1000));
+        rc = rt__buf_printf(&b, ",\"timestamp\":%" PRIu64 ".%03u", ms / 1000,
+                            (unsigned)(ms % 1000));
     if (rc == 0)
         rc = rt__buf_putc(&b, '}');
     if (rc == 0) {
@@ -1026,8 +1026,8 @@ int rt_msg_encode(const rt_msg *m, char **out, size_t *len)
     return rc;
 }
 
-int rt_msg_encode_error(rt_msg_code code, const char *id,
-                        const char *message, char **out, size_t *len)
+int rt_msg_encode_error(rt_msg_code code, const char *id, const char *message,
+                        char **out, size_t *len)
 {
     rt_msg m;
 

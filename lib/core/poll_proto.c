@@ -324,7 +324,8 @@ int rt__poll_proto_end(rt__poll_proto *p, char *errbuf, size_t errlen)
 
     /* The seq of the first message, to start afresh from. */
     first = next + 1;
-    cJSON_ArrayForEach(m, msgs) {
+    cJSON_ArrayForEach(m, msgs)
+    {
         if (get_u64(cJSON_GetObjectItemCaseSensitive(m, "seq"), &first))
             break;
     }

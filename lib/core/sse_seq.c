@@ -207,8 +207,7 @@ static void pass_through(rt__sse_seq *s, const rt_sse_event *in)
     s->cbs.deliver(&ev, s->ud);
 }
 
-int rt__sse_seq_push(rt__sse_seq *s, const rt_sse_event *ev,
-                     uint64_t now_ms)
+int rt__sse_seq_push(rt__sse_seq *s, const rt_sse_event *ev, uint64_t now_ms)
 {
     char epoch[EPOCH_MAX + 1];
     uint64_t seq = 0, to = 0;
@@ -224,8 +223,7 @@ int rt__sse_seq_push(rt__sse_seq *s, const rt_sse_event *ev,
         return 0;
     }
     /* Copy first, so that running out of memory changes nothing. */
-    h = rt__malloc(sizeof(*h) + ev->type_len + ev->data_len + ev->id_len +
-                   3);
+    h = rt__malloc(sizeof(*h) + ev->type_len + ev->data_len + ev->id_len + 3);
     if (h == NULL)
         return RT_ENOMEM;
     h->type_len = ev->type_len;

@@ -59,8 +59,7 @@ void rt__sse_seq_connected(rt__sse_seq *s);
  * One dispatched event, received at |now_ms|.  Delivers zero or more
  * events synchronously.  Returns 0 or RT_ENOMEM.
  */
-int rt__sse_seq_push(rt__sse_seq *s, const rt_sse_event *ev,
-                     uint64_t now_ms);
+int rt__sse_seq_push(rt__sse_seq *s, const rt_sse_event *ev, uint64_t now_ms);
 
 /*
  * Has a gap stayed open for the gap timeout?  Returns 0, or RT_EGAP with

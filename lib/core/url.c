@@ -169,7 +169,7 @@ static size_t formatted_len(const struct rt_url *u)
     if (u->ipv6)
         n += 2;
     if (u->port != default_port(u->scheme))
-        n += 1 + (u->port >= 10000   ? 5
+        n += 1 + (u->port >= 10000  ? 5
                   : u->port >= 1000 ? 4
                   : u->port >= 100  ? 3
                   : u->port >= 10   ? 2
@@ -202,8 +202,7 @@ static int room_check(const char *s, size_t len, char *errbuf, size_t errlen)
     }
     for (i = 0; i < len; i++) {
         int c = (unsigned char)s[i];
-        if (!is_alpha(c) && !is_digit(c) && c != '.' && c != '_' &&
-            c != '-') {
+        if (!is_alpha(c) && !is_digit(c) && c != '.' && c != '_' && c != '-') {
             char cb[SHOW_BUF];
             rt__seterr(errbuf, errlen,
                        "invalid character '%s' in room name '%s' (allowed: "
@@ -212,7 +211,8 @@ static int room_check(const char *s, size_t len, char *errbuf, size_t errlen)
             return RT_EURL;
         }
     }
-    if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.')) {
+    if ((len == 1 && s[0] == '.') ||
+        (len == 2 && s[0] == '.' && s[1] == '.')) {
         rt__seterr(errbuf, errlen, "room name '%s' is not allowed",
                    show(b, s, len));
         return RT_EURL;
@@ -389,8 +389,7 @@ static int valid_ipv6(const char *s, size_t n)
     while (i < n) {
         size_t start = i;
 
-        while (i < n && rt__hexval((unsigned char)s[i]) >= 0 &&
-               i - start < 5)
+        while (i < n && rt__hexval((unsigned char)s[i]) >= 0 && i - start < 5)
             i++;
         if (i < n && s[i] == '.') {
             /* An embedded IPv4 address ends the literal. */
@@ -499,8 +498,8 @@ static int parse_authority(struct rt_url *u, const char *s, size_t n,
                            "invalid character '%s' in host '%s'%s",
                            show(cb, host + i, 1), show(b, host, hostlen),
                            c >= 0x80 ? " (write an international name in its "
-                                   "xn-- form)"
-                                 : "");
+                                       "xn-- form)"
+                                     : "");
                 return RT_EURL;
             }
             if (!is_digit(c) && c != '.')
@@ -585,16 +584,18 @@ static int scheme_lookup(const char *s, size_t n, rt_url_scheme *out)
 }
 
 /* Refuse spaces and control bytes anywhere; |what| names the input. */
-static int check_bytes(const char *s, size_t n, const char *what,
-                       char *errbuf, size_t errlen)
+static int check_bytes(const char *s, size_t n, const char *what, char *errbuf,
+                       size_t errlen)
 {
     size_t i;
 
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == ' ') {
-            rt__seterr(errbuf, errlen, "%s contains a space at offset %zu "
-                       "(write it as %%20)", what, i);
+            rt__seterr(errbuf, errlen,
+                       "%s contains a space at offset %zu "
+                       "(write it as %%20)",
+                       what, i);
             return RT_EURL;
         }
         if (c < 0x20 || c == 0x7F) {
@@ -910,8 +911,7 @@ static int decode_into(rt_buf *b, const char *s, size_t n)
     return 0;
 }
 
-int rt_url_query_get(const rt_url *u, const char *key, char **out,
-                     size_t *len)
+int rt_url_query_get(const rt_url *u, const char *key, char **out, size_t *len)
 {
     const char *q;
     rt_buf b;
@@ -1059,8 +1059,7 @@ static int resolve(struct rt_url *u, const char *base, const char *target,
     }
 
     /* A full URL: a scheme, then "//". */
-    if (scheme_len(target, tn) > 0 &&
-        tn - scheme_len(target, tn) >= 3 &&
+    if (scheme_len(target, tn) > 0 && tn - scheme_len(target, tn) >= 3 &&
         memcmp(target + scheme_len(target, tn), "://", 3) == 0) {
         rc = parse_abs(u, target, tn, errbuf, errlen);
         if (rc != 0)
@@ -1258,8 +1257,7 @@ int rt_url_is_ipv6(const rt_url *u)
 int rt_url_path_room(const char *path, size_t len, rt_url_room_ref *ref)
 {
     static const rt_url_kind kinds[] = {RT_URL_KIND_WS, RT_URL_KIND_SSE,
-                                        RT_URL_KIND_POLL,
-                                        RT_URL_KIND_PUBLISH};
+                                        RT_URL_KIND_POLL, RT_URL_KIND_PUBLISH};
     size_t end = 0, rs, ks, k;
 
     if (path == NULL || ref == NULL)

@@ -103,8 +103,8 @@ static int has_upgrade_token(const rt_http_header *f)
             if ((c >= 'A' && c <= 'Z' ? c + 32 : c) != "upgrade"[j])
                 break;
         }
-        if (j == 7 && (i == 0 || f->value[i - 1] == ',' ||
-                       f->value[i - 1] == ' ') &&
+        if (j == 7 &&
+            (i == 0 || f->value[i - 1] == ',' || f->value[i - 1] == ' ') &&
             (i + 7 == f->value_len || f->value[i + 7] == ',' ||
              f->value[i + 7] == ' '))
             return 1;
@@ -112,16 +112,15 @@ static int has_upgrade_token(const rt_http_header *f)
     return 0;
 }
 
-int rt_ws_handshake_check(const rt_http_head *h, const char *key,
-                          char *errbuf, size_t errlen)
+int rt_ws_handshake_check(const rt_http_head *h, const char *key, char *errbuf,
+                          size_t errlen)
 {
     char want[RT_WS_ACCEPT_LEN + 1];
     const rt_http_header *acc;
 
     if (h->status != 101) {
         rt__seterr(errbuf, errlen, "HTTP %d %.*s on upgrade", h->status,
-                   (int)(h->reason_len > 60 ? 60 : h->reason_len),
-                   h->reason);
+                   (int)(h->reason_len > 60 ? 60 : h->reason_len), h->reason);
         return RT_EHTTP;
     }
     if (!value_is(rt_http_head_find(h, "upgrade"), "websocket")) {
@@ -198,16 +197,15 @@ void rt_ws_mask(uint8_t *p, size_t len, const uint8_t mask[4], size_t off)
         p[i] ^= mask[(off + i) & 3];
 }
 
-int64_t rt_ws_frame_build(uint8_t *out, size_t cap,
-                          const rt_ws_frame_spec *s, const void *payload,
-                          size_t len)
+int64_t rt_ws_frame_build(uint8_t *out, size_t cap, const rt_ws_frame_spec *s,
+                          const void *payload, size_t len)
 {
     unsigned form = form_for(s, len);
     size_t hl, i = 0;
 
     if (s->opcode > 15 || s->rsv > 7 ||
-        (form != 7 && form != 16 && form != 64) ||
-        (form == 7 && len > 125) || (form == 16 && len > 0xFFFF))
+        (form != 7 && form != 16 && form != 64) || (form == 7 && len > 125) ||
+        (form == 16 && len > 0xFFFF))
         return RT_EINVAL;
     hl = rt_ws_frame_header_len(s, len);
     if (cap < hl || cap - hl < len)
@@ -237,8 +235,7 @@ int64_t rt_ws_frame_build(uint8_t *out, size_t cap,
     return (int64_t)(i + len);
 }
 
-void rt_ws_parser_init(rt_ws_parser *p, int server_side,
-                       uint64_t max_payload)
+void rt_ws_parser_init(rt_ws_parser *p, int server_side, uint64_t max_payload)
 {
     memset(p, 0, sizeof(*p));
     p->server_side = server_side;
@@ -292,8 +289,7 @@ int rt_ws_parse(rt_ws_parser *p, uint8_t *buf, size_t len, rt_ws_frame *f,
     if (!p->lenient) {
         int control = (f->opcode & 0x8) != 0;
 
-        if (f->rsv != 0 || (f->opcode > 2 && f->opcode < 8) ||
-            f->opcode > 0xA)
+        if (f->rsv != 0 || (f->opcode > 2 && f->opcode < 8) || f->opcode > 0xA)
             return proto(f);
         if ((b1 == 126 && plen < 126) || (b1 == 127 && plen <= 0xFFFF))
             return proto(f);
@@ -392,14 +388,13 @@ int64_t rt_ws_control_reply(const rt_ws_frame *f, const uint8_t mask[4],
     if (f->opcode == RT_WS_OP_PING) {
         rt_ws_frame_spec_init(&s, RT_WS_OP_PONG);
         memcpy(s.mask, mask, 4);
-        return rt_ws_frame_build(out, cap, &s, f->payload,
-                                 (size_t)f->len);
+        return rt_ws_frame_build(out, cap, &s, f->payload, (size_t)f->len);
     }
     if (f->opcode != RT_WS_OP_CLOSE)
         return 0;
     n = rt_ws_close_payload(
-        body, f->len >= 2 ? ((unsigned)f->payload[0] << 8) | f->payload[1]
-                          : 1000,
+        body,
+        f->len >= 2 ? ((unsigned)f->payload[0] << 8) | f->payload[1] : 1000,
         NULL, 0);
     rt_ws_frame_spec_init(&s, RT_WS_OP_CLOSE);
     memcpy(s.mask, mask, 4);

@@ -339,8 +339,7 @@ static void on_welcome(rt__ws_proto *p, const rt_msg *m)
         become_ready(p);
 }
 
-static void on_resumed_frame(rt__ws_proto *p, const rt_msg *m,
-                             uint64_t now_ms)
+static void on_resumed_frame(rt__ws_proto *p, const rt_msg *m, uint64_t now_ms)
 {
     int recovered = m->u.system.resumed.recovered;
     struct held *h;
@@ -385,9 +384,8 @@ static void take_stored(rt__ws_proto *p, struct held *h, uint64_t now_ms)
              p->max_held_bytes);
         return;
     }
-    if (p->replaying &&
-        !(p->replay_trusted && p->replay == NULL &&
-          h->seq <= rt_order_next(p->order))) {
+    if (p->replaying && !(p->replay_trusted && p->replay == NULL &&
+                          h->seq <= rt_order_next(p->order))) {
         if (p->replay_n >= p->max_replay) {
             held_free(h);
             fail(p, RT_ETOOBIG, 1, "the replay holds more than %zu messages",
@@ -403,8 +401,8 @@ static void take_stored(rt__ws_proto *p, struct held *h, uint64_t now_ms)
     push_stored(p, h, now_ms);
 }
 
-int rt__ws_proto_push(rt__ws_proto *p, rt_msg *m, const char *json,
-                      size_t len, uint64_t now_ms)
+int rt__ws_proto_push(rt__ws_proto *p, rt_msg *m, const char *json, size_t len,
+                      uint64_t now_ms)
 {
     struct held *h;
     struct qmsg *q;
@@ -433,8 +431,7 @@ int rt__ws_proto_push(rt__ws_proto *p, rt_msg *m, const char *json,
     case RT_MSG_ACK:
         /* Consumed, whether or not a message of ours still waits for it. */
         if (m->id != NULL)
-            answer_frame(p, m->id, m->u.ack.has_seq ? m->u.ack.seq : 0,
-                         NULL);
+            answer_frame(p, m->id, m->u.ack.has_seq ? m->u.ack.seq : 0, NULL);
         rt_msg_free(m);
         return 0;
     case RT_MSG_ERROR:
@@ -507,8 +504,7 @@ int rt__ws_proto_tick(rt__ws_proto *p, uint64_t now_ms, uint64_t *from,
 {
     if (p == NULL)
         return RT_EINVAL;
-    return rt_order_tick(p->order, now_ms, from, to) == RT_EGAP ? RT_EGAP
-                                                                : 0;
+    return rt_order_tick(p->order, now_ms, from, to) == RT_EGAP ? RT_EGAP : 0;
 }
 
 uint64_t rt__ws_proto_deadline(const rt__ws_proto *p)
@@ -709,18 +705,18 @@ int rt__ws_proto_new(rt__ws_proto **out, const rt__ws_proto_opts *o,
     p->replay_tail = &p->replay;
     p->max_queued = o->max_queued;
     p->max_queued_bytes = o->max_queued_bytes;
-    p->max_replay = o->max_replay != 0 ? o->max_replay
-                                       : RT__WS_PROTO_REPLAY_MAX;
-    p->max_held_bytes = o->max_held_bytes != 0 ? o->max_held_bytes
-                                               : RT__WS_PROTO_HELD_MAX;
+    p->max_replay =
+        o->max_replay != 0 ? o->max_replay : RT__WS_PROTO_REPLAY_MAX;
+    p->max_held_bytes =
+        o->max_held_bytes != 0 ? o->max_held_bytes : RT__WS_PROTO_HELD_MAX;
     p->has_pos = o->has_since;
     if (o->epoch != NULL)
         memcpy(p->epoch, o->epoch, strlen(o->epoch) + 1);
     rt_order_opts_init(&oo);
     oo.free_msg = free_held;
     oo.gap_timeout_ms = o->gap_timeout_ms;
-    rc = rt_order_new(&p->order, &oo, o->has_since ? o->since + 1 : 1,
-                      deliver, p);
+    rc = rt_order_new(&p->order, &oo, o->has_since ? o->since + 1 : 1, deliver,
+                      p);
     if (rc != 0) {
         rt__free(p);
         return rc;

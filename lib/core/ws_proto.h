@@ -133,8 +133,8 @@ void rt__ws_proto_finalize(rt__ws_proto *p);
  * (nothing changed, no callback fired, |m| stays the caller's).
  * Callbacks: any, synchronously.
  */
-int rt__ws_proto_push(rt__ws_proto *p, rt_msg *m, const char *json,
-                      size_t len, uint64_t now_ms);
+int rt__ws_proto_push(rt__ws_proto *p, rt_msg *m, const char *json, size_t len,
+                      uint64_t now_ms);
 
 /*
  * Has a gap stayed open for the gap timeout?  Returns 0, or RT_EGAP with

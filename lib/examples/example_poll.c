@@ -42,8 +42,8 @@ static void on_state(rt_poll_client *c, rt_poll_state st, uint64_t delay_ms,
     (void)ud;
     rt_poll_client_position(c, &seq, &epoch);
     fprintf(stderr, "state %s %llu ms %s %s (at %s-%llu)\n", names[st],
-            (unsigned long long)delay_ms, err ? rt_err_name(err) : "",
-            detail, epoch, (unsigned long long)seq);
+            (unsigned long long)delay_ms, err ? rt_err_name(err) : "", detail,
+            epoch, (unsigned long long)seq);
     if (st == RT_POLL_CLOSED && err != 0)
         failed = 1;
 }

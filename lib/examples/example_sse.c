@@ -20,8 +20,8 @@ static int failed;
 static void on_event(rt_sse_client *c, const rt_sse_event *ev, void *ud)
 {
     (void)c, (void)ud;
-    printf("%.*s [%.*s] %.*s\n", (int)ev->type_len, ev->type,
-           (int)ev->id_len, ev->id, (int)ev->data_len, ev->data);
+    printf("%.*s [%.*s] %.*s\n", (int)ev->type_len, ev->type, (int)ev->id_len,
+           ev->id, (int)ev->data_len, ev->data);
     fflush(stdout);
 }
 
@@ -39,8 +39,8 @@ static void on_state(rt_sse_client *c, rt_sse_state st, uint64_t delay_ms,
 
     (void)ud;
     fprintf(stderr, "state %s %llu ms %s %s (last id '%s')\n", names[st],
-            (unsigned long long)delay_ms, err ? rt_err_name(err) : "",
-            detail, rt_sse_client_last_id(c));
+            (unsigned long long)delay_ms, err ? rt_err_name(err) : "", detail,
+            rt_sse_client_last_id(c));
     if (st == RT_SSE_CLOSED && err != 0)
         failed = 1;
 }

@@ -62,8 +62,7 @@ static void on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
 
     (void)c, (void)ud;
     fprintf(stderr, "state %s %llu ms %s %s\n", names[st],
-            (unsigned long long)delay_ms, err ? rt_err_name(err) : "",
-            detail);
+            (unsigned long long)delay_ms, err ? rt_err_name(err) : "", detail);
 }
 
 static void on_closed(rt_ws_client *c, void *ud)

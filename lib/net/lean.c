@@ -34,13 +34,7 @@
 #define RBUF_DEFAULT ((size_t)64 << 10)
 #define MAX_MESSAGE_DEFAULT ((size_t)1 << 20)
 
-enum cstate {
-    C_IDLE = 0,
-    C_CONNECTING,
-    C_HANDSHAKE,
-    C_OPEN,
-    C_CLOSING
-};
+enum cstate { C_IDLE = 0, C_CONNECTING, C_HANDSHAKE, C_OPEN, C_CLOSING };
 
 struct rt_lean {
     uv_loop_t *loop;
@@ -299,8 +293,7 @@ static char *http_get(const rt_lean_conn *c, const char *target,
 
     if (r == NULL)
         return NULL;
-    k = snprintf(r, n,
-                 "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: %s\r\n%s\r\n",
+    k = snprintf(r, n, "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: %s\r\n%s\r\n",
                  target, c->host, accept, extra);
     *len = (size_t)k;
     return r;
@@ -425,8 +418,7 @@ static int on_done(void *ud)
     c->tail[c->tail_len] = '\0';
     c->tail_len = 0;
     if (c->e->cbs.on_poll != NULL)
-        c->e->cbs.on_poll(c, (char *)c->tail, strlen((char *)c->tail),
-                          c->ud);
+        c->e->cbs.on_poll(c, (char *)c->tail, strlen((char *)c->tail), c->ud);
     return c->state == C_OPEN ? 0 : 1;
 }
 
@@ -502,8 +494,8 @@ static size_t ws_frames(rt_lean_conn *c, uint8_t *p, size_t len)
         case RT_WS_OP_PING: {
             uint8_t out[RT_WS_MAX_CONTROL + RT_WS_MAX_HEADER];
             uint32_t m = rnd(e);
-            int64_t n = rt_ws_control_reply(&f, (uint8_t *)&m, out,
-                                            sizeof(out));
+            int64_t n =
+                rt_ws_control_reply(&f, (uint8_t *)&m, out, sizeof(out));
 
             e->st.pings++;
             if (n > 0)
@@ -522,8 +514,7 @@ static size_t ws_frames(rt_lean_conn *c, uint8_t *p, size_t len)
             {
                 uint8_t cp[2];
 
-                rt_ws_close_payload(cp, code == 1005 ? 1000 : code, NULL,
-                                    0);
+                rt_ws_close_payload(cp, code == 1005 ? 1000 : code, NULL, 0);
                 ws_frame(c, RT_WS_OP_CLOSE, cp, 2);
             }
             end(c, RT_ECLOSED, 0, "the server closed the connection");
@@ -700,8 +691,8 @@ int rt_lean_conn_start(rt_lean *e, rt_lean_conn *c, rt_lean_kind kind,
     rt_ws_parser_init(&c->wsp, 0, e->max_message);
     if (kind == RT_LEAN_WS) {
         uint8_t nonce[16];
-        size_t n = strlen(target) + strlen(host) +
-                   (extra ? strlen(extra) : 0) + 256;
+        size_t n =
+            strlen(target) + strlen(host) + (extra ? strlen(extra) : 0) + 256;
         int i;
 
         for (i = 0; i < 4; i++) {
@@ -713,8 +704,7 @@ int rt_lean_conn_start(rt_lean *e, rt_lean_conn *c, rt_lean_kind kind,
         c->req = rt__malloc(n);
         if (c->req == NULL)
             return RT_ENOMEM;
-        rc = rt_ws_handshake_request(c->req, n, host, target, c->key,
-                                     extra);
+        rc = rt_ws_handshake_request(c->req, n, host, target, c->key, extra);
         if (rc < 0) {
             rt__free(c->req);
             c->req = NULL;
@@ -730,8 +720,7 @@ int rt_lean_conn_start(rt_lean *e, rt_lean_conn *c, rt_lean_kind kind,
     }
     rc = rt_http_resp_new(&c->http, 0, &hc, c);
     if (rc == 0 && kind == RT_LEAN_SSE)
-        rc = rt_sse_parser_new(&c->sse, NULL, on_sse_event, on_sse_retry,
-                               c);
+        rc = rt_sse_parser_new(&c->sse, NULL, on_sse_event, on_sse_retry, c);
     req = rc == 0 ? rt__malloc(sizeof(*req)) : NULL;
     if (req == NULL) {
         rt__free(c->req);

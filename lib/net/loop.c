@@ -38,7 +38,7 @@ struct rt_loop {
     unsigned nxfers;
     int freeing;
     struct rt__ws_ctx *ws; /* the WebSocket clients' lws context */
-    uint64_t rng; /* fallback when uv_random() fails */
+    uint64_t rng;          /* fallback when uv_random() fails */
 };
 
 static unsigned curl_users;
@@ -211,8 +211,7 @@ int rt__loop_add(rt_loop *l, CURL *easy)
 
 void rt__loop_remove(rt_loop *l, CURL *easy)
 {
-    if (curl_multi_remove_handle(l->multi, easy) == CURLM_OK &&
-        l->nxfers > 0)
+    if (curl_multi_remove_handle(l->multi, easy) == CURLM_OK && l->nxfers > 0)
         l->nxfers--;
     if (l->nxfers == 0)
         uv_timer_stop(&l->timer);
@@ -378,8 +377,8 @@ int rt__net_epoch_valid(const char *s, size_t len)
     return 1;
 }
 
-int rt__net_next_delay(rt_loop *l, rt_backoff *b, char *errmsg,
-                       size_t errlen, uint64_t *delay_ms)
+int rt__net_next_delay(rt_loop *l, rt_backoff *b, char *errmsg, size_t errlen,
+                       uint64_t *delay_ms)
 {
     uint32_t attempts;
     char *last;
@@ -410,7 +409,8 @@ CURL *rt__net_easy_new(const rt__easy_opts *o)
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, o->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "rtctl/" RT_VERSION_STRING);
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, o->max_redirects > 0 ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION,
+                     o->max_redirects > 0 ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, o->max_redirects);
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -49,15 +49,15 @@ int rt__net_header_safe(const char *s);
  */
 typedef struct rt__easy_opts {
     const char *url;
-    rt__xfer *xfer;                  /* CURLOPT_PRIVATE */
+    rt__xfer *xfer; /* CURLOPT_PRIVATE */
     const struct curl_slist *headers;
-    curl_write_callback on_header;   /* with |ud| */
-    curl_write_callback on_write;    /* with |ud| */
+    curl_write_callback on_header; /* with |ud| */
+    curl_write_callback on_write;  /* with |ud| */
     void *ud;
-    char *errbuf;                    /* CURL_ERROR_SIZE bytes */
+    char *errbuf; /* CURL_ERROR_SIZE bytes */
     uint64_t connect_timeout_ms;
-    uint64_t timeout_ms;             /* the whole transfer; 0: none */
-    long max_redirects;              /* 0: a redirect is an answer */
+    uint64_t timeout_ms;                     /* the whole transfer; 0: none */
+    long max_redirects;                      /* 0: a redirect is an answer */
     const char *cacert, *cert, *key, *proxy; /* NULL: curl's default */
     int insecure;
 } rt__easy_opts;
@@ -75,8 +75,8 @@ int rt__net_epoch_valid(const char *s, size_t len);
  * retries allowed are spent; |errmsg| (the last failure) then becomes
  * "gave up after N attempts: <the last failure>".
  */
-int rt__net_next_delay(rt_loop *l, rt_backoff *b, char *errmsg,
-                       size_t errlen, uint64_t *delay_ms);
+int rt__net_next_delay(rt_loop *l, rt_backoff *b, char *errmsg, size_t errlen,
+                       uint64_t *delay_ms);
 
 /*
  * The libwebsockets context the WebSocket clients of a loop share

@@ -31,7 +31,6 @@
 #include "rt/poll_client.h"
 #include "rt/url.h"
 
-
 struct rt_poll_client {
     rt__xfer xfer; /* first: done() gets it back from CURLOPT_PRIVATE */
     rt_loop *loop;
@@ -66,8 +65,7 @@ struct rt_poll_client {
 
 static void begin_close(rt_poll_client *c, int err);
 
-static void set_err(rt_poll_client *c, const char *fmt, ...)
-    RT__PRINTF(2, 3);
+static void set_err(rt_poll_client *c, const char *fmt, ...) RT__PRINTF(2, 3);
 
 static void set_err(rt_poll_client *c, const char *fmt, ...)
 {
@@ -82,14 +80,12 @@ static void emit_state(rt_poll_client *c, rt_poll_state st, uint64_t delay,
                        int err)
 {
     if (c->cbs.on_state != NULL)
-        c->cbs.on_state(c, st, delay, err, err != 0 ? c->errmsg : "",
-                        c->ud);
+        c->cbs.on_state(c, st, delay, err, err != 0 ? c->errmsg : "", c->ud);
 }
 
 /* --- the protocol core's callbacks */
 
-static void proto_message(uint64_t seq, const char *json, size_t len,
-                          void *ud)
+static void proto_message(uint64_t seq, const char *json, size_t len, void *ud)
 {
     rt_poll_client *c = ud;
 
@@ -124,7 +120,7 @@ static size_t on_header(char *b, size_t size, size_t n, void *ud)
             sp = memchr(sp + 1, ' ', len - (size_t)(sp + 1 - b));
         if (sp != NULL)
             rt__net_copy_value(c->reason, sizeof(c->reason), sp + 1,
-                       len - (size_t)(sp + 1 - b));
+                               len - (size_t)(sp + 1 - b));
         return len;
     }
     if (rt__net_ieq_prefix(b, len, "retry-after:"))
@@ -267,8 +263,8 @@ static void failed(rt_poll_client *c, int err, int final)
     if (c->retry_after[0] != '\0')
         rt_backoff_retry_after(&c->backoff, c->retry_after,
                                strlen(c->retry_after), (int64_t)time(NULL));
-    if (rt__net_next_delay(c->loop, &c->backoff, c->errmsg,
-                           sizeof(c->errmsg), &delay) != 0) {
+    if (rt__net_next_delay(c->loop, &c->backoff, c->errmsg, sizeof(c->errmsg),
+                           &delay) != 0) {
         begin_close(c, RT_EEXHAUSTED);
         return;
     }
@@ -303,8 +299,7 @@ static void done(rt__xfer *x, CURLcode res)
         return;
     }
     if (code != 200) {
-        set_err(c, "HTTP %ld%s%s", code, c->reason[0] ? " " : "",
-                c->reason);
+        set_err(c, "HTTP %ld%s%s", code, c->reason[0] ? " " : "", c->reason);
         failed(c, RT_EHTTP,
                code == 400 || code == 401 || code == 403 || code == 404 ||
                    code == 405);
@@ -391,8 +386,7 @@ int rt_poll_client_new(rt_poll_client **out, rt_loop *loop, const char *url,
     if (out == NULL)
         return RT_EINVAL;
     *out = NULL;
-    if (loop == NULL || url == NULL || cbs == NULL ||
-        cbs->on_message == NULL)
+    if (loop == NULL || url == NULL || cbs == NULL || cbs->on_message == NULL)
         return RT_EINVAL;
     if (o == NULL) {
         rt_poll_client_opts_init(&defaults);
@@ -428,8 +422,8 @@ int rt_poll_client_new(rt_poll_client **out, rt_loop *loop, const char *url,
             goto fail;
         c->user_headers = n;
     }
-    if ((n = curl_slist_append(c->user_headers, "Accept: application/json"))
-        == NULL)
+    if ((n = curl_slist_append(c->user_headers, "Accept: application/json")) ==
+        NULL)
         goto fail;
     c->user_headers = n;
     bp = o->backoff;

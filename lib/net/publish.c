@@ -64,8 +64,7 @@ static size_t on_write(char *b, size_t size, size_t n, void *ud)
     size_t len = size * n, keep = 0;
 
     if (p->resp.len < MAX_ANSWER)
-        keep = len < MAX_ANSWER - p->resp.len ? len
-                                              : MAX_ANSWER - p->resp.len;
+        keep = len < MAX_ANSWER - p->resp.len ? len : MAX_ANSWER - p->resp.len;
     if (keep > 0 && rt__buf_append(&p->resp, b, keep) != 0)
         return 0;
     return len;
@@ -137,8 +136,7 @@ int rt_publish(rt_publish_req **out, rt_loop *loop, const char *url,
 
     if (out != NULL)
         *out = NULL;
-    if (loop == NULL || url == NULL || (json == NULL && len > 0) ||
-        cb == NULL)
+    if (loop == NULL || url == NULL || (json == NULL && len > 0) || cb == NULL)
         return RT_EINVAL;
     if (o == NULL) {
         rt_publish_opts_init(&defaults);

@@ -69,11 +69,11 @@ struct rt_sse_client {
     int close_err;
 
     /* The attempt in flight. */
-    int judged;   /* the final answer's headers were seen */
-    int opened;   /* 200 text/event-stream */
+    int judged;    /* the final answer's headers were seen */
+    int opened;    /* 200 text/event-stream */
     int got_event; /* an event arrived on this attempt */
-    int stop_204; /* the server said stop */
-    int fail_err; /* set by a callback, acted on in done() */
+    int stop_204;  /* the server said stop */
+    int fail_err;  /* set by a callback, acted on in done() */
     int fail_final;
     uint64_t open_at;
     char reason[64];      /* status line text after the code */
@@ -87,8 +87,7 @@ static void begin_close(rt_sse_client *c, int err);
 static void on_stall(uv_timer_t *t);
 static void on_gap(uv_timer_t *t);
 
-static void set_err(rt_sse_client *c, const char *fmt, ...)
-    RT__PRINTF(2, 3);
+static void set_err(rt_sse_client *c, const char *fmt, ...) RT__PRINTF(2, 3);
 
 static void set_err(rt_sse_client *c, const char *fmt, ...)
 {
@@ -103,8 +102,7 @@ static void emit_state(rt_sse_client *c, rt_sse_state st, uint64_t delay,
                        int err)
 {
     if (c->cbs.on_state != NULL)
-        c->cbs.on_state(c, st, delay, err, err != 0 ? c->errmsg : "",
-                        c->ud);
+        c->cbs.on_state(c, st, delay, err, err != 0 ? c->errmsg : "", c->ud);
 }
 
 /* --- parser callbacks */
@@ -218,9 +216,9 @@ static int judge(rt_sse_client *c, long code)
         return 0;
     }
     c->fail_err = RT_EHTTP;
-    c->fail_final = !c->retry_all &&
-                    (code == 400 || code == 401 || code == 403 ||
-                     code == 404 || code == 405);
+    c->fail_final =
+        !c->retry_all && (code == 400 || code == 401 || code == 403 ||
+                          code == 404 || code == 405);
     if (code >= 300 && code < 400) {
         c->fail_final = !c->retry_all;
         set_err(c, "HTTP %ld%s%s, a redirect to '%s' (not followed)", code,
@@ -252,12 +250,12 @@ static size_t on_header(char *b, size_t size, size_t n, void *ud)
             sp = memchr(sp + 1, ' ', len - (size_t)(sp + 1 - b));
         if (sp != NULL)
             rt__net_copy_value(c->reason, sizeof(c->reason), sp + 1,
-                       len - (size_t)(sp + 1 - b));
+                               len - (size_t)(sp + 1 - b));
         return len;
     }
     if (rt__net_ieq_prefix(b, len, "retry-after:")) {
         rt__net_copy_value(c->retry_after, sizeof(c->retry_after), b + 12,
-                   len - 12);
+                           len - 12);
         return len;
     }
     if (rt__net_ieq_prefix(b, len, "location:")) {
@@ -269,8 +267,8 @@ static size_t on_header(char *b, size_t size, size_t n, void *ud)
     /* The end of one response's headers. */
     curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &code);
     if (code < 200 ||
-        (code >= 300 && code < 400 && c->max_redirects > 0 &&
-         code != 300 && code != 304 && code != 305 && code != 306))
+        (code >= 300 && code < 400 && c->max_redirects > 0 && code != 300 &&
+         code != 304 && code != 305 && code != 306))
         return len; /* interim, or a redirect curl follows */
     c->in_cb = 1;
     go_on = judge(c, code);
@@ -437,8 +435,8 @@ static void failed(rt_sse_client *c, int err, int final)
     if (c->retry_after[0] != '\0')
         rt_backoff_retry_after(&c->backoff, c->retry_after,
                                strlen(c->retry_after), (int64_t)time(NULL));
-    if (rt__net_next_delay(c->loop, &c->backoff, c->errmsg,
-                           sizeof(c->errmsg), &delay) != 0) {
+    if (rt__net_next_delay(c->loop, &c->backoff, c->errmsg, sizeof(c->errmsg),
+                           &delay) != 0) {
         begin_close(c, RT_EEXHAUSTED);
         return;
     }
@@ -511,7 +509,7 @@ static void on_stall(uv_timer_t *t)
      */
     set_err(c, "no bytes for %llu ms%s%s",
             (unsigned long long)c->stall_timeout_ms,
-            !first ? ""
+            !first      ? ""
             : connected ? " and no event since the response headers"
                         : " after connecting, not even the response headers",
             first ? "; a proxy in between may be buffering the stream" : "");
@@ -531,8 +529,8 @@ static void on_gap(uv_timer_t *t)
 
     if (c->closing || c->seq == NULL)
         return;
-    if (rt__sse_seq_tick(c->seq, uv_now(rt__loop_uv(c->loop)), &from,
-                         &to) == RT_EGAP &&
+    if (rt__sse_seq_tick(c->seq, uv_now(rt__loop_uv(c->loop)), &from, &to) ==
+            RT_EGAP &&
         c->easy != NULL && c->opened) {
         end_transfer(c);
         set_err(c, "seq %llu to %llu missing for %llu ms",
@@ -673,11 +671,10 @@ int rt_sse_client_new(rt_sse_client **out, rt_loop *loop, const char *url,
                                         strlen(o->last_event_id))) != 0)
         goto fail;
     if (o->order_by_seq &&
-        (rc = rt__sse_seq_new(&c->seq, o->last_event_id,
-                              o->last_event_id != NULL
-                                  ? strlen(o->last_event_id)
-                                  : 0,
-                              o->gap_timeout_ms, &sc, c)) != 0)
+        (rc = rt__sse_seq_new(
+             &c->seq, o->last_event_id,
+             o->last_event_id != NULL ? strlen(o->last_event_id) : 0,
+             o->gap_timeout_ms, &sc, c)) != 0)
         goto fail;
     c->gap_timeout_ms = o->gap_timeout_ms;
     c->xfer.done = done;

@@ -57,7 +57,7 @@ struct rt_ws_client {
     rt_url *target; /* where a redirect sent this attempt; NULL: base */
     rt_url *next;   /* where the last answer redirects to */
     uint32_t hops, max_redirects;
-    int user_host;  /* Host came from the caller: keep it */
+    int user_host; /* Host came from the caller: keep it */
     char *host_hdr;
     char *target_host;
     char **headers; /* the caller's, copied, NULL-terminated */
@@ -126,8 +126,7 @@ static void emit_state(rt_ws_client *c, rt_ws_state st, uint64_t delay,
                        int err)
 {
     if (c->cbs.on_state != NULL)
-        c->cbs.on_state(c, st, delay, err, err != 0 ? c->errmsg : "",
-                        c->ud);
+        c->cbs.on_state(c, st, delay, err, err != 0 ? c->errmsg : "", c->ud);
 }
 
 static uint64_t now_ms(rt_ws_client *c)
@@ -224,8 +223,7 @@ static void proto_open(const rt_msg *welcome, void *ud)
         c->cbs.on_open(c, welcome, c->ud);
 }
 
-static void proto_resumed(int recovered, uint64_t from, uint64_t to,
-                          void *ud)
+static void proto_resumed(int recovered, uint64_t from, uint64_t to, void *ud)
 {
     rt_ws_client *c = ud;
 
@@ -233,8 +231,7 @@ static void proto_resumed(int recovered, uint64_t from, uint64_t to,
         c->cbs.on_resumed(c, recovered, from, to, c->ud);
 }
 
-static void proto_ack(const char *id, uint64_t seq, const char *code,
-                      void *ud)
+static void proto_ack(const char *id, uint64_t seq, const char *code, void *ud)
 {
     rt_ws_client *c = ud;
 
@@ -254,8 +251,7 @@ static void proto_fail(int err, int final, const char *detail, void *ud)
 {
     rt_ws_client *c = ud;
 
-    attempt_failed(c, err, final,
-                   "%s", detail);
+    attempt_failed(c, err, final, "%s", detail);
     kill_wsi(c);
 }
 
@@ -289,16 +285,14 @@ static void handle_protocol(rt_ws_client *c, const char *json, size_t len)
     rt_msg_error perr;
     uint64_t seq;
 
-    if (c->rx_binary ||
-        rt_msg_parse(&m, json, len, RT_MSG_FROM_SERVER, &c->limits, &perr)
-            != 0)
+    if (c->rx_binary || rt_msg_parse(&m, json, len, RT_MSG_FROM_SERVER,
+                                     &c->limits, &perr) != 0)
         m = NULL;
     seq = m != NULL ? m->seq : 0;
     if (rt__ws_proto_push(c->proto, m, json, len, now_ms(c)) != 0) {
         rt_msg_free(m);
-        attempt_failed(c, RT_ENOMEM, 0,
-                       "out of memory holding seq %llu",
-                (unsigned long long)seq);
+        attempt_failed(c, RT_ENOMEM, 0, "out of memory holding seq %llu",
+                       (unsigned long long)seq);
         kill_wsi(c);
         return;
     }
@@ -313,8 +307,7 @@ static void handle_message(rt_ws_client *c)
     size_t len = c->rx.len;
 
     if (rt__buf_putc(&c->rx, '\0') != 0) {
-        attempt_failed(c, RT_ENOMEM, 0,
-                       "out of memory reading a message");
+        attempt_failed(c, RT_ENOMEM, 0, "out of memory reading a message");
         kill_wsi(c);
         return;
     }
@@ -337,10 +330,9 @@ static void on_live(uv_timer_t *t)
     if (c->wsi == NULL || c->closing)
         return;
     if (!c->state_open) {
-        attempt_failed(c, RT_ETIMEDOUT, 0,
-                       "no %s within %llu ms",
-                c->established ? "welcome" : "connection",
-                (unsigned long long)c->connect_timeout_ms);
+        attempt_failed(c, RT_ETIMEDOUT, 0, "no %s within %llu ms",
+                       c->established ? "welcome" : "connection",
+                       (unsigned long long)c->connect_timeout_ms);
         kill_wsi(c);
         return;
     }
@@ -350,7 +342,7 @@ static void on_live(uv_timer_t *t)
         if (now - c->ping_at >= c->pong_timeout_ms) {
             attempt_failed(c, RT_ETIMEDOUT, 0,
                            "no frame or pong for %llu ms after a ping",
-                    (unsigned long long)(now - c->ping_at));
+                           (unsigned long long)(now - c->ping_at));
             kill_wsi(c);
             return;
         }
@@ -401,8 +393,13 @@ static void on_gap(uv_timer_t *t)
 static int final_close_code(unsigned code)
 {
     switch (code) {
-    case 1000: case 1002: case 1003: case 1007:
-    case 1008: case 1009: case 1010:
+    case 1000:
+    case 1002:
+    case 1003:
+    case 1007:
+    case 1008:
+    case 1009:
+    case 1010:
         return 1;
     default:
         return 0;
@@ -478,8 +475,8 @@ static void connect_now(rt_ws_client *c)
     if (rc == 0)
         rc = ws_path(c, &path);
     if (rc != 0) {
-        attempt_failed(c, rc, 1,
-                       "cannot start a connection: %s", rt_strerror(rc));
+        attempt_failed(c, rc, 1, "cannot start a connection: %s",
+                       rt_strerror(rc));
         uv_timer_start(&c->retry_timer, on_after_attempt, 0, 0);
         return;
     }
@@ -534,14 +531,12 @@ static void failed_early(rt_ws_client *c)
     if (res != NULL)
         freeaddrinfo(res);
     if (rc != 0) {
-        attempt_failed(c, RT_EDNS, 0,
-                       "could not resolve host %s: %s", rt_url_host(c->base),
-                gai_strerror(rc));
+        attempt_failed(c, RT_EDNS, 0, "could not resolve host %s: %s",
+                       rt_url_host(c->base), gai_strerror(rc));
         return;
     }
-    attempt_failed(c, RT_ECONNREFUSED, 0,
-                   "cannot connect to %s port %d", rt_url_host(c->base),
-            rt_url_port(c->base));
+    attempt_failed(c, RT_ECONNREFUSED, 0, "cannot connect to %s port %d",
+                   rt_url_host(c->base), rt_url_port(c->base));
 }
 
 static void on_retry(uv_timer_t *t)
@@ -612,11 +607,12 @@ static void on_after_attempt(uv_timer_t *t)
         else if (c->established)
             set_err(c, "connection lost (1006: no close frame)");
         else
-            set_err(c, "the server closed the connection before the "
-                       "upgrade%s", rt_url_is_tls(c->base)
-                                        ? " (a TLS client certificate "
-                                          "missing or refused?)"
-                                        : "");
+            set_err(c,
+                    "the server closed the connection before the "
+                    "upgrade%s",
+                    rt_url_is_tls(c->base) ? " (a TLS client certificate "
+                                             "missing or refused?)"
+                                           : "");
         /* Never upgraded: the handshake failed, as curl's clients say. */
         err = c->established ? RT_ECLOSED : RT_EHANDSHAKE;
         final = final_close_code(c->close_code);
@@ -625,8 +621,8 @@ static void on_after_attempt(uv_timer_t *t)
         begin_close(c, err);
         return;
     }
-    if (rt__net_next_delay(c->loop, &c->backoff, c->errmsg,
-                           sizeof(c->errmsg), &delay) != 0) {
+    if (rt__net_next_delay(c->loop, &c->backoff, c->errmsg, sizeof(c->errmsg),
+                           &delay) != 0) {
         begin_close(c, RT_EEXHAUSTED);
         return;
     }
@@ -660,9 +656,8 @@ static int redirect_url(const rt_url *cur, const char *loc, rt_url **out)
         rc |= rt__buf_append(&b, origin, strlen(origin));
         if (loc[0] != '/') {
             slash = strrchr(path, '/');
-            rc |= rt__buf_append(&b, path,
-                                 slash != NULL ? (size_t)(slash - path) + 1
-                                               : 0);
+            rc |= rt__buf_append(
+                &b, path, slash != NULL ? (size_t)(slash - path) + 1 : 0);
         }
     }
     rc |= rt__buf_append(&b, loc, strlen(loc));
@@ -685,7 +680,8 @@ static void redirected(rt_ws_client *c, struct lws *wsi, unsigned status)
 
     if (n <= 0) {
         attempt_failed(c, RT_EHTTP, 1,
-                       "HTTP %u: a redirect without a usable Location", status);
+                       "HTTP %u: a redirect without a usable Location",
+                       status);
         return;
     }
     if (c->max_redirects == 0) {
@@ -712,8 +708,7 @@ static void redirected(rt_ws_client *c, struct lws *wsi, unsigned status)
     set_err(c, "HTTP %u: redirected to '%s'", status, loc);
 }
 
-static void connection_error(rt_ws_client *c, struct lws *wsi,
-                             const char *in)
+static void connection_error(rt_ws_client *c, struct lws *wsi, const char *in)
 {
     unsigned status = lws_http_client_http_response(wsi);
     const char *s = in != NULL ? in : "";
@@ -747,10 +742,10 @@ static void connection_error(rt_ws_client *c, struct lws *wsi,
                strstr(s, "before established") != NULL) {
         attempt_failed(c, RT_ECONNREFUSED, 0,
                        "connection refused: %s port %d (%s)",
-                rt_url_host(c->base), rt_url_port(c->base), s);
+                       rt_url_host(c->base), rt_url_port(c->base), s);
     } else {
-        attempt_failed(c, RT_EHANDSHAKE, 0,
-                       "handshake failed: %s", s[0] ? s : "no reason given");
+        attempt_failed(c, RT_EHANDSHAKE, 0, "handshake failed: %s",
+                       s[0] ? s : "no reason given");
     }
 }
 
@@ -787,8 +782,8 @@ static int writeable(rt_ws_client *c, struct lws *wsi)
             c->cbs.on_control(c, RT_WS_PING_SENT, 0,
                               (const char *)c->user_ping, c->user_ping_len,
                               c->ud);
-        if (lws_write(wsi, pbuf + LWS_PRE, c->user_ping_len,
-                      LWS_WRITE_PING) < (int)c->user_ping_len)
+        if (lws_write(wsi, pbuf + LWS_PRE, c->user_ping_len, LWS_WRITE_PING) <
+            (int)c->user_ping_len)
             return -1;
         lws_callback_on_writable(wsi);
         return 0;
@@ -800,8 +795,7 @@ static int writeable(rt_ws_client *c, struct lws *wsi)
         /* Before the write: lws masks the payload in place. */
         if (c->cbs.on_control != NULL)
             c->cbs.on_control(c, RT_WS_PING_SENT, 0,
-                              (const char *)pbuf + LWS_PRE, (size_t)n,
-                              c->ud);
+                              (const char *)pbuf + LWS_PRE, (size_t)n, c->ud);
         if (lws_write(wsi, pbuf + LWS_PRE, (size_t)n, LWS_WRITE_PING) < n)
             return -1;
         lws_callback_on_writable(wsi);
@@ -872,21 +866,18 @@ static int receive(rt_ws_client *c, struct lws *wsi, const void *in,
         return -1;
     }
     if (len > c->max_message_bytes - c->rx.len) {
-        attempt_failed(c, RT_ETOOBIG, 1,
-                       "a message is longer than %zu bytes",
-                c->max_message_bytes);
+        attempt_failed(c, RT_ETOOBIG, 1, "a message is longer than %zu bytes",
+                       c->max_message_bytes);
         c->too_big = 1;
         request_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE);
         return 0;
     }
     if (rt__buf_append(&c->rx, in, len) != 0) {
-        attempt_failed(c, RT_ENOMEM, 0,
-                       "out of memory reading a message");
+        attempt_failed(c, RT_ENOMEM, 0, "out of memory reading a message");
         kill_wsi(c);
         return 0;
     }
-    if (lws_is_final_fragment(wsi) &&
-        lws_remaining_packet_payload(wsi) == 0) {
+    if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
         c->rx_open = 0;
         handle_message(c);
     }
@@ -894,7 +885,7 @@ static int receive(rt_ws_client *c, struct lws *wsi, const void *in,
 }
 
 int rt__wsc_callback(struct lws *wsi, enum lws_callback_reasons reason,
-                    void *user, void *in, size_t len)
+                     void *user, void *in, size_t len)
 {
     rt_ws_client *c = user;
 
@@ -949,7 +940,8 @@ int rt__wsc_callback(struct lws *wsi, enum lws_callback_reasons reason,
         c->close_code = len >= 2 ? (unsigned)(p[0] << 8 | p[1]) : 1005;
         if (len > 2) {
             rl = len - 2 < sizeof(c->close_reason) - 1
-                     ? len - 2 : sizeof(c->close_reason) - 1;
+                     ? len - 2
+                     : sizeof(c->close_reason) - 1;
             memcpy(c->close_reason, p + 2, rl);
         }
         c->close_reason[rl] = '\0';
@@ -1196,8 +1188,8 @@ static int pick_proxy(const rt_url *u, const char *given, char **out)
 
     *out = NULL;
     if (p == NULL && !no_proxy(rt_url_host(u))) {
-        if (rt_url_is_tls(u) && ((p = getenv("https_proxy")) == NULL ||
-                                 *p == '\0'))
+        if (rt_url_is_tls(u) &&
+            ((p = getenv("https_proxy")) == NULL || *p == '\0'))
             p = getenv("HTTPS_PROXY");
         if (!rt_url_is_tls(u))
             p = getenv("http_proxy");
@@ -1238,7 +1230,7 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
 {
     rt_ws_client_opts defaults;
     static const rt__ws_proto_cbs proto_cbs = {
-        proto_message, proto_open,     proto_resumed,   proto_ack,
+        proto_message,  proto_open, proto_resumed,   proto_ack,
         proto_progress, proto_fail, proto_want_write};
     rt__ws_proto_opts po;
     rt_backoff_policy bp;
@@ -1427,8 +1419,7 @@ int rt_ws_client_send_text(rt_ws_client *c, const char *content,
 
     if (c == NULL || content == NULL || c->raw)
         return RT_EINVAL;
-    if (id != NULL &&
-        (!id_valid(id) || rt__ws_proto_tracked(c->proto, id)))
+    if (id != NULL && (!id_valid(id) || rt__ws_proto_tracked(c->proto, id)))
         return RT_EINVAL;
     if (!utf8_valid(content))
         return RT_EINVAL;

@@ -41,17 +41,15 @@
 static const struct lws_extension extensions[] = {
     {"permessage-deflate", lws_extension_callback_pm_deflate,
      "permessage-deflate; client_max_window_bits"},
-    {NULL, NULL, NULL}
-};
+    {NULL, NULL, NULL}};
 
 static const struct lws_protocols protocols[] = {
     {RT__WS_PROTOCOL, rt__wsc_callback, 0, RX_CHUNK, 0, NULL, 0},
-    {NULL, NULL, 0, 0, 0, NULL, 0}
-};
+    {NULL, NULL, 0, 0, 0, NULL, 0}};
 
 struct vhost_entry {
     struct vhost_entry *next;
-    char *cacert; /* NULL: the system's store */
+    char *cacert;             /* NULL: the system's store */
     char *cert, *key, *proxy; /* NULL: none */
     int compress;
     struct lws_vhost *vh;
@@ -168,8 +166,7 @@ static int make_vhost(struct rt__ws_ctx *w, const struct rt__ws_vhost_key *k,
     if (e == NULL)
         return RT_ENOMEM;
     if (dup_field(&e->cacert, k->cacert) != 0 ||
-        dup_field(&e->cert, k->cert) != 0 ||
-        dup_field(&e->key, k->key) != 0 ||
+        dup_field(&e->cert, k->cert) != 0 || dup_field(&e->key, k->key) != 0 ||
         dup_field(&e->proxy, k->proxy) != 0) {
         entry_free(e);
         return RT_ENOMEM;

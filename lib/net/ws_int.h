@@ -8,6 +8,6 @@
 
 /* The lws protocol callback of every client connection (ws_client.c). */
 int rt__wsc_callback(struct lws *wsi, enum lws_callback_reasons reason,
-                    void *user, void *in, size_t len);
+                     void *user, void *in, size_t len);
 
 #endif /* RT_WS_INT_H */

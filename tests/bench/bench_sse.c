@@ -74,8 +74,8 @@ static void build(stream *s, size_t payload, int with_fields, size_t total)
     memcpy(line + 6 + payload, "\n\n", 2);
     while (s->len < total) {
         if (with_fields) {
-            int n = snprintf(head, sizeof(head),
-                             "id: ep1-%zu\nevent: text\n", s->events);
+            int n = snprintf(head, sizeof(head), "id: ep1-%zu\nevent: text\n",
+                             s->events);
 
             append(s, &cap, head, (size_t)n);
         }
@@ -143,8 +143,8 @@ static double run_memchr(const stream *s, int iters)
         t0 = now_s();
         for (off = 0; off < s->len; off += CHUNK) {
             const char *q = s->buf + off;
-            const char *end = q + (s->len - off < CHUNK ? s->len - off
-                                                         : CHUNK);
+            const char *end =
+                q + (s->len - off < CHUNK ? s->len - off : CHUNK);
 
             while ((q = memchr(q, '\n', (size_t)(end - q))) != NULL) {
                 n++;
@@ -264,8 +264,7 @@ static double run_naive(const stream *s, int iters)
         free(nv.line);
         free(nv.data);
         if (nv.t.events != s->events) {
-            fprintf(stderr, "bench_sse: naive saw %zu events\n",
-                    nv.t.events);
+            fprintf(stderr, "bench_sse: naive saw %zu events\n", nv.t.events);
             exit(1);
         }
         if (dt < best)
@@ -286,8 +285,8 @@ static void report(const char *label, const stream *s, int iters)
     printf("sse_parser: %s: %.0f MB/s = %.2f GB/s, %.1f M events/s "
            "(memchr scan %.2f GB/s, ratio %.2f; naive byte loop %.2f GB/s, "
            "ratio %.1fx)\n",
-           label, gp * 1e3, gp, (double)s->events / tp / 1e6, gm, gp / gm,
-           gn, gp / gn);
+           label, gp * 1e3, gp, (double)s->events / tp / 1e6, gm, gp / gm, gn,
+           gp / gn);
 }
 
 int main(int argc, char **argv)
@@ -305,8 +304,8 @@ int main(int argc, char **argv)
     free(s.buf);
 
     build(&s, 100, 1, (size_t)64 << 20);
-    printf("stream: %zu events of id+event+100 B data, %.1f MiB\n",
-           s.events, (double)s.len / (1 << 20));
+    printf("stream: %zu events of id+event+100 B data, %.1f MiB\n", s.events,
+           (double)s.len / (1 << 20));
     report("small events", &s, iters);
     free(s.buf);
     return 0;

@@ -80,13 +80,7 @@
 #define WS_ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 #define CONNECT_TRIES 5
 
-enum cstate {
-    C_IDLE,
-    C_CONNECTING,
-    C_HANDSHAKE,
-    C_OPEN,
-    C_DEAD
-};
+enum cstate { C_IDLE, C_CONNECTING, C_HANDSHAKE, C_OPEN, C_DEAD };
 
 /* Phases, driven by worker 0 from the clock and the connection counts. */
 enum phase {
@@ -105,42 +99,42 @@ typedef struct conn {
     enum cstate state;
     int is_pub;
     int tries;
-    int epout;          /* EPOLLOUT armed */
+    int epout; /* EPOLLOUT armed */
     worker *w;
-    char *carry;        /* bytes of an incomplete frame or header */
+    char *carry; /* bytes of an incomplete frame or header */
     size_t carry_len;
     size_t carry_cap;
-    char *out;          /* bytes not yet written */
+    char *out; /* bytes not yet written */
     size_t out_off;
     size_t out_len;
     size_t out_cap;
-    int frag;           /* inside a fragmented message */
-    uint64_t frag_ts;   /* its timestamp, 0 if none seen yet */
+    int frag;         /* inside a fragmented message */
+    uint64_t frag_ts; /* its timestamp, 0 if none seen yet */
 } conn;
 
 struct worker {
     int id;
     int ep;
     pthread_t th;
-    conn *conns;        /* this worker's subscribers */
+    conn *conns; /* this worker's subscribers */
     size_t nconns;
-    size_t next;        /* next to start connecting */
-    size_t pending;     /* connecting or in handshake */
+    size_t next;    /* next to start connecting */
+    size_t pending; /* connecting or in handshake */
     rt_hist *hist;
     char *rbuf;
     size_t rcap;
-    uint64_t measured;  /* deliveries in PH_MEASURE */
-    uint64_t other;     /* frames without a timestamp */
-    uint64_t pub_rx;    /* frames read by the publisher */
+    uint64_t measured; /* deliveries in PH_MEASURE */
+    uint64_t other;    /* frames without a timestamp */
+    uint64_t pub_rx;   /* frames read by the publisher */
     uint64_t pings;
     uint64_t close_codes[8];
     uint16_t close_code_val[8];
     uint64_t close_other;
     char pad1[64];
-    _Atomic uint64_t delivered;   /* every delivery, any phase */
+    _Atomic uint64_t delivered; /* every delivery, any phase */
     _Atomic uint64_t opened;
     _Atomic uint64_t failed;
-    _Atomic uint64_t died;        /* closed after opening */
+    _Atomic uint64_t died; /* closed after opening */
     char pad2[64];
 };
 
@@ -163,17 +157,16 @@ static struct {
     size_t max_pending;
     double connect_timeout;
     int verbose;
-} opt = {
-    "127.0.0.1", 0, "/ws/bench", "user=bench", 100, 5.0, 1.0, -1.0, 100,
-    64, 1048576, 32, 1, 0, 0, 512, 60.0, 0
-};
+} opt = {"127.0.0.1", 0,    "/ws/bench", "user=bench", 100,     5.0,
+         1.0,         -1.0, 100,         64,           1048576, 32,
+         1,           0,    0,           512,          60.0,    0};
 
 static struct sockaddr_in g_addr;
 static char *g_request;
 static size_t g_request_len;
-static char *g_frame;           /* one publisher frame, timestamp patched */
+static char *g_frame; /* one publisher frame, timestamp patched */
 static size_t g_frame_len;
-static size_t g_ts_off;         /* offset of the digits in g_frame */
+static size_t g_ts_off; /* offset of the digits in g_frame */
 static worker g_workers[MAX_THREADS];
 static _Atomic int g_phase = PH_CONNECT;
 static _Atomic int g_stop;
@@ -226,7 +219,7 @@ static void reserve(char **buf, size_t *cap, size_t need)
 /* ---- /proc readers */
 
 typedef struct proc_sample {
-    uint64_t ticks;     /* utime + stime */
+    uint64_t ticks; /* utime + stime */
     uint64_t rss_kib;
     uint64_t hwm_kib;
 } proc_sample;
@@ -596,8 +589,9 @@ static size_t parse_frames(conn *c, char *buf, size_t len, rx_ctx *rx)
             }
             break;
         case 0x8: {
-            int code = n >= 2 ? ((unsigned char)p[0] << 8) | (unsigned char)p[1]
-                              : 1005;
+            int code = n >= 2
+                           ? ((unsigned char)p[0] << 8) | (unsigned char)p[1]
+                           : 1005;
             if (opt.verbose || c->is_pub)
                 fprintf(stderr, "fanout_gen: close %d from the server: %.*s\n",
                         code, n > 2 ? (int)(n - 2) : 0, p + 2);
@@ -839,7 +833,7 @@ static int pub_pump(size_t nsubs, int measuring)
 static struct {
     uint64_t t_measure;
     uint64_t t_end;
-    proc_sample before;     /* at the start, before any connection */
+    proc_sample before; /* at the start, before any connection */
     proc_sample m0;
     proc_sample m1;
     double self0;
@@ -970,26 +964,28 @@ static void *worker_main(void *arg)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-"usage: fanout_gen -p PORT [options]\n"
-"  -H HOST      server address (IPv4), default 127.0.0.1\n"
-"  -p PORT      server port\n"
-"  -P PATH      WebSocket path, default /ws/bench\n"
-"  -q QUERY     query string, default user=bench ('' for none)\n"
-"  -n N         subscribers (idle mode: connections), default 100\n"
-"  -d SECONDS   measured interval, default 5\n"
-"  -w SECONDS   warm-up before it, default 1\n"
-"  -e SECONDS   settle time after connecting (0.3; idle mode 2)\n"
-"  -s BYTES     size of each published frame's payload, default 100\n"
-"  -W MESSAGES  most messages in flight per subscriber, default 64\n"
-"  -D N         and most deliveries in flight in all, default 1048576\n"
-"  -b FRAMES    most frames per publisher write, default 32\n"
-"  -t THREADS   generator threads, default 1\n"
-"  -S PID       server pid, for its CPU and memory\n"
-"  -c N         most connections opening at once, default 512\n"
-"  -T SECONDS   connect timeout, default 60\n"
-"  -i           idle mode: connections only, RSS per connection\n"
-"  -v           verbose\n");
+    fprintf(
+        f,
+        "usage: fanout_gen -p PORT [options]\n"
+        "  -H HOST      server address (IPv4), default 127.0.0.1\n"
+        "  -p PORT      server port\n"
+        "  -P PATH      WebSocket path, default /ws/bench\n"
+        "  -q QUERY     query string, default user=bench ('' for none)\n"
+        "  -n N         subscribers (idle mode: connections), default 100\n"
+        "  -d SECONDS   measured interval, default 5\n"
+        "  -w SECONDS   warm-up before it, default 1\n"
+        "  -e SECONDS   settle time after connecting (0.3; idle mode 2)\n"
+        "  -s BYTES     size of each published frame's payload, default 100\n"
+        "  -W MESSAGES  most messages in flight per subscriber, default 64\n"
+        "  -D N         and most deliveries in flight in all, default "
+        "1048576\n"
+        "  -b FRAMES    most frames per publisher write, default 32\n"
+        "  -t THREADS   generator threads, default 1\n"
+        "  -S PID       server pid, for its CPU and memory\n"
+        "  -c N         most connections opening at once, default 512\n"
+        "  -T SECONDS   connect timeout, default 60\n"
+        "  -i           idle mode: connections only, RSS per connection\n"
+        "  -v           verbose\n");
 }
 
 static void build_request(void)
@@ -1053,8 +1049,7 @@ static void raise_nofile(void)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-        rl.rlim_cur < opt.nsubs + 64) {
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < opt.nsubs + 64) {
         fprintf(stderr,
                 "fanout_gen: open file limit %lu is too low for %zu "
                 "connections (ulimit -n)\n",
@@ -1097,10 +1092,11 @@ static void report(void)
     }
 
     if (opt.idle) {
-        double per = opened ? ((double)g_run.m1.rss_kib -
-                               (double)g_run.before.rss_kib) /
-                                  (double)opened
-                            : 0;
+        double per =
+            opened
+                ? ((double)g_run.m1.rss_kib - (double)g_run.before.rss_kib) /
+                      (double)opened
+                : 0;
         printf("RESULT mode=idle n=%zu open=%llu failed=%llu closed=%llu "
                "rss_before_kib=%llu rss_after_kib=%llu hwm_kib=%llu "
                "per_conn_kib=%.2f\n",
@@ -1132,27 +1128,27 @@ static void report(void)
         double ocpu = all - cpu - gcpu;
         if (ocpu < 0 || opt.server_pid <= 0)
             ocpu = 0;
-        printf("RESULT mode=fanout n=%zu open=%llu failed=%llu closed=%llu "
-               "codes=%s size=%zu window=%llu secs=%.3f sent=%llu "
-               "pub_rate=%.0f delivered=%llu rate=%.0f p50_us=%llu "
-               "p90_us=%llu p99_us=%llu max_us=%llu clamped=%llu "
-               "srv_cpu=%.1f rss_kib=%llu hwm_kib=%llu gen_cpu=%.1f "
-               "other_cpu=%.1f other=%llu pub_rx=%llu pings=%llu pub_ok=%d\n",
-               opt.nsubs, (unsigned long long)opened,
-               (unsigned long long)failed, (unsigned long long)died,
-               cl ? codes : "-", opt.size,
-               (unsigned long long)window_for(nsubs_open()), secs,
-               (unsigned long long)g_sent_measured, pub_rate,
-               (unsigned long long)measured, rate,
-               (unsigned long long)rt_hist_percentile(h, 50),
-               (unsigned long long)rt_hist_percentile(h, 90),
-               (unsigned long long)rt_hist_percentile(h, 99),
-               (unsigned long long)rt_hist_max(h),
-               (unsigned long long)rt_hist_clamped(h), cpu,
-               (unsigned long long)g_run.m1.rss_kib,
-               (unsigned long long)g_run.m1.hwm_kib, gcpu, ocpu,
-               (unsigned long long)other, (unsigned long long)pub_rx,
-               (unsigned long long)pings, !g_pub_dead && g_pub.state == C_OPEN);
+        printf(
+            "RESULT mode=fanout n=%zu open=%llu failed=%llu closed=%llu "
+            "codes=%s size=%zu window=%llu secs=%.3f sent=%llu "
+            "pub_rate=%.0f delivered=%llu rate=%.0f p50_us=%llu "
+            "p90_us=%llu p99_us=%llu max_us=%llu clamped=%llu "
+            "srv_cpu=%.1f rss_kib=%llu hwm_kib=%llu gen_cpu=%.1f "
+            "other_cpu=%.1f other=%llu pub_rx=%llu pings=%llu pub_ok=%d\n",
+            opt.nsubs, (unsigned long long)opened, (unsigned long long)failed,
+            (unsigned long long)died, cl ? codes : "-", opt.size,
+            (unsigned long long)window_for(nsubs_open()), secs,
+            (unsigned long long)g_sent_measured, pub_rate,
+            (unsigned long long)measured, rate,
+            (unsigned long long)rt_hist_percentile(h, 50),
+            (unsigned long long)rt_hist_percentile(h, 90),
+            (unsigned long long)rt_hist_percentile(h, 99),
+            (unsigned long long)rt_hist_max(h),
+            (unsigned long long)rt_hist_clamped(h), cpu,
+            (unsigned long long)g_run.m1.rss_kib,
+            (unsigned long long)g_run.m1.hwm_kib, gcpu, ocpu,
+            (unsigned long long)other, (unsigned long long)pub_rx,
+            (unsigned long long)pings, !g_pub_dead && g_pub.state == C_OPEN);
     }
     fflush(stdout);
     rt_hist_free(h);
@@ -1166,26 +1162,66 @@ int main(int argc, char **argv)
 
     while ((c = getopt(argc, argv, optstr)) != -1) {
         switch (c) {
-        case 'H': opt.host = optarg; break;
-        case 'p': opt.port = atoi(optarg); break;
-        case 'P': opt.path = optarg; break;
-        case 'q': opt.query = optarg; break;
-        case 'n': opt.nsubs = strtoul(optarg, NULL, 10); break;
-        case 'd': opt.duration = atof(optarg); break;
-        case 'w': opt.warmup = atof(optarg); break;
-        case 'e': opt.settle = atof(optarg); break;
-        case 's': opt.size = strtoul(optarg, NULL, 10); break;
-        case 'W': opt.window = strtoull(optarg, NULL, 10); break;
-        case 'D': opt.max_inflight = strtoull(optarg, NULL, 10); break;
-        case 'b': opt.batch = strtoul(optarg, NULL, 10); break;
-        case 't': opt.threads = atoi(optarg); break;
-        case 'S': opt.server_pid = atoi(optarg); break;
-        case 'c': opt.max_pending = strtoul(optarg, NULL, 10); break;
-        case 'T': opt.connect_timeout = atof(optarg); break;
-        case 'i': opt.idle = 1; break;
-        case 'v': opt.verbose = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 1;
+        case 'H':
+            opt.host = optarg;
+            break;
+        case 'p':
+            opt.port = atoi(optarg);
+            break;
+        case 'P':
+            opt.path = optarg;
+            break;
+        case 'q':
+            opt.query = optarg;
+            break;
+        case 'n':
+            opt.nsubs = strtoul(optarg, NULL, 10);
+            break;
+        case 'd':
+            opt.duration = atof(optarg);
+            break;
+        case 'w':
+            opt.warmup = atof(optarg);
+            break;
+        case 'e':
+            opt.settle = atof(optarg);
+            break;
+        case 's':
+            opt.size = strtoul(optarg, NULL, 10);
+            break;
+        case 'W':
+            opt.window = strtoull(optarg, NULL, 10);
+            break;
+        case 'D':
+            opt.max_inflight = strtoull(optarg, NULL, 10);
+            break;
+        case 'b':
+            opt.batch = strtoul(optarg, NULL, 10);
+            break;
+        case 't':
+            opt.threads = atoi(optarg);
+            break;
+        case 'S':
+            opt.server_pid = atoi(optarg);
+            break;
+        case 'c':
+            opt.max_pending = strtoul(optarg, NULL, 10);
+            break;
+        case 'T':
+            opt.connect_timeout = atof(optarg);
+            break;
+        case 'i':
+            opt.idle = 1;
+            break;
+        case 'v':
+            opt.verbose = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 1;
         }
     }
     if (opt.port <= 0 || opt.port > 65535 || opt.threads < 1 ||
@@ -1247,8 +1283,8 @@ int main(int argc, char **argv)
         pthread_join(g_workers[i].th, NULL);
 
     size_t opened = nsubs_open();
-    if (opened == 0 || (!opt.idle && g_pub.state != C_OPEN &&
-                        g_sent_measured == 0)) {
+    if (opened == 0 ||
+        (!opt.idle && g_pub.state != C_OPEN && g_sent_measured == 0)) {
         fprintf(stderr, "fanout_gen: could not connect (%zu of %zu open)\n",
                 opened, opt.nsubs);
         report();

@@ -113,8 +113,7 @@ int main(int argc, char **argv)
 
             rt_sse_client_opts_init(&o);
             cbs.on_event = sse_event;
-            snprintf(url, sizeof(url), "%s/events/idle?user=i%u", argv[2],
-                     i);
+            snprintf(url, sizeof(url), "%s/events/idle?user=i%u", argv[2], i);
             rc = rt_sse_client_new(&c, loop, url, &o, &cbs, &seen[i]);
             if (rc == 0)
                 rc = rt_sse_client_start(c);

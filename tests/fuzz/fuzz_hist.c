@@ -25,10 +25,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(c)                                                          \
-    do {                                                                  \
-        if (!(c))                                                         \
-            abort();                                                      \
+#define CHECK(c)     \
+    do {             \
+        if (!(c))    \
+            abort(); \
     } while (0)
 
 /* What a histogram should hold, by the records it accepted. */

@@ -23,13 +23,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                       \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            fprintf(stderr, "check failed: %s (line %d)\n", #cond,       \
-                    __LINE__);                                            \
-            abort();                                                      \
-        }                                                                 \
+#define CHECK(cond)                                                           \
+    do {                                                                      \
+        if (!(cond)) {                                                        \
+            fprintf(stderr, "check failed: %s (line %d)\n", #cond, __LINE__); \
+            abort();                                                          \
+        }                                                                     \
     } while (0)
 
 static void one(const char *in, size_t len, rt_msg_dir dir,

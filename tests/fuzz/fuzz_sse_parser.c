@@ -60,8 +60,7 @@ static int on_event(const rt_sse_event *ev, void *ud)
         idlen != ev->id_len || memcmp(id, ev->id, idlen) != 0 ||
         memchr(ev->id, '\0', ev->id_len) != NULL ||
         memchr(ev->type, '\r', ev->type_len) != NULL ||
-        memchr(ev->data, '\r', ev->data_len) != NULL ||
-        ev->data_len > 256)
+        memchr(ev->data, '\r', ev->data_len) != NULL || ev->data_len > 256)
         abort();
     put_field(o, 'T', ev->type, ev->type_len);
     put_field(o, 'I', ev->id, ev->id_len);

@@ -17,10 +17,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(c)                                                          \
-    do {                                                                  \
-        if (!(c))                                                         \
-            abort();                                                      \
+#define CHECK(c)     \
+    do {             \
+        if (!(c))    \
+            abort(); \
     } while (0)
 
 /* Format |u|, parse the result, format again: both must be equal. */
@@ -55,9 +55,9 @@ static void check_fixed_point(const rt_url *u)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const rt_url_kind kinds[] = {
-        RT_URL_KIND_ANY,  RT_URL_KIND_WS,      RT_URL_KIND_SSE,
-        RT_URL_KIND_POLL, RT_URL_KIND_PUBLISH, RT_URL_KIND_HTTP};
+    static const rt_url_kind kinds[] = {RT_URL_KIND_ANY,     RT_URL_KIND_WS,
+                                        RT_URL_KIND_SSE,     RT_URL_KIND_POLL,
+                                        RT_URL_KIND_PUBLISH, RT_URL_KIND_HTTP};
     char err[256];
     char *s;
     rt_url *u = NULL;

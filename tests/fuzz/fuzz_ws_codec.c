@@ -75,8 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             const char *reason;
             size_t rlen;
 
-            rt_ws_close_parse(f.payload, (size_t)f.len, &code, &reason,
-                              &rlen);
+            rt_ws_close_parse(f.payload, (size_t)f.len, &code, &reason, &rlen);
         }
         if (f.len <= RT_WS_MAX_CONTROL)
             rt_ws_control_reply(&f, (const uint8_t *)"abcd", reply,

@@ -144,9 +144,8 @@ typedef struct th_feeder {
  * feed writes "error=NAME" and ends the feeding: errors are sticky, so
  * later feeds could only repeat it.
  */
-static inline void th_feed_cuts(const th_feeder *f, const char *in,
-                                size_t len, const size_t *cuts, size_t ncuts,
-                                th_str *out)
+static inline void th_feed_cuts(const th_feeder *f, const char *in, size_t len,
+                                const size_t *cuts, size_t ncuts, th_str *out)
 {
     void *h = f->open(f->ctx, out);
     size_t k, from = 0;
@@ -310,8 +309,7 @@ static inline int th_alloc_refuse(size_t size)
 
     if (size > st->biggest)
         st->biggest = size;
-    if (st->fail_at < 0 || i < st->fail_at ||
-        (i > st->fail_at && !st->sticky))
+    if (st->fail_at < 0 || i < st->fail_at || (i > st->fail_at && !st->sticky))
         return 0;
     st->failed++;
     return 1;

@@ -45,19 +45,19 @@ static inline uint64_t ms_of(double ts)
 static inline const char *msg_diff(const rt_msg *a, const rt_msg *b,
                                    int with_data)
 {
-#define MSG_EQ_(cond, field)                                              \
-    do {                                                                  \
-        if (!(cond))                                                      \
-            return field;                                                 \
+#define MSG_EQ_(cond, field) \
+    do {                     \
+        if (!(cond))         \
+            return field;    \
     } while (0)
     MSG_EQ_(a->type == b->type, "type");
     MSG_EQ_(str_eq(a->id, b->id), "id");
     MSG_EQ_(str_eq(a->room, b->room), "room");
     MSG_EQ_(a->has_seq == b->has_seq && a->seq == b->seq, "seq");
-    MSG_EQ_(a->has_timestamp == b->has_timestamp &&
-                (!a->has_timestamp ||
-                 ms_of(a->timestamp) == ms_of(b->timestamp)),
-            "timestamp");
+    MSG_EQ_(
+        a->has_timestamp == b->has_timestamp &&
+            (!a->has_timestamp || ms_of(a->timestamp) == ms_of(b->timestamp)),
+        "timestamp");
     MSG_EQ_(!with_data || (a->data_len == b->data_len &&
                            memcmp(a->data, b->data, a->data_len) == 0),
             "data");
@@ -90,12 +90,11 @@ static inline const char *msg_diff(const rt_msg *a, const rt_msg *b,
     case RT_MSG_SYSTEM:
         MSG_EQ_(a->u.system.event == b->u.system.event, "u.system.event");
         if (a->u.system.event == RT_MSG_SYSTEM_WELCOME) {
-            MSG_EQ_(str_eq(a->u.system.welcome.user,
-                           b->u.system.welcome.user),
+            MSG_EQ_(str_eq(a->u.system.welcome.user, b->u.system.welcome.user),
                     "u.system.welcome.user");
-            MSG_EQ_(str_eq(a->u.system.welcome.epoch,
-                           b->u.system.welcome.epoch),
-                    "u.system.welcome.epoch");
+            MSG_EQ_(
+                str_eq(a->u.system.welcome.epoch, b->u.system.welcome.epoch),
+                "u.system.welcome.epoch");
             MSG_EQ_(a->u.system.welcome.seq == b->u.system.welcome.seq,
                     "u.system.welcome.seq");
             MSG_EQ_(list_eq(a->u.system.welcome.online,

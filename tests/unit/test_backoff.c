@@ -128,8 +128,9 @@ static void test_backoff_exact_delays_per_attempt(void **state)
 
 static void test_backoff_full_jitter_spans_zero_to_ceiling(void **state)
 {
-    static const uint32_t rs[] = {
-        0, 1, 1000, QUARTER, HALF - 1, HALF, HALF + 1, 0xF0000000u, UINT32_MAX};
+    static const uint32_t rs[] = {0,        1,           1000,
+                                  QUARTER,  HALF - 1,    HALF,
+                                  HALF + 1, 0xF0000000u, UINT32_MAX};
     rt_backoff b;
     uint64_t c, d, prev;
     uint32_t a;

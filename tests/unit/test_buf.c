@@ -45,10 +45,10 @@ static void test_buf_json_keeps_nul(void **state)
 static void test_buf_json_passes_valid_utf8(void **state)
 {
     (void)state;
-    assert_quoted("\xc3\xa9", 2, "\"\xc3\xa9\"");             /* é */
-    assert_quoted("\xe2\x82\xac", 3, "\"\xe2\x82\xac\"");     /* € */
+    assert_quoted("\xc3\xa9", 2, "\"\xc3\xa9\"");                 /* é */
+    assert_quoted("\xe2\x82\xac", 3, "\"\xe2\x82\xac\"");         /* € */
     assert_quoted("\xf0\x9f\x98\x80", 4, "\"\xf0\x9f\x98\x80\""); /* 😀 */
-    assert_quoted("\xef\xbf\xbf", 3, "\"\xef\xbf\xbf\"");     /* U+FFFF */
+    assert_quoted("\xef\xbf\xbf", 3, "\"\xef\xbf\xbf\"");         /* U+FFFF */
     assert_quoted("\xf4\x8f\xbf\xbf", 4, "\"\xf4\x8f\xbf\xbf\""); /* max */
 }
 
@@ -57,15 +57,24 @@ static void test_buf_json_replaces_ill_formed_utf8(void **state)
 {
     (void)state;
     assert_quoted("\xff", 1, "\"\xef\xbf\xbd\"");
-    assert_quoted("\xc0\x80", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\""); /* overlong */
+    assert_quoted("\xc0\x80", 2,
+                  "\"\xef\xbf\xbd\xef\xbf\xbd\""); /* overlong */
     assert_quoted("\xed\xa0\x80", 3,
                   "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""); /* surrogate */
     assert_quoted("\xf4\x90\x80\x80", 4,
                   "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
     /* A cut-short sequence is one maximal subpart: one U+FFFD. */
     assert_quoted("\xe2\x82", 2, "\"\xef\xbf\xbd\"");
-    assert_quoted("a\xe2\x82" "b", 4, "\"a\xef\xbf\xbd" "b\"");
-    assert_quoted("\xf0\x9f\x98" "x", 4, "\"\xef\xbf\xbd" "x\"");
+    assert_quoted("a\xe2\x82"
+                  "b",
+                  4,
+                  "\"a\xef\xbf\xbd"
+                  "b\"");
+    assert_quoted("\xf0\x9f\x98"
+                  "x",
+                  4,
+                  "\"\xef\xbf\xbd"
+                  "x\"");
     assert_quoted("\x80", 1, "\"\xef\xbf\xbd\"");
 }
 
@@ -114,10 +123,10 @@ static void test_buf_reserve_refuses_overflow(void **state)
 /* RFC 4648 section 10 vectors, in the URL alphabet, without padding. */
 static void test_buf_b64url_rfc4648_vectors(void **state)
 {
-    static const char *const plain[] = {"", "f", "fo", "foo", "foob",
-                                        "fooba", "foobar"};
-    static const char *const coded[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg",
-                                        "Zm9vYmE", "Zm9vYmFy"};
+    static const char *const plain[] = {"",     "f",     "fo",    "foo",
+                                        "foob", "fooba", "foobar"};
+    static const char *const coded[] = {"",       "Zg",      "Zm8",     "Zm9v",
+                                        "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
     rt_buf b;
     size_t i;
 
@@ -141,8 +150,8 @@ static void test_buf_b64url_rfc4648_vectors(void **state)
 
 static void test_buf_b64url_rejects_bad_input(void **state)
 {
-    static const char *const bad[] = {"Z", "Zg=", "Zg==", "Z+8", "Z/8",
-                                      "Zh", "Zm9", "a b"};
+    static const char *const bad[] = {"Z",   "Zg=", "Zg==", "Z+8",
+                                      "Z/8", "Zh",  "Zm9",  "a b"};
     rt_buf b;
     size_t i;
 

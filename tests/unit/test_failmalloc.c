@@ -158,7 +158,8 @@ static int run_msg(void)
 {
     static const char in[] =
         "{\"type\":\"system\",\"room\":\"general\",\"id\":\"i-1\",\"seq\":3,"
-        "\"timestamp\":1.5,\"data\": {\"event\":\"welcome\",\"user\":\"alice\","
+        "\"timestamp\":1.5,\"data\": "
+        "{\"event\":\"welcome\",\"user\":\"alice\","
         "\"epoch\":\"k3f9a\",\"seq\":42,\"online\":[\"alice\",\"bob\"], "
         "\"ping_interval\":25000}}";
     static const char want[] =
@@ -172,8 +173,7 @@ static int run_msg(void)
     size_t len = 0, len2 = 0;
     int rc;
 
-    rc = rt_msg_parse(&m, in, sizeof(in) - 1, RT_MSG_FROM_SERVER, NULL,
-                      &err);
+    rc = rt_msg_parse(&m, in, sizeof(in) - 1, RT_MSG_FROM_SERVER, NULL, &err);
     if (rc != 0) {
         /* rt_msg_parse() documents *out as untouched on failure. */
         assert_ptr_equal(m, POISON);
@@ -269,8 +269,7 @@ static void ws_on_message(const rt_msg *m, const char *json, size_t len,
     seen->msgs += m != NULL && m->has_seq;
 }
 
-static void ws_on_ack(const char *id, uint64_t seq, const char *code,
-                      void *ud)
+static void ws_on_ack(const char *id, uint64_t seq, const char *code, void *ud)
 {
     struct ws_seen *seen = ud;
 
@@ -285,8 +284,8 @@ static int ws_frame(rt__ws_proto *p, const char *json)
 {
     rt_msg *m = NULL;
     rt_msg_error perr;
-    int rc = rt_msg_parse(&m, json, strlen(json), RT_MSG_FROM_SERVER, NULL,
-                          &perr);
+    int rc =
+        rt_msg_parse(&m, json, strlen(json), RT_MSG_FROM_SERVER, NULL, &perr);
 
     if (rc != 0)
         return rc;
@@ -298,8 +297,8 @@ static int ws_frame(rt__ws_proto *p, const char *json)
 
 static int run_ws_proto(void)
 {
-    static const rt__ws_proto_cbs cbs = {ws_on_message, NULL, NULL,
-                                         ws_on_ack,     NULL, NULL, NULL};
+    static const rt__ws_proto_cbs cbs = {ws_on_message, NULL, NULL, ws_on_ack,
+                                         NULL,          NULL, NULL};
     rt__ws_proto_opts o;
     rt__ws_proto *p = POISON;
     struct ws_seen seen = {0, 0};

@@ -531,9 +531,10 @@ static void test_hist_json_rejects_tampering(void **state)
     expect_bad_json("{\"v\":1,\"lo\":1,\"hi\":3600000000,\"sig\":9,\"n\":0,"
                     "\"min\":0,\"max\":0,\"clamped\":0,\"c\":[]}",
                     "configuration");
-    expect_bad_json("{\"v\":1,\"lo\":1,\"hi\":4294967296000,\"sig\":4294967299,"
-                    "\"n\":0,\"min\":0,\"max\":0,\"clamped\":0,\"c\":[]}",
-                    "configuration");
+    expect_bad_json(
+        "{\"v\":1,\"lo\":1,\"hi\":4294967296000,\"sig\":4294967299,"
+        "\"n\":0,\"min\":0,\"max\":0,\"clamped\":0,\"c\":[]}",
+        "configuration");
     expect_bad_json("{\"v\":1,\"lo\":0,\"hi\":3600000000,\"sig\":3,\"n\":0,"
                     "\"min\":0,\"max\":0,\"clamped\":0,\"c\":[]}",
                     "configuration");

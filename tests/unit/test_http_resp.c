@@ -37,13 +37,11 @@ static int on_head(const rt_http_head *head, void *ud)
     hr *h = ud;
     size_t i;
 
-    th_str_printf(h->out, "head %d cl=%lld chunked=%d close=%d",
-                  head->status, (long long)head->content_length,
-                  head->chunked, head->close);
+    th_str_printf(h->out, "head %d cl=%lld chunked=%d close=%d", head->status,
+                  (long long)head->content_length, head->chunked, head->close);
     for (i = 0; i < head->nheaders; i++)
         th_str_printf(h->out, " %.*s=%.*s", (int)head->headers[i].name_len,
-                      head->headers[i].name,
-                      (int)head->headers[i].value_len,
+                      head->headers[i].name, (int)head->headers[i].value_len,
                       head->headers[i].value);
     th_str_puts(h->out, "\n");
     return 0;
@@ -189,8 +187,7 @@ static void test_http_resp_malformed(void **state)
 {
     (void)state;
     expect("HTTP/2 200 OK\r\n\r\n", "error=PROTO\neof=PROTO\n");
-    expect("HTTP/1.1 200 OK\r\n folded\r\n\r\n",
-           "error=PROTO\neof=PROTO\n");
+    expect("HTTP/1.1 200 OK\r\n folded\r\n\r\n", "error=PROTO\neof=PROTO\n");
     expect("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n"
            "\r\n",
            "error=PROTO\neof=PROTO\n");

@@ -43,10 +43,9 @@ static const char vec1_token[] =
     "7pp7_8ACfSDX_rhkHY7RSFuzLeFGYpIAGeN83KCBtxQ";
 
 /* Vector 2: sub and exp only, secret "your-256-bit-secret". */
-static const char vec2_token[] =
-    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
-    "eyJzdWIiOiJib2IiLCJleHAiOjE3MDAwMDM2MDB9."
-    "T5igJUUincxClaanoHpbqH8g_mfmpCnr64Qb3YpodcU";
+static const char vec2_token[] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+                                 "eyJzdWIiOiJib2IiLCJleHAiOjE3MDAwMDM2MDB9."
+                                 "T5igJUUincxClaanoHpbqH8g_mfmpCnr64Qb3YpodcU";
 
 static char errbuf[256];
 
@@ -81,8 +80,8 @@ static int ver(const char *tok, rt_jwt_claims **keep)
     int rc;
 
     errbuf[0] = 'X';
-    rc = rt_jwt_verify(tok, strlen(tok), SECRET, SECRET_LEN, NOW, &c,
-                       errbuf, sizeof(errbuf));
+    rc = rt_jwt_verify(tok, strlen(tok), SECRET, SECRET_LEN, NOW, &c, errbuf,
+                       sizeof(errbuf));
     if (rc != RT_OK)
         assert_null(c);
     else
@@ -253,14 +252,14 @@ static void test_jwt_round_trip_binary_secret(void **state)
     in.sub = "x";
     in.exp = 1;
     assert_int_equal(rt_jwt_sign(&in, secret, sizeof(secret), &tok), RT_OK);
-    assert_int_equal(rt_jwt_verify(tok, strlen(tok), secret, sizeof(secret),
-                                   0, &c, NULL, 0),
+    assert_int_equal(rt_jwt_verify(tok, strlen(tok), secret, sizeof(secret), 0,
+                                   &c, NULL, 0),
                      RT_OK);
     rt_jwt_claims_free(c);
     /* A NUL byte of the key counts like any other. */
-    assert_int_equal(rt_jwt_verify(tok, strlen(tok), secret + 1, 3, 0, &c,
-                                   NULL, 0),
-                     RT_EBADSIG);
+    assert_int_equal(
+        rt_jwt_verify(tok, strlen(tok), secret + 1, 3, 0, &c, NULL, 0),
+        RT_EBADSIG);
     rt_free(tok);
 }
 
@@ -445,8 +444,7 @@ static void test_jwt_alg_none_unsigned_names_alg(void **state)
     rt__buf_init(&b);
     assert_int_equal(rt__b64url_encode(&b, "{\"alg\":\"none\"}", 14), 0);
     assert_int_equal(rt__buf_putc(&b, '.'), 0);
-    assert_int_equal(rt__b64url_encode(&b, vec1_payload,
-                                       strlen(vec1_payload)),
+    assert_int_equal(rt__b64url_encode(&b, vec1_payload, strlen(vec1_payload)),
                      0);
     assert_int_equal(rt__buf_putc(&b, '.'), 0);
     assert_int_equal(ver(b.data, NULL), RT_EINVAL);
@@ -536,8 +534,7 @@ static void test_jwt_time_claims_must_be_integers(void **state)
         {"{\"sub\":\"a\",\"exp\":1700003600.0}", RT_OK, EXP},
         {"{\"sub\":\"a\",\"exp\":17000036e2}", RT_OK, EXP},
         {"{\"sub\":\"a\",\"exp\":1.7000036E+9}", RT_OK, EXP},
-        {"{\"sub\":\"a\",\"exp\":9007199254740991}", RT_OK,
-         RT_JWT_MAX_TIME},
+        {"{\"sub\":\"a\",\"exp\":9007199254740991}", RT_OK, RT_JWT_MAX_TIME},
         {"{\"sub\":\"a\",\"exp\":9007199254740992}", RT_EPROTO, 0},
         {"{\"sub\":\"a\",\"exp\":1e400}", RT_EPROTO, 0},
         {"{\"sub\":\"a\",\"exp\":\"1700003600\"}", RT_EPROTO, 0},
@@ -623,9 +620,9 @@ static void test_jwt_sub_is_a_valid_user_id(void **state)
     }
     assert_int_equal(ver_payload("{\"exp\":1700003600}", NULL), RT_EPROTO);
     assert_string_equal(errbuf, "claim sub missing");
-    assert_int_equal(ver_payload("{\"exp\":1,\"sub\":\"alice\",\"sub\":\"x\"}",
-                                 NULL),
-                     RT_EPROTO);
+    assert_int_equal(
+        ver_payload("{\"exp\":1,\"sub\":\"alice\",\"sub\":\"x\"}", NULL),
+        RT_EPROTO);
     assert_string_equal(errbuf, "payload: duplicate member \"sub\"");
 
     /* 64 characters at most. */
@@ -634,12 +631,14 @@ static void test_jwt_sub_is_a_valid_user_id(void **state)
 
         memset(name, 'u', 64);
         name[64] = '\0';
-        snprintf(pay, sizeof(pay), "{\"exp\":1700003600,\"sub\":\"%s\"}", name);
+        snprintf(pay, sizeof(pay), "{\"exp\":1700003600,\"sub\":\"%s\"}",
+                 name);
         assert_int_equal(ver_payload(pay, &c), RT_OK);
         assert_int_equal(strlen(c->sub), 64);
         rt_jwt_claims_free(c);
         strcat(name, "u");
-        snprintf(pay, sizeof(pay), "{\"exp\":1700003600,\"sub\":\"%s\"}", name);
+        snprintf(pay, sizeof(pay), "{\"exp\":1700003600,\"sub\":\"%s\"}",
+                 name);
         assert_int_equal(ver_payload(pay, NULL), RT_EPROTO);
         assert_err_has("claim sub must be a string matching");
     }
@@ -662,7 +661,8 @@ static void test_jwt_rooms_claim_and_room_allowed(void **state)
 
     /* "*": every room. */
     assert_int_equal(
-        ver_payload("{\"sub\":\"a\",\"exp\":1700003600,\"rooms\":[\"*\"]}", &c),
+        ver_payload("{\"sub\":\"a\",\"exp\":1700003600,\"rooms\":[\"*\"]}",
+                    &c),
         RT_OK);
     assert_int_equal(c->has_rooms, 1);
     assert_int_equal(rt_jwt_room_allowed(c, "general"), 1);
@@ -762,8 +762,9 @@ static void test_jwt_token_length_is_bounded(void **state)
         int rc;
 
         rt__buf_clear(&pay);
-        assert_int_equal(rt__buf_printf(&pay, "{\"sub\":\"a\",\"exp\":%d,"
-                                              "\"pad\":\"%0*d\"}",
+        assert_int_equal(rt__buf_printf(&pay,
+                                        "{\"sub\":\"a\",\"exp\":%d,"
+                                        "\"pad\":\"%0*d\"}",
                                         1700003600, (int)pad, 0),
                          0);
         tok = mk(HS256_HDR, pay.data);
@@ -799,14 +800,10 @@ static void test_jwt_token_length_is_bounded(void **state)
 static void test_jwt_shape_is_three_parts(void **state)
 {
     static const char *bad[] = {
-        "",
-        ".",
-        "..",
-        "...",
-        "abc",
-        "eyJhbGciOiJIUzI1NiJ9.e30",
-        "a.b.c.d",
-        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..",
+        "",        ".",
+        "..",      "...",
+        "abc",     "eyJhbGciOiJIUzI1NiJ9.e30",
+        "a.b.c.d", "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..",
     };
     size_t i;
 
@@ -924,7 +921,8 @@ static void test_jwt_json_must_be_an_object(void **state)
         {NULL, "{\"sub\":\"a\",\"x\":\"\\uZZZZ\"}", "payload: bad JSON"},
         {NULL, "{\"sub\":\"a\",\"x\":\"\\ud800\"}", "payload: bad JSON"},
         {NULL, "{\"sub\":\"a\",\"x\":\"\\udc00\"}", "payload: bad JSON"},
-        {NULL, "{\"sub\":\"a\",\"x\":\"\\ud800\\u0041\"}", "payload: bad JSON"},
+        {NULL, "{\"sub\":\"a\",\"x\":\"\\ud800\\u0041\"}",
+         "payload: bad JSON"},
         {NULL, "{\"sub\":\"a\",\"x\":\"tab\there\"}", "payload: bad JSON"},
     };
     size_t i;
@@ -1068,8 +1066,8 @@ static void test_jwt_sign_checks_claims(void **state)
     name64[64] = '\0';
     memset(name65, 'n', 65);
     name65[65] = '\0';
-#define SIGN_RC(field_set)                                                    \
-    (memset(&in, 0, sizeof(in)), in.sub = "a", in.exp = EXP, field_set,       \
+#define SIGN_RC(field_set)                                              \
+    (memset(&in, 0, sizeof(in)), in.sub = "a", in.exp = EXP, field_set, \
      rt_jwt_sign(&in, SECRET, SECRET_LEN, &tok))
     assert_int_equal(SIGN_RC(in.sub = name64), RT_OK);
     rt_free(tok);
@@ -1087,13 +1085,13 @@ static void test_jwt_sign_checks_claims(void **state)
     assert_int_equal(SIGN_RC(in.iat = -1), RT_EINVAL);
     assert_int_equal(SIGN_RC(in.nbf = INT64_MAX), RT_EINVAL);
     assert_int_equal(SIGN_RC((in.has_rooms = 1, in.nrooms = 1)), RT_EINVAL);
-    assert_int_equal(SIGN_RC((in.has_rooms = 1, in.rooms = rooms,
-                              in.nrooms = 2)),
-                     RT_EINVAL);
+    assert_int_equal(
+        SIGN_RC((in.has_rooms = 1, in.rooms = rooms, in.nrooms = 2)),
+        RT_EINVAL);
     rooms[1] = "a,b";
-    assert_int_equal(SIGN_RC((in.has_rooms = 1, in.rooms = rooms,
-                              in.nrooms = 2)),
-                     RT_EINVAL);
+    assert_int_equal(
+        SIGN_RC((in.has_rooms = 1, in.rooms = rooms, in.nrooms = 2)),
+        RT_EINVAL);
     /* has_rooms clear: the list is not looked at. */
     assert_int_equal(SIGN_RC((in.rooms = rooms, in.nrooms = 2)), RT_OK);
     {
@@ -1152,9 +1150,9 @@ static void test_jwt_errbuf_optional_and_truncated(void **state)
     char small[8];
 
     (void)state;
-    assert_int_equal(rt_jwt_verify("a.b", 3, SECRET, SECRET_LEN, NOW, &c,
-                                   NULL, 0),
-                     RT_EPROTO);
+    assert_int_equal(
+        rt_jwt_verify("a.b", 3, SECRET, SECRET_LEN, NOW, &c, NULL, 0),
+        RT_EPROTO);
     assert_int_equal(rt_jwt_verify("a.b", 3, SECRET, SECRET_LEN, NOW, &c,
                                    small, sizeof(small)),
                      RT_EPROTO);

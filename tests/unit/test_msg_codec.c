@@ -275,8 +275,8 @@ static void test_msg_codec_id_length_bound(void **state)
 
     rt_msg_limits_init(&lim);
     lim.max_id_bytes = 4;
-    rt_msg_free(parse_len("{\"type\":\"presence\",\"id\":\"abcd\"}", 31, C,
-                          &lim));
+    rt_msg_free(
+        parse_len("{\"type\":\"presence\",\"id\":\"abcd\"}", 31, C, &lim));
     expect_fail_len("{\"type\":\"presence\",\"id\":\"abcde\"}", 32, C, &lim,
                     RT_EPROTO, RT_MSG_CODE_BAD_MESSAGE);
     /* Bytes, not characters: e-acute is two. */
@@ -360,8 +360,7 @@ static void test_msg_codec_timestamp(void **state)
     assert_true(ms_of(m->timestamp) == UINT64_C(1711000000123));
     rt_msg_free(m);
     rt_msg_free(parse(SYS_ "\"timestamp\":0}", S));
-    rt_msg_free(
-        parse(SYS_ "\"timestamp\":99999999999.999}", S));
+    rt_msg_free(parse(SYS_ "\"timestamp\":99999999999.999}", S));
     bad_msg(SYS_ "\"timestamp\":99999999999.9996}", S);
     bad_msg(SYS_ "\"timestamp\":1e11}", S);
     bad_msg(SYS_ "\"timestamp\":-0.001}", S);
@@ -512,7 +511,7 @@ static void test_msg_codec_server_welcome(void **state)
     assert_int_equal(m->u.system.welcome.ping_interval, 0);
     rt_msg_free(m);
 
-#define W_(rest)                                                          \
+#define W_(rest) \
     "{\"type\":\"system\",\"data\":{\"event\":\"welcome\"," rest "}}"
     bad_msg(W_("\"epoch\":\"E\",\"seq\":0"), S);
     bad_msg(W_("\"user\":\"a\",\"seq\":0"), S);
@@ -520,8 +519,9 @@ static void test_msg_codec_server_welcome(void **state)
     bad_msg(W_("\"user\":\"a\",\"epoch\":\"E-1\",\"seq\":0"), S);
     bad_msg(W_("\"user\":\"a\",\"epoch\":\"\",\"seq\":0"), S);
     bad_msg(W_("\"user\":\"a\",\"epoch\":\"E\",\"seq\":-1"), S);
-    bad_msg(W_("\"user\":\"a\",\"epoch\":\"E\",\"seq\":0,\"ping_interval\":-1"),
-            S);
+    bad_msg(
+        W_("\"user\":\"a\",\"epoch\":\"E\",\"seq\":0,\"ping_interval\":-1"),
+        S);
     bad_msg(W_("\"user\":\"a\",\"epoch\":\"E\",\"seq\":0,\"ping_interval\":"
                "1.5"),
             S);
@@ -607,8 +607,7 @@ static void test_msg_codec_server_error_frames(void **state)
     rt_msg_free(m);
     bad_msg("{\"type\":\"error\",\"data\":{\"message\":\"m\"}}", S);
     bad_msg("{\"type\":\"error\",\"data\":{\"code\":1}}", S);
-    bad_msg("{\"type\":\"error\",\"data\":{\"code\":\"x\",\"message\":2}}",
-            S);
+    bad_msg("{\"type\":\"error\",\"data\":{\"code\":\"x\",\"message\":2}}", S);
 }
 
 /* ------------------------------------------------------------------ */
@@ -638,8 +637,7 @@ static void test_msg_codec_too_large_at_and_past_bound(void **state)
     expect_fail_len(s, 65537, C, NULL, RT_ETOOBIG, RT_MSG_CODE_TOO_LARGE);
     /* Size is checked first: even garbage is too_large, not bad_json. */
     expect_fail_len(s + 1, 65536, S, NULL, RT_EPROTO, RT_MSG_CODE_BAD_JSON);
-    expect_fail_len(s + 1, 65537, S, NULL, RT_ETOOBIG,
-                    RT_MSG_CODE_TOO_LARGE);
+    expect_fail_len(s + 1, 65537, S, NULL, RT_ETOOBIG, RT_MSG_CODE_TOO_LARGE);
     free(s);
 
     rt_msg_limits_init(&lim);
@@ -742,9 +740,10 @@ static void test_msg_codec_nul_escape_rejected(void **state)
     bad_msg("{\"type\":\"presence\",\"id\":\"a\\u0000b\"}", C);
     bad_msg("{\"type\":\"presence\",\"room\":\"general\\u0000x\"}", S);
     bad_msg("{\"type\":\"text\",\"data\":{\"content\":\"a\\u0000b\"}}", C);
-    bad_msg("{\"type\":\"text\",\"data\":{\"content\":\"a\",\"x\":[\"\\u0000\"]"
-            "}}",
-            C);
+    bad_msg(
+        "{\"type\":\"text\",\"data\":{\"content\":\"a\",\"x\":[\"\\u0000\"]"
+        "}}",
+        C);
     bad_msg("{\"ty\\u0000pe\":\"text\",\"type\":\"presence\"}", C);
     /* An escaped backslash followed by u0000 is just text. */
     m = parse("{\"type\":\"text\",\"data\":{\"content\":\"\\\\u0000\"}}", C);
@@ -799,7 +798,8 @@ static void test_msg_codec_duplicate_keys(void **state)
               "\"k\":1,\"k\":2,\"o\":{\"z\":1,\"z\":2}}}",
               C);
     assert_string_equal(
-        m->data, "{\"content\":\"a\",\"k\":1,\"k\":2,\"o\":{\"z\":1,\"z\":2}}");
+        m->data,
+        "{\"content\":\"a\",\"k\":1,\"k\":2,\"o\":{\"z\":1,\"z\":2}}");
     rt_msg_free(m);
 }
 
@@ -937,7 +937,8 @@ static void test_msg_codec_unknown_members_ignored(void **state)
               "true}}",
               C);
     out = encode(m);
-    assert_string_equal(out, "{\"type\":\"typing\",\"data\":{\"state\":true}}");
+    assert_string_equal(out,
+                        "{\"type\":\"typing\",\"data\":{\"state\":true}}");
     rt_free(out);
     rt_msg_free(m);
 }
@@ -1189,14 +1190,12 @@ static void test_msg_codec_encode_client_frames(void **state)
     rt_msg *m;
 
     (void)state;
-    assert_int_equal(rt_msg_encode_text("a-1", "say \"hi\"\n", &out, &len),
-                     0);
+    assert_int_equal(rt_msg_encode_text("a-1", "say \"hi\"\n", &out, &len), 0);
     assert_string_equal(out, "{\"type\":\"text\",\"id\":\"a-1\",\"data\":{"
                              "\"content\":\"say \\\"hi\\\"\\n\"}}");
     assert_int_equal(len, strlen(out));
-    assert_int_equal(rt_msg_parse(&m, out, len, RT_MSG_FROM_CLIENT, NULL,
-                                  NULL),
-                     0);
+    assert_int_equal(
+        rt_msg_parse(&m, out, len, RT_MSG_FROM_CLIENT, NULL, NULL), 0);
     assert_string_equal(m->u.text.content, "say \"hi\"\n");
     rt_msg_free(m);
     rt_free(out);
@@ -1383,9 +1382,9 @@ static void test_msg_codec_dup_is_deep(void **state)
 static void test_msg_codec_code_names(void **state)
 {
     static const char *const names[] = {
-        "bad_json",     "bad_message", "too_large",
-        "rate_limited", "room_full",   "too_many_connections",
-        "unauthorized", "forbidden",   "slow_consumer",
+        "bad_json",       "bad_message", "too_large",
+        "rate_limited",   "room_full",   "too_many_connections",
+        "unauthorized",   "forbidden",   "slow_consumer",
         "too_many_rooms",
     };
     size_t i;
@@ -1480,8 +1479,7 @@ static void test_msg_codec_allocation_failure(void **state)
             int rc;
 
             th_alloc_fail_from(n);
-            rc = rt_msg_parse(&m, inputs[i], strlen(inputs[i]), S, NULL,
-                              &err);
+            rc = rt_msg_parse(&m, inputs[i], strlen(inputs[i]), S, NULL, &err);
             if (rc == 0)
                 rc = rt_msg_dup(&d, m);
             if (rc == 0)
@@ -1489,8 +1487,8 @@ static void test_msg_codec_allocation_failure(void **state)
             rt_free(out);
             out = NULL;
             if (rc == 0)
-                rc = rt_msg_encode_error(RT_MSG_CODE_BAD_JSON, "id", "m",
-                                         &out, &len);
+                rc = rt_msg_encode_error(RT_MSG_CODE_BAD_JSON, "id", "m", &out,
+                                         &len);
             rt_free(out);
             rt_msg_free(m);
             rt_msg_free(d);

@@ -428,8 +428,8 @@ static void test_order_gap_fills_before_timeout(void **state)
     rt_order_free(o);
 }
 
-static void
-test_order_gap_after_partial_fill_timed_from_first_sight(void **state)
+static void test_order_gap_after_partial_fill_timed_from_first_sight(
+    void **state)
 {
     struct rec r;
     rt_order *o = mkorder(&r, 0, 0, 2000, 1);

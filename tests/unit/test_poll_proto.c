@@ -40,9 +40,9 @@ static rt__poll_proto *make(struct rec *r, th_str *out, int has_since,
     rt__poll_proto_cbs cbs = {on_message, on_lost};
 
     r->out = out;
-    assert_int_equal(rt__poll_proto_new(&r->p, has_since, since, epoch,
-                                        1 << 20, &cbs, r),
-                     0);
+    assert_int_equal(
+        rt__poll_proto_new(&r->p, has_since, since, epoch, 1 << 20, &cbs, r),
+        0);
     return r->p;
 }
 
@@ -94,28 +94,29 @@ static void f_close(void *h, th_str *out)
 
 static const th_feeder feeder = {f_open, f_feed, f_close, NULL};
 
-#define MSG(seq, text)                                                    \
-    "{\"type\":\"text\",\"room\":\"r\",\"seq\":" #seq                      \
+#define MSG(seq, text)                                \
+    "{\"type\":\"text\",\"room\":\"r\",\"seq\":" #seq \
     ",\"data\":{\"content\":\"" text "\"},\"timestamp\":1.5}"
 
 static void test_poll_proto_answer_any_chunking(void **state)
 {
     static const char in[] =
-        "{\"epoch\":\"E\",\"messages\":[" MSG(2, "two, [really]") ", "
-        MSG(3, "th\\\"ree") "],\"next\":3,\"recovered\":true}";
+        "{\"epoch\":\"E\",\"messages\":[" MSG(2, "two, [really]") ", " MSG(
+            3, "th\\\"ree") "],\"next\":3,\"recovered\":true}";
 
     (void)state;
-    feed_all_splits_expect(&feeder, in, sizeof(in) - 1,
-                           "2 " MSG(2, "two, [really]") "\n"
-                           "3 " MSG(3, "th\\\"ree") "\n"
-                           "@3 E\n");
+    feed_all_splits_expect(
+        &feeder, in, sizeof(in) - 1,
+        "2 " MSG(2, "two, [really]") "\n"
+                                     "3 " MSG(3, "th\\\"ree") "\n"
+                                                              "@3 E\n");
 }
 
 static void test_poll_proto_first_answer_starts_at_its_first_seq(void **state)
 {
-    static const char a[] = "{\"epoch\":\"E\",\"messages\":[" MSG(41, "x")
-                            "," MSG(42, "y") "],\"next\":42,"
-                            "\"recovered\":false}";
+    static const char a[] = "{\"epoch\":\"E\",\"messages\":[" MSG(
+        41, "x") "," MSG(42, "y") "],\"next\":42,"
+                                  "\"recovered\":false}";
     struct rec r;
     th_str out;
 
@@ -127,21 +128,22 @@ static void test_poll_proto_first_answer_starts_at_its_first_seq(void **state)
     assert_int_equal(rt__poll_proto_feed(r.p, a, sizeof(a) - 1), 0);
     assert_int_equal(end_answer(&r), 0);
     /* No position was known: nothing could be lost, nothing is reported. */
-    assert_string_equal(out.s, "41 " MSG(41, "x") "\n42 " MSG(42, "y") "\n"
-                               "@42 E\n");
+    assert_string_equal(out.s,
+                        "41 " MSG(41, "x") "\n42 " MSG(42, "y") "\n"
+                                                                "@42 E\n");
     rt__poll_proto_free(r.p);
     th_str_free(&out);
 }
 
 static void test_poll_proto_drops_what_was_delivered(void **state)
 {
-    static const char a1[] = "{\"epoch\":\"E\",\"messages\":[" MSG(2, "b")
-                             "," MSG(3, "c") "],\"next\":3,"
-                             "\"recovered\":true}";
+    static const char a1[] = "{\"epoch\":\"E\",\"messages\":[" MSG(
+        2, "b") "," MSG(3, "c") "],\"next\":3,"
+                                "\"recovered\":true}";
     /* A replay that overlaps: 3 again, then 4. */
-    static const char a2[] = "{\"epoch\":\"E\",\"messages\":[" MSG(3, "c")
-                             "," MSG(4, "d") "],\"next\":4,"
-                             "\"recovered\":true}";
+    static const char a2[] = "{\"epoch\":\"E\",\"messages\":[" MSG(
+        3, "c") "," MSG(4, "d") "],\"next\":4,"
+                                "\"recovered\":true}";
     static const char empty[] = "{\"epoch\":\"E\",\"messages\":[],"
                                 "\"next\":4,\"recovered\":true}";
     struct rec r;
@@ -159,9 +161,10 @@ static void test_poll_proto_drops_what_was_delivered(void **state)
     rt__poll_proto_begin(r.p);
     assert_int_equal(rt__poll_proto_feed(r.p, empty, sizeof(empty) - 1), 0);
     assert_int_equal(end_answer(&r), 0);
-    assert_string_equal(out.s, "2 " MSG(2, "b") "\n3 " MSG(3, "c") "\n@3 E\n"
-                               "4 " MSG(4, "d") "\n@4 E\n"
-                               "@4 E\n");
+    assert_string_equal(
+        out.s, "2 " MSG(2, "b") "\n3 " MSG(3, "c") "\n@3 E\n"
+                                                   "4 " MSG(4, "d") "\n@4 E\n"
+                                                                    "@4 E\n");
     rt__poll_proto_free(r.p);
     th_str_free(&out);
 }
@@ -169,11 +172,11 @@ static void test_poll_proto_drops_what_was_delivered(void **state)
 static void test_poll_proto_reports_a_loss_before_its_messages(void **state)
 {
     /* Not recovered: what is held comes from seq 7. */
-    static const char lost[] = "{\"epoch\":\"E\",\"messages\":[" MSG(7, "g")
-                               "],\"next\":7,\"recovered\":false}";
+    static const char lost[] = "{\"epoch\":\"E\",\"messages\":[" MSG(
+        7, "g") "],\"next\":7,\"recovered\":false}";
     /* Another epoch, even with recovered:true, is a loss. */
-    static const char other[] = "{\"epoch\":\"F\",\"messages\":[" MSG(1, "a")
-                                "],\"next\":1,\"recovered\":true}";
+    static const char other[] = "{\"epoch\":\"F\",\"messages\":[" MSG(
+        1, "a") "],\"next\":1,\"recovered\":true}";
     struct rec r;
     th_str out;
 
@@ -186,8 +189,9 @@ static void test_poll_proto_reports_a_loss_before_its_messages(void **state)
     rt__poll_proto_begin(r.p);
     assert_int_equal(rt__poll_proto_feed(r.p, other, sizeof(other) - 1), 0);
     assert_int_equal(end_answer(&r), 0);
-    assert_string_equal(out.s, "LOST\n7 " MSG(7, "g") "\n@7 E\n"
-                               "LOST\n1 " MSG(1, "a") "\n@1 F\n");
+    assert_string_equal(
+        out.s, "LOST\n7 " MSG(7, "g") "\n@7 E\n"
+                                      "LOST\n1 " MSG(1, "a") "\n@1 F\n");
     rt__poll_proto_free(r.p);
     th_str_free(&out);
 }
@@ -211,7 +215,7 @@ static void test_poll_proto_refuses_malformed_answers(void **state)
         {"{\"epoch\":\"E\",\"messages\":[7],\"next\":2,\"recovered\":true}",
          "ERR PROTO: message 0 of the poll answer: "},
         {"{\"epoch\":\"E\",\"messages\":[" MSG(3, "c") "],\"next\":3,"
-         "\"recovered\":true}",
+                                                       "\"recovered\":true}",
          "ERR PROTO: the poll answer has a gap before seq 2\n"},
     };
     size_t i;
@@ -224,9 +228,8 @@ static void test_poll_proto_refuses_malformed_answers(void **state)
         th_str_init(&out);
         make(&r, &out, 1, 1, "E");
         rt__poll_proto_begin(r.p);
-        assert_int_equal(rt__poll_proto_feed(r.p, cases[i].body,
-                                             strlen(cases[i].body)),
-                         0);
+        assert_int_equal(
+            rt__poll_proto_feed(r.p, cases[i].body, strlen(cases[i].body)), 0);
         assert_int_not_equal(end_answer(&r), 0);
         if (strncmp(out.s, cases[i].want, strlen(cases[i].want)) != 0)
             fail_msg("case %zu: got '%s', want it to start '%s'", i, out.s,
@@ -264,8 +267,8 @@ static void test_poll_proto_bounds_the_body(void **state)
 
 static void test_poll_proto_stop_delivers_nothing(void **state)
 {
-    static const char a[] = "{\"epoch\":\"E\",\"messages\":[" MSG(2, "b")
-                            "],\"next\":2,\"recovered\":false}";
+    static const char a[] = "{\"epoch\":\"E\",\"messages\":[" MSG(
+        2, "b") "],\"next\":2,\"recovered\":false}";
     struct rec r;
     th_str out;
 
@@ -292,9 +295,8 @@ static void test_poll_proto_new_refuses_bad_arguments(void **state)
     assert_null(p);
     assert_int_equal(rt__poll_proto_new(&p, 0, 0, "no-dash", 1, &cbs, NULL),
                      RT_EINVAL);
-    assert_int_equal(rt__poll_proto_new(&p, 1, UINT64_MAX, NULL, 1, &cbs,
-                                        NULL),
-                     RT_EINVAL);
+    assert_int_equal(
+        rt__poll_proto_new(&p, 1, UINT64_MAX, NULL, 1, &cbs, NULL), RT_EINVAL);
     assert_int_equal(rt__poll_proto_new(&p, 0, 0, NULL, 0, &cbs, NULL),
                      RT_EINVAL);
     rt__poll_proto_free(NULL);
@@ -303,9 +305,9 @@ static void test_poll_proto_new_refuses_bad_arguments(void **state)
 /* Every allocation refused in turn: an error, never a leak or a crash. */
 static void test_poll_proto_failmalloc(void **state)
 {
-    static const char a[] = "{\"epoch\":\"E\",\"messages\":[" MSG(2, "b")
-                            "," MSG(3, "c") "],\"next\":3,"
-                            "\"recovered\":true}";
+    static const char a[] = "{\"epoch\":\"E\",\"messages\":[" MSG(
+        2, "b") "," MSG(3, "c") "],\"next\":3,"
+                                "\"recovered\":true}";
     rt__poll_proto_cbs cbs = {on_message, on_lost};
     long n;
     int done = 0;

@@ -277,8 +277,9 @@ static void test_srv_author_every_spelling_removed(void **state)
         out = author_of(attacks[i], "mallory", &rc);
         assert_int_equal(rc, 0);
         assert_only_author(out, "mallory");
-        assert_non_null(strstr(out, "\"content\":\"x\"") ?
-                        out : strstr(out, "I am carol"));
+        assert_non_null(strstr(out, "\"content\":\"x\"")
+                            ? out
+                            : strstr(out, "I am carol"));
         rt__free(out);
     }
 }
@@ -297,10 +298,11 @@ static void test_srv_author_keeps_other_members(void **state)
     d = cJSON_Parse(out);
     assert_non_null(cJSON_GetObjectItemCaseSensitive(d, "authority"));
     assert_non_null(cJSON_GetObjectItemCaseSensitive(d, "co-author"));
-    assert_string_equal(cJSON_GetObjectItemCaseSensitive(
-                            cJSON_GetObjectItemCaseSensitive(d, "meta"),
-                            "author")->valuestring,
-                        "kept, not top level");
+    assert_string_equal(
+        cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(d, "meta"), "author")
+            ->valuestring,
+        "kept, not top level");
     cJSON_Delete(d);
     rt__free(out);
 }
@@ -315,8 +317,8 @@ static void test_srv_author_refuses_non_objects(void **state)
     assert_null(author_of("", "alice", &rc));
     assert_int_equal(rc, RT_EPROTO);
     /* a lone surrogate cJSON cannot read: refused, never passed through */
-    assert_null(author_of("{\"content\":\"\\ud800\",\"author\":\"x\"}",
-                          "alice", &rc));
+    assert_null(
+        author_of("{\"content\":\"\\ud800\",\"author\":\"x\"}", "alice", &rc));
     assert_int_equal(rc, RT_EPROTO);
 }
 

@@ -119,7 +119,7 @@ static void check_cfg(sse_cfg *cfg, const char *in, size_t len,
 }
 
 #define CHECK(lit, expect) check_cfg(NULL, (lit), sizeof(lit) - 1, (expect))
-#define CHECK_CFG(cfg, lit, expect)                                       \
+#define CHECK_CFG(cfg, lit, expect) \
     check_cfg((cfg), (lit), sizeof(lit) - 1, (expect))
 
 /* ------------------------------------------------------------------ */
@@ -177,14 +177,16 @@ static void test_sse_parser_bom_rearmed_by_reset(void **state)
     r.p = p;
     r.out = &out;
     assert_int_equal(rt_sse_parser_feed(p, "\xEF", 1), 0);
-    assert_int_equal(rt_sse_parser_feed(p, "\xBB\xBF"
-                                           "data: 1\n\n",
+    assert_int_equal(rt_sse_parser_feed(p,
+                                        "\xBB\xBF"
+                                        "data: 1\n\n",
                                         11),
                      0);
     rt_sse_parser_reset(p);
     assert_int_equal(rt_sse_parser_feed(p, "\xEF\xBB", 2), 0);
-    assert_int_equal(rt_sse_parser_feed(p, "\xBF"
-                                           "data: 2\n\n",
+    assert_int_equal(rt_sse_parser_feed(p,
+                                        "\xBF"
+                                        "data: 2\n\n",
                                         10),
                      0);
     assert_string_equal(out.s, "event=message id= data=1\n"
@@ -310,8 +312,7 @@ static void test_sse_parser_event_type_resets_after_dispatch(void **state)
     /* The last event: line of an event wins. */
     CHECK("event: a\nevent: b\ndata\n\n", "event=b id= data=\nlast_id=\n");
     /* A blank line with no data still resets the type. */
-    CHECK("event: foo\n\ndata: 2\n\n",
-          "event=message id= data=2\nlast_id=\n");
+    CHECK("event: foo\n\ndata: 2\n\n", "event=message id= data=2\nlast_id=\n");
     /* An empty event: value means "message". */
     CHECK("event:\ndata: 3\n\n", "event=message id= data=3\nlast_id=\n");
 }
@@ -566,8 +567,9 @@ static void test_sse_parser_line_at_limit_passes(void **state)
     /* An unterminated last line at the limit is kept, not an error. */
     CHECK_CFG(&cfg, "data: 0123456789", "last_id=\n");
     /* The stripped BOM does not count. */
-    CHECK_CFG(&cfg, "\xEF\xBB\xBF"
-                    "data: 0123456789\n\n",
+    CHECK_CFG(&cfg,
+              "\xEF\xBB\xBF"
+              "data: 0123456789\n\n",
               "event=message id= data=0123456789\nlast_id=\n");
 }
 
@@ -583,11 +585,13 @@ static void test_sse_parser_line_past_limit_fails(void **state)
     CHECK_CFG(&cfg, "data: 0123456789A", "error=TOOBIG\nlast_id=\n");
     CHECK_CFG(&cfg, ": 0123456789ABCDE\n", "error=TOOBIG\nlast_id=\n");
     /* A BOM prefix that is not a BOM counts as line bytes. */
-    CHECK_CFG(&cfg, "\xEF\xBB"
-                    "data: 01234567\n",
+    CHECK_CFG(&cfg,
+              "\xEF\xBB"
+              "data: 01234567\n",
               "last_id=\n");
-    CHECK_CFG(&cfg, "\xEF\xBB"
-                    "data: 012345678\n",
+    CHECK_CFG(&cfg,
+              "\xEF\xBB"
+              "data: 012345678\n",
               "error=TOOBIG\nlast_id=\n");
 }
 
@@ -672,10 +676,8 @@ static void test_sse_parser_callback_cancel_is_sticky(void **state)
     r.p = p;
     r.out = &out;
     r.cancel_at = 1;
-    assert_int_equal(rt_sse_parser_feed(p, in, sizeof(in) - 1),
-                     RT_ECANCELED);
-    assert_int_equal(rt_sse_parser_feed(p, in, sizeof(in) - 1),
-                     RT_ECANCELED);
+    assert_int_equal(rt_sse_parser_feed(p, in, sizeof(in) - 1), RT_ECANCELED);
+    assert_int_equal(rt_sse_parser_feed(p, in, sizeof(in) - 1), RT_ECANCELED);
     assert_string_equal(out.s, "event=message id= data=1\n");
     rt_sse_parser_reset(p);
     assert_int_equal(rt_sse_parser_feed(p, in, sizeof(in) - 1), 0);
@@ -712,8 +714,7 @@ static void test_sse_parser_nomem_is_clean(void **state)
                 rc = rt_sse_parser_feed(p, in + 20, sizeof(in) - 21);
             if (rc != 0) {
                 /* A failed feed is sticky. */
-                assert_int_equal(rt_sse_parser_feed(p, "\n", 1),
-                                 RT_ENOMEM);
+                assert_int_equal(rt_sse_parser_feed(p, "\n", 1), RT_ENOMEM);
             } else {
                 rc = rt_sse_parser_set_last_id(p, "zz", 2);
                 /* A failed set keeps the previous ID. */

@@ -251,8 +251,8 @@ static void test_sse_seq_epoch_change_starts_afresh(void **st)
     teardown_rec(&r);
 }
 
-#define RESUMED(rec, to)                                                  \
-    "{\"type\":\"system\",\"room\":\"r\",\"data\":{\"event\":\"resumed\","  \
+#define RESUMED(rec, to)                                                   \
+    "{\"type\":\"system\",\"room\":\"r\",\"data\":{\"event\":\"resumed\"," \
     "\"from\":11,\"to\":" #to ",\"recovered\":" #rec "}}"
 
 /* Regression: a resume that lost history must not wait for the lost seqs. */
@@ -273,7 +273,7 @@ static void test_sse_seq_resumed_false_delivers_what_is_held(void **st)
                "text E-50 1 m\n"
                "text E-51 1 m\n"
                "system E-51 0 " RESUMED(false, 51) "\n"
-               "text E-52 1 m\n");
+                                                   "text E-52 1 m\n");
     assert_int_equal(rt__sse_seq_deadline(r.s), UINT64_MAX);
     teardown_rec(&r);
 }
@@ -297,8 +297,8 @@ static void test_sse_seq_resumed_false_moves_past_to(void **st)
     msg(&r, "E-6");
     ev_at(&r, "system", NULL, RESUMED(false, 6), 0);
     msg(&r, "E-7");
-    expect(&r, "LOST\ntext E-3 1 m\ntext E-6 1 m\nsystem E-6 0 "
-               RESUMED(false, 6) "\ntext E-7 1 m\n");
+    expect(&r, "LOST\ntext E-3 1 m\ntext E-6 1 m\nsystem E-6 0 " RESUMED(
+                   false, 6) "\ntext E-7 1 m\n");
     teardown_rec(&r);
 }
 
@@ -315,8 +315,9 @@ static void test_sse_seq_resumed_false_after_a_server_restart(void **st)
     ev_at(&r, "system", NULL, RESUMED(false, 0), 0);
     msg(&r, "NEW-1");
     msg(&r, "NEW-2");
-    expect(&r, "LOST\nsystem OLD-42 0 " RESUMED(false, 0) "\n"
-               "text NEW-1 1 m\ntext NEW-2 1 m\n");
+    expect(&r, "LOST\nsystem OLD-42 0 " RESUMED(
+                   false, 0) "\n"
+                             "text NEW-1 1 m\ntext NEW-2 1 m\n");
     expect_pos(&r, "NEW-2");
     teardown_rec(&r);
 
@@ -325,8 +326,8 @@ static void test_sse_seq_resumed_false_after_a_server_restart(void **st)
     msg(&r, "OLD-44");
     ev_at(&r, "system", NULL, RESUMED(false, 3), 0);
     msg(&r, "NEW-3");
-    expect(&r, "LOST\ntext OLD-44 1 m\nsystem OLD-44 0 " RESUMED(false, 3)
-               "\ntext NEW-3 1 m\n");
+    expect(&r, "LOST\ntext OLD-44 1 m\nsystem OLD-44 0 " RESUMED(
+                   false, 3) "\ntext NEW-3 1 m\n");
     teardown_rec(&r);
 }
 
@@ -342,10 +343,12 @@ static void test_sse_seq_resumed_true_changes_nothing(void **st)
     ev_at(&r, "system", NULL, "{\"data\":{\"event\":\"resumed\"}}", 0);
     ev_at(&r, "system", NULL, "resumed recovered:false", 0);
     msg(&r, "E-12");
-    expect(&r, "text E-11 1 m\nsystem E-11 0 " RESUMED(true, 11) "\n"
-               "system E-11 0 {\"data\":{\"event\":\"resumed\"}}\n"
-               "system E-11 0 resumed recovered:false\n"
-               "text E-12 1 m\n");
+    expect(&r,
+           "text E-11 1 m\nsystem E-11 0 " RESUMED(
+               true, 11) "\n"
+                         "system E-11 0 {\"data\":{\"event\":\"resumed\"}}\n"
+                         "system E-11 0 resumed recovered:false\n"
+                         "text E-12 1 m\n");
     teardown_rec(&r);
 }
 
@@ -412,15 +415,14 @@ static int to_seq(const rt_sse_event *ev, void *ud)
 
 static void test_sse_seq_orders_a_parsed_stream(void **st)
 {
-    static const char in[] =
-        "retry: 2000\n\n"
-        "id: k3f9a-5\nevent: system\ndata: welcome\n\n"
-        "id: k3f9a-7\nevent: text\ndata: seven\n\n"
-        "event: presence\ndata: join\n\n"
-        "id: k3f9a-6\nevent: text\ndata: six\n\n"
-        "id: k3f9a-6\nevent: text\ndata: six again\n\n"
-        ": keepalive\n\n"
-        "id: k3f9a-8\nevent: text\ndata: eight\n\n";
+    static const char in[] = "retry: 2000\n\n"
+                             "id: k3f9a-5\nevent: system\ndata: welcome\n\n"
+                             "id: k3f9a-7\nevent: text\ndata: seven\n\n"
+                             "event: presence\ndata: join\n\n"
+                             "id: k3f9a-6\nevent: text\ndata: six\n\n"
+                             "id: k3f9a-6\nevent: text\ndata: six again\n\n"
+                             ": keepalive\n\n"
+                             "id: k3f9a-8\nevent: text\ndata: eight\n\n";
     rt_sse_parser *p = NULL;
     struct rec r;
 
@@ -491,10 +493,8 @@ static void test_sse_seq_new_refuses_bad_arguments(void **st)
     rt__sse_seq *s = (rt__sse_seq *)&cbs;
 
     (void)st;
-    assert_int_equal(rt__sse_seq_new(NULL, NULL, 0, 0, &cbs, NULL),
-                     RT_EINVAL);
-    assert_int_equal(rt__sse_seq_new(&s, NULL, 0, 0, &none, NULL),
-                     RT_EINVAL);
+    assert_int_equal(rt__sse_seq_new(NULL, NULL, 0, 0, &cbs, NULL), RT_EINVAL);
+    assert_int_equal(rt__sse_seq_new(&s, NULL, 0, 0, &none, NULL), RT_EINVAL);
     assert_null(s);
     assert_int_equal(rt__sse_seq_new(&s, NULL, 3, 0, &cbs, NULL), RT_EINVAL);
     rt__sse_seq_free(NULL);

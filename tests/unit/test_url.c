@@ -42,15 +42,15 @@ static char *res(const char *base, const char *target, rt_url_kind kind,
     return s;
 }
 
-static void expect_res(const char *base, const char *target,
-                       rt_url_kind kind, const char *want)
+static void expect_res(const char *base, const char *target, rt_url_kind kind,
+                       const char *want)
 {
     int rc;
     char *s = res(base, target, kind, &rc);
 
     if (s == NULL)
-        fail_msg("resolve('%s', '%s', %d) failed: %s", base, target,
-                 (int)kind, errbuf);
+        fail_msg("resolve('%s', '%s', %d) failed: %s", base, target, (int)kind,
+                 errbuf);
     assert_string_equal(s, want);
     rt_free(s);
 }
@@ -130,8 +130,7 @@ static void test_url_room_maps_to_endpoint_of_each_kind(void **state)
 static void test_url_bare_word_is_a_path_without_room_kind(void **state)
 {
     (void)state;
-    expect_res(BASE, "rooms", RT_URL_KIND_HTTP,
-               "http://127.0.0.1:8080/rooms");
+    expect_res(BASE, "rooms", RT_URL_KIND_HTTP, "http://127.0.0.1:8080/rooms");
     expect_res("ws://h/api/", "echo", RT_URL_KIND_ANY, "ws://h/api/echo");
     /* No room rules apply to it. */
     expect_res("http://h", "a@b", RT_URL_KIND_HTTP, "http://h/a@b");
@@ -320,8 +319,8 @@ static void test_url_resolve_rejects_null_arguments(void **state)
                      RT_EINVAL);
     assert_int_equal(rt_url_resolve(NULL, BASE, "g", RT_URL_KIND_WS, NULL, 0),
                      RT_EINVAL);
-    assert_int_equal(
-        rt_url_resolve(&u, BASE, "g", (rt_url_kind)42, errbuf, 0), RT_EINVAL);
+    assert_int_equal(rt_url_resolve(&u, BASE, "g", (rt_url_kind)42, errbuf, 0),
+                     RT_EINVAL);
 }
 
 /* ----------------------------------------------------------- parsing */
@@ -531,8 +530,7 @@ static void test_url_parse_rejects_null(void **state)
     char *s = (char *)&s;
 
     (void)state;
-    assert_int_equal(rt_url_parse(&u, NULL, errbuf, sizeof errbuf),
-                     RT_EINVAL);
+    assert_int_equal(rt_url_parse(&u, NULL, errbuf, sizeof errbuf), RT_EINVAL);
     assert_null(u);
     assert_int_equal(rt_url_parse(NULL, "http://h", NULL, 0), RT_EINVAL);
     assert_int_equal(rt_url_format(NULL, &s), RT_EINVAL);
@@ -636,9 +634,8 @@ static void test_url_query_get_flag_and_escaped_name(void **state)
     size_t n;
 
     (void)state;
-    assert_int_equal(rt_url_parse(&u, "http://h/?flag&a%62=%00z&c=1+2", NULL,
-                                  0),
-                     0);
+    assert_int_equal(
+        rt_url_parse(&u, "http://h/?flag&a%62=%00z&c=1+2", NULL, 0), 0);
     assert_int_equal(rt_url_query_get(u, "flag", &v, &n), 0);
     assert_string_equal(v, "");
     rt_free(v);
@@ -686,9 +683,8 @@ static void test_url_host_header_origin_request_target(void **state)
     char *s;
 
     (void)state;
-    assert_int_equal(rt_url_parse(&u, "wss://H.example:443/ws/g?since=1",
-                                  NULL, 0),
-                     0);
+    assert_int_equal(
+        rt_url_parse(&u, "wss://H.example:443/ws/g?since=1", NULL, 0), 0);
     assert_int_equal(rt_url_host_header(u, &s), 0);
     assert_string_equal(s, "h.example");
     rt_free(s);

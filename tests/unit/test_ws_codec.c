@@ -49,8 +49,8 @@ static int ws_feed_chunk(void *h, const char *buf, size_t len)
     for (;;) {
         rt_ws_frame f;
         size_t used;
-        int rc = rt_ws_parse(&w->p, w->tail + off, w->tail_len - off, &f,
-                             &used);
+        int rc =
+            rt_ws_parse(&w->p, w->tail + off, w->tail_len - off, &f, &used);
         size_t i;
 
         if (rc != 0) {
@@ -81,11 +81,11 @@ static void ws_close_feed(void *h, th_str *out)
     free(w);
 }
 
-static const th_feeder client_feeder = {ws_open, ws_feed_chunk,
-                                        ws_close_feed, NULL};
+static const th_feeder client_feeder = {ws_open, ws_feed_chunk, ws_close_feed,
+                                        NULL};
 static int server_flag;
-static const th_feeder server_feeder = {ws_open, ws_feed_chunk,
-                                        ws_close_feed, &server_flag};
+static const th_feeder server_feeder = {ws_open, ws_feed_chunk, ws_close_feed,
+                                        &server_flag};
 
 static void expect_stream(const th_feeder *f, const void *in, size_t len,
                           const char *expect)
@@ -122,8 +122,8 @@ static void test_ws_codec_request_has_required_fields(void **state)
 
     (void)state;
     n = rt_ws_handshake_request(out, sizeof(out), "127.0.0.1:8080",
-                                "/ws/a?since=3", "dGhlIHNhbXBsZSBub25jZQ==",
-                                "Origin: x\r\n");
+                                "/ws/a?since=3",
+                                "dGhlIHNhbXBsZSBub25jZQ==", "Origin: x\r\n");
     assert_true(n > 0);
     assert_int_equal((size_t)n, strlen(out));
     assert_string_equal(out, "GET /ws/a?since=3 HTTP/1.1\r\n"
@@ -135,12 +135,12 @@ static void test_ws_codec_request_has_required_fields(void **state)
                              "Origin: x\r\n\r\n");
     assert_int_equal(rt_ws_handshake_request(out, 40, "h", "/", "k", NULL),
                      RT_EFULL);
-    assert_int_equal(rt_ws_handshake_request(out, sizeof(out), "h",
-                                             "/a b", "k", NULL),
-                     RT_EINVAL);
-    assert_int_equal(rt_ws_handshake_request(out, sizeof(out), "h\r\nX: y",
-                                             "/", "k", NULL),
-                     RT_EINVAL);
+    assert_int_equal(
+        rt_ws_handshake_request(out, sizeof(out), "h", "/a b", "k", NULL),
+        RT_EINVAL);
+    assert_int_equal(
+        rt_ws_handshake_request(out, sizeof(out), "h\r\nX: y", "/", "k", NULL),
+        RT_EINVAL);
 }
 
 typedef struct head_cap {
@@ -226,8 +226,8 @@ static void test_ws_codec_rfc_5_7_unmasked_text(void **state)
 
 static void test_ws_codec_rfc_5_7_masked_text(void **state)
 {
-    static const uint8_t in[] = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f,
-                                 0x9f, 0x4d, 0x51, 0x58};
+    static const uint8_t in[] = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d,
+                                 0x7f, 0x9f, 0x4d, 0x51, 0x58};
     static const uint8_t hello[] = "Hello";
     rt_ws_frame_spec s;
     uint8_t out[32];
@@ -256,8 +256,8 @@ static void test_ws_codec_rfc_5_7_fragmented_text(void **state)
 static void test_ws_codec_rfc_5_7_ping_pong(void **state)
 {
     static const uint8_t ping[] = {0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f};
-    static const uint8_t pong[] = {0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f,
-                                   0x9f, 0x4d, 0x51, 0x58};
+    static const uint8_t pong[] = {0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d,
+                                   0x7f, 0x9f, 0x4d, 0x51, 0x58};
     static const uint8_t mask[4] = {0x37, 0xfa, 0x21, 0x3d};
     uint8_t buf[sizeof(ping)], out[32];
     rt_ws_parser p;
@@ -294,8 +294,7 @@ static void test_ws_codec_rfc_5_7_lengths_16_and_64(void **state)
     assert_int_equal(rt_ws_frame_build(out, sizeof(out), &s, payload, 256),
                      4 + 256);
     assert_memory_equal(out, "\x82\x7e\x01\x00", 4);
-    assert_int_equal(rt_ws_frame_build(out, sizeof(out), &s, payload,
-                                       65536),
+    assert_int_equal(rt_ws_frame_build(out, sizeof(out), &s, payload, 65536),
                      10 + 65536);
     assert_memory_equal(out, "\x82\x7f\x00\x00\x00\x00\x00\x01\x00\x00", 10);
     rt_ws_parser_init(&p, 0, 1 << 20);
@@ -333,8 +332,7 @@ static void test_ws_codec_many_frames_split_everywhere(void **state)
     /* and half of a fifth text frame */
     rt_ws_frame_spec_init(&s, RT_WS_OP_TEXT);
     s.masked = 0;
-    n += (size_t)rt_ws_frame_build(in + n, sizeof(in) - n, &s, "tail", 4) -
-         2;
+    n += (size_t)rt_ws_frame_build(in + n, sizeof(in) - n, &s, "tail", 4) - 2;
     expect_stream(&client_feeder, in, n,
                   "frame fin=1 op=1 len=1 data=61\n"
                   "frame fin=1 op=1 len=0 data=\n"
@@ -381,8 +379,7 @@ static void expect_violation(const uint8_t *in, size_t len, int server,
     if (want == RT_EPROTO) {
         memcpy(buf, in, len);
         p.lenient = 1;
-        assert_int_not_equal(rt_ws_parse(&p, buf, len, &f, &used),
-                             RT_EPROTO);
+        assert_int_not_equal(rt_ws_parse(&p, buf, len, &f, &used), RT_EPROTO);
     }
 }
 
@@ -409,8 +406,7 @@ static void test_ws_codec_rejects_what_rfc_forbids(void **state)
     expect_violation((const uint8_t *)"\x81\x7e\x00\x05", 4, 0, RT_EPROTO,
                      1002);
     /* close with a one-byte payload */
-    expect_violation((const uint8_t *)"\x88\x01\x03", 3, 0, RT_EPROTO,
-                     1002);
+    expect_violation((const uint8_t *)"\x88\x01\x03", 3, 0, RT_EPROTO, 1002);
     /* length MSB set */
     expect_violation((const uint8_t *)"\x82\x7f\x80\0\0\0\0\0\0\0", 10, 0,
                      RT_EPROTO, 1002);
@@ -490,14 +486,14 @@ static void test_ws_codec_close_payloads(void **state)
     f.fin = 1;
     f.payload = p;
     f.len = n;
-    assert_int_equal(rt_ws_control_reply(&f, (const uint8_t *)"\0\0\0\0",
-                                         out, sizeof(out)),
-                     8);
+    assert_int_equal(
+        rt_ws_control_reply(&f, (const uint8_t *)"\0\0\0\0", out, sizeof(out)),
+        8);
     assert_memory_equal(out, "\x88\x82\0\0\0\0\x03\xf5", 8);
     f.opcode = RT_WS_OP_TEXT;
-    assert_int_equal(rt_ws_control_reply(&f, (const uint8_t *)"\0\0\0\0",
-                                         out, sizeof(out)),
-                     0);
+    assert_int_equal(
+        rt_ws_control_reply(&f, (const uint8_t *)"\0\0\0\0", out, sizeof(out)),
+        0);
 }
 
 int main(void)

@@ -26,8 +26,7 @@ struct rec {
     int progress;
 };
 
-static void on_message(const rt_msg *m, const char *json, size_t len,
-                       void *ud)
+static void on_message(const rt_msg *m, const char *json, size_t len, void *ud)
 {
     struct rec *r = ud;
 
@@ -86,9 +85,9 @@ static void on_want_write(void *ud)
     th_str_puts(&r->t, "WRITE\n");
 }
 
-static const rt__ws_proto_cbs rec_cbs = {
-    on_message, on_open, on_resumed, on_ack, on_progress, on_fail,
-    on_want_write};
+static const rt__ws_proto_cbs rec_cbs = {on_message,   on_open,     on_resumed,
+                                         on_ack,       on_progress, on_fail,
+                                         on_want_write};
 
 static void opts_init(rt__ws_proto_opts *o)
 {
@@ -194,8 +193,8 @@ static void resumed(struct rec *r, uint64_t from, uint64_t to, int rec)
            rec ? "true" : "false");
 }
 
-#define TEXT_FMT                                                          \
-    "{\"type\":\"text\",\"room\":\"r\",\"id\":\"%s\",\"seq\":%llu,"        \
+#define TEXT_FMT                                                    \
+    "{\"type\":\"text\",\"room\":\"r\",\"id\":\"%s\",\"seq\":%llu," \
     "\"data\":{\"content\":\"c\",\"author\":\"%s\"}}"
 
 /* A stored text message; |id| NULL: without one. */
@@ -234,8 +233,8 @@ static void error_frame(struct rec *r, const char *id, const char *code)
 
 static void send_id(struct rec *r, const char *content, const char *id)
 {
-    assert_int_equal(
-        rt__ws_proto_send(r->p, 0, content, strlen(content), id), 0);
+    assert_int_equal(rt__ws_proto_send(r->p, 0, content, strlen(content), id),
+                     0);
 }
 
 /* Write the next frame, which must be |want|. */
@@ -252,8 +251,7 @@ static void write_one(struct rec *r, const char *want)
     rt__ws_proto_sent(r->p);
 }
 
-static void test_ws_proto_fresh_start_delivers_after_the_welcome_seq(
-    void **st)
+static void test_ws_proto_fresh_start_delivers_after_the_welcome_seq(void **st)
 {
     struct rec r;
 
@@ -343,8 +341,7 @@ static void test_ws_proto_resume_across_an_epoch_change_is_not_recovered(
     teardown_rec(&r);
 }
 
-static void test_ws_proto_unrecovered_resets_to_the_replay_first_seq(
-    void **st)
+static void test_ws_proto_unrecovered_resets_to_the_replay_first_seq(void **st)
 {
     struct rec r;
 
@@ -685,8 +682,7 @@ static void test_ws_proto_passes_other_frames_on(void **st)
     /* During a replay too: only stored messages wait. */
     frame(&r, "{\"type\":\"presence\",\"room\":\"r\",\"data\":{\"event\":"
               "\"join\",\"user\":\"bob\"}}");
-    assert_int_equal(
-        rt__ws_proto_push(r.p, NULL, bad, sizeof(bad) - 1, 0), 0);
+    assert_int_equal(rt__ws_proto_push(r.p, NULL, bad, sizeof(bad) - 1, 0), 0);
     expect(&r, "OPEN me\nFRAME 1\nBAD not json\n");
     /* A resumed frame with no replay pending is ignored. */
     resumed(&r, 11, 12, 1);

@@ -17,27 +17,27 @@ extern "C" {
 #endif
 
 /* XX(NAME, message) */
-#define RT_ERRNO_MAP(XX)                                                  \
-    XX(NOMEM, "out of memory")                                            \
-    XX(INVAL, "invalid argument")                                         \
-    XX(PROTO, "protocol error")                                           \
-    XX(URL, "malformed URL")                                              \
-    XX(DNS, "could not resolve host")                                     \
-    XX(CONNREFUSED, "connection refused")                                 \
-    XX(TLS, "TLS failure")                                                \
-    XX(HTTP, "unexpected HTTP status")                                    \
-    XX(HANDSHAKE, "handshake refused")                                    \
-    XX(CLOSED, "connection closed")                                       \
-    XX(TIMEDOUT, "timed out")                                             \
-    XX(EXHAUSTED, "retries exhausted")                                    \
-    XX(DUP, "duplicate message")                                          \
-    XX(GAP, "gap in sequence")                                            \
-    XX(CANCELED, "canceled")                                              \
-    XX(STATE, "operation not valid in this state")                        \
-    XX(TOOBIG, "input exceeds a configured limit")                        \
-    XX(FULL, "buffer is full")                                            \
-    XX(RANGE, "value out of range")                                       \
-    XX(BADSIG, "signature does not match")                                \
+#define RT_ERRNO_MAP(XX)                           \
+    XX(NOMEM, "out of memory")                     \
+    XX(INVAL, "invalid argument")                  \
+    XX(PROTO, "protocol error")                    \
+    XX(URL, "malformed URL")                       \
+    XX(DNS, "could not resolve host")              \
+    XX(CONNREFUSED, "connection refused")          \
+    XX(TLS, "TLS failure")                         \
+    XX(HTTP, "unexpected HTTP status")             \
+    XX(HANDSHAKE, "handshake refused")             \
+    XX(CLOSED, "connection closed")                \
+    XX(TIMEDOUT, "timed out")                      \
+    XX(EXHAUSTED, "retries exhausted")             \
+    XX(DUP, "duplicate message")                   \
+    XX(GAP, "gap in sequence")                     \
+    XX(CANCELED, "canceled")                       \
+    XX(STATE, "operation not valid in this state") \
+    XX(TOOBIG, "input exceeds a configured limit") \
+    XX(FULL, "buffer is full")                     \
+    XX(RANGE, "value out of range")                \
+    XX(BADSIG, "signature does not match")         \
     XX(EXPIRED, "token expired")
 
 typedef enum rt_err {
@@ -46,7 +46,7 @@ typedef enum rt_err {
     RT__EFIRST_ = -1000,
     RT_ERRNO_MAP(RT_XX_)
 #undef RT_XX_
-    RT__ELAST_
+        RT__ELAST_
 } rt_err;
 
 /*

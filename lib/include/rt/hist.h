@@ -123,8 +123,7 @@ RT_EXTERN int rt_hist_sigfigs(const rt_hist *h);
  * The smallest and the largest value the histogram cannot tell apart from
  * |value| (|value| clamped to the highest trackable value first).
  */
-RT_EXTERN uint64_t rt_hist_lowest_equivalent(const rt_hist *h,
-                                             uint64_t value);
+RT_EXTERN uint64_t rt_hist_lowest_equivalent(const rt_hist *h, uint64_t value);
 RT_EXTERN uint64_t rt_hist_highest_equivalent(const rt_hist *h,
                                               uint64_t value);
 

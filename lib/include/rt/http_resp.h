@@ -59,9 +59,9 @@ typedef struct rt_http_head {
  * returns RT_ECANCELED (sticky).  Pointers are valid until it returns.
  */
 typedef struct rt_http_resp_cbs {
-    int (*on_head)(const rt_http_head *h, void *ud);      /* required */
-    int (*on_body)(const char *p, size_t len, void *ud);  /* optional */
-    int (*on_done)(void *ud);                             /* optional */
+    int (*on_head)(const rt_http_head *h, void *ud);     /* required */
+    int (*on_body)(const char *p, size_t len, void *ud); /* optional */
+    int (*on_done)(void *ud);                            /* optional */
 } rt_http_resp_cbs;
 
 typedef struct rt_http_resp rt_http_resp;

@@ -30,14 +30,14 @@ extern "C" {
 #define RT_JWT_MAX_TIME INT64_C(9007199254740991)
 
 typedef struct rt_jwt_claims {
-    char *sub;       /* required */
-    int64_t exp;     /* seconds since the epoch; required */
-    int64_t iat;     /* 0 when absent */
-    int64_t nbf;     /* 0 when absent */
-    int has_rooms;   /* 0: claim absent (all rooms allowed) */
-    char **rooms;    /* room names, or the single entry "*" */
+    char *sub;     /* required */
+    int64_t exp;   /* seconds since the epoch; required */
+    int64_t iat;   /* 0 when absent */
+    int64_t nbf;   /* 0 when absent */
+    int has_rooms; /* 0: claim absent (all rooms allowed) */
+    char **rooms;  /* room names, or the single entry "*" */
     size_t nrooms;
-    char *json;      /* payload JSON as in the token (verify only) */
+    char *json; /* payload JSON as in the token (verify only) */
 } rt_jwt_claims;
 
 /*

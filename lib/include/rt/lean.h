@@ -48,11 +48,11 @@ typedef enum rt_lean_kind {
 
 /* How a connection ended: the phase it reached and the cause. */
 typedef struct rt_lean_end {
-    int err;          /* 0 after rt_lean_conn_close(); else RT_E* */
-    int sys;          /* the libuv error (negative) when there was one */
-    int status;       /* HTTP status of a refused request, else 0 */
-    unsigned code;    /* WebSocket close code received, else 0 */
-    int opened;       /* 1 when the connection got past its handshake */
+    int err;            /* 0 after rt_lean_conn_close(); else RT_E* */
+    int sys;            /* the libuv error (negative) when there was one */
+    int status;         /* HTTP status of a refused request, else 0 */
+    unsigned code;      /* WebSocket close code received, else 0 */
+    int opened;         /* 1 when the connection got past its handshake */
     const char *detail; /* a sentence; valid during the callback */
 } rt_lean_end;
 
@@ -60,22 +60,21 @@ typedef struct rt_lean_cbs {
     /* The handshake finished (101, or the 200 head of SSE and poll). */
     void (*on_open)(rt_lean_conn *c, void *ud);
     /* WebSocket: one text or binary message, NUL not added. */
-    void (*on_ws)(rt_lean_conn *c, int binary, const char *data,
-                  size_t len, void *ud);
+    void (*on_ws)(rt_lean_conn *c, int binary, const char *data, size_t len,
+                  void *ud);
     /* SSE: one dispatched event. */
     void (*on_sse)(rt_lean_conn *c, const rt_sse_event *ev, void *ud);
     /* Long poll: one whole 2xx response body, NUL-terminated; the next
        request goes out when rt_lean_poll_next() is called. */
-    void (*on_poll)(rt_lean_conn *c, const char *body, size_t len,
-                    void *ud);
+    void (*on_poll)(rt_lean_conn *c, const char *body, size_t len, void *ud);
     /* The connection is gone; |c| may be started again from here on. */
     void (*on_close)(rt_lean_conn *c, const rt_lean_end *end, void *ud);
 } rt_lean_cbs;
 
 typedef struct rt_lean_stats {
     uint64_t bytes_in, bytes_out;
-    uint64_t frames_in; /* WebSocket frames, SSE events, poll bodies */
-    uint64_t pings;     /* pings answered */
+    uint64_t frames_in;   /* WebSocket frames, SSE events, poll bodies */
+    uint64_t pings;       /* pings answered */
     uint64_t sse_retries; /* SSE retry: fields (not events) */
 } rt_lean_stats;
 
@@ -114,9 +113,9 @@ RT_EXTERN size_t rt_lean_conn_size(void);
  */
 RT_EXTERN int rt_lean_conn_start(rt_lean *e, rt_lean_conn *c,
                                  rt_lean_kind kind,
-                                 const struct sockaddr *addr,
-                                 const char *host, const char *target,
-                                 const char *extra, void *ud);
+                                 const struct sockaddr *addr, const char *host,
+                                 const char *target, const char *extra,
+                                 void *ud);
 
 /* The libuv error of the last synchronous failure of conn_start. */
 RT_EXTERN int rt_lean_last_sys(const rt_lean *e);
@@ -133,8 +132,7 @@ RT_EXTERN int rt_lean_conn_open(const rt_lean_conn *c);
  * Returns 0, RT_ESTATE (not open), RT_ENOMEM, RT_ECLOSED (write failed;
  * on_close follows).
  */
-RT_EXTERN int rt_lean_ws_send(rt_lean_conn *c, const char *data,
-                              size_t len);
+RT_EXTERN int rt_lean_ws_send(rt_lean_conn *c, const char *data, size_t len);
 
 /*
  * Long poll: send the next request, to |target| (copied).

@@ -67,22 +67,19 @@ typedef enum rt_msg_type {
 } rt_msg_type;
 
 /* Who sent the frame, which decides the rules it is checked against. */
-typedef enum rt_msg_dir {
-    RT_MSG_FROM_CLIENT,
-    RT_MSG_FROM_SERVER
-} rt_msg_dir;
+typedef enum rt_msg_dir { RT_MSG_FROM_CLIENT, RT_MSG_FROM_SERVER } rt_msg_dir;
 
 /* XX(NAME, "wire name"): the error codes of PROTOCOL.md section 5. */
-#define RT_MSG_CODE_MAP(XX)                                               \
-    XX(BAD_JSON, "bad_json")                                              \
-    XX(BAD_MESSAGE, "bad_message")                                        \
-    XX(TOO_LARGE, "too_large")                                            \
-    XX(RATE_LIMITED, "rate_limited")                                      \
-    XX(ROOM_FULL, "room_full")                                            \
-    XX(TOO_MANY_CONNECTIONS, "too_many_connections")                      \
-    XX(UNAUTHORIZED, "unauthorized")                                      \
-    XX(FORBIDDEN, "forbidden")                                            \
-    XX(SLOW_CONSUMER, "slow_consumer")                                    \
+#define RT_MSG_CODE_MAP(XX)                          \
+    XX(BAD_JSON, "bad_json")                         \
+    XX(BAD_MESSAGE, "bad_message")                   \
+    XX(TOO_LARGE, "too_large")                       \
+    XX(RATE_LIMITED, "rate_limited")                 \
+    XX(ROOM_FULL, "room_full")                       \
+    XX(TOO_MANY_CONNECTIONS, "too_many_connections") \
+    XX(UNAUTHORIZED, "unauthorized")                 \
+    XX(FORBIDDEN, "forbidden")                       \
+    XX(SLOW_CONSUMER, "slow_consumer")               \
     XX(TOO_MANY_ROOMS, "too_many_rooms")
 
 typedef enum rt_msg_code {
@@ -90,7 +87,7 @@ typedef enum rt_msg_code {
 #define RT_MSG_XX_(name, str) RT_MSG_CODE_##name,
     RT_MSG_CODE_MAP(RT_MSG_XX_)
 #undef RT_MSG_XX_
-    RT_MSG_CODE_COUNT_
+        RT_MSG_CODE_COUNT_
 } rt_msg_code;
 
 /* Why rt_msg_parse() refused a frame. */

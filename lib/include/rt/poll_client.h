@@ -60,12 +60,12 @@ typedef enum rt_poll_state {
 typedef struct rt_poll_client_opts {
     /* extra request headers, "Name: value", NULL-terminated; copied */
     const char *const *headers;
-    const char *cacert; /* PEM bundle to trust instead of the system's */
-    int insecure;       /* 1: skip TLS certificate checks */
-    int has_since;      /* 1: the first poll sends since (0 = history) */
-    uint64_t since;     /* the last seq already seen, with has_since */
-    const char *epoch;  /* the epoch |since| belongs to; NULL: unknown */
-    uint32_t poll_timeout_s;     /* the server's wait; default 25, max 60 */
+    const char *cacert;      /* PEM bundle to trust instead of the system's */
+    int insecure;            /* 1: skip TLS certificate checks */
+    int has_since;           /* 1: the first poll sends since (0 = history) */
+    uint64_t since;          /* the last seq already seen, with has_since */
+    const char *epoch;       /* the epoch |since| belongs to; NULL: unknown */
+    uint32_t poll_timeout_s; /* the server's wait; default 25, max 60 */
     uint64_t connect_timeout_ms; /* TCP + TLS setup; default 10000 */
     size_t max_body_bytes;       /* longest answer; default 16 MiB */
     rt_backoff_policy backoff;   /* rt_backoff_policy_init() defaults */
@@ -131,8 +131,7 @@ RT_EXTERN void rt_poll_client_opts_init(rt_poll_client_opts *o);
  * Callbacks: none here.
  */
 RT_EXTERN int rt_poll_client_new(rt_poll_client **out, rt_loop *loop,
-                                 const char *url,
-                                 const rt_poll_client_opts *o,
+                                 const char *url, const rt_poll_client_opts *o,
                                  const rt_poll_client_cbs *cbs, void *ud);
 
 /*

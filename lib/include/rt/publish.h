@@ -27,19 +27,19 @@ extern "C" {
 typedef struct rt_publish_req rt_publish_req;
 
 typedef struct rt_publish_opts {
-    const char *const *headers; /* NULL-terminated "Name: value" lines */
-    const char *cacert;         /* PEM file to trust; NULL: the system's */
-    int insecure;               /* 1: do not check the certificate */
+    const char *const *headers;  /* NULL-terminated "Name: value" lines */
+    const char *cacert;          /* PEM file to trust; NULL: the system's */
+    int insecure;                /* 1: do not check the certificate */
     uint64_t connect_timeout_ms; /* 10 s */
     uint64_t timeout_ms;         /* the whole request; 30 s */
 } rt_publish_opts;
 
 /* What became of one publish; valid while the callback runs. */
 typedef struct rt_publish_result {
-    int err;          /* 0: the server answered; else why it did not */
-    unsigned status;  /* the HTTP status; 0 with err */
-    uint64_t seq;     /* a 2xx answer's seq; 0 when it had none */
-    const char *code; /* a refusal's data.code; "" when none */
+    int err;                 /* 0: the server answered; else why it did not */
+    unsigned status;         /* the HTTP status; 0 with err */
+    uint64_t seq;            /* a 2xx answer's seq; 0 when it had none */
+    const char *code;        /* a refusal's data.code; "" when none */
     const char *message;     /* a refusal's data.message; "" when none */
     const char *retry_after; /* the Retry-After header; "" when none */
     const char *detail; /* a sentence: "HTTP 503: ...", "connection ..." */
@@ -76,8 +76,7 @@ RT_EXTERN void rt_publish_opts_init(rt_publish_opts *o);
  */
 RT_EXTERN int rt_publish(rt_publish_req **out, rt_loop *loop, const char *url,
                          const char *json, size_t len,
-                         const rt_publish_opts *o, rt_publish_cb cb,
-                         void *ud);
+                         const rt_publish_opts *o, rt_publish_cb cb, void *ud);
 
 /*
  * Abandon the request: the transfer ends now and |cb| never fires.  Only

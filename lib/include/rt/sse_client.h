@@ -82,9 +82,9 @@ typedef enum rt_sse_state {
 typedef struct rt_sse_client_opts {
     /* extra request headers, "Name: value", NULL-terminated; copied */
     const char *const *headers;
-    const char *cacert;        /* PEM bundle to trust instead of the system's */
-    int insecure;              /* 1: skip TLS certificate checks */
-    const char *last_event_id; /* Last-Event-ID of the first request */
+    const char *cacert; /* PEM bundle to trust instead of the system's */
+    int insecure;       /* 1: skip TLS certificate checks */
+    const char *last_event_id;   /* Last-Event-ID of the first request */
     uint64_t connect_timeout_ms; /* TCP + TLS setup; default 10000 */
     uint64_t stall_timeout_ms;   /* silence that means dead; 45000; 0 off */
     rt_backoff_policy backoff;   /* rt_backoff_policy_init() defaults */
@@ -171,8 +171,7 @@ RT_EXTERN void rt_sse_client_opts_init(rt_sse_client_opts *o);
  * See also: rt_sse_client_start(), rt_sse_client_close().
  */
 RT_EXTERN int rt_sse_client_new(rt_sse_client **out, rt_loop *loop,
-                                const char *url,
-                                const rt_sse_client_opts *o,
+                                const char *url, const rt_sse_client_opts *o,
                                 const rt_sse_client_cbs *cbs, void *ud);
 
 /*

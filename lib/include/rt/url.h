@@ -138,8 +138,7 @@ RT_EXTERN void rt_url_free(rt_url *u);
  *
  * See also: rt_url_query_get().
  */
-RT_EXTERN int rt_url_query_set(rt_url *u, const char *key,
-                               const char *value);
+RT_EXTERN int rt_url_query_set(rt_url *u, const char *key, const char *value);
 
 /*
  * Read a query parameter: the percent-decoded value of the first parameter
@@ -153,8 +152,8 @@ RT_EXTERN int rt_url_query_set(rt_url *u, const char *key,
  * Returns 0 (also when absent), RT_EINVAL on a NULL argument, RT_ENOMEM.
  * Ownership: the caller frees *out with rt_free().
  */
-RT_EXTERN int rt_url_query_get(const rt_url *u, const char *key,
-                               char **out, size_t *len);
+RT_EXTERN int rt_url_query_get(const rt_url *u, const char *key, char **out,
+                               size_t *len);
 
 /*
  * Write the canonical form: scheme "://" host [":" port] path ["?" query],

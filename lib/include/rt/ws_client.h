@@ -112,9 +112,9 @@ typedef struct rt_ws_client_opts {
     const char *cacert;       /* PEM bundle to trust instead of the system's */
     int insecure;             /* 1: skip TLS certificate checks */
     /* protocol mode: resume position of the first connection */
-    int has_since;      /* 1: the first connection sends since */
-    uint64_t since;     /* the last seq already seen, with has_since */
-    const char *epoch;  /* the epoch |since| belongs to; NULL: unknown */
+    int has_since;     /* 1: the first connection sends since */
+    uint64_t since;    /* the last seq already seen, with has_since */
+    const char *epoch; /* the epoch |since| belongs to; NULL: unknown */
     uint64_t connect_timeout_ms; /* TCP + TLS + upgrade; default 10000 */
     uint64_t ping_interval_ms;   /* idle time before a ping; 30000; 0 off */
     uint64_t pong_timeout_ms;    /* silence after a ping; 10000 */
@@ -167,8 +167,8 @@ typedef struct rt_ws_client_cbs {
      * is NUL-terminated (the NUL is not counted in |len|), valid until it
      * returns.  Required in raw mode.
      */
-    void (*on_frame)(rt_ws_client *c, int binary, const char *data,
-                     size_t len, void *ud);
+    void (*on_frame)(rt_ws_client *c, int binary, const char *data, size_t len,
+                     void *ud);
     /*
      * A connection is ready for messages.  Protocol mode: the welcome
      * arrived; |welcome| is it (data.user, data.epoch, data.seq,
@@ -297,8 +297,8 @@ RT_EXTERN int rt_ws_client_send_text(rt_ws_client *c, const char *content,
  * in protocol mode), RT_EFULL or RT_ESTATE, as rt_ws_client_send_text().
  * Ownership: |data| is copied.
  */
-RT_EXTERN int rt_ws_client_send(rt_ws_client *c, int binary,
-                                const void *data, size_t len);
+RT_EXTERN int rt_ws_client_send(rt_ws_client *c, int binary, const void *data,
+                                size_t len);
 
 /*
  * Stop: send a close frame (1000) on an open connection, drop a pending
@@ -338,8 +338,7 @@ RT_EXTERN int rt_ws_client_end(rt_ws_client *c, unsigned code,
  * closing).
  * Callbacks: on_control(RT_WS_PING_SENT) when it is written.
  */
-RT_EXTERN int rt_ws_client_ping(rt_ws_client *c, const void *data,
-                                size_t len);
+RT_EXTERN int rt_ws_client_ping(rt_ws_client *c, const void *data, size_t len);
 
 /*
  * Describe the last failure: "close 1008 (invalid token)", "HTTP 404",

@@ -67,9 +67,9 @@ RT_EXTERN int rt_ws_accept(const char *key, size_t key_len,
  * Returns the request's length (the NUL not counted), or RT_EFULL when it
  * does not fit, RT_EINVAL when |path| or |host| holds a CR, LF or space.
  */
-RT_EXTERN int rt_ws_handshake_request(char *out, size_t cap,
-                                      const char *host, const char *path,
-                                      const char *key, const char *extra);
+RT_EXTERN int rt_ws_handshake_request(char *out, size_t cap, const char *host,
+                                      const char *path, const char *key,
+                                      const char *extra);
 
 /*
  * Check a server's answer to an upgrade request made with |key|: status
@@ -85,11 +85,11 @@ RT_EXTERN int rt_ws_handshake_check(const rt_http_head *h, const char *key,
 
 /* A frame to build.  Fill with rt_ws_frame_spec_init() first. */
 typedef struct rt_ws_frame_spec {
-    int fin;          /* 1: last fragment */
-    unsigned rsv;     /* RSV1..3 as bits 2..0 */
-    unsigned opcode;  /* 0 to 15, any */
-    int masked;       /* 1: a client frame */
-    uint8_t mask[4];  /* the masking key when masked */
+    int fin;           /* 1: last fragment */
+    unsigned rsv;      /* RSV1..3 as bits 2..0 */
+    unsigned opcode;   /* 0 to 15, any */
+    int masked;        /* 1: a client frame */
+    uint8_t mask[4];   /* the masking key when masked */
     unsigned len_form; /* 0: shortest; 7, 16 or 64: force that form */
 } rt_ws_frame_spec;
 

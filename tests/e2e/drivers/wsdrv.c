@@ -50,8 +50,7 @@
 
 #include <rtctl.h>
 
-static const char *state_names[] = {"connecting", "open", "backoff",
-                                    "closed"};
+static const char *state_names[] = {"connecting", "open", "backoff", "closed"};
 
 static rt_loop *loop;
 static uv_timer_t deadline;
