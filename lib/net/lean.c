@@ -142,17 +142,23 @@ static uint32_t rnd(rt_lean *e)
 /* ------------------------------------------------------------------ */
 /* Teardown                                                            */
 
-static void on_closed(uv_handle_t *h)
+/* What a connection allocates per attempt: its request and parsers. */
+static void free_parsers(rt_lean_conn *c)
 {
-    rt_lean_conn *c = (rt_lean_conn *)h;
-    rt_lean_end end;
-
     rt__free(c->req);
     c->req = NULL;
     rt_http_resp_free(c->http);
     c->http = NULL;
     rt_sse_parser_free(c->sse);
     c->sse = NULL;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    rt_lean_conn *c = (rt_lean_conn *)h;
+    rt_lean_end end;
+
+    free_parsers(c);
     rt__free(c->tail);
     c->tail = NULL;
     c->tail_len = c->tail_cap = 0;
@@ -745,11 +751,6 @@ int rt_lean_conn_start(rt_lean *e, rt_lean_conn *c, rt_lean_kind kind,
         return 0;
     }
     rt__free(req);
-    rt__free(c->req);
-    c->req = NULL;
-    rt_http_resp_free(c->http);
-    c->http = NULL;
-    rt_sse_parser_free(c->sse);
-    c->sse = NULL;
+    free_parsers(c);
     return RT_ECONNREFUSED;
 }
