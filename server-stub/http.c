@@ -659,6 +659,19 @@ static void http_cleanup(struct conn *c)
     c->kind = CONN_NONE;
 }
 
+/*
+ * A body past its deadline: the 408, then hang up.  Sent from whichever
+ * comes first, the socket turning writable or another byte of a trickle
+ * (a trickling client keeps libwebsockets in its body state, and the
+ * answer must not wait on a writable callback there).
+ */
+static int answer_timeout(struct conn *c)
+{
+    rt__http_error(c, 408, RT_MSG_CODE_BAD_MESSAGE,
+                   "the body did not arrive within --request-timeout");
+    return -1;
+}
+
 int rt__http_callback(struct lws *wsi, enum lws_callback_reasons reason,
                       struct conn *c, void *in, size_t len)
 {
@@ -686,7 +699,7 @@ int rt__http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 
     case LWS_CALLBACK_HTTP_BODY:
         if (c->timed_out)
-            return 0; /* the 408 is on its way */
+            return answer_timeout(c); /* a trickle past its deadline */
         if (c->body.len + len > s->o.max_body_bytes) {
             /* The rest of the body is unread: answer, then hang up. */
             rt__buf_cleanup(&c->body);
@@ -704,12 +717,8 @@ int rt__http_callback(struct lws *wsi, enum lws_callback_reasons reason,
         return ep_publish_done(c);
 
     case LWS_CALLBACK_HTTP_WRITEABLE:
-        if (c->kind == CONN_HTTP && c->timed_out) {
-            rt__http_error(c, 408, RT_MSG_CODE_BAD_MESSAGE,
-                           "the body did not arrive within "
-                           "--request-timeout");
-            return -1;
-        }
+        if (c->kind == CONN_HTTP && c->timed_out)
+            return answer_timeout(c);
         if (c->kind == CONN_SSE)
             return rt__conn_write(c);
         if (c->kind == CONN_POLL && c->resp.data != NULL) {
@@ -760,7 +769,10 @@ void rt__http_tick(rt_server *s)
                         c->user[0] ? c->user : "-", c->body.len);
             lws_callback_on_writable(c->wsi);
         } else if (s->now_ms >= c->body_deadline_ms + 2000) {
-            c->body_deadline_ms = 0;
+            /*
+             * Every tick until it is gone: libwebsockets re-arms its
+             * own content timeout on each body chunk, replacing ours.
+             */
             lws_set_timeout(c->wsi, PENDING_TIMEOUT_HTTP_CONTENT,
                             LWS_TO_KILL_ASYNC);
         }

@@ -71,7 +71,7 @@ async def main():
     await healthy("90 trickling bodies")
     # every one is ended, with a 408, however it keeps trickling
     async def cut(r):
-        resp = await r.read_http_response(timeout=WAIT * 3)
+        resp = await r.read_http_response(timeout=WAIT_BASE * 3)
         check(resp is not None and resp.status == 408,
               f"{r.name}: {resp}")
         r.close()

@@ -17,7 +17,7 @@ async def main():
                    body=json.dumps(text_msg("one too many")))
     check(r.status == 503 and match(r.json(), error_body("too_many_rooms")),
           f"publish to a 51st room: {r}")
-    s = await http("GET", "/events/cap-over", timeout=WAIT)
+    s = await http("GET", "/events/cap-over", timeout=WAIT_BASE)
     check(s.status == 503 and match(s.json(), error_body("too_many_rooms")),
           f"SSE to a 51st room: {s}")
     p = await http("GET", "/poll/cap-over?timeout=0")
@@ -41,7 +41,7 @@ async def main():
         rooms = [x["room"] for x in (await http_json("GET", "/rooms"))["rooms"]]
         return rooms == ["cap7"]
     await poll_until(expired, "idle rooms expire; the room with a member "
-                     "stays", timeout=WAIT * 3)
+                     "stays", timeout=WAIT_BASE * 3)
     m = await metrics()
     check(m.sum("rtctl_rooms_expired_total") >= 49,
           f"rtctl_rooms_expired_total {m.sum('rtctl_rooms_expired_total')}")
@@ -92,7 +92,7 @@ async def main():
           "its one message")
     async def gone():
         return len((await http_json("GET", "/rooms"))["rooms"]) == 0
-    await poll_until(gone, "every idle room expired", timeout=WAIT * 3)
+    await poll_until(gone, "every idle room expired", timeout=WAIT_BASE * 3)
     await publish("after", "y")  # one more turn of the server
     # (on a loaded machine the first rooms may expire during the flood,
     # so the peak is lower; back within 10% of the base is then enough)
@@ -100,7 +100,7 @@ async def main():
         now = rss_kb()
         return now - base < 0.5 * grown or now < 1.1 * base
     await poll_until(given_back, f"memory given back (base {base} kB, peak "
-                     f"{peak} kB, now {rss_kb()} kB)", timeout=WAIT * 3)
+                     f"{peak} kB, now {rss_kb()} kB)", timeout=WAIT_BASE * 3)
     print(f"# RSS base {base} kB, after {n} rooms {peak} kB, after expiry "
           f"{rss_kb()} kB")
 EOF

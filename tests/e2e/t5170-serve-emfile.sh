@@ -51,7 +51,7 @@ async def main():
             return False
         return r.status == 200
     await poll_until(health, "/health once the connections are gone",
-                     timeout=WAIT * 2)
+                     timeout=WAIT_BASE * 2)
     m = await metrics()
     check(m.sum("rtctl_accept_paused_total") >= 1,
           f"rtctl_accept_paused_total {m.sum('rtctl_accept_paused_total')}")

@@ -52,7 +52,7 @@ async def main():
         m = await metrics()
         return m.sum("rtctl_ephemeral_dropped_total") > 1000
     await poll_until(flood, "typing events dropped for the stalled reader",
-                     timeout=WAIT * 3)
+                     timeout=WAIT_BASE * 3)
     seqs = [await a.say(f"stored {i}") for i in range(3)]
     # now it reads: no close, and every stored message is there
     want = set(seqs)

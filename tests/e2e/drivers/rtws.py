@@ -52,7 +52,11 @@ PORT = int(os.environ.get("PORT", "0") or 0)
 # RT_E2E_SCALE: the one factor every deadline of the e2e suite is scaled
 # by (tests/e2e/lib.sh), for a slow or loaded machine or a sanitizer build.
 SCALE = float(os.environ.get("RT_E2E_SCALE", "1") or 1)
-WAIT = float(os.environ.get("RT_E2E_WAIT", "10")) * SCALE
+# WAIT_BASE: the usual wait before scaling, for a |timeout| argument (which the
+# functions below scale): timeout=WAIT_BASE * 3 is three usual waits.  WAIT is
+# the scaled one, for deadlines computed here.
+WAIT_BASE = float(os.environ.get("RT_E2E_WAIT", "10"))
+WAIT = WAIT_BASE * SCALE
 
 
 def wait_s(timeout):
