@@ -10,9 +10,14 @@
  * position).  A waiting poll sits on its room's list; a stored message
  * answers them all.
  */
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "server_int.h"
+
+/* How often a waiting poll's socket is asked whether its client left. */
+#define POLL_CHECK_MS 1000
 
 struct body_ctx {
     rt_buf *b;
@@ -85,7 +90,32 @@ static void answer(struct conn *c)
         return;
     }
     unlink_poll(c);
+    lws_rx_flow_control(c->wsi, 1);
     lws_callback_on_writable(c->wsi);
+}
+
+/*
+ * Whether the client of a waiting poll went away.  libwebsockets 4.1 does
+ * not read a socket whose request is unanswered, so it would never see
+ * the end of file, and its level-triggered poll would spin on it until
+ * the poll's timeout, the connection keeping its place in
+ * --max-address-connections all along.  So reading is off while a poll
+ * waits (rt__poll_start), and the socket is asked instead, now and then: a
+ * peek, nothing consumed.  Bytes waiting are a request pipelined behind
+ * the poll (or, over TLS, anything at all), read after the answer.
+ */
+static int client_gone(struct conn *c)
+{
+    int fd = lws_get_socket_fd(c->wsi);
+    ssize_t n;
+    char ch;
+
+    if (fd < 0)
+        return 1;
+    n = recv(fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0)
+        return 1;
+    return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
 }
 
 int rt__poll_start(struct conn *c, const char *room)
@@ -143,6 +173,8 @@ int rt__poll_start(struct conn *c, const char *room)
     s->m.accepted[RT_TR_POLL]++;
     c->poll_since = since;
     c->poll_deadline_ms = s->now_ms + timeout * 1000;
+    c->poll_check_ms = s->now_ms + POLL_CHECK_MS;
+    lws_rx_flow_control(c->wsi, 0); /* see client_gone */
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, (int)timeout + 10);
     c->room = r;
     c->rprev = NULL;
@@ -172,8 +204,17 @@ void rt__poll_tick(rt_server *s)
 {
     struct conn *c;
 
-    for (c = s->conns; c != NULL; c = c->next)
-        if (c->kind == CONN_POLL && c->room != NULL &&
-            s->now_ms >= c->poll_deadline_ms)
+    for (c = s->conns; c != NULL; c = c->next) {
+        if (c->kind != CONN_POLL || c->room == NULL)
+            continue;
+        if (s->now_ms >= c->poll_deadline_ms) {
             answer(c);
+        } else if (s->now_ms >= c->poll_check_ms) {
+            c->poll_check_ms = s->now_ms + POLL_CHECK_MS;
+            if (client_gone(c)) {
+                unlink_poll(c);
+                rt__conn_drop(c, 0, "");
+            }
+        }
+    }
 }

@@ -181,6 +181,7 @@ struct conn {
     /* long poll */
     uint64_t poll_since;
     uint64_t poll_deadline_ms;
+    uint64_t poll_check_ms; /* next look for a waiting poll's client */
 };
 
 /* -------------------------------------------------------------- rooms */

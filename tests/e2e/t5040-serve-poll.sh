@@ -124,6 +124,31 @@ async def main():
           f"poll of a new room: {show(j)}")
 EOF
 
+ok_py "50 waiting polls whose clients leave are closed long before their timeout" <<'EOF'
+async def main():
+    rs = []
+    for i in range(50):
+        r = await Raw.connect(f"poll{i}")
+        await r.sendall(b"GET /poll/gone?timeout=60 HTTP/1.1\r\n"
+                        b"Host: x\r\n\r\n")
+        rs.append(r)
+    await wait_metric("^rtctl_connections$", lambda v: v == 50,
+                      transport="poll", what="50 waiting polls")
+    for r in rs:
+        r.close()
+    # within the usual wait, a sixth of the polls' own 60 s timeout
+    await wait_metric("^rtctl_connections$", lambda v: v == 0,
+                      transport="poll", what="polls of clients that left")
+    poll = asyncio.ensure_future(http("GET", "/poll/gone?timeout=30",
+                                      timeout=WAIT_BASE * 2))
+    await wait_metric("^rtctl_connections$", lambda v: v == 1,
+                      transport="poll", what="a new waiting poll")
+    await publish("gone", "after")
+    j = (await poll).json()
+    check(match(j, {"messages": [{"data": {"content": "after"}}]}),
+          f"a poll after the leavers: {show(j)}")
+EOF
+
 expect_clean_stop
 ok "the server exits 0 on SIGTERM"
 done_testing
