@@ -79,13 +79,102 @@ void rt__srv_random_name(char *out, size_t n)
     out[n - 1] = '\0';
 }
 
+/* ------------------------------------------------------ admission */
+
+/*
+ * The limits a WebSocket or SSE connection of |c->user| to |room| must
+ * pass (PROTOCOL.md section 5): --max-user-connections, --max-rooms,
+ * --max-room-connections, in that order.  0 and *out opened (not yet
+ * attached, maybe), or the rt_msg_code to refuse with, or RT_ENOMEM.
+ */
+int rt__conn_admit(struct conn *c, const char *room, struct room **out)
+{
+    rt_server *s = c->srv;
+    struct room *r;
+    int rc;
+
+    if (s->o.max_user_connections > 0) {
+        int n = rt__user_conns_add(s, c->user, 1);
+
+        c->user_counted = n >= 0;
+        if (n < 0)
+            return RT_ENOMEM;
+        if ((unsigned)n > s->o.max_user_connections)
+            return RT_MSG_CODE_TOO_MANY_CONNECTIONS;
+    }
+    rc = rt__room_open(s, room, &r);
+    if (rc == RT_EEXHAUSTED)
+        return RT_MSG_CODE_TOO_MANY_ROOMS;
+    if (rc != 0)
+        return rc;
+    if (s->o.max_room_connections > 0 &&
+        r->nmembers >= s->o.max_room_connections) {
+        rt__room_maybe_free(s, r);
+        return RT_MSG_CODE_ROOM_FULL;
+    }
+    *out = r;
+    return 0;
+}
+
+/*
+ * A WebSocket refused by rt__conn_admit (|why|), or whose room cannot be
+ * attached: the error frame, then the close code of PROTOCOL.md section 5.
+ */
+void rt__ws_refuse(struct conn *c, int why)
+{
+    switch (why) {
+    case RT_MSG_CODE_TOO_MANY_CONNECTIONS:
+        rt__conn_send_error(c, RT_MSG_CODE_TOO_MANY_CONNECTIONS, NULL,
+                            "too many connections for this user");
+        rt__conn_close(c, 1008, "too many connections");
+        break;
+    case RT_MSG_CODE_TOO_MANY_ROOMS:
+        rt__conn_send_error(c, RT_MSG_CODE_TOO_MANY_ROOMS, NULL,
+                            "the server has --max-rooms rooms");
+        rt__conn_close(c, 1013, "too many rooms");
+        break;
+    case RT_MSG_CODE_ROOM_FULL:
+        rt__conn_send_error(c, RT_MSG_CODE_ROOM_FULL, NULL, "room is full");
+        rt__conn_close(c, 1013, "room full");
+        break;
+    case RT_MSG_CODE_UNAVAILABLE:
+        rt__conn_send_error(c, RT_MSG_CODE_UNAVAILABLE, NULL,
+                            "the server's store cannot be reached");
+        rt__conn_close(c, 1013, "store unavailable");
+        break;
+    default:
+        rt__conn_close(c, 1011, "internal error");
+        break;
+    }
+}
+
+/*
+ * |c| is gone (its socket closed): out of its room, its user's count and
+ * every engine operation it waited for.
+ */
+void rt__conn_gone(struct conn *c)
+{
+    rt_server *s = c->srv;
+
+    rt__ops_forget(s, c);
+    rt__conn_fetch_clear(c);
+    if (c->room != NULL) {
+        struct room *r = c->room;
+
+        rt__room_leave(s, c);
+        rt__room_maybe_free(s, r);
+    }
+    if (c->user_counted) {
+        rt__user_conns_add(s, c->user, -1);
+        c->user_counted = 0;
+    }
+}
+
 /* -------------------------------------------------------- websocket */
 
 void rt__ws_unavailable(struct conn *c)
 {
-    rt__conn_send_error(c, RT_MSG_CODE_UNAVAILABLE, NULL,
-                        "the server's store cannot be reached");
-    rt__conn_close(c, 1013, "store unavailable");
+    rt__ws_refuse(c, RT_MSG_CODE_UNAVAILABLE);
 }
 
 /* The room is attached: in with the welcome, then any resume. */

@@ -394,6 +394,19 @@ int rt__frame_resumed(const struct room *r, const struct resume *rs,
 int rt__frame_presence(const struct room *r, const char *event,
                        const char *user, const char *reason, rt_buf *b);
 
+/*
+ * The core of |s| (zeroed by the caller) with the options |o|, the engine
+ * |eng| (taken) and the shell |io|; rt__core_cleanup frees what it holds.
+ */
+void rt__core_init(rt_server *s, const rt_server_opts *o,
+                   struct rt__engine *eng, const struct rt__io *io);
+void rt__core_cleanup(rt_server *s);
+
+/* admission and teardown (core.c) */
+int rt__conn_admit(struct conn *c, const char *room, struct room **out);
+void rt__ws_refuse(struct conn *c, int why);
+void rt__conn_gone(struct conn *c);
+
 /* ws core (core.c): a WebSocket's messages, whatever carried them */
 void rt__ws_join(struct conn *c, struct room *r);
 void rt__ws_unavailable(struct conn *c);

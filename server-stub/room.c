@@ -1004,3 +1004,25 @@ void rt__ops_forget(rt_server *s, const struct conn *c)
         if (op->c == c)
             op->c = NULL;
 }
+
+/* ----------------------------------------------------------- core */
+
+void rt__core_init(rt_server *s, const rt_server_opts *o,
+                   struct rt__engine *eng, const struct rt__io *io)
+{
+    s->o = *o;
+    s->o.engine = NULL; /* s->eng from now on */
+    s->eng = eng;
+    s->io = io;
+    eng->srv = s;
+}
+
+void rt__core_cleanup(rt_server *s)
+{
+    /* Pending completions run (canceled) while rooms still exist. */
+    rt__engine_free(s->eng);
+    s->eng = NULL;
+    while (s->ops != NULL)
+        rt__op_free(s->ops); /* an engine that broke its word */
+    rt__rooms_free(s);
+}

@@ -394,12 +394,8 @@ static int server_new(rt_server **out, uv_loop_t *loop,
         return RT_ENOMEM;
     s = &all->s;
     s->sh = &all->sh;
-    s->io = &rt__shell_io;
+    rt__core_init(s, o, eng, &rt__shell_io);
     s->sh->loop = loop;
-    s->o = *o;
-    s->o.engine = NULL; /* s->eng from now on */
-    s->eng = eng;
-    eng->srv = s;
     if (s->o.ping_interval_s == 0)
         s->o.ping_interval_s = 1;
     s->sh->cork = rt__malloc(LWS_PRE + RT_CORK_BYTES);
@@ -605,10 +601,7 @@ void rt_server_free(rt_server *s)
         lws_context_destroy(s->sh->ctx_dying);
         s->sh->ctx_dying = NULL;
     }
-    /* Pending completions run (canceled) while rooms still exist. */
-    rt__engine_free(s->eng);
-    s->eng = NULL;
-    rt__rooms_free(s);
+    rt__core_cleanup(s);
     rt__peers_free(s);
     rt__free(s->sh->cork);
     if (log_server == s)

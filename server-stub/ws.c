@@ -205,34 +205,8 @@ static int ws_open(struct conn *c)
         rt__conn_close(c, 1008, rt__auth_reason(ar));
         return 0;
     }
-    if (s->o.max_user_connections > 0) {
-        int n = rt__user_conns_add(s, c->user, 1);
-
-        c->user_counted = 1;
-        if (n < 0 || (unsigned)n > s->o.max_user_connections) {
-            rt__conn_send_error(c, RT_MSG_CODE_TOO_MANY_CONNECTIONS, NULL,
-                                "too many connections for this user");
-            rt__conn_close(c, 1008, "too many connections");
-            return 0;
-        }
-    }
-    rc = rt__room_open(s, c->path, &r);
-    if (rc == RT_EEXHAUSTED) {
-        rt__conn_send_error(c, RT_MSG_CODE_TOO_MANY_ROOMS, NULL,
-                            "the server has --max-rooms rooms");
-        rt__conn_close(c, 1013, "too many rooms");
-        return 0;
-    }
-    if (rc != 0) {
-        rt__conn_close(c, 1011, "internal error");
-        return 0;
-    }
-    if (s->o.max_room_connections > 0 &&
-        r->nmembers >= s->o.max_room_connections) {
-        c->room = NULL;
-        rt__conn_send_error(c, RT_MSG_CODE_ROOM_FULL, NULL, "room is full");
-        rt__conn_close(c, 1013, "room full");
-        rt__room_maybe_free(s, r);
+    if ((rc = rt__conn_admit(c, c->path, &r)) != 0) {
+        rt__ws_refuse(c, rc);
         return 0;
     }
 
@@ -358,18 +332,7 @@ static void ws_closed(struct conn *c)
         rt__srv_log(s, RT_SERVER_LOG_INFO, "close %s room=%s user=%s",
                     c->kind == CONN_ECHO ? "echo" : "ws",
                     c->room ? c->room->name : "-", c->user[0] ? c->user : "-");
-    rt__ops_forget(s, c);
-    rt__conn_fetch_clear(c);
-    if (c->room != NULL) {
-        struct room *r = c->room;
-
-        rt__room_leave(s, c);
-        rt__room_maybe_free(s, r);
-    }
-    if (c->user_counted) {
-        rt__user_conns_add(s, c->user, -1);
-        c->user_counted = 0;
-    }
+    rt__conn_gone(c);
     if (c->counted) {
         s->m.conns[c->kind == CONN_ECHO ? RT_TR_ECHO : RT_TR_WS]--;
         c->counted = 0;
