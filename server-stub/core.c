@@ -763,3 +763,44 @@ int rt__poll_fetch(struct conn *c, struct room *r, uint64_t since)
     c->room = NULL;
     return RT_EINVAL;
 }
+
+/*
+ * A poll at its position in the attached room |r|: answered at once (1,
+ * the answer in |b|: held messages past the position, a position that
+ * cannot be recovered, its deadline already passed, or a shutdown),
+ * waiting on the room for the next message or for the engine to read
+ * what the cache lacks (0), or RT_ENOMEM.
+ */
+int rt__poll_go(struct conn *c, struct room *r, rt_buf *b)
+{
+    rt_server *s = c->srv;
+    uint64_t since = c->want_since ? c->since : r->seq;
+    struct resume rs;
+    int rc;
+
+    rt__room_resume(s, r, 1, since, c->epoch, &rs);
+    c->poll_since = since;
+    if (rs.fetch && rt__poll_fetch(c, r, since) == 0)
+        return 0;
+    if (rs.fetch) {
+        rs.fetch = 0;
+        rs.recovered = 0;
+        rs.replay_after = rt__room_oldest(r) - 1;
+    }
+    if (!rs.recovered || r->seq > since || s->now_ms >= c->poll_deadline_ms ||
+        s->shutting_down) {
+        if (!rs.recovered)
+            s->m.resumes_lost++;
+        rc = rt__poll_body(r, &rs, since, NULL, 0, b);
+        rt__room_maybe_free(s, r);
+        return rc != 0 ? rc : 1;
+    }
+    rt__poll_enlist(c);
+    c->room = r;
+    c->rprev = NULL;
+    c->rnext = r->polls;
+    if (r->polls)
+        r->polls->rprev = c;
+    r->polls = c;
+    return 0;
+}

@@ -449,6 +449,7 @@ void rt__poll_cancel(struct conn *c);
 void rt__poll_enlist(struct conn *c);
 /* Answer |c| with |b| (taken) and |status| through io->respond. */
 void rt__poll_answer(struct conn *c, rt_buf *b, int status);
+int rt__poll_go(struct conn *c, struct room *r, rt_buf *b);
 /* Start reading what the cache lacks for poll |c| at |since|: 0 started. */
 int rt__poll_fetch(struct conn *c, struct room *r, uint64_t since);
 

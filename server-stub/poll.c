@@ -34,55 +34,28 @@ static void hold(struct conn *c)
  */
 static int poll_go(struct conn *c, struct room *r, int inline_)
 {
-    rt_server *s = c->srv;
-    uint64_t since = c->want_since ? c->since : r->seq;
-    struct resume rs;
     rt_buf b;
     int rc;
 
-    rt__room_resume(s, r, 1, since, c->epoch, &rs);
-    c->poll_since = since;
-    if (rs.fetch && rt__poll_fetch(c, r, since) == 0) {
-        hold(c);
+    rt__buf_init(&b);
+    rc = rt__poll_go(c, r, &b);
+    if (rc == 0) {
+        hold(c); /* past lws's own request timeout */
         return 0;
     }
-    if (rs.fetch) {
-        rs.fetch = 0;
-        rs.recovered = 0;
-        rs.replay_after = rt__room_oldest(r) - 1;
-    }
-    if (!rs.recovered || r->seq > since || s->now_ms >= c->poll_deadline_ms ||
-        s->shutting_down) {
-        if (!rs.recovered)
-            s->m.resumes_lost++;
-        rt__buf_init(&b);
-        rc = rt__poll_body(r, &rs, since, NULL, 0, &b);
-        rt__room_maybe_free(s, r);
-        if (rc != 0) {
-            rt__buf_cleanup(&b);
-            return -1;
-        }
-        if (!inline_) {
-            rt__poll_answer(c, &b, 200);
-            return 0;
-        }
-        rc = rt__http_respond(c, 200, "application/json", b.data, b.len);
+    if (rc < 0) {
         rt__buf_cleanup(&b);
-        if (rc != 0)
-            return -1;
-        return lws_http_transaction_completed(c->wsi) ? -1 : 0;
+        return -1;
     }
-
-    /* Wait for the next message, past lws's own request timeout. */
-    rt__poll_enlist(c);
-    hold(c);
-    c->room = r;
-    c->rprev = NULL;
-    c->rnext = r->polls;
-    if (r->polls)
-        r->polls->rprev = c;
-    r->polls = c;
-    return 0;
+    if (!inline_) {
+        rt__poll_answer(c, &b, 200);
+        return 0;
+    }
+    rc = rt__http_respond(c, 200, "application/json", b.data, b.len);
+    rt__buf_cleanup(&b);
+    if (rc != 0)
+        return -1;
+    return lws_http_transaction_completed(c->wsi) ? -1 : 0;
 }
 
 void rt__poll_attached(struct conn *c, struct room *r, int ok)

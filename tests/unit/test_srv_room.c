@@ -814,6 +814,92 @@ static void test_srv_room_presence_coalesced(void **state)
     fx_done(&f);
 }
 
+/* A long poll of |user| at |since| (-1: none), as poll.c starts one. */
+static struct conn *poll_open(struct fx *f, const char *user, long since,
+                              uint64_t timeout_ms, rt_buf *now, int *rc)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    struct room *r;
+
+    assert_non_null(c);
+    c->srv = &f->s;
+    c->wsi = c;
+    c->kind = CONN_HTTP;
+    snprintf(c->user, sizeof(c->user), "%s", user);
+    c->want_since = since >= 0;
+    c->since = since >= 0 ? (uint64_t)since : 0;
+    c->poll_deadline_ms = f->s.now_ms + timeout_ms;
+    assert_int_equal(rt__room_open(&f->s, "r", &r), 0);
+    assert_true(r->attached);
+    rt__buf_init(now);
+    *rc = rt__poll_go(c, r, now);
+    return c;
+}
+
+static void poll_close(struct conn *c)
+{
+    rt__conn_gone(c);
+    rt__poll_cancel(c);
+    rt__buf_cleanup(&c->resp);
+    rt__conn_unlink(c);
+    free(c);
+}
+
+static void test_srv_room_long_poll(void **state)
+{
+    struct fx f;
+    rt_server_opts o;
+    struct conn *a, *p;
+    rt_buf now;
+    int rc, i;
+
+    (void)state;
+    opts(&o);
+    o.history = 3;
+    fx_init(&f, &o, 0);
+    a = ws_open(&f, "alice", "r", 0, 0, NULL);
+    for (i = 0; i < 5; i++)
+        ws_say(a, "{\"type\":\"text\",\"data\":{\"content\":\"m\"}}");
+
+    /* held: answered at once */
+    p = poll_open(&f, "p", 3, 25000, &now, &rc);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(now.data, "\"next\":5,\"recovered\":true"));
+    assert_int_equal(count(now.data, "\"type\":\"text\""), 2);
+    rt__buf_cleanup(&now);
+    poll_close(p);
+
+    /* gone: what is held, recovered false */
+    p = poll_open(&f, "p", 0, 25000, &now, &rc);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(now.data, "\"recovered\":false"));
+    assert_int_equal(count(now.data, "\"type\":\"text\""), 3);
+    rt__buf_cleanup(&now);
+    poll_close(p);
+
+    /* at the top: waits, and the next message answers it */
+    p = poll_open(&f, "p", -1, 25000, &now, &rc);
+    assert_int_equal(rc, 0);
+    assert_int_equal(p->kind, CONN_POLL);
+    ws_say(a, "{\"type\":\"text\",\"data\":{\"content\":\"wake\"}}");
+    assert_non_null(strstr(shell_log.s, "respond p 200 {\"epoch\""));
+    assert_non_null(strstr(shell_log.s, "\"content\":\"wake\""));
+    assert_non_null(strstr(shell_log.s, "\"next\":6,\"recovered\":true}"));
+    poll_close(p);
+
+    /* its deadline: answered empty by the tick */
+    p = poll_open(&f, "q", -1, 1000, &now, &rc);
+    assert_int_equal(rc, 0);
+    tick(&f, 999);
+    assert_null(strstr(shell_log.s, "respond q"));
+    tick(&f, 1);
+    assert_non_null(strstr(shell_log.s, "respond q 200 {\"epoch\""));
+    assert_non_null(strstr(shell_log.s, "\"messages\":[],\"next\":6"));
+    poll_close(p);
+    ws_close(a, 1);
+    fx_done(&f);
+}
+
 static void test_srv_room_stored_frame(void **state)
 {
     static const char body[] = "{\"type\":\"text\",\"id\":\"a,\\\"data\\\":\","
@@ -995,6 +1081,7 @@ int main(void)
         cmocka_unit_test(test_srv_room_limits),
         cmocka_unit_test(test_srv_room_async_engine),
         cmocka_unit_test(test_srv_room_presence_coalesced),
+        cmocka_unit_test(test_srv_room_long_poll),
         cmocka_unit_test(test_srv_room_stored_frame),
         cmocka_unit_test(test_srv_room_failmalloc),
         cmocka_unit_test(test_srv_room_failmalloc_async),
