@@ -30,7 +30,6 @@
 #include "server.h"
 #include "srv_core.h"
 
-#define RT_EPOCH_LEN 8
 #define RT_NAME_MAX 64
 /* One raw write takes at most this much from a connection's queue. */
 #define RT_CORK_BYTES (64 * 1024)

@@ -12,8 +12,7 @@
  */
 #include <string.h>
 
-#include "core_int.h"
-#include "engine.h"
+#include "core.h"
 
 #define MEM_EPOCH_LEN 8
 
@@ -29,9 +28,6 @@ struct mem_engine {
     struct mroom **t; /* hash table */
     size_t nbuckets, n;
 };
-
-/* rt__srv_random_name lives in the server (server.c). */
-void rt__srv_random_name(char *out, size_t n);
 
 static uint64_t hash_name(const char *s)
 {

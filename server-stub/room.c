@@ -484,18 +484,13 @@ unsigned rt__fetch_max(const rt_server *s, const struct room *r,
     return gap < max ? (unsigned)gap : max;
 }
 
-static void fetch_clear(struct conn *c)
+void rt__conn_fetch_clear(struct conn *c)
 {
     while (c->fetch_pos < c->fetch_n)
         rt__smsg_unref(c->fetch_v[c->fetch_pos++]);
     rt__free(c->fetch_v);
     c->fetch_v = NULL;
     c->fetch_n = c->fetch_pos = 0;
-}
-
-void rt__conn_fetch_clear(struct conn *c)
-{
-    fetch_clear(c);
 }
 
 /*
