@@ -256,12 +256,21 @@ static int request_uri(struct lws *wsi, char *buf, size_t len)
 
 /* ------------------------------------------------------- endpoints */
 
+/*
+ * 200 ok; 503 degraded while the engine's store cannot be reached (load
+ * balancers take the instance out; its connections stay up).
+ */
 static int ep_health(struct conn *c)
 {
-    static const char body[] = "{\"status\":\"ok\"}";
+    static const char ok[] = "{\"status\":\"ok\"}";
+    static const char degraded[] = "{\"status\":\"degraded\"}";
+    struct rt__engine *e = c->srv->eng;
 
+    if (e->ops->healthy != NULL && !e->ops->healthy(e))
+        return complete(c, send_now(c, 503, "application/json", degraded,
+                                    sizeof(degraded) - 1, NULL));
     return complete(
-        c, send_now(c, 200, "application/json", body, sizeof(body) - 1, NULL));
+        c, send_now(c, 200, "application/json", ok, sizeof(ok) - 1, NULL));
 }
 
 static int ep_metrics(struct conn *c)

@@ -168,5 +168,12 @@ int rt__metrics_render(const rt_server *s, rt_buf *b)
                "--presence-max-members.");
     rc |= rt__buf_printf(b, "rtctl_presence_unannounced_total %llu\n",
                          (unsigned long long)m->presence_quiet);
+    rc |= head(b, "rtctl_engine_up", "gauge",
+               "1 while the storage engine's store can be reached.");
+    rc |= rt__buf_printf(
+        b, "rtctl_engine_up{engine=\"%s\"} %d\n", s->eng->ops->name,
+        s->eng->ops->healthy == NULL || s->eng->ops->healthy(s->eng));
+    if (s->eng->ops->metrics != NULL)
+        rc |= s->eng->ops->metrics(s->eng, b);
     return rc ? RT_ENOMEM : 0;
 }

@@ -234,6 +234,17 @@ static void fake_free(struct rt__engine *e)
     free(fe);
 }
 
+static int fake_healthy(struct rt__engine *e)
+{
+    return ((struct fake_engine *)e)->next != RT__ENG_UNAVAILABLE;
+}
+
+static int fake_metrics(struct rt__engine *e, struct rt_buf *out)
+{
+    return rt__buf_printf(out, "fake_ops_waiting %zu\n",
+                          ((struct fake_engine *)e)->nops);
+}
+
 static const struct rt__engine_ops fake_ops = {
     .name = "fake",
     .attach = fake_attach,
@@ -241,6 +252,8 @@ static const struct rt__engine_ops fake_ops = {
     .append = fake_append,
     .read = fake_read,
     .presence = fake_presence,
+    .healthy = fake_healthy,
+    .metrics = fake_metrics,
     .free = fake_free,
 };
 
@@ -661,6 +674,7 @@ static void test_srv_room_limits(void **state)
 static void test_srv_room_async_engine(void **state)
 {
     struct fx f;
+    rt_buf mb;
     rt_server_opts o;
     struct conn *a, *b;
     struct room *r;
@@ -693,6 +707,11 @@ static void test_srv_room_async_engine(void **state)
     /* a store that cannot be reached: an error, nothing stored */
     ws_say(a, "{\"type\":\"text\",\"id\":\"q\",\"data\":{\"content\":\"2\"}}");
     f.fe->next = RT__ENG_UNAVAILABLE;
+    rt__buf_init(&mb);
+    assert_int_equal(rt__metrics_render(&f.s, &mb), 0);
+    assert_non_null(strstr(mb.data, "rtctl_engine_up{engine=\"fake\"} 0\n"));
+    assert_non_null(strstr(mb.data, "fake_ops_waiting 1\n"));
+    rt__buf_cleanup(&mb);
     fake_run(f.fe);
     f.fe->next = RT__ENG_OK;
     expect_has(a, "\"id\":\"q\",\"data\":{\"code\":\"unavailable\"", 1);
