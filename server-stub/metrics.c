@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "server_int.h"
+#include "core.h"
 
 static const char *const transports[RT_TR_N] = {"ws", "sse", "poll", "echo"};
 static const char *const close_classes[] = {"1000", "1001", "1008",  "1009",
@@ -158,5 +158,22 @@ int rt__metrics_render(const rt_server *s, rt_buf *b)
                "Idle rooms dropped after --room-ttl.");
     rc |= rt__buf_printf(b, "rtctl_rooms_expired_total %llu\n",
                          (unsigned long long)m->rooms_expired);
+    rc |= head(b, "rtctl_presence_batches_total", "counter",
+               "Coalesced presence messages, one per room and tick with "
+               "changes.");
+    rc |= rt__buf_printf(b, "rtctl_presence_batches_total %llu\n",
+                         (unsigned long long)m->presence_batches);
+    rc |= head(b, "rtctl_presence_unannounced_total", "counter",
+               "Joins and leaves not announced: rooms past "
+               "--presence-max-members.");
+    rc |= rt__buf_printf(b, "rtctl_presence_unannounced_total %llu\n",
+                         (unsigned long long)m->presence_quiet);
+    rc |= head(b, "rtctl_engine_up", "gauge",
+               "1 while the storage engine's store can be reached.");
+    rc |= rt__buf_printf(
+        b, "rtctl_engine_up{engine=\"%s\"} %d\n", s->eng->ops->name,
+        s->eng->ops->healthy == NULL || s->eng->ops->healthy(s->eng));
+    if (s->eng->ops->metrics != NULL)
+        rc |= s->eng->ops->metrics(s->eng, b);
     return rc ? RT_ENOMEM : 0;
 }

@@ -10,10 +10,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
-#include <uv.h>
+struct uv_loop_s; /* uv_loop_t: no need for uv.h here */
 
 typedef struct rt_server rt_server;
+struct rt__engine;
 
 enum rt_server_log_format { RT_SERVER_LOG_TEXT = 0, RT_SERVER_LOG_JSON };
 
@@ -54,6 +56,19 @@ typedef struct rt_server_opts {
     enum rt_server_log_level log_level;
     enum rt_server_log_format log_format;
     FILE *log_file; /* default stderr */
+    /* fields below were added for issue 14 */
+    /*
+     * The storage engine (engine.h); NULL: the in-memory one.  The server
+     * owns it from rt_server_new() on, whether that succeeds or fails, and
+     * frees it (after cancelling what is pending) in rt_server_free().
+     */
+    struct rt__engine *engine;
+    /*
+     * Rooms with more connections than this announce no joins and leaves
+     * and list nobody in welcomes: snapshots on request only.  0: no
+     * limit.  Default 1000.
+     */
+    unsigned presence_max_members;
 } rt_server_opts;
 
 void rt_server_opts_init(rt_server_opts *o);
@@ -63,8 +78,8 @@ void rt_server_opts_init(rt_server_opts *o);
  * negative RT_E* code with a sentence in |errbuf| ("cannot bind
  * 127.0.0.1:8080: address in use").
  */
-int rt_server_new(rt_server **out, uv_loop_t *loop, const rt_server_opts *o,
-                  char *errbuf, size_t errlen);
+int rt_server_new(rt_server **out, struct uv_loop_s *loop,
+                  const rt_server_opts *o, char *errbuf, size_t errlen);
 
 /* The port actually listened on (useful with port 0). */
 int rt_server_port(const rt_server *s);

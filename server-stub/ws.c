@@ -154,13 +154,12 @@ static int ws_open(struct conn *c)
 {
     rt_server *s = c->srv;
     struct lws *wsi = c->wsi;
-    char path[256], epoch[40] = "";
+    char path[256];
     enum rt_auth_result ar;
     rt_url_room_ref ref;
     struct room *r;
     uint64_t since = 0;
     int has_since;
-    rt_buf b;
     int rc = 0;
 
     request_path(wsi, path, sizeof(path));
@@ -206,34 +205,8 @@ static int ws_open(struct conn *c)
         rt__conn_close(c, 1008, rt__auth_reason(ar));
         return 0;
     }
-    if (s->o.max_user_connections > 0) {
-        int n = rt__user_conns_add(s, c->user, 1);
-
-        c->user_counted = 1;
-        if (n < 0 || (unsigned)n > s->o.max_user_connections) {
-            rt__conn_send_error(c, RT_MSG_CODE_TOO_MANY_CONNECTIONS, NULL,
-                                "too many connections for this user");
-            rt__conn_close(c, 1008, "too many connections");
-            return 0;
-        }
-    }
-    rc = rt__room_open(s, c->path, &r);
-    if (rc == RT_EEXHAUSTED) {
-        rt__conn_send_error(c, RT_MSG_CODE_TOO_MANY_ROOMS, NULL,
-                            "the server has --max-rooms rooms");
-        rt__conn_close(c, 1013, "too many rooms");
-        return 0;
-    }
-    if (rc != 0) {
-        rt__conn_close(c, 1011, "internal error");
-        return 0;
-    }
-    if (s->o.max_room_connections > 0 &&
-        r->nmembers >= s->o.max_room_connections) {
-        c->room = NULL;
-        rt__conn_send_error(c, RT_MSG_CODE_ROOM_FULL, NULL, "room is full");
-        rt__conn_close(c, 1013, "room full");
-        rt__room_maybe_free(s, r);
+    if ((rc = rt__conn_admit(c, c->path, &r)) != 0) {
+        rt__ws_refuse(c, rc);
         return 0;
     }
 
@@ -243,266 +216,22 @@ static int ws_open(struct conn *c)
                             "since must be a whole number");
         has_since = 0;
     }
-    rt__http_arg(wsi, "epoch", epoch, sizeof(epoch));
+    c->want_since = has_since > 0;
+    c->since = since;
+    rt__http_arg(wsi, "epoch", c->epoch, sizeof(c->epoch));
     c->no_presence = rt__http_presence_arg(wsi) == 0;
-
-    /*
-     * Join first, so the welcome's online list has this user too; the join
-     * announcement goes to the others only, so the welcome is still the
-     * first frame this connection gets.
-     */
-    rt__room_join(s, r, c);
-    rt__buf_init(&b);
-    rc = rt__frame_welcome(s, r, c->user, &b);
-    if (rc == 0)
-        rc = rt__conn_send_json(c, b.data, b.len, RT_MSG_SYSTEM);
-    if (rc == 0 && has_since > 0)
-        rc = rt__conn_resume(s, r, c, since, epoch);
-    rt__buf_cleanup(&b);
-    rt__srv_log(s, RT_SERVER_LOG_INFO, "open ws room=%s user=%s%s", r->name,
-                c->user, has_since > 0 ? " (resume)" : "");
-    if (rc != 0)
-        rt__conn_close(c, 1011, "internal error");
+    if (r->attached) {
+        rt__ws_join(c, r);
+    } else if (r->attaching) {
+        rt__room_wait(r, c, WAIT_WS);
+    } else {
+        rt__ws_unavailable(c);
+        rt__room_maybe_free(s, r);
+    }
     return 0;
 }
 
 /* ------------------------------------------------------- receiving */
-
-static int rate_ok(struct conn *c)
-{
-    rt_server *s = c->srv;
-    double burst = 2 * s->o.rate;
-
-    if (s->o.rate <= 0)
-        return 1;
-    if (c->tokens_ms == 0) {
-        c->tokens = burst;
-    } else {
-        c->tokens += (double)(s->now_ms - c->tokens_ms) * s->o.rate / 1000.0;
-        if (c->tokens > burst)
-            c->tokens = burst;
-    }
-    c->tokens_ms = s->now_ms;
-    if (c->tokens < 1.0)
-        return 0;
-    c->tokens -= 1.0;
-    return 1;
-}
-
-/*
- * Store and broadcast a text message from |user| (WebSocket or HTTP
- * publish): seq allotted, author and timestamp set, encoded once.  The
- * sender connection, if any, gets its ack after the broadcast.
- */
-int rt__publish_text(rt_server *s, struct room *r, rt_msg *m, const char *user,
-                     struct conn *sender, uint64_t *seq)
-{
-    struct smsg *sm;
-    char *out = NULL;
-    size_t len;
-    rt_buf data;
-    int rc;
-
-    rt__buf_init(&data);
-    /* No one speaks for someone else (rtctl-protocol(7), AUTHORS). */
-    if ((rc = rt__author_set(m->data, m->data_len, user, &data)) != 0)
-        goto done;
-    m->room = r->name;
-    m->has_seq = 1;
-    m->seq = r->seq + 1;
-    m->has_timestamp = 1;
-    m->timestamp = rt__srv_wall();
-    m->data = data.data;
-    m->data_len = data.len;
-    if ((rc = rt_msg_encode(m, &out, &len)) != 0)
-        goto done;
-    sm = rt__smsg_new(out, len, RT_MSG_TEXT, 0x1);
-    rt_free(out);
-    if (sm == NULL) {
-        rc = RT_ENOMEM;
-        goto done;
-    }
-    rt__room_store(s, r, sm);
-    rt__room_broadcast(s, r, sm, NULL);
-    if (sender != NULL && rt_msg_encode_ack(m->id, sm->seq, &out, &len) == 0) {
-        rt__conn_send_json(sender, out, len, RT_MSG_ACK);
-        rt_free(out);
-    }
-    rt__poll_wake(s, r);
-    if (seq != NULL)
-        *seq = sm->seq;
-    rt__smsg_unref(sm);
-done:
-    m->data = NULL; /* it was ours, not the message's */
-    m->data_len = 0;
-    rt__buf_cleanup(&data);
-    return rc;
-}
-
-/* Typing of |user| to the room's other users' connections. */
-static void typing_relay(struct room *r, const char *user, int state)
-{
-    struct conn *c, *next;
-    struct smsg *sm;
-    rt_buf b;
-    int rc = 0;
-
-    rt__buf_init(&b);
-    rc |= rt__buf_append(&b, "{\"type\":\"typing\",\"room\":", 24);
-    rc |= rt__buf_json_str(&b, r->name, strlen(r->name));
-    rc |= rt__buf_append(&b, ",\"data\":{\"user\":", 16);
-    rc |= rt__buf_json_str(&b, user, strlen(user));
-    rc |= rt__buf_printf(&b, ",\"state\":%s}}", state ? "true" : "false");
-    if (rc == 0 &&
-        (sm = rt__smsg_new(b.data, b.len, RT_MSG_TYPING, 0x1)) != NULL) {
-        for (c = r->members; c != NULL; c = next) {
-            next = c->rnext;
-            if (strcmp(c->user, user) != 0)
-                rt__conn_send(c, sm);
-        }
-        rt__smsg_unref(sm);
-    }
-    rt__buf_cleanup(&b);
-}
-
-static uint64_t typing_interval(const rt_server *s)
-{
-    return (uint64_t)(1000.0 / s->o.typing_rate);
-}
-
-void rt__typing_flush(rt_server *s, struct room *r, const char *user,
-                      struct typing *t)
-{
-    if (!t->pending || s->now_ms < t->next_ms)
-        return;
-    t->pending = 0;
-    t->next_ms = s->now_ms + typing_interval(s);
-    typing_relay(r, user, t->state);
-}
-
-/*
- * A typing event: relayed at once if the user's interval has passed, else
- * kept (replacing any kept before it) for rt__typing_flush at the end of
- * the interval.  A flood of typing thus costs the room a few frames a
- * second, and the last state always arrives.
- */
-static void handle_typing(struct conn *c, const rt_msg *m)
-{
-    rt_server *s = c->srv;
-    struct typing *t = c->ru != NULL ? &c->ru->typing : &c->typing;
-    int state = m->u.typing.state != 0;
-
-    if (s->o.typing_rate <= 0) {
-        typing_relay(c->room, c->user, state);
-        return;
-    }
-    if (s->now_ms >= t->next_ms) {
-        t->pending = 0;
-        t->next_ms = s->now_ms + typing_interval(s);
-        typing_relay(c->room, c->user, state);
-        return;
-    }
-    if (t->pending)
-        s->m.typing_coalesced++;
-    t->pending = 1;
-    t->state = (uint8_t)state;
-}
-
-static void handle_presence(struct conn *c)
-{
-    rt_buf b;
-
-    rt__buf_init(&b);
-    if (rt__frame_presence(c->room, "snapshot", NULL, NULL, &b) == 0)
-        rt__conn_send_json(c, b.data, b.len, RT_MSG_PRESENCE);
-    rt__buf_cleanup(&b);
-}
-
-/*
- * The id of a frame that failed validation, so the error names the message
- * it answers: only a plain string id of a well-formed object qualifies.
- */
-static void bad_frame_id(const rt_buf *rx, char *id, size_t len)
-{
-    rt__json_scan_opts o = {RT__JSON_OBJECT | RT__JSON_NO_NUL, 32, "id"};
-    rt__json_scan_res r;
-    size_t i, n;
-
-    id[0] = '\0';
-    if (rx->data == NULL ||
-        rt__json_scan(rx->data, rx->len, &o, &r, NULL) != 0 || !r.found ||
-        r.found_end - r.found_start < 2 || rx->data[r.found_start] != '"')
-        return;
-    n = r.found_end - r.found_start - 2;
-    if (n >= len)
-        return;
-    for (i = 0; i < n; i++) {
-        char ch = rx->data[r.found_start + 1 + i];
-
-        if (ch == '\\' || (unsigned char)ch < 0x20)
-            return;
-        id[i] = ch;
-    }
-    id[n] = '\0';
-}
-
-static void handle_message(struct conn *c)
-{
-    rt_server *s = c->srv;
-    rt_msg_limits lim;
-    rt_msg_error err;
-    rt_msg *m = NULL;
-    int rc;
-
-    if (c->rx_binary) {
-        rt__conn_send_error(c, RT_MSG_CODE_BAD_MESSAGE, NULL,
-                            "frames are JSON text, not binary");
-        return;
-    }
-    rt_msg_limits_init(&lim);
-    lim.max_bytes = s->o.max_message_bytes;
-    rc = rt_msg_parse(&m, c->rx.data, c->rx.len, RT_MSG_FROM_CLIENT, &lim,
-                      &err);
-    if (rc == RT_ENOMEM) {
-        rt__conn_close(c, 1011, "internal error");
-        return;
-    }
-    if (rc != 0) {
-        char id[129];
-
-        bad_frame_id(&c->rx, id, sizeof(id));
-        rt__conn_send_error(c, err.code, id[0] ? id : NULL, err.message);
-        if (err.code == RT_MSG_CODE_TOO_LARGE)
-            rt__conn_close(c, 1009, "message too large");
-        return;
-    }
-    s->m.received[m->type]++;
-    if (!rate_ok(c)) {
-        rt__conn_send_error(c, RT_MSG_CODE_RATE_LIMITED, m->id,
-                            "over the message rate; not stored");
-    } else if (c->room != NULL) {
-        switch (m->type) {
-        case RT_MSG_TEXT:
-            rc = rt__publish_text(s, c->room, m, c->user, c, NULL);
-            if (rc == RT_EPROTO)
-                rt__conn_send_error(c, RT_MSG_CODE_BAD_MESSAGE, m->id,
-                                    "data is not a JSON object this "
-                                    "server can read; not stored");
-            else if (rc != 0)
-                rt__conn_close(c, 1011, "internal error");
-            break;
-        case RT_MSG_TYPING:
-            handle_typing(c, m);
-            break;
-        case RT_MSG_PRESENCE:
-            handle_presence(c);
-            break;
-        default:
-            break;
-        }
-    }
-    rt_msg_free(m);
-}
 
 static int ws_receive(struct conn *c, const void *in, size_t len)
 {
@@ -550,7 +279,7 @@ static int ws_receive(struct conn *c, const void *in, size_t len)
         rt__conn_send(c, m);
         rt__smsg_unref(m);
     } else {
-        handle_message(c);
+        rt__ws_message(c);
     }
     rt__buf_clear(&c->rx);
     return 0;
@@ -603,16 +332,7 @@ static void ws_closed(struct conn *c)
         rt__srv_log(s, RT_SERVER_LOG_INFO, "close %s room=%s user=%s",
                     c->kind == CONN_ECHO ? "echo" : "ws",
                     c->room ? c->room->name : "-", c->user[0] ? c->user : "-");
-    if (c->room != NULL) {
-        struct room *r = c->room;
-
-        rt__room_leave(s, c);
-        rt__room_maybe_free(s, r);
-    }
-    if (c->user_counted) {
-        rt__user_conns_add(s, c->user, -1);
-        c->user_counted = 0;
-    }
+    rt__conn_gone(c);
     if (c->counted) {
         s->m.conns[c->kind == CONN_ECHO ? RT_TR_ECHO : RT_TR_WS]--;
         c->counted = 0;
