@@ -14,6 +14,7 @@
 #include <uv.h>
 
 typedef struct rt_server rt_server;
+struct rt__engine;
 
 enum rt_server_log_format { RT_SERVER_LOG_TEXT = 0, RT_SERVER_LOG_JSON };
 
@@ -54,6 +55,13 @@ typedef struct rt_server_opts {
     enum rt_server_log_level log_level;
     enum rt_server_log_format log_format;
     FILE *log_file; /* default stderr */
+    /* fields below were added for issue 14 */
+    /*
+     * The storage engine (engine.h); NULL: the in-memory one.  The server
+     * owns it from rt_server_new() on, whether that succeeds or fails, and
+     * frees it (after cancelling what is pending) in rt_server_free().
+     */
+    struct rt__engine *engine;
 } rt_server_opts;
 
 void rt_server_opts_init(rt_server_opts *o);

@@ -284,8 +284,9 @@ void rt__conn_link(struct conn *c);
 int rt__conn_replay_fill(struct conn *c);
 void rt__conn_unlink(struct conn *c);
 
-/* The room engine: engine.h. */
+/* Rooms (room.h) on top of the storage engine (engine.h). */
 #include "engine.h"
+#include "room.h"
 
 /* Resume decision shared by WS, SSE and poll (PROTOCOL.md section 4). */
 struct resume {
