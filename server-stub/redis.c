@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "core_int.h"
 #include "rt/backoff.h"
@@ -40,43 +41,40 @@
  * The room's hash is made only when missing: then the history starts
  * afresh, so a stream left from before goes.
  */
-#define R_LUA_META                                                       \
-    "local e = redis.call('HGET', KEYS[1], 'e')\n"                      \
-    "if not e then\n"                                                    \
-    "  e = ARGV[1]\n"                                                    \
-    "  redis.call('DEL', KEYS[2])\n"                                     \
-    "  redis.call('HSET', KEYS[1], 'e', e, 's', 0)\n"                   \
+#define R_LUA_META                                    \
+    "local e = redis.call('HGET', KEYS[1], 'e')\n"    \
+    "if not e then\n"                                 \
+    "  e = ARGV[1]\n"                                 \
+    "  redis.call('DEL', KEYS[2])\n"                  \
+    "  redis.call('HSET', KEYS[1], 'e', e, 's', 0)\n" \
     "end\n"
 
 /* KEYS meta stream; ARGV fresh-epoch channel payload history */
 static const char lua_publish[] =
-    R_LUA_META
-    "local s = redis.call('HINCRBY', KEYS[1], 's', 1)\n"
-    "if tonumber(ARGV[4]) > 0 then\n"
-    "  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[4], s .. '-0',\n"
-    "             'm', ARGV[3])\n"
-    "end\n"
-    "redis.call('PUBLISH', ARGV[2], 'm' .. s .. ':' .. e .. ':' .. "
-    "ARGV[3])\n"
-    "return {s, e}\n";
+    R_LUA_META "local s = redis.call('HINCRBY', KEYS[1], 's', 1)\n"
+               "if tonumber(ARGV[4]) > 0 then\n"
+               "  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[4], s .. '-0',\n"
+               "             'm', ARGV[3])\n"
+               "end\n"
+               "redis.call('PUBLISH', ARGV[2], 'm' .. s .. ':' .. e .. ':' .. "
+               "ARGV[3])\n"
+               "return {s, e}\n";
 
 /* KEYS meta stream; ARGV fresh-epoch */
-static const char lua_info[] =
-    R_LUA_META
+static const char lua_info[] = R_LUA_META
     "local s = tonumber(redis.call('HGET', KEYS[1], 's'))\n"
     "local o = s + 1\n"
     "local f = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)\n"
     "if #f > 0 then o = tonumber(string.match(f[1][1], '^(%d+)')) end\n"
     "return {e, s, o}\n";
 
-#define R_LUA_NOW                                                        \
-    "local t = redis.call('TIME')\n"                                     \
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / "  \
+#define R_LUA_NOW                                                      \
+    "local t = redis.call('TIME')\n"                                   \
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / " \
     "1000)\n"
 
 /* KEYS pres users; ARGV member user ttl-ms channel */
-static const char lua_pres_up[] =
-    R_LUA_NOW
+static const char lua_pres_up[] = R_LUA_NOW
     "if redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1]) "
     "== 1 then\n"
     "  if redis.call('HINCRBY', KEYS[2], ARGV[2], 1) == 1 then\n"
@@ -100,18 +98,17 @@ static const char lua_pres_down[] =
  * that died), then lists the users.  Member = node id (16) ':' user.
  */
 static const char lua_users[] =
-    R_LUA_NOW
-    "local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now,\n"
-    "                       'LIMIT', 0, 1000)\n"
-    "for _, m in ipairs(old) do\n"
-    "  redis.call('ZREM', KEYS[1], m)\n"
-    "  local u = string.sub(m, 18)\n"
-    "  if redis.call('HINCRBY', KEYS[2], u, -1) <= 0 then\n"
-    "    redis.call('HDEL', KEYS[2], u)\n"
-    "    redis.call('PUBLISH', ARGV[1], 'p-' .. u)\n"
-    "  end\n"
-    "end\n"
-    "return redis.call('HKEYS', KEYS[2])\n";
+    R_LUA_NOW "local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now,\n"
+              "                       'LIMIT', 0, 1000)\n"
+              "for _, m in ipairs(old) do\n"
+              "  redis.call('ZREM', KEYS[1], m)\n"
+              "  local u = string.sub(m, 18)\n"
+              "  if redis.call('HINCRBY', KEYS[2], u, -1) <= 0 then\n"
+              "    redis.call('HDEL', KEYS[2], u)\n"
+              "    redis.call('PUBLISH', ARGV[1], 'p~' .. u)\n"
+              "  end\n"
+              "end\n"
+              "return redis.call('HKEYS', KEYS[2])\n";
 
 enum { S_PUBLISH, S_INFO, S_PRES_UP, S_PRES_DOWN, S_USERS, S_N };
 
@@ -347,8 +344,7 @@ int rt__redis_url_parse(const char *s, struct rt_redis_url *u, char *err,
             if (strncmp(q, "?db=", 4) != 0 ||
                 parse_uint(q + 4, strlen(q + 4), 1000000, &v) != 0)
                 return url_err(err, errlen,
-                               "only ?db=N (a number) may follow the path",
-                               s);
+                               "only ?db=N (a number) may follow the path", s);
             u->db = (int)v;
         }
         u->path = xstrndup(s + 7, n);
@@ -745,13 +741,39 @@ static void room_hold(struct rroom *m, uint64_t seq, const char *epoch,
     m->q[m->nq++] = x;
 }
 
-static void on_channel(rt_redis *r, struct rroom *m, const char *s,
-                       size_t len)
+/* Message |seq| of the room: delivered now, held, or known already. */
+static void room_offer(rt_redis *r, struct rroom *m, uint64_t seq,
+                       const char *epoch, const char *payload, size_t len)
 {
-    if (len >= 2 && s[0] == 'p' && (s[1] == '+' || s[1] == '-')) {
+    if (m->busy || m->last == UINT64_MAX) {
+        room_hold(m, seq, epoch, payload, len);
+        return;
+    }
+    if (strcmp(epoch, m->epoch) != 0) {
+        room_hold(m, seq, epoch, payload, len);
+        room_sync(r, m);
+        return;
+    }
+    if (seq <= m->last)
+        return;
+    if (seq == m->last + 1) {
+        deliver(r, m, seq, payload, len);
+        return;
+    }
+    room_hold(m, seq, epoch, payload, len);
+    room_fill(r, m);
+}
+
+static void on_channel(rt_redis *r, struct rroom *m, const char *s, size_t len)
+{
+    if (len >= 2 && s[0] == 'p' &&
+        (s[1] == '+' || s[1] == '-' || s[1] == '~')) {
         char *user = xstrndup(s + 2, len - 2);
+        int what = s[1] == '+'   ? RT_REDIS_JOINED
+                   : s[1] == '-' ? RT_REDIS_LEFT
+                                 : RT_REDIS_EXPIRED;
         if (user && r->cb.presence)
-            r->cb.presence(r->ud, m->name, user, s[1] == '+');
+            r->cb.presence(r->ud, m->name, user, what);
         rt__free(user);
         return;
     }
@@ -774,23 +796,7 @@ static void on_channel(rt_redis *r, struct rroom *m, const char *s,
         memcpy(epoch, s + es, i - es);
         epoch[i - es] = '\0';
         i++;
-        if (m->busy || m->last == UINT64_MAX) {
-            room_hold(m, seq, epoch, s + i, len - i);
-            return;
-        }
-        if (strcmp(epoch, m->epoch) != 0) {
-            room_hold(m, seq, epoch, s + i, len - i);
-            room_sync(r, m);
-            return;
-        }
-        if (seq <= m->last)
-            return;
-        if (seq == m->last + 1) {
-            deliver(r, m, seq, s + i, len - i);
-            return;
-        }
-        room_hold(m, seq, epoch, s + i, len - i);
-        room_fill(r, m);
+        room_offer(r, m, seq, epoch, s + i, len - i);
     }
 }
 
@@ -907,6 +913,7 @@ static int entry_parse(const redisReply *e, struct rt_redis_entry *out)
 }
 
 static void maybe_up(rt_redis *r);
+static int sub_send(rt_redis *r, struct rroom *m, int on);
 
 static void fill_done(rt_redis *r, struct rroom *m, const redisReply *x)
 {
@@ -958,8 +965,8 @@ static void sync_done(rt_redis *r, struct rroom *m, const redisReply *x)
         room_drain(r, m);
 }
 
-static void complete(rt_redis *r, struct rt_redis_req *q,
-                     const redisReply *x, int err)
+static void complete(rt_redis *r, struct rt_redis_req *q, const redisReply *x,
+                     int err)
 {
     struct rroom *m;
 
@@ -1089,8 +1096,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
             q2->resent = 1;
             q2->sent_ms = uv_now(r->loop);
             if (redisAsyncCommandArgv(ac, on_reply, q2, q2->argc,
-                                      (const char **)q2->argv, q2->argvlen) ==
-                REDIS_OK) {
+                                      (const char **)q2->argv,
+                                      q2->argvlen) == REDIS_OK) {
                 q2->prev = r->tail;
                 if (r->tail)
                     r->tail->next = q2;
@@ -1425,6 +1432,21 @@ static void on_tick(uv_timer_t *t)
             r_connect(r);
         return;
     case R_CONNECTING:
+        /*
+         * hiredis 0.14 under libuv misses a refused connect (the poll
+         * reports an error, which the adapter ignores): ask the sockets.
+         */
+        for (int i = 0; i < 2; i++) {
+            redisAsyncContext *ac = i ? r->sub : r->cmd;
+            int soerr = 0;
+            socklen_t sl = sizeof(soerr);
+            if (ac && !(ac->c.flags & REDIS_CONNECTED) &&
+                getsockopt(ac->c.fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 &&
+                soerr) {
+                r_fail(r, "cannot connect to Redis: %s", strerror(soerr));
+                return;
+            }
+        }
         if (now - r->state_ms > r->o.timeout_ms)
             r_fail(r, "Redis did not answer within %ums",
                    (unsigned)r->o.timeout_ms);
@@ -1740,8 +1762,7 @@ void rt__redis_unsubscribe(rt_redis *r, const char *room)
         room_maybe_free(r, m);
 }
 
-int rt__redis_presence(rt_redis *r, const char *room, const char *user,
-                       int on)
+int rt__redis_presence(rt_redis *r, const char *room, const char *user, int on)
 {
     struct rroom *m = room_get(r, room);
     struct rpres **pp, *p;
@@ -1773,5 +1794,26 @@ int rt__redis_presence(rt_redis *r, const char *room, const char *user,
         pres_send(r, m, user, 0);
     }
     room_maybe_free(r, m);
+    return 0;
+}
+
+void rt__redis_offer(rt_redis *r, const char *room, uint64_t seq,
+                     const char *epoch, const char *payload, size_t len)
+{
+    struct rroom *m = room_find(r, room);
+
+    if (m && m->subs && seq > 0)
+        room_offer(r, m, seq, epoch, payload, len);
+}
+
+int rt__redis_position(const rt_redis *r, const char *room, char *epoch,
+                       size_t epochlen, uint64_t *last)
+{
+    struct rroom *m = room_find((rt_redis *)r, room);
+
+    if (!m || !m->subs || m->last == UINT64_MAX || !m->epoch[0])
+        return RT_ESTATE;
+    snprintf(epoch, epochlen, "%s", m->epoch);
+    *last = m->last;
     return 0;
 }

@@ -74,6 +74,8 @@ void rt__redis_url_free(struct rt_redis_url *u);
 
 typedef struct rt_redis rt_redis;
 
+enum { RT_REDIS_LEFT, RT_REDIS_JOINED, RT_REDIS_EXPIRED };
+
 struct rt_redis_cbs {
     /* Connected, scripts loaded: publishes succeed again. */
     void (*up)(void *ud);
@@ -92,18 +94,21 @@ struct rt_redis_cbs {
      * room): seqs start again from 1.
      */
     void (*reset)(void *ud, const char *room, const char *epoch);
-    /* A user joined the room somewhere in the cluster, or left it. */
-    void (*presence)(void *ud, const char *room, const char *user,
-                     int joined);
+    /*
+     * A user joined the room somewhere in the cluster (RT_REDIS_JOINED),
+     * left it everywhere (RT_REDIS_LEFT), or the last instance holding
+     * the user stopped refreshing it (RT_REDIS_EXPIRED: it died).
+     */
+    void (*presence)(void *ud, const char *room, const char *user, int what);
 };
 
 struct rt_redis_opts {
-    const char *prefix;     /* "rt:" */
-    uint32_t history;       /* stream length per room; 0 keeps none */
-    uint32_t presence_ms;   /* member expiry; 30000 */
-    uint32_t timeout_ms;    /* a command's deadline; 5000 */
-    uint64_t backoff_base;  /* first reconnect ceiling; 1000 */
-    uint64_t backoff_cap;   /* 30000 */
+    const char *prefix;    /* "rt:" */
+    uint32_t history;      /* stream length per room; 0 keeps none */
+    uint32_t presence_ms;  /* member expiry; 30000 */
+    uint32_t timeout_ms;   /* a command's deadline; 5000 */
+    uint64_t backoff_base; /* first reconnect ceiling; 1000 */
+    uint64_t backoff_cap;  /* 30000 */
 };
 
 struct rt_redis_stats {
@@ -120,9 +125,9 @@ rt_redis *rt__redis_new(uv_loop_t *loop, const struct rt_redis_url *u,
                         const struct rt_redis_opts *o,
                         const struct rt_redis_cbs *cb, void *ud);
 /*
- * Drop the connections (requests in flight complete with RT_ECANCELED,
- * no other callback runs) and free once the loop has closed the handles:
- * run the loop after this.
+ * Drop the connections (the callbacks of requests in flight are not
+ * called) and free once the loop has closed the handles: run the loop
+ * after this.  Not from inside one of this client's callbacks.
  */
 void rt__redis_free(rt_redis *r);
 int rt__redis_is_up(const rt_redis *r);
@@ -184,6 +189,20 @@ rt_redis_req *rt__redis_users(rt_redis *r, const char *room,
  */
 int rt__redis_subscribe(rt_redis *r, const char *room, uint64_t after);
 void rt__redis_unsubscribe(rt_redis *r, const char *room);
+
+/*
+ * Message |seq| of a subscribed room as this instance knows it (its own
+ * publish, answered before the channel brought it): delivered now when it
+ * is the next one, else handled as if it came on the channel.
+ */
+void rt__redis_offer(rt_redis *r, const char *room, uint64_t seq,
+                     const char *epoch, const char *payload, size_t len);
+/*
+ * The subscribed room's epoch and last seq delivered: 0, or RT_ESTATE
+ * when not known (not subscribed, or not synced yet).
+ */
+int rt__redis_position(const rt_redis *r, const char *room, char *epoch,
+                       size_t epochlen, uint64_t *last);
 
 /*
  * |user| is present on this instance in |room| (on), or no longer (off).
