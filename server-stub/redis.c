@@ -1286,6 +1286,8 @@ static redisAsyncContext *ctx_open(rt_redis *r)
         redisAsyncFree(ac);
         return NULL;
     }
+    /* The server's loop ends when the server is done, Redis or not. */
+    uv_unref((uv_handle_t *)&((redisLibuvEvents *)ac->ev.data)->handle);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     return ac;
@@ -1521,6 +1523,7 @@ rt_redis *rt__redis_new(uv_loop_t *loop, const struct rt_redis_url *u,
     uv_timer_init(loop, &r->timer);
     r->timer.data = r;
     uv_timer_start(&r->timer, on_tick, R_TICK_MS, R_TICK_MS);
+    uv_unref((uv_handle_t *)&r->timer);
     r_connect(r);
     return r;
 }
@@ -1731,7 +1734,8 @@ rt_redis_req *rt__redis_users(rt_redis *r, const char *room,
     return q;
 }
 
-int rt__redis_subscribe(rt_redis *r, const char *room, uint64_t after)
+int rt__redis_subscribe(rt_redis *r, const char *room, const char *epoch,
+                        uint64_t after)
 {
     struct rroom *m = room_get(r, room);
 
@@ -1739,8 +1743,13 @@ int rt__redis_subscribe(rt_redis *r, const char *room, uint64_t after)
         return RT_ENOMEM;
     if (m->subs++ > 0)
         return 0;
-    m->last = after;
-    m->epoch[0] = '\0';
+    if (epoch && strlen(epoch) <= RT_REDIS_EPOCH_LEN) {
+        snprintf(m->epoch, sizeof(m->epoch), "%s", epoch);
+        m->last = after;
+    } else {
+        m->epoch[0] = '\0';
+        m->last = UINT64_MAX;
+    }
     room_queue_clear(m);
     if (r->state == R_UP && !m->subscribed && sub_send(r, m, 1) != 0)
         r_fail(r, "cannot send SUBSCRIBE");

@@ -182,12 +182,14 @@ rt_redis_req *rt__redis_users(rt_redis *r, const char *room,
                               rt_redis_users_cb cb, void *ud, int *err);
 
 /*
- * Deliver the room's messages with seq > |after| through cb->message
- * (counted: subscribe twice, unsubscribe twice).  |after| is what the
- * caller already has (the top it read), or UINT64_MAX for "from what is
- * current when the subscription starts".  0 or RT_ENOMEM.
+ * Deliver the room's messages with seq > |after| of history |epoch|
+ * through cb->message (counted: subscribe twice, unsubscribe twice).
+ * |epoch| and |after| are what the caller already has (rt__redis_info's),
+ * or NULL: from what is current when the subscription starts.  0 or
+ * RT_ENOMEM.
  */
-int rt__redis_subscribe(rt_redis *r, const char *room, uint64_t after);
+int rt__redis_subscribe(rt_redis *r, const char *room, const char *epoch,
+                        uint64_t after);
 void rt__redis_unsubscribe(rt_redis *r, const char *room);
 
 /*

@@ -448,8 +448,8 @@ int main(int argc, char **argv)
     b = inst_new("B", port, 900);
     run_until(is_up, a, 10, "A connects");
     run_until(is_up, b, 10, "B connects");
-    rt__redis_subscribe(a->r, "r1", UINT64_MAX);
-    rt__redis_subscribe(b->r, "r1", UINT64_MAX);
+    rt__redis_subscribe(a->r, "r1", NULL, 0);
+    rt__redis_subscribe(b->r, "r1", NULL, 0);
     run_until(synced, a, 10, "A subscribes");
     run_until(synced, b, 10, "B subscribes");
     ok("two instances connect and subscribe");
@@ -548,7 +548,7 @@ int main(int argc, char **argv)
     ok("presence: a user on A is listed on B; join and leave announced "
        "once for the cluster");
 
-    rt__redis_subscribe(c->r, "r1", UINT64_MAX);
+    rt__redis_subscribe(c->r, "r1", NULL, 0);
     rt__redis_presence(c->r, "r1", "bob", 1);
     wait_count(&a->joined[1], 1, 10, "A hears bob join");
     inst_free(c); /* dies: no leave, its member expires */
