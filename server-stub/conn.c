@@ -280,12 +280,20 @@ int rt__conn_replay_fill(struct conn *c)
     while (c->replaying) {
         if (c->killed || c->closing || r == NULL) {
             c->replaying = 0;
+            rt__conn_fetch_clear(c);
             return 0;
         }
+        if (c->fetching)
+            return 0; /* the engine's part comes first */
         if (c->q.n > 0 && c->q.bytes >= ahead)
             return 0; /* more when the socket has taken some */
         next = c->replay;
-        m = rt__replay_next(&next, &r->hist, r->seq);
+        if (c->fetch_pos < c->fetch_n) {
+            m = c->fetch_v[c->fetch_pos];
+        } else {
+            rt__conn_fetch_clear(c);
+            m = rt__replay_next(&next, &r->hist, r->seq);
+        }
         if (m == NULL)
             break;
         if (c->kind == CONN_SSE && rt__smsg_sse(m, r->epoch) != 0)
@@ -293,6 +301,15 @@ int rt__conn_replay_fill(struct conn *c)
         if (c->q.n > 0 && c->q.bytes + wire_len(c, m) > s->o.max_queue_bytes)
             return 0;
         c->replay = next;
+        if (c->fetch_pos < c->fetch_n) {
+            /* the queue took a reference of its own */
+            rc = conn_queue(c, m);
+            c->fetch_pos++;
+            rt__smsg_unref(m);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
         if ((rc = conn_queue(c, m)) != 0)
             return rc;
     }

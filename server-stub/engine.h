@@ -203,4 +203,14 @@ void rt__srv_room_reset(rt_server *s, const char *room, const char *epoch,
 void rt__srv_presence_remote(rt_server *s, const char *room, const char *user,
                              int online, const char *reason);
 
+/*
+ * Messages of |room| up to |upto| are lost for good (trimmed from the
+ * store before this instance could read them): deliveries go on from
+ * |upto| + 1, and a client resuming from before |upto| is told recovered
+ * false.  Members that were live see the seq jump and resume themselves.
+ * Ignored when |upto| is not past the room's newest, or the room is not
+ * attached.
+ */
+void rt__srv_room_lost(rt_server *s, const char *room, uint64_t upto);
+
 #endif /* RT_ENGINE_H */

@@ -344,8 +344,6 @@ static int ep_publish_done(struct conn *c)
     rt_msg_error err;
     rt_msg *m = NULL;
     struct room *r;
-    uint64_t seq;
-    rt_buf b;
     int rc;
 
     /*
@@ -380,35 +378,87 @@ static int ep_publish_done(struct conn *c)
     }
     s->m.received[RT_MSG_TEXT]++;
     s->m.published_http++;
-    rc = rt__room_open(s, c->path, &r);
-    if (rc == RT_EEXHAUSTED) {
-        rt_msg_free(m);
-        return complete(c, rt__http_error(c, 503, RT_MSG_CODE_TOO_MANY_ROOMS,
-                                          "the server has --max-rooms "
-                                          "rooms"));
-    }
-    if (rc == 0)
-        rc = rt__publish_text(s, r, m, c->user, NULL, &seq);
+    /* The stored body waits in c->body for the room and the engine. */
+    rc = rt__publish_body(s, c->path, m, c->user, &c->body);
     rt_msg_free(m);
     if (rc == RT_EPROTO) {
-        rt__room_maybe_free(s, r);
+        rt__buf_cleanup(&c->body);
         return complete(c, rt__http_error(c, 400, RT_MSG_CODE_BAD_MESSAGE,
                                           "data is not a JSON object this "
                                           "server can read"));
     }
+    if (rc != 0 || c->body.data == NULL)
+        return complete(c, -1);
+    rc = rt__room_open(s, c->path, &r);
+    if (rc == RT_EEXHAUSTED) {
+        rt__buf_cleanup(&c->body);
+        return complete(c, rt__http_error(c, 503, RT_MSG_CODE_TOO_MANY_ROOMS,
+                                          "the server has --max-rooms "
+                                          "rooms"));
+    }
     if (rc != 0)
         return complete(c, -1);
-    rt__buf_init(&b);
-    rt__buf_printf(&b, "{\"seq\":%llu}", (unsigned long long)seq);
-    rc = respond_json(c, 202, &b);
-    rt__buf_cleanup(&b);
-    return rc;
+    if (r->attaching && !r->attached) {
+        rt__room_wait(r, c, WAIT_PUBLISH);
+        return 0;
+    }
+    rt__http_publish_attached(c, r, r->attached);
+    return 0;
+}
+
+/* The room of a publish is attached (|ok|) or cannot be: append, or 503. */
+void rt__http_publish_attached(struct conn *c, struct room *r, int ok)
+{
+    rt_server *s = c->srv;
+    int rc = RT_EINVAL;
+
+    if (ok)
+        rc = rt__publish_append(s, r, c->body.data, c->body.len, c, NULL);
+    rt__buf_cleanup(&c->body);
+    if (rc != 0)
+        rt__http_published(
+            c, rc == RT_ENOMEM ? RT__ENG_NOMEM : RT__ENG_UNAVAILABLE, 0);
+    rt__room_maybe_free(s, r);
 }
 
 /*
- * RFC 9110 10.1.1: a client that sent Expect: 100-continue (curl does, for
- * bodies over 1 KiB) waits for a go-ahead before sending the body.
+ * Answer a publish once the engine is done with it, from the next
+ * writable callback: the engine may call back outside of any libwebsockets
+ * callback, where nothing may be written.
  */
+void rt__http_published(struct conn *c, int status, uint64_t seq)
+{
+    char *out;
+    size_t len;
+    int rc;
+
+    rt__buf_clear(&c->resp);
+    if (status == RT__ENG_OK) {
+        c->resp_status = 202;
+        rc = rt__buf_printf(&c->resp, "{\"seq\":%llu}",
+                            (unsigned long long)seq);
+    } else {
+        /* 500 when out of memory: the store itself is fine */
+        c->resp_status = status == RT__ENG_NOMEM ? 500 : 503;
+        c->srv->m.errors[RT_MSG_CODE_UNAVAILABLE]++;
+        rc = rt_msg_encode_error(RT_MSG_CODE_UNAVAILABLE, NULL,
+                                 status == RT__ENG_NOMEM
+                                     ? "the server ran out of memory; not "
+                                       "stored"
+                                     : "the store cannot be reached; not "
+                                       "stored",
+                                 &out, &len);
+        if (rc == 0) {
+            rc = rt__buf_append(&c->resp, out, len);
+            rt_free(out);
+        }
+    }
+    if (rc != 0)
+        rt__buf_cleanup(&c->resp); /* no answer: the connection is cut */
+    c->resp_ready = 1;
+    lws_callback_on_writable(c->wsi);
+}
+
 static int expect_continue(struct conn *c)
 {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -633,6 +683,25 @@ static void http_cleanup(struct conn *c)
 {
     rt_server *s = c->srv;
 
+    rt__ops_forget(s, c);
+    rt__conn_fetch_clear(c);
+    if (c->wait) {
+        struct room *r = c->room;
+
+        rt__room_unwait(c);
+        rt__room_maybe_free(s, r);
+    }
+    if (c->sse_go) {
+        /* attached for a stream that never began */
+        struct room *r = c->room;
+
+        c->sse_go = 0;
+        c->room = NULL;
+        if (r != NULL) {
+            r->holds--;
+            rt__room_maybe_free(s, r);
+        }
+    }
     if (c->kind == CONN_SSE) {
         if (c->room != NULL) {
             struct room *r = c->room;
@@ -719,11 +788,24 @@ int rt__http_callback(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (c->kind == CONN_HTTP && c->timed_out)
             return answer_timeout(c);
+        if (c->kind == CONN_HTTP && c->sse_go)
+            return rt__sse_writable(c);
+        if (c->kind == CONN_HTTP && c->resp_ready) {
+            int rc = -1;
+
+            c->resp_ready = 0;
+            if (c->resp.data != NULL)
+                rc = send_now(c, c->resp_status, "application/json",
+                              c->resp.data, c->resp.len, NULL);
+            rt__buf_cleanup(&c->resp);
+            return complete(c, rc);
+        }
         if (c->kind == CONN_SSE)
             return rt__conn_write(c);
         if (c->kind == CONN_POLL && c->resp.data != NULL) {
-            int rc = send_now(c, 200, "application/json", c->resp.data,
-                              c->resp.len, NULL);
+            int rc =
+                send_now(c, c->resp_status ? c->resp_status : 200,
+                         "application/json", c->resp.data, c->resp.len, NULL);
 
             rt__poll_cancel(c);
             rt__buf_cleanup(&c->resp);

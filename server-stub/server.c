@@ -362,8 +362,30 @@ static int probe_bind(const rt_server_opts *o, char *errbuf, size_t errlen)
     return 0;
 }
 
+static int server_new(rt_server **out, uv_loop_t *loop,
+                      const rt_server_opts *o, struct rt__engine *eng,
+                      char *errbuf, size_t errlen);
+
 int rt_server_new(rt_server **out, uv_loop_t *loop, const rt_server_opts *o,
                   char *errbuf, size_t errlen)
+{
+    struct rt__engine *eng = o->engine;
+    int rc;
+
+    *out = NULL;
+    if (eng == NULL && (rc = rt__engine_mem_new(&eng)) != 0) {
+        snprintf(errbuf, errlen, "out of memory");
+        return rc;
+    }
+    rc = server_new(out, loop, o, eng, errbuf, errlen);
+    if (rc != 0)
+        rt__engine_free(eng); /* ours, whatever happened */
+    return rc;
+}
+
+static int server_new(rt_server **out, uv_loop_t *loop,
+                      const rt_server_opts *o, struct rt__engine *eng,
+                      char *errbuf, size_t errlen)
 {
     struct lws_context_creation_info info;
     void *foreign[1];
@@ -387,6 +409,9 @@ int rt_server_new(rt_server **out, uv_loop_t *loop, const rt_server_opts *o,
         return RT_ENOMEM;
     s->loop = loop;
     s->o = *o;
+    s->o.engine = NULL; /* s->eng from now on */
+    s->eng = eng;
+    eng->srv = s;
     if (s->o.ping_interval_s == 0)
         s->o.ping_interval_s = 1;
     s->cork = rt__malloc(LWS_PRE + RT_CORK_BYTES);
@@ -592,6 +617,9 @@ void rt_server_free(rt_server *s)
         lws_context_destroy(s->ctx_dying);
         s->ctx_dying = NULL;
     }
+    /* Pending completions run (canceled) while rooms still exist. */
+    rt__engine_free(s->eng);
+    s->eng = NULL;
     rt__rooms_free(s);
     rt__peers_free(s);
     rt__free(s->cork);

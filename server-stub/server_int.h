@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "core_int.h"
+#include "engine.h"
 #include "rt/msg.h"
 #include "server.h"
 #include "srv_core.h"
@@ -153,8 +154,22 @@ struct conn {
 
     /* a resume being streamed: see rt__conn_replay_fill */
     unsigned replaying : 1;
+    unsigned fetching : 1; /* the engine is reading what the cache lacks */
     struct rt_replay replay;
     uint64_t replay_from; /* first seq the client asked for */
+    /* read from the engine, sent before the cache: fetch_v[fetch_pos..] */
+    struct smsg **fetch_v;
+    uint32_t fetch_n, fetch_pos;
+
+    /*
+     * Parked on its room's waiting list until the engine attached the
+     * room (enum conn_wait), with what the connection asked for.
+     */
+    uint8_t wait;
+    int8_t want_since; /* a resume position was given */
+    uint64_t since;
+    char epoch[48]; /* as given: longer than any epoch is no epoch */
+    uint8_t sse_go; /* SSE: attached (1) or not (2): begin when writable */
 
     /* WebSocket receive */
     rt_buf rx;
@@ -172,6 +187,7 @@ struct conn {
     size_t resp_off;
     int resp_status;
     unsigned resp_headers_done : 1;
+    unsigned resp_ready : 1;   /* resp and resp_status wait for writable */
     unsigned timed_out : 1;    /* body not in by its deadline */
     uint64_t body_deadline_ms; /* a POST's body must be in by then */
 
@@ -190,7 +206,9 @@ struct ruser {
     struct ruser *next;
     char name[RT_NAME_MAX + 1];
     unsigned nconns;
-    int online;            /* join announced, leave not yet */
+    int online;            /* online here: join seen, leave not yet */
+    unsigned remote : 1;   /* online on another instance (engine) */
+    uint64_t beat_ms;      /* last presence heartbeat to the engine */
     uint64_t leave_due_ms; /* last connection gone: leave at */
     uint64_t heard_ms;     /* newest heartbeat of any connection */
     struct typing typing;
@@ -200,10 +218,14 @@ struct room {
     struct room *hnext;
     uint64_t active_ms; /* last join, leave, poll or store */
     char name[RT_NAME_MAX + 1];
-    char epoch[RT_EPOCH_LEN + 1];
-    uint64_t seq;
-    struct rt_ring hist;  /* the last --history messages */
-    struct conn *members; /* WS and SSE connections */
+    char epoch[RT__EPOCH_MAX + 1];
+    uint64_t seq;           /* the newest delivered */
+    unsigned attached : 1;  /* the engine gave epoch and seq */
+    unsigned attaching : 1; /* and will: do not free the room */
+    struct conn *waiting;   /* connections waiting for the attach */
+    unsigned holds;         /* connections about to join: keep the room */
+    struct rt_ring hist;    /* cache: the last --history delivered */
+    struct conn *members;   /* WS and SSE connections */
     unsigned nmembers;
     struct conn *polls; /* waiting long polls */
     struct ruser *users;
@@ -220,6 +242,9 @@ struct rt_server {
     rt_server_opts o;
     int port;
     char errbuf[256];
+
+    struct rt__engine *eng;
+    struct rt__op *ops; /* engine operations pending for connections */
 
     struct room **rooms; /* hash table */
     size_t nbuckets, nrooms;
@@ -285,19 +310,59 @@ int rt__conn_replay_fill(struct conn *c);
 void rt__conn_unlink(struct conn *c);
 
 /* Rooms (room.h) on top of the storage engine (engine.h). */
-#include "engine.h"
 #include "room.h"
+
+/* What a parked connection waits for (conn.wait). */
+enum conn_wait { WAIT_NONE = 0, WAIT_WS, WAIT_SSE, WAIT_POLL, WAIT_PUBLISH };
+
+/*
+ * Park |c| on |r|'s waiting list (|what|), or take it off; the attach
+ * completion goes on with each parked connection (rt__ws_join,
+ * rt__sse_attached, rt__poll_attached, rt__http_publish_attached), or
+ * refuses it when the engine could not attach the room.
+ */
+void rt__room_wait(struct room *r, struct conn *c, enum conn_wait what);
+void rt__room_unwait(struct conn *c);
+
+/*
+ * An engine operation done for a connection.  The connection may go
+ * before it completes: rt__ops_forget then clears |c|, and the completion
+ * only frees the op.
+ */
+struct rt__op {
+    struct rt__op *next, *prev;
+    rt_server *s;
+    struct conn *c;
+    uint64_t since; /* read: asked after */
+    char id[];      /* append: the client's message id, "" if none */
+};
+struct rt__op *rt__op_new(rt_server *s, struct conn *c, const char *id);
+void rt__op_free(struct rt__op *op);
+void rt__ops_forget(rt_server *s, const struct conn *c);
+
+/*
+ * Publish: the text |m| of |user| encoded as a stored body (the message
+ * without its seq) into |body|; RT_EPROTO when its data is not a JSON
+ * object this server reads.  Then appended through the engine; the
+ * sender |c| (WebSocket: ack; HTTP: 202, or NULL) hears when it is done.
+ */
+int rt__publish_body(rt_server *s, const char *room, rt_msg *m,
+                     const char *user, rt_buf *body);
+int rt__publish_append(rt_server *s, struct room *r, const char *body,
+                       size_t len, struct conn *c, const char *id);
 
 /* Resume decision shared by WS, SSE and poll (PROTOCOL.md section 4). */
 struct resume {
     int asked; /* the client gave a position */
+    int fetch; /* the cache lacks the start: ask the engine */
     int recovered;
     uint64_t from;         /* first seq the client lacks */
     uint64_t to;           /* the room's seq now */
     uint64_t replay_after; /* replay held messages with seq > this */
 };
-void rt__room_resume(const struct room *r, int has_since, uint64_t since,
-                     const char *epoch, struct resume *out);
+void rt__room_resume(const rt_server *s, const struct room *r, int has_since,
+                     uint64_t since, const char *epoch, struct resume *out);
+void rt__conn_fetch_clear(struct conn *c);
 int rt__conn_resume(rt_server *s, struct room *r, struct conn *c,
                     uint64_t since, const char *epoch);
 
@@ -310,8 +375,8 @@ int rt__frame_presence(const struct room *r, const char *event,
                        const char *user, const char *reason, rt_buf *b);
 
 /* ws.c */
-int rt__publish_text(rt_server *s, struct room *r, rt_msg *m, const char *user,
-                     struct conn *sender, uint64_t *seq);
+void rt__ws_join(struct conn *c, struct room *r);
+void rt__ws_unavailable(struct conn *c);
 int rt__ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
                     struct conn *c, void *in, size_t len);
 int rt__ws_confirm_upgrade(struct lws *wsi, struct conn *c);
@@ -321,6 +386,9 @@ void rt__typing_flush(rt_server *s, struct room *r, const char *user,
                       struct typing *t);
 
 /* http.c */
+void rt__http_publish_attached(struct conn *c, struct room *r, int ok);
+/* Answer a publish (|status|: enum rt__eng_status) when writable. */
+void rt__http_published(struct conn *c, int status, uint64_t seq);
 int rt__http_callback(struct lws *wsi, enum lws_callback_reasons reason,
                       struct conn *c, void *in, size_t len);
 int rt__http_respond(struct conn *c, int status, const char *ctype,
@@ -358,6 +426,8 @@ int rt__auth_room_visible(rt_server *s, struct lws *wsi, const char *room);
 int rt__auth_user(rt_server *s, struct lws *wsi, char *user, size_t len);
 
 /* sse.c */
+void rt__sse_attached(struct conn *c, struct room *r, int ok);
+int rt__sse_writable(struct conn *c);
 int rt__sse_start(struct conn *c, const char *room);
 void rt__sse_tick(rt_server *s);
 
@@ -366,6 +436,7 @@ int rt__poll_start(struct conn *c, const char *room);
 void rt__poll_wake(rt_server *s, struct room *r);
 void rt__poll_tick(rt_server *s);
 void rt__poll_cancel(struct conn *c);
+void rt__poll_attached(struct conn *c, struct room *r, int ok);
 
 /* limits.c: --max-address-connections */
 struct sockaddr;

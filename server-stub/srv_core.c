@@ -194,3 +194,33 @@ int rt__author_set(const char *data, size_t len, const char *user, rt_buf *out)
     cJSON_free(txt);
     return rc;
 }
+
+/* -------------------------------------------------- stored frame */
+
+static const char *find_mem(const char *h, size_t hlen, const char *n,
+                            size_t nlen)
+{
+    size_t i;
+
+    for (i = 0; i + nlen <= hlen; i++)
+        if (h[i] == n[0] && memcmp(h + i, n, nlen) == 0)
+            return h + i;
+    return NULL;
+}
+
+int rt__stored_frame(const char *body, size_t len, uint64_t seq, rt_buf *out)
+{
+    const char *at;
+    size_t head;
+    int rc = 0;
+
+    if (len < 2 || body[0] != '{' || body[len - 1] != '}')
+        return RT_EPROTO;
+    at = find_mem(body, len, ",\"data\":", 8);
+    head = at != NULL ? (size_t)(at - body) : len - 1;
+    rc |= rt__buf_append(out, body, head);
+    rc |= rt__buf_printf(out, "%s\"seq\":%llu", head > 1 ? "," : "",
+                         (unsigned long long)seq);
+    rc |= rt__buf_append(out, body + head, len - head);
+    return rc ? RT_ENOMEM : 0;
+}

@@ -81,4 +81,17 @@ void *rt__replay_next(struct rt_replay *rp, const struct rt_ring *h,
 int rt__author_set(const char *data, size_t len, const char *user,
                    rt_buf *out);
 
+/* -------------------------------------------------- stored frame */
+
+/*
+ * The frame of a stored message from its body (the message's JSON object
+ * without "seq", as engines keep it) and its seq: `,"seq":N` goes in
+ * front of the first `,"data":` member, which the encoder puts after
+ * type, id and room (strings whose quotes inside are escaped, so the
+ * first match is the member), or before the closing brace when there is
+ * no data member.  Appends to |out|; RT_EPROTO when |body| is not
+ * braced, RT_ENOMEM.
+ */
+int rt__stored_frame(const char *body, size_t len, uint64_t seq, rt_buf *out);
+
 #endif /* RT_SRV_CORE_H */

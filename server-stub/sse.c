@@ -36,6 +36,8 @@ static int send_raw(struct conn *c, const char *text, size_t len)
     return rc;
 }
 
+static int sse_begin(struct conn *c, struct room *r);
+
 /* Split "EPOCH-SEQ" at its last '-'. */
 static int parse_event_id(const char *id, char *epoch, size_t elen,
                           uint64_t *seq)
@@ -60,13 +62,10 @@ static int parse_event_id(const char *id, char *epoch, size_t elen,
 int rt__sse_start(struct conn *c, const char *room)
 {
     rt_server *s = c->srv;
-    unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start;
-    unsigned char *end = hdr + sizeof(hdr) - 1;
     char last_id[128] = "", epoch[40] = "";
     struct room *r;
     uint64_t since = 0;
     int resumed = 0, n;
-    rt_buf b;
 
     /* Read everything from the request before mark_sse drops it. */
     n = lws_hdr_custom_copy(c->wsi, last_id, sizeof(last_id),
@@ -109,6 +108,62 @@ int rt__sse_start(struct conn *c, const char *room)
                    ? -1
                    : (lws_http_transaction_completed(c->wsi) ? -1 : 0);
     }
+    c->want_since = (int8_t)resumed;
+    c->since = since;
+    snprintf(c->epoch, sizeof(c->epoch), "%s", epoch);
+    if (r->attached)
+        return sse_begin(c, r);
+    if (r->attaching) {
+        rt__room_wait(r, c, WAIT_SSE);
+        return 0;
+    }
+    rt__room_maybe_free(s, r);
+    return rt__http_error(c, 503, RT_MSG_CODE_UNAVAILABLE,
+                          "the server's store cannot be reached")
+               ? -1
+               : (lws_http_transaction_completed(c->wsi) ? -1 : 0);
+}
+
+/*
+ * The engine attached the room of a parked stream (|ok|), or could not:
+ * the stream begins, or is answered 503, from the next writable callback.
+ */
+void rt__sse_attached(struct conn *c, struct room *r, int ok)
+{
+    c->sse_go = ok ? 1 : 2;
+    c->room = ok ? r : NULL;
+    if (ok)
+        r->holds++;
+    else
+        rt__room_maybe_free(c->srv, r);
+    lws_callback_on_writable(c->wsi);
+}
+
+int rt__sse_writable(struct conn *c)
+{
+    struct room *r = c->room;
+    int go = c->sse_go;
+
+    c->sse_go = 0;
+    c->room = NULL;
+    if (go == 1) {
+        r->holds--;
+        return sse_begin(c, r);
+    }
+    return rt__http_error(c, 503, RT_MSG_CODE_UNAVAILABLE,
+                          "the server's store cannot be reached")
+               ? -1
+               : (lws_http_transaction_completed(c->wsi) ? -1 : 0);
+}
+
+/* The room is attached: the headers, the welcome, any resume. */
+static int sse_begin(struct conn *c, struct room *r)
+{
+    rt_server *s = c->srv;
+    unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start;
+    unsigned char *end = hdr + sizeof(hdr) - 1;
+    int resumed = c->want_since;
+    rt_buf b;
 
     if (lws_add_http_common_headers(c->wsi, 200, "text/event-stream",
                                     LWS_ILLEGAL_HTTP_CONTENT_LEN, &p, end) ||
@@ -166,7 +221,7 @@ int rt__sse_start(struct conn *c, const char *room)
         return -1;
     }
     if (resumed)
-        rt__conn_resume(s, r, c, since, epoch);
+        rt__conn_resume(s, r, c, c->since, c->epoch);
     rt__buf_cleanup(&b);
     rt__srv_log(s, RT_SERVER_LOG_INFO, "open sse room=%s user=%s%s", r->name,
                 c->user, resumed ? " (resume)" : "");

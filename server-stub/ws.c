@@ -154,13 +154,12 @@ static int ws_open(struct conn *c)
 {
     rt_server *s = c->srv;
     struct lws *wsi = c->wsi;
-    char path[256], epoch[40] = "";
+    char path[256];
     enum rt_auth_result ar;
     rt_url_room_ref ref;
     struct room *r;
     uint64_t since = 0;
     int has_since;
-    rt_buf b;
     int rc = 0;
 
     request_path(wsi, path, sizeof(path));
@@ -243,9 +242,37 @@ static int ws_open(struct conn *c)
                             "since must be a whole number");
         has_since = 0;
     }
-    rt__http_arg(wsi, "epoch", epoch, sizeof(epoch));
+    c->want_since = has_since > 0;
+    c->since = since;
+    rt__http_arg(wsi, "epoch", c->epoch, sizeof(c->epoch));
     c->no_presence = rt__http_presence_arg(wsi) == 0;
+    if (r->attached) {
+        rt__ws_join(c, r);
+    } else if (r->attaching) {
+        rt__room_wait(r, c, WAIT_WS);
+    } else {
+        rt__ws_unavailable(c);
+        rt__room_maybe_free(s, r);
+    }
+    return 0;
+}
 
+void rt__ws_unavailable(struct conn *c)
+{
+    rt__conn_send_error(c, RT_MSG_CODE_UNAVAILABLE, NULL,
+                        "the server's store cannot be reached");
+    rt__conn_close(c, 1013, "store unavailable");
+}
+
+/* The room is attached: in with the welcome, then any resume. */
+void rt__ws_join(struct conn *c, struct room *r)
+{
+    rt_server *s = c->srv;
+    rt_buf b;
+    int rc;
+
+    if (c->closing || c->killed)
+        return;
     /*
      * Join first, so the welcome's online list has this user too; the join
      * announcement goes to the others only, so the welcome is still the
@@ -256,14 +283,13 @@ static int ws_open(struct conn *c)
     rc = rt__frame_welcome(s, r, c->user, &b);
     if (rc == 0)
         rc = rt__conn_send_json(c, b.data, b.len, RT_MSG_SYSTEM);
-    if (rc == 0 && has_since > 0)
-        rc = rt__conn_resume(s, r, c, since, epoch);
+    if (rc == 0 && c->want_since)
+        rc = rt__conn_resume(s, r, c, c->since, c->epoch);
     rt__buf_cleanup(&b);
     rt__srv_log(s, RT_SERVER_LOG_INFO, "open ws room=%s user=%s%s", r->name,
-                c->user, has_since > 0 ? " (resume)" : "");
+                c->user, c->want_since ? " (resume)" : "");
     if (rc != 0)
         rt__conn_close(c, 1011, "internal error");
-    return 0;
 }
 
 /* ------------------------------------------------------- receiving */
@@ -290,52 +316,81 @@ static int rate_ok(struct conn *c)
 }
 
 /*
- * Store and broadcast a text message from |user| (WebSocket or HTTP
- * publish): seq allotted, author and timestamp set, encoded once.  The
- * sender connection, if any, gets its ack after the broadcast.
+ * The stored body of a text from |user| (WebSocket or HTTP publish):
+ * author and timestamp set, the seq left to the engine, encoded once.
  */
-int rt__publish_text(rt_server *s, struct room *r, rt_msg *m, const char *user,
-                     struct conn *sender, uint64_t *seq)
+int rt__publish_body(rt_server *s, const char *room, rt_msg *m,
+                     const char *user, rt_buf *body)
 {
-    struct smsg *sm;
     char *out = NULL;
     size_t len;
     rt_buf data;
     int rc;
 
+    (void)s;
     rt__buf_init(&data);
     /* No one speaks for someone else (rtctl-protocol(7), AUTHORS). */
     if ((rc = rt__author_set(m->data, m->data_len, user, &data)) != 0)
         goto done;
-    m->room = r->name;
-    m->has_seq = 1;
-    m->seq = r->seq + 1;
+    m->room = room;
+    m->has_seq = 0;
     m->has_timestamp = 1;
     m->timestamp = rt__srv_wall();
     m->data = data.data;
     m->data_len = data.len;
     if ((rc = rt_msg_encode(m, &out, &len)) != 0)
         goto done;
-    sm = rt__smsg_new(out, len, RT_MSG_TEXT, 0x1);
+    rc = rt__buf_append(body, out, len);
     rt_free(out);
-    if (sm == NULL) {
-        rc = RT_ENOMEM;
-        goto done;
-    }
-    rt__room_store(s, r, sm);
-    rt__room_broadcast(s, r, sm, NULL);
-    if (sender != NULL && rt_msg_encode_ack(m->id, sm->seq, &out, &len) == 0) {
-        rt__conn_send_json(sender, out, len, RT_MSG_ACK);
-        rt_free(out);
-    }
-    rt__poll_wake(s, r);
-    if (seq != NULL)
-        *seq = sm->seq;
-    rt__smsg_unref(sm);
 done:
     m->data = NULL; /* it was ours, not the message's */
     m->data_len = 0;
     rt__buf_cleanup(&data);
+    return rc;
+}
+
+/*
+ * The engine stored a publish (and delivered it: the broadcast is done),
+ * or could not.  The sender hears of it: a WebSocket by its ack or an
+ * error, an HTTP publish by its answer.
+ */
+static void appended(void *ud, enum rt__eng_status st, uint64_t seq)
+{
+    struct rt__op *op = ud;
+    struct conn *c = op->c;
+    const char *id = op->id[0] ? op->id : NULL;
+    char *out;
+    size_t len;
+
+    if (c == NULL || st == RT__ENG_CANCELED) {
+        /* nobody to tell */
+    } else if (c->kind != CONN_WS) {
+        rt__http_published(c, st, seq);
+    } else if (st == RT__ENG_OK) {
+        if (rt_msg_encode_ack(id, seq, &out, &len) == 0) {
+            rt__conn_send_json(c, out, len, RT_MSG_ACK);
+            rt_free(out);
+        }
+    } else if (st == RT__ENG_NOMEM) {
+        rt__conn_close(c, 1011, "internal error");
+    } else {
+        rt__conn_send_error(c, RT_MSG_CODE_UNAVAILABLE, id,
+                            "the store cannot be reached; not stored");
+    }
+    rt__op_free(op);
+}
+
+int rt__publish_append(rt_server *s, struct room *r, const char *body,
+                       size_t len, struct conn *c, const char *id)
+{
+    struct rt__op *op = rt__op_new(s, c, id);
+    int rc;
+
+    if (op == NULL)
+        return RT_ENOMEM;
+    rc = s->eng->ops->append(s->eng, r->name, body, len, appended, op);
+    if (rc != 0)
+        rt__op_free(op);
     return rc;
 }
 
@@ -446,6 +501,22 @@ static void bad_frame_id(const rt_buf *rx, char *id, size_t len)
     id[n] = '\0';
 }
 
+static int ws_publish(struct conn *c, rt_msg *m)
+{
+    rt_buf body;
+    int rc;
+
+    rt__buf_init(&body);
+    rc = rt__publish_body(c->srv, c->room->name, m, c->user, &body);
+    if (rc == 0 && body.data == NULL)
+        rc = RT_ENOMEM;
+    if (rc == 0)
+        rc =
+            rt__publish_append(c->srv, c->room, body.data, body.len, c, m->id);
+    rt__buf_cleanup(&body);
+    return rc;
+}
+
 static void handle_message(struct conn *c)
 {
     rt_server *s = c->srv;
@@ -480,10 +551,10 @@ static void handle_message(struct conn *c)
     if (!rate_ok(c)) {
         rt__conn_send_error(c, RT_MSG_CODE_RATE_LIMITED, m->id,
                             "over the message rate; not stored");
-    } else if (c->room != NULL) {
+    } else if (c->room != NULL && !c->wait) {
         switch (m->type) {
         case RT_MSG_TEXT:
-            rc = rt__publish_text(s, c->room, m, c->user, c, NULL);
+            rc = ws_publish(c, m);
             if (rc == RT_EPROTO)
                 rt__conn_send_error(c, RT_MSG_CODE_BAD_MESSAGE, m->id,
                                     "data is not a JSON object this "
@@ -603,6 +674,8 @@ static void ws_closed(struct conn *c)
         rt__srv_log(s, RT_SERVER_LOG_INFO, "close %s room=%s user=%s",
                     c->kind == CONN_ECHO ? "echo" : "ws",
                     c->room ? c->room->name : "-", c->user[0] ? c->user : "-");
+    rt__ops_forget(s, c);
+    rt__conn_fetch_clear(c);
     if (c->room != NULL) {
         struct room *r = c->room;
 

@@ -1385,7 +1385,7 @@ static void test_msg_codec_code_names(void **state)
         "bad_json",       "bad_message", "too_large",
         "rate_limited",   "room_full",   "too_many_connections",
         "unauthorized",   "forbidden",   "slow_consumer",
-        "too_many_rooms",
+        "too_many_rooms", "unavailable",
     };
     size_t i;
 

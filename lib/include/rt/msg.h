@@ -80,7 +80,8 @@ typedef enum rt_msg_dir { RT_MSG_FROM_CLIENT, RT_MSG_FROM_SERVER } rt_msg_dir;
     XX(UNAUTHORIZED, "unauthorized")                 \
     XX(FORBIDDEN, "forbidden")                       \
     XX(SLOW_CONSUMER, "slow_consumer")               \
-    XX(TOO_MANY_ROOMS, "too_many_rooms")
+    XX(TOO_MANY_ROOMS, "too_many_rooms")             \
+    XX(UNAVAILABLE, "unavailable")
 
 typedef enum rt_msg_code {
     RT_MSG_CODE_NONE = 0, /* no protocol error, or a name we do not know */
