@@ -259,7 +259,13 @@ static int request_uri(struct lws *wsi, char *buf, size_t len)
 static int ep_health(struct conn *c)
 {
     static const char body[] = "{\"status\":\"ok\"}";
+    static const char degraded[] = "{\"status\":\"degraded\"}";
+    const struct rt__engine *e = c->srv->eng;
 
+    /* The store is away (Redis): a load balancer should prefer others. */
+    if (e && e->ops->healthy && !e->ops->healthy(c->srv->eng))
+        return complete(c, send_now(c, 503, "application/json", degraded,
+                                    sizeof(degraded) - 1, NULL));
     return complete(
         c, send_now(c, 200, "application/json", body, sizeof(body) - 1, NULL));
 }

@@ -158,5 +158,7 @@ int rt__metrics_render(const rt_server *s, rt_buf *b)
                "Idle rooms dropped after --room-ttl.");
     rc |= rt__buf_printf(b, "rtctl_rooms_expired_total %llu\n",
                          (unsigned long long)m->rooms_expired);
+    if (s->eng && s->eng->ops->metrics)
+        rc |= s->eng->ops->metrics(s->eng, b);
     return rc ? RT_ENOMEM : 0;
 }
