@@ -667,6 +667,9 @@ int rt__engine_redis_new(struct rt__engine **out, uv_loop_t *loop,
     e->base.ops = &redis_ops;
     o.prefix = "rt:";
     o.history = history;
+    /* A server wants its store back soon after it is: 250 ms to 5 s. */
+    o.backoff_base = 250;
+    o.backoff_cap = 5000;
     o.presence_ms = presence_ms > UINT32_MAX ? UINT32_MAX
                     : presence_ms            ? (uint32_t)presence_ms
                                              : 30000;
