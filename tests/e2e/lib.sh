@@ -576,3 +576,71 @@ stop_all_redis() {
     done
     REDIS_PIDS=
 }
+
+# start_nginx_cluster PORT...: nginx in front of the rtctl serve instances
+# on PORT..., configured exactly as README.md's "Running a cluster" says
+# (its nginx block, with these ports, a free listening port and its files
+# under $T).  Skips (77) without nginx.  Sets NGINX_PORT, NGINX_BASE and
+# NGINX_PID; the EXIT trap stops it.
+start_nginx_cluster() {
+    _nc=$(command -v nginx || echo /usr/sbin/nginx)
+    [ -x "$_nc" ] || {
+        echo "skip: no nginx (tests/deps.sh installs it)"
+        exit 77
+    }
+    mkdir -p "$T/nginx/logs" "$T/nginx/tmp"
+    awk '/^```nginx$/ { f = 1; next } /^```$/ { f = 0 } f' \
+        "$RT_SRCDIR/README.md" >"$T/nginx/readme.conf"
+    grep -q 'upstream rtctl' "$T/nginx/readme.conf" ||
+        fail "README.md has no nginx block with 'upstream rtctl'"
+    for _nc_try in 1 2 3 4 5; do
+        NGINX_PORT=$("$RT_PY" -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+        awk -v ports="$*" -v listen="$NGINX_PORT" -v t="$T/nginx" \
+            -v root="$([ "$(id -u)" -eq 0 ] && echo 1)" '
+            /^events/ {
+                if (root) print "user root;"
+                print "daemon off;"
+                print "pid " t "/nginx.pid;"
+                print "error_log " t "/logs/error.log;"
+            }
+            /server 127\.0\.0\.1:808[0-9] / {
+                if (!done) {
+                    n = split(ports, p, " ")
+                    for (i = 1; i <= n; i++)
+                        print "        server 127.0.0.1:" p[i] \
+                            " max_fails=1 fail_timeout=5s;"
+                }
+                done = 1
+                next
+            }
+            /listen 127\.0\.0\.1:8080;/ {
+                print "        listen 127.0.0.1:" listen ";"
+                next
+            }
+            { print }
+            /^http \{/ {
+                print "    access_log " t "/logs/access.log;"
+                print "    client_body_temp_path " t "/tmp/body;"
+                print "    proxy_temp_path " t "/tmp/proxy;"
+                print "    fastcgi_temp_path " t "/tmp/fcgi;"
+                print "    uwsgi_temp_path " t "/tmp/uwsgi;"
+                print "    scgi_temp_path " t "/tmp/scgi;"
+            }' "$T/nginx/readme.conf" >"$T/nginx/nginx.conf"
+        "$_nc" -p "$T/nginx" -c "$T/nginx/nginx.conf" \
+            >"$T/nginx/out" 2>&1 &
+        NGINX_PID=$!
+        SERVER_PIDS="$SERVER_PIDS $NGINX_PID"
+        _nc_end=$(($(now_ms) + $(scaled 20) * 1000))
+        while alive "$NGINX_PID" && [ "$(now_ms)" -lt "$_nc_end" ]; do
+            if curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/health"; then
+                NGINX_BASE=http://127.0.0.1:$NGINX_PORT
+                return 0
+            fi
+            sleep 0.05
+        done
+        kill -TERM "$NGINX_PID" 2>/dev/null
+    done
+    cat "$T/nginx/out" "$T/nginx/logs/error.log" "$T/nginx/nginx.conf" >&2
+    fail "nginx did not start"
+}
