@@ -427,44 +427,6 @@ void rt__http_publish_attached(struct conn *c, struct room *r, int ok)
     rt__room_maybe_free(s, r);
 }
 
-/*
- * Answer a publish once the engine is done with it, from the next
- * writable callback: the engine may call back outside of any libwebsockets
- * callback, where nothing may be written.
- */
-void rt__http_published(struct conn *c, int status, uint64_t seq)
-{
-    char *out;
-    size_t len;
-    int rc;
-
-    rt__buf_clear(&c->resp);
-    if (status == RT__ENG_OK) {
-        c->resp_status = 202;
-        rc = rt__buf_printf(&c->resp, "{\"seq\":%llu}",
-                            (unsigned long long)seq);
-    } else {
-        /* 500 when out of memory: the store itself is fine */
-        c->resp_status = status == RT__ENG_NOMEM ? 500 : 503;
-        c->srv->m.errors[RT_MSG_CODE_UNAVAILABLE]++;
-        rc = rt_msg_encode_error(RT_MSG_CODE_UNAVAILABLE, NULL,
-                                 status == RT__ENG_NOMEM
-                                     ? "the server ran out of memory; not "
-                                       "stored"
-                                     : "the store cannot be reached; not "
-                                       "stored",
-                                 &out, &len);
-        if (rc == 0) {
-            rc = rt__buf_append(&c->resp, out, len);
-            rt_free(out);
-        }
-    }
-    if (rc != 0)
-        rt__buf_cleanup(&c->resp); /* no answer: the connection is cut */
-    c->resp_ready = 1;
-    lws_callback_on_writable(c->wsi);
-}
-
 static int expect_continue(struct conn *c)
 {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -809,9 +771,11 @@ int rt__http_callback(struct lws *wsi, enum lws_callback_reasons reason,
         if (c->kind == CONN_SSE)
             return rt__conn_write(c);
         if (c->kind == CONN_POLL && c->resp.data != NULL) {
-            int rc =
-                send_now(c, c->resp_status ? c->resp_status : 200,
-                         "application/json", c->resp.data, c->resp.len, NULL);
+            int rc;
+
+            c->resp_ready = 0;
+            rc = send_now(c, c->resp_status ? c->resp_status : 200,
+                          "application/json", c->resp.data, c->resp.len, NULL);
 
             rt__poll_cancel(c);
             rt__buf_cleanup(&c->resp);

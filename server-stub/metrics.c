@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "server_int.h"
+#include "core.h"
 
 static const char *const transports[RT_TR_N] = {"ws", "sse", "poll", "echo"};
 static const char *const close_classes[] = {"1000", "1001", "1008",  "1009",

@@ -31,7 +31,7 @@
 #include <malloc.h>
 #endif
 
-#include "server_int.h"
+#include "core.h"
 
 /* --------------------------------------------------- user counts */
 
@@ -253,25 +253,12 @@ static void room_attached(void *ud, enum rt__eng_status st, const char *epoch,
         enum conn_wait what = (enum conn_wait)c->wait;
 
         rt__room_unwait(c);
-        switch (what) {
-        case WAIT_WS:
-            if (ok)
-                rt__ws_join(c, r);
-            else
-                rt__ws_unavailable(c);
-            break;
-        case WAIT_SSE:
-            rt__sse_attached(c, r, ok);
-            break;
-        case WAIT_POLL:
-            rt__poll_attached(c, r, ok);
-            break;
-        case WAIT_PUBLISH:
-            rt__http_publish_attached(c, r, ok);
-            break;
-        default:
-            break;
-        }
+        if (what == WAIT_WS && ok)
+            rt__ws_join(c, r);
+        else if (what == WAIT_WS)
+            rt__ws_unavailable(c);
+        else
+            c->srv->io->attached(c, r, what, ok);
     }
     if (s != NULL && !ok)
         rt__room_maybe_free(s, r);
@@ -1016,4 +1003,26 @@ void rt__ops_forget(rt_server *s, const struct conn *c)
     for (op = s->ops; op != NULL; op = op->next)
         if (op->c == c)
             op->c = NULL;
+}
+
+/* ----------------------------------------------------------- core */
+
+void rt__core_init(rt_server *s, const rt_server_opts *o,
+                   struct rt__engine *eng, const struct rt__io *io)
+{
+    s->o = *o;
+    s->o.engine = NULL; /* s->eng from now on */
+    s->eng = eng;
+    s->io = io;
+    eng->srv = s;
+}
+
+void rt__core_cleanup(rt_server *s)
+{
+    /* Pending completions run (canceled) while rooms still exist. */
+    rt__engine_free(s->eng);
+    s->eng = NULL;
+    while (s->ops != NULL)
+        rt__op_free(s->ops); /* an engine that broke its word */
+    rt__rooms_free(s);
 }

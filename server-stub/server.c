@@ -57,43 +57,6 @@ void rt_server_opts_init(rt_server_opts *o)
     o->log_format = RT_SERVER_LOG_TEXT;
 }
 
-static const char *const level_names[] = {"error", "warn", "info", "debug"};
-
-void rt__srv_log(const rt_server *s, enum rt_server_log_level lvl,
-                 const char *fmt, ...)
-{
-    FILE *f = s->o.log_file ? s->o.log_file : stderr;
-    char msg[512], ts[32];
-    struct timeval tv;
-    struct tm tm;
-    va_list ap;
-    rt_buf b;
-
-    if (lvl > s->o.log_level)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    gettimeofday(&tv, NULL);
-    gmtime_r(&tv.tv_sec, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-    if (s->o.log_format == RT_SERVER_LOG_JSON) {
-        rt__buf_init(&b);
-        rt__buf_printf(&b,
-                       "{\"time\":\"%s.%03dZ\",\"level\":\"%s\",\"msg\":", ts,
-                       (int)(tv.tv_usec / 1000), level_names[lvl]);
-        rt__buf_json_str(&b, msg, strlen(msg));
-        rt__buf_append(&b, "}\n", 2);
-        if (b.data)
-            fwrite(b.data, 1, b.len, f);
-        rt__buf_cleanup(&b);
-    } else {
-        fprintf(f, "%s.%03dZ %s %s\n", ts, (int)(tv.tv_usec / 1000),
-                level_names[lvl], msg);
-    }
-    fflush(f);
-}
-
 /* How long accepting pauses after accept() failed, and how often it says so. */
 #define ACCEPT_PAUSE_MS 250
 #define ACCEPT_LOG_MS 10000
@@ -107,10 +70,10 @@ void rt__srv_log(const rt_server *s, enum rt_server_log_level lvl,
  */
 static void accept_failed(rt_server *s, const char *why)
 {
-    if (s->accept_paused || s->listen_poll == NULL)
+    if (s->accept_paused || s->sh->listen_poll == NULL)
         return;
     rt__srv_now_ms(s);
-    uv_poll_stop(s->listen_poll);
+    uv_poll_stop(s->sh->listen_poll);
     s->accept_paused = 1;
     s->accept_resume_ms = s->now_ms + ACCEPT_PAUSE_MS;
     s->m.accept_paused++;
@@ -133,7 +96,7 @@ static void accept_tick(rt_server *s)
         return;
     s->accept_paused = 0;
     if (!s->shutting_down)
-        uv_poll_start(s->listen_poll, UV_READABLE, s->listen_cb);
+        uv_poll_start(s->sh->listen_poll, UV_READABLE, s->sh->listen_cb);
 }
 
 struct find_listen {
@@ -190,43 +153,57 @@ static void lws_log(int level, const char *line)
                 "lws: %.*s", (int)n, line);
 }
 
+/* The core's clock: the loop's, and the wall clock for timestamps. */
 uint64_t rt__srv_now_ms(rt_server *s)
-{
-    uv_update_time(s->loop);
-    s->now_ms = uv_now(s->loop);
-    return s->now_ms;
-}
-
-double rt__srv_wall(void)
 {
     struct timeval tv;
 
+    uv_update_time(s->sh->loop);
+    s->now_ms = uv_now(s->sh->loop);
     gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)(tv.tv_usec / 1000) / 1000.0;
+    s->wall = (double)tv.tv_sec + (double)(tv.tv_usec / 1000) / 1000.0;
+    return s->now_ms;
 }
 
-/* |n - 1| random characters of [a-z0-9] for epochs and anonymous users. */
-void rt__srv_random_name(char *out, size_t n)
+/* ------------------------------------------------ what the core asks */
+
+static void io_kill(struct conn *c, uint16_t code, const char *reason)
 {
-    static const char set[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-    unsigned char raw[64];
-    size_t i;
-
-    if (n == 0)
-        return;
-    if (n - 1 > sizeof(raw))
-        n = sizeof(raw) + 1;
-    if (uv_random(NULL, NULL, raw, n - 1, 0, NULL) != 0) {
-        /* No entropy source: still unique enough for an epoch. */
-        uint64_t t = (uint64_t)rt__srv_wall() * 1000 ^ (uint64_t)getpid();
-
-        for (i = 0; i < n - 1; i++, t = t * 6364136223846793005ULL + 1)
-            raw[i] = (unsigned char)(t >> 33);
-    }
-    for (i = 0; i < n - 1; i++)
-        out[i] = set[raw[i] % (sizeof(set) - 1)];
-    out[n - 1] = '\0';
+    if ((c->kind == CONN_WS || c->kind == CONN_ECHO) && code != 0)
+        lws_close_reason(c->wsi, (enum lws_close_status)code,
+                         (unsigned char *)reason, strlen(reason));
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
 }
+
+static void io_linger(struct conn *c, unsigned secs)
+{
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, (int)secs);
+}
+
+static void io_respond(struct conn *c)
+{
+    lws_callback_on_writable(c->wsi);
+}
+
+static void io_attached(struct conn *c, struct room *r, int what, int ok)
+{
+    switch (what) {
+    case WAIT_SSE:
+        rt__sse_attached(c, r, ok);
+        break;
+    case WAIT_POLL:
+        rt__poll_attached(c, r, ok);
+        break;
+    case WAIT_PUBLISH:
+        rt__http_publish_attached(c, r, ok);
+        break;
+    default:
+        break;
+    }
+}
+
+const struct rt__io rt__shell_io = {io_kill, io_linger, io_respond,
+                                    io_attached};
 
 /* -------------------------------------------------------- routing */
 
@@ -383,10 +360,17 @@ int rt_server_new(rt_server **out, uv_loop_t *loop, const rt_server_opts *o,
     return rc;
 }
 
+/* The server's two halves: the core's (first, so that s is the block). */
+struct server_block {
+    rt_server s;
+    struct rt__shell sh;
+};
+
 static int server_new(rt_server **out, uv_loop_t *loop,
                       const rt_server_opts *o, struct rt__engine *eng,
                       char *errbuf, size_t errlen)
 {
+    struct server_block *all;
     struct lws_context_creation_info info;
     void *foreign[1];
     rt_server *s;
@@ -404,18 +388,18 @@ static int server_new(rt_server **out, uv_loop_t *loop,
     }
     if ((rc = probe_bind(o, errbuf, errlen)) != 0)
         return rc;
-    s = rt__calloc(1, sizeof(*s));
-    if (s == NULL)
+    /* The core's half and the shell's, in one block; s first. */
+    all = rt__calloc(1, sizeof(*all));
+    if (all == NULL)
         return RT_ENOMEM;
-    s->loop = loop;
-    s->o = *o;
-    s->o.engine = NULL; /* s->eng from now on */
-    s->eng = eng;
-    eng->srv = s;
+    s = &all->s;
+    s->sh = &all->sh;
+    rt__core_init(s, o, eng, &rt__shell_io);
+    s->sh->loop = loop;
     if (s->o.ping_interval_s == 0)
         s->o.ping_interval_s = 1;
-    s->cork = rt__malloc(LWS_PRE + RT_CORK_BYTES);
-    if (s->cork == NULL) {
+    s->sh->cork = rt__malloc(LWS_PRE + RT_CORK_BYTES);
+    if (s->sh->cork == NULL) {
         rt__free(s);
         return RT_ENOMEM;
     }
@@ -426,19 +410,19 @@ static int server_new(rt_server **out, uv_loop_t *loop,
      * not report empty pongs, and presence needs to see the pongs.  Its
      * own validity timer is pushed out of the way (0 would mean "now").
      */
-    s->retry.secs_since_valid_ping = 65534;
-    s->retry.secs_since_valid_hangup = 65535;
+    s->sh->retry.secs_since_valid_ping = 65534;
+    s->sh->retry.secs_since_valid_hangup = 65535;
 
-    s->protocols[0].name = "rtctl";
-    s->protocols[0].callback = callback;
-    s->protocols[0].per_session_data_size = sizeof(struct conn);
+    s->sh->protocols[0].name = "rtctl";
+    s->sh->protocols[0].callback = callback;
+    s->sh->protocols[0].per_session_data_size = sizeof(struct conn);
     /*
      * With permessage-deflate a message must inflate in one pass (see
      * ws.c); lws hands inflated data over in chunks of this size, so it is
      * the message limit then, at the price of that much memory per
      * connection.  --compress therefore caps --max-message-bytes at 64 KiB.
      */
-    s->protocols[0].rx_buffer_size =
+    s->sh->protocols[0].rx_buffer_size =
         o->compress
             ? (o->max_message_bytes < 4096 ? 4096 : o->max_message_bytes)
             : RT_RX_CHUNK;
@@ -446,9 +430,9 @@ static int server_new(rt_server **out, uv_loop_t *loop,
     memset(&info, 0, sizeof(info));
     info.port = o->port;
     info.iface = o->host;
-    info.protocols = s->protocols;
+    info.protocols = s->sh->protocols;
     info.user = s;
-    info.retry_and_idle_policy = &s->retry;
+    info.retry_and_idle_policy = &s->sh->retry;
     info.max_http_header_data =
         (unsigned short)(o->max_header_bytes > 65535 ? 65535
                                                      : o->max_header_bytes);
@@ -463,9 +447,9 @@ static int server_new(rt_server **out, uv_loop_t *loop,
     info.timeout_secs_ah_idle =
         (unsigned)((o->request_timeout_ms + 999) / 1000);
     /* lws serves from one per-thread buffer that must hold a whole rx. */
-    if (s->protocols[0].rx_buffer_size > 4096)
+    if (s->sh->protocols[0].rx_buffer_size > 4096)
         info.pt_serv_buf_size =
-            (unsigned int)s->protocols[0].rx_buffer_size + 4096;
+            (unsigned int)s->sh->protocols[0].rx_buffer_size + 4096;
     info.timeout_secs = 10;
     info.options = LWS_SERVER_OPTION_LIBUV |
                    LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN |
@@ -484,10 +468,10 @@ static int server_new(rt_server **out, uv_loop_t *loop,
         info.ssl_private_key_filepath = o->tls_key;
     }
     if (o->compress) {
-        s->exts[0].name = "permessage-deflate";
-        s->exts[0].callback = lws_extension_callback_pm_deflate;
-        s->exts[0].client_offer = "permessage-deflate";
-        info.extensions = s->exts;
+        s->sh->exts[0].name = "permessage-deflate";
+        s->sh->exts[0].callback = lws_extension_callback_pm_deflate;
+        s->sh->exts[0].client_offer = "permessage-deflate";
+        info.extensions = s->sh->exts;
     }
     foreign[0] = loop;
     info.foreign_loops = foreign;
@@ -497,18 +481,18 @@ static int server_new(rt_server **out, uv_loop_t *loop,
                           ? LLL_ERR | LLL_WARN | LLL_NOTICE
                           : LLL_ERR,
                       lws_log);
-    s->ctx = lws_create_context(&info);
-    if (s->ctx == NULL) {
+    s->sh->ctx = lws_create_context(&info);
+    if (s->sh->ctx == NULL) {
         snprintf(errbuf, errlen, "cannot start the server on %s:%d%s", o->host,
                  o->port,
                  o->tls_cert ? " (check --tls-cert and --tls-key)" : "");
-        rt__free(s->cork);
+        rt__free(s->sh->cork);
         rt__free(s);
         log_server = NULL;
         return RT_ECONNREFUSED;
     }
-    s->vh = lws_get_vhost_by_name(s->ctx, "default");
-    s->port = s->vh ? lws_get_vhost_listen_port(s->vh) : o->port;
+    s->sh->vh = lws_get_vhost_by_name(s->sh->ctx, "default");
+    s->port = s->sh->vh ? lws_get_vhost_listen_port(s->sh->vh) : o->port;
     {
         /*
          * lws watches the listening socket with a uv_poll_t on our loop:
@@ -517,16 +501,16 @@ static int server_new(rt_server **out, uv_loop_t *loop,
         struct find_listen fl = {s->port, NULL};
 
         uv_walk(loop, find_listen_cb, &fl);
-        s->listen_poll = fl.found;
-        s->listen_cb = fl.found ? fl.found->poll_cb : NULL;
+        s->sh->listen_poll = fl.found;
+        s->sh->listen_cb = fl.found ? fl.found->poll_cb : NULL;
     }
 
-    uv_timer_init(loop, &s->tick);
-    s->tick.data = s;
-    uv_timer_start(&s->tick, on_tick, 100, 100);
-    uv_check_init(loop, &s->flush);
-    s->flush.data = s;
-    uv_check_start(&s->flush, on_flush);
+    uv_timer_init(loop, &s->sh->tick);
+    s->sh->tick.data = s;
+    uv_timer_start(&s->sh->tick, on_tick, 100, 100);
+    uv_check_init(loop, &s->sh->flush);
+    s->sh->flush.data = s;
+    uv_check_start(&s->sh->flush, on_flush);
     *out = s;
     return 0;
 }
@@ -585,20 +569,20 @@ static void finish_shutdown(rt_server *s)
 {
     void (*done)(rt_server *, void *) = s->shutdown_done;
 
-    if (s->ctx == NULL)
+    if (s->sh->ctx == NULL)
         return;
-    uv_timer_stop(&s->tick);
-    uv_close((uv_handle_t *)&s->tick, tick_closed);
-    uv_check_stop(&s->flush);
-    uv_close((uv_handle_t *)&s->flush, NULL);
+    uv_timer_stop(&s->sh->tick);
+    uv_close((uv_handle_t *)&s->sh->tick, tick_closed);
+    uv_check_stop(&s->sh->flush);
+    uv_close((uv_handle_t *)&s->sh->flush, NULL);
     /*
      * On a foreign loop this only starts the teardown: lws closes its
      * handles as the loop runs, and the second call, in rt_server_free()
      * after the loop has run dry, frees what remains.
      */
-    lws_context_destroy(s->ctx);
-    s->ctx_dying = s->ctx;
-    s->ctx = NULL;
+    lws_context_destroy(s->sh->ctx);
+    s->sh->ctx_dying = s->sh->ctx;
+    s->sh->ctx = NULL;
     s->shutdown_done = NULL;
     if (done)
         done(s, s->shutdown_ud);
@@ -608,21 +592,18 @@ void rt_server_free(rt_server *s)
 {
     if (s == NULL)
         return;
-    if (s->ctx != NULL) {
-        uv_timer_stop(&s->tick);
-        lws_context_destroy(s->ctx);
-        s->ctx = NULL;
+    if (s->sh->ctx != NULL) {
+        uv_timer_stop(&s->sh->tick);
+        lws_context_destroy(s->sh->ctx);
+        s->sh->ctx = NULL;
     }
-    if (s->ctx_dying != NULL) {
-        lws_context_destroy(s->ctx_dying);
-        s->ctx_dying = NULL;
+    if (s->sh->ctx_dying != NULL) {
+        lws_context_destroy(s->sh->ctx_dying);
+        s->sh->ctx_dying = NULL;
     }
-    /* Pending completions run (canceled) while rooms still exist. */
-    rt__engine_free(s->eng);
-    s->eng = NULL;
-    rt__rooms_free(s);
+    rt__core_cleanup(s);
     rt__peers_free(s);
-    rt__free(s->cork);
+    rt__free(s->sh->cork);
     if (log_server == s)
         log_server = NULL;
     rt__free(s);

@@ -10,8 +10,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
-#include <uv.h>
+struct uv_loop_s; /* uv_loop_t: no need for uv.h here */
 
 typedef struct rt_server rt_server;
 struct rt__engine;
@@ -71,8 +72,8 @@ void rt_server_opts_init(rt_server_opts *o);
  * negative RT_E* code with a sentence in |errbuf| ("cannot bind
  * 127.0.0.1:8080: address in use").
  */
-int rt_server_new(rt_server **out, uv_loop_t *loop, const rt_server_opts *o,
-                  char *errbuf, size_t errlen);
+int rt_server_new(rt_server **out, struct uv_loop_s *loop,
+                  const rt_server_opts *o, char *errbuf, size_t errlen);
 
 /* The port actually listened on (useful with port 0). */
 int rt_server_port(const rt_server *s);

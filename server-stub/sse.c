@@ -83,31 +83,23 @@ int rt__sse_start(struct conn *c, const char *room)
             since = 0;
         }
     }
-    if (s->o.max_user_connections > 0) {
-        int count = rt__user_conns_add(s, c->user, 1);
-
-        c->user_counted = 1;
-        if (count < 0 || (unsigned)count > s->o.max_user_connections)
-            return rt__http_error(c, 429, RT_MSG_CODE_TOO_MANY_CONNECTIONS,
-                                  "too many connections for this user")
-                       ? -1
-                       : (lws_http_transaction_completed(c->wsi) ? -1 : 0);
-    }
-    n = rt__room_open(s, room, &r);
-    if (n == RT_EEXHAUSTED)
+    n = rt__conn_admit(c, room, &r);
+    if (n == RT_MSG_CODE_TOO_MANY_CONNECTIONS)
+        return rt__http_error(c, 429, RT_MSG_CODE_TOO_MANY_CONNECTIONS,
+                              "too many connections for this user")
+                   ? -1
+                   : (lws_http_transaction_completed(c->wsi) ? -1 : 0);
+    if (n == RT_MSG_CODE_TOO_MANY_ROOMS)
         return rt__http_error(c, 503, RT_MSG_CODE_TOO_MANY_ROOMS,
                               "the server has --max-rooms rooms")
                    ? -1
                    : (lws_http_transaction_completed(c->wsi) ? -1 : 0);
-    if (n != 0)
-        return -1;
-    if (s->o.max_room_connections > 0 &&
-        r->nmembers >= s->o.max_room_connections) {
-        rt__room_maybe_free(s, r);
+    if (n == RT_MSG_CODE_ROOM_FULL)
         return rt__http_error(c, 503, RT_MSG_CODE_ROOM_FULL, "room is full")
                    ? -1
                    : (lws_http_transaction_completed(c->wsi) ? -1 : 0);
-    }
+    if (n != 0)
+        return -1;
     c->want_since = (int8_t)resumed;
     c->since = since;
     snprintf(c->epoch, sizeof(c->epoch), "%s", epoch);
