@@ -32,6 +32,8 @@ static uv_loop_t *loop;
 static int nok;
 static unsigned scale = 1;
 
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static void fail(const char *fmt, ...)
 {
     va_list ap;
@@ -433,7 +435,7 @@ int main(int argc, char **argv)
     struct userlist ul = {0};
     struct want_seqs w;
     const char *sc = getenv("RT_E2E_SCALE");
-    int port, err = 0;
+    int port = 0, err = 0;
     uint64_t top;
 
     if (argc != 2 || (port = atoi(argv[1])) <= 0)
