@@ -385,6 +385,8 @@ static void e_detach(struct rt__engine *base, const char *room)
     if (m->subscribed)
         rt__redis_unsubscribe(e->r, room);
     room_del(e, room);
+    /* Stored, and no longer delivered here: nothing left to wait for. */
+    unpark(e, room, UINT64_MAX);
 }
 
 /* ------------------------------------------------------------- append */
