@@ -12,6 +12,33 @@
 
 #include "core.h"
 
+/* -------------------------------------------------------- options */
+
+void rt_server_opts_init(rt_server_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->host = "127.0.0.1";
+    o->port = 8080;
+    o->max_message_bytes = 64 * 1024;
+    o->max_room_connections = 10000;
+    o->max_user_connections = 100;
+    o->max_queue_bytes = 1024 * 1024;
+    o->history = 1000;
+    o->ping_interval_s = 30;
+    o->presence_timeout_ms = 30000;
+    o->sse_keepalive_ms = 15000;
+    o->poll_timeout_max_s = 60;
+    o->max_header_bytes = 8 * 1024;
+    o->max_body_bytes = 64 * 1024;
+    o->max_rooms = 10000;
+    o->room_ttl_ms = 3600 * 1000;
+    o->max_address_connections = 1024;
+    o->request_timeout_ms = 10000;
+    o->typing_rate = 4;
+    o->log_level = RT_SERVER_LOG_INFO;
+    o->log_format = RT_SERVER_LOG_TEXT;
+}
+
 /* ------------------------------------------------------------ log */
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
@@ -725,9 +752,8 @@ int rt__poll_fetch(struct conn *c, struct room *r, uint64_t since)
     c->room = r; /* on no list: only the op knows it */
     c->fetching = 1;
     op->since = since;
-    if (s->eng->ops->read(s->eng, r->name, since,
-                          s->o.history > 0 ? s->o.history : 1, fetched,
-                          op) == 0)
+    if (s->eng->ops->read(s->eng, r->name, since, rt__fetch_max(s, r, since),
+                          fetched, op) == 0)
         return 0;
     rt__op_free(op);
     c->fetching = 0;

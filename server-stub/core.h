@@ -383,6 +383,9 @@ struct resume {
 void rt__room_resume(const rt_server *s, const struct room *r, int has_since,
                      uint64_t since, const char *epoch, struct resume *out);
 void rt__conn_fetch_clear(struct conn *c);
+/* How many messages a resume at |since| asks the engine for. */
+unsigned rt__fetch_max(const rt_server *s, const struct room *r,
+                       uint64_t since);
 int rt__conn_resume(rt_server *s, struct room *r, struct conn *c,
                     uint64_t since, const char *epoch);
 

@@ -473,6 +473,20 @@ void rt__room_resume(const rt_server *s, const struct room *r, int has_since,
     }
 }
 
+/*
+ * How much to read from the engine for a resume at |since|: up to where
+ * the cache starts, and never more than --history (the room keeps no
+ * more than that: older is not recovered).
+ */
+unsigned rt__fetch_max(const rt_server *s, const struct room *r,
+                       uint64_t since)
+{
+    uint64_t gap = rt__room_oldest(r) - 1 - since;
+    unsigned max = s->o.history > 0 ? s->o.history : 1;
+
+    return gap < max ? (unsigned)gap : max;
+}
+
 static void fetch_clear(struct conn *c)
 {
     while (c->fetch_pos < c->fetch_n)
@@ -570,10 +584,8 @@ int rt__conn_resume(rt_server *s, struct room *r, struct conn *c,
         return RT_ENOMEM;
     op->since = since;
     c->fetching = 1;
-    /* Up to the cache's start; a little more costs nothing. */
-    if (s->eng->ops->read(s->eng, r->name, since,
-                          s->o.history > 0 ? s->o.history : 1, fetched,
-                          op) != 0) {
+    if (s->eng->ops->read(s->eng, r->name, since, rt__fetch_max(s, r, since),
+                          fetched, op) != 0) {
         rt__op_free(op);
         c->fetching = 0;
         c->replay.next = rt__room_oldest(r);

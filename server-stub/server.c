@@ -32,31 +32,6 @@ static rt_server *log_server; /* lws's log hook has no user pointer */
  */
 #define RT_RX_CHUNK 16384
 
-void rt_server_opts_init(rt_server_opts *o)
-{
-    memset(o, 0, sizeof(*o));
-    o->host = "127.0.0.1";
-    o->port = 8080;
-    o->max_message_bytes = 64 * 1024;
-    o->max_room_connections = 10000;
-    o->max_user_connections = 100;
-    o->max_queue_bytes = 1024 * 1024;
-    o->history = 1000;
-    o->ping_interval_s = 30;
-    o->presence_timeout_ms = 30000;
-    o->sse_keepalive_ms = 15000;
-    o->poll_timeout_max_s = 60;
-    o->max_header_bytes = 8 * 1024;
-    o->max_body_bytes = 64 * 1024;
-    o->max_rooms = 10000;
-    o->room_ttl_ms = 3600 * 1000;
-    o->max_address_connections = 1024;
-    o->request_timeout_ms = 10000;
-    o->typing_rate = 4;
-    o->log_level = RT_SERVER_LOG_INFO;
-    o->log_format = RT_SERVER_LOG_TEXT;
-}
-
 /* How long accepting pauses after accept() failed, and how often it says so. */
 #define ACCEPT_PAUSE_MS 250
 #define ACCEPT_LOG_MS 10000
