@@ -115,6 +115,49 @@ async def main():
                   skip=[{"type": "presence"}])
 EOF
 
+# Pub/sub is at most once: cut both instances' subscriber connections
+# while messages are published; what the channel lost comes from the
+# stream, in order, before delivery goes on.
+cat >gap.py <<'PY'
+exec(open("cluster.py").read())
+import subprocess
+async def main():
+    on(A)
+    a = await join("g", user="ga")
+    on(B)
+    b = await join("g", user="gb")
+    await a.until({"type": "presence", "data": {"event": "join",
+                                                "user": "gb"}})
+    on(A)
+    for i in range(1, 41):
+        if i == 11:
+            subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", ARGS[2],
+                            "CLIENT", "KILL", "TYPE", "pubsub"],
+                           check=True, capture_output=True)
+        # The instance drops and remakes both its Redis connections: a
+        # publish meanwhile is refused (unavailable), as a client retries.
+        end = time.monotonic() + WAIT * 3
+        while True:
+            r = await http("POST", "/publish/g", body=text_msg(f"g{i}"))
+            if r.status == 202:
+                break
+            check(r.status == 503 and time.monotonic() < end,
+                  f"g{i}: {r}")
+            await asyncio.sleep(0.05)  # a retry pace, not a wait
+        check(r.json()["seq"] == i, f"g{i} stored as {r.json()}")
+    for c in (a, b):
+        for i in range(1, 41):
+            await c.until({"type": "text", "seq": i,
+                           "data": {"content": f"g{i}"}},
+                          skip=[{"type": "presence"}],
+                          what=f"g{i} in order, once")
+PY
+check_py "a gap on the channel is filled from the stream" "$A" "$B" \
+    "$REDIS_PORT" <gap.py
+curl -fsS "http://127.0.0.1:$B/metrics" >metrics.gap
+check_grep '^rtctl_redis_disconnects_total [1-9]' metrics.gap
+ok "subscriber connections cut mid-stream: both deliver 1..40 in order, once"
+
 for p in "$A" "$B"; do
     curl -fsS "http://127.0.0.1:$p/metrics" >metrics.$p ||
         fail "GET /metrics on $p"
