@@ -111,7 +111,7 @@ int cmd_serve(int argc, char **argv)
     uint64_t port = 8080, max_msg, max_room, max_user, max_queue, history;
     uint64_t ping_ms = 30000, presence_ms = 30000, keepalive_ms = 15000;
     uint64_t poll_max_ms = 60000, max_header, max_body;
-    uint64_t max_rooms, room_ttl_ms, max_addr, request_ms;
+    uint64_t max_rooms, room_ttl_ms, max_addr, request_ms, pres_max;
     const char *typing_rate = NULL, *redis_url = NULL;
     int compress = 0, n, rc;
     char err[256] = "";
@@ -158,6 +158,10 @@ int cmd_serve(int argc, char **argv)
         OPT_UINT(0, "max-address-connections", &max_addr, "N",
                  "connections at once from one IP address (default "
                  "1024; 0: no limit)"),
+        OPT_UINT(0, "presence-max-members", &pres_max, "N",
+                 "rooms with more connections announce no joins and "
+                 "leaves, only snapshots on request (default 1000; 0: "
+                 "no limit)"),
         OPT_STR(0, "typing-rate", &typing_rate, "N",
                 "typing events per second relayed per user and room; "
                 "the rest are coalesced (default 4; 0: no limit)"),
@@ -212,6 +216,7 @@ int cmd_serve(int argc, char **argv)
     room_ttl_ms = so.room_ttl_ms;
     max_addr = so.max_address_connections;
     request_ms = so.request_timeout_ms;
+    pres_max = so.presence_max_members;
     so.auth_secret = getenv("RTCTL_AUTH_SECRET");
     if (so.auth_secret != NULL && *so.auth_secret == '\0')
         so.auth_secret = NULL;
@@ -269,8 +274,8 @@ int cmd_serve(int argc, char **argv)
             return RTCTL_EXIT_USAGE;
         }
     }
-    if (max_rooms > UINT32_MAX || max_addr > UINT32_MAX || request_ms < 1000 ||
-        request_ms > 3600000) {
+    if (max_rooms > UINT32_MAX || max_addr > UINT32_MAX ||
+        pres_max > UINT32_MAX || request_ms < 1000 || request_ms > 3600000) {
         cli_opts_error(&serve_help,
                        "a limit is out of range (--request-timeout 1s..1h)");
         return RTCTL_EXIT_USAGE;
@@ -300,6 +305,7 @@ int cmd_serve(int argc, char **argv)
     so.poll_timeout_max_s = (unsigned)secs(poll_max_ms);
     so.compress = compress;
     so.max_rooms = (unsigned)max_rooms;
+    so.presence_max_members = (unsigned)pres_max;
     so.room_ttl_ms = room_ttl_ms;
     so.max_address_connections = (unsigned)max_addr;
     so.request_timeout_ms = request_ms;

@@ -35,6 +35,7 @@ void rt_server_opts_init(rt_server_opts *o)
     o->max_address_connections = 1024;
     o->request_timeout_ms = 10000;
     o->typing_rate = 4;
+    o->presence_max_members = 1000;
     o->log_level = RT_SERVER_LOG_INFO;
     o->log_format = RT_SERVER_LOG_TEXT;
 }
@@ -339,6 +340,7 @@ static void typing_relay(struct room *r, const char *user, int state)
     rt_buf b;
     int rc = 0;
 
+    rt__room_presence_flush(r);
     rt__buf_init(&b);
     rc |= rt__buf_append(&b, "{\"type\":\"typing\",\"room\":", 24);
     rc |= rt__buf_json_str(&b, r->name, strlen(r->name));
@@ -404,6 +406,7 @@ static void handle_presence(struct conn *c)
 {
     rt_buf b;
 
+    rt__room_presence_flush(c->room);
     rt__buf_init(&b);
     if (rt__frame_presence(c->room, "snapshot", NULL, NULL, &b) == 0)
         rt__conn_send_json(c, b.data, b.len, RT_MSG_PRESENCE);

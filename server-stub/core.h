@@ -74,6 +74,13 @@ struct smsg {
 
 struct smsg *rt__smsg_new(const char *json, size_t len, rt_msg_type type,
                           int opcode);
+/*
+ * An unstored message of several frames at once: |ws| their WebSocket
+ * frames back to back, |sse| their SSE events (taken).  NULL on no memory.
+ */
+struct smsg *rt__smsg_frames(rt_msg_type type, const rt_buf *ws, rt_buf *sse);
+/* Append |json| as one unmasked WebSocket text frame. */
+int rt__ws_frame(rt_buf *b, const char *json, size_t len);
 struct smsg *rt__smsg_ref(struct smsg *m);
 void rt__smsg_unref(struct smsg *m);
 const char *rt__smsg_json(const struct smsg *m);
@@ -114,6 +121,8 @@ struct rt_metrics {
     uint64_t ephemeral_drops;  /* typing/presence to a full queue */
     uint64_t typing_coalesced; /* typing events not relayed */
     uint64_t rooms_expired;    /* idle past --room-ttl */
+    uint64_t presence_batches; /* one per room and tick with changes */
+    uint64_t presence_quiet;   /* changes not announced: large rooms */
 };
 
 /* ---------------------------------------------------------- connection */
@@ -152,6 +161,8 @@ struct conn {
     unsigned user_counted : 1; /* in --max-user-connections counts */
     unsigned no_presence : 1;  /* ?presence=0: never listed */
     unsigned clean_close : 1;  /* the peer sent close 1000 or 1001 */
+    unsigned pres_skip : 1;    /* a presence batch is built for it alone */
+    uint64_t pres_from;        /* the first presence change it is owed */
     uint16_t close_code;
     char close_reason[64];
 
@@ -227,8 +238,11 @@ struct room {
     unsigned attaching : 1; /* and will: do not free the room */
     struct conn *waiting;   /* connections waiting for the attach */
     unsigned holds;         /* connections about to join: keep the room */
-    struct rt_ring hist;    /* cache: the last --history delivered */
-    struct conn *members;   /* WS and SSE connections */
+    /* presence changes waiting for the next tick, oldest first */
+    struct pres_ev *pres, **pres_tail;
+    uint64_t pres_gen;    /* changes so far: the next one's number */
+    struct rt_ring hist;  /* cache: the last --history delivered */
+    struct conn *members; /* WS and SSE connections */
     unsigned nmembers;
     struct conn *polls; /* waiting long polls */
     struct ruser *users;

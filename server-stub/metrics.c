@@ -158,6 +158,16 @@ int rt__metrics_render(const rt_server *s, rt_buf *b)
                "Idle rooms dropped after --room-ttl.");
     rc |= rt__buf_printf(b, "rtctl_rooms_expired_total %llu\n",
                          (unsigned long long)m->rooms_expired);
+    rc |= head(b, "rtctl_presence_batches_total", "counter",
+               "Coalesced presence messages, one per room and tick with "
+               "changes.");
+    rc |= rt__buf_printf(b, "rtctl_presence_batches_total %llu\n",
+                         (unsigned long long)m->presence_batches);
+    rc |= head(b, "rtctl_presence_unannounced_total", "counter",
+               "Joins and leaves not announced: rooms past "
+               "--presence-max-members.");
+    rc |= rt__buf_printf(b, "rtctl_presence_unannounced_total %llu\n",
+                         (unsigned long long)m->presence_quiet);
     if (s->eng && s->eng->ops->metrics)
         rc |= s->eng->ops->metrics(s->eng, b);
     return rc ? RT_ENOMEM : 0;

@@ -54,6 +54,56 @@ struct smsg *rt__smsg_new(const char *json, size_t len, rt_msg_type type,
     return m;
 }
 
+int rt__ws_frame(rt_buf *b, const char *json, size_t len)
+{
+    unsigned char h[10];
+    size_t hdr = len < 126 ? 2 : len < 65536 ? 4 : 10, i;
+    int rc;
+
+    h[0] = 0x81;
+    if (hdr == 2) {
+        h[1] = (unsigned char)len;
+    } else if (hdr == 4) {
+        h[1] = 126;
+        h[2] = (unsigned char)(len >> 8);
+        h[3] = (unsigned char)len;
+    } else {
+        h[1] = 127;
+        for (i = 0; i < 8; i++)
+            h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    }
+    rc = rt__buf_append(b, h, hdr);
+    if (rc == 0)
+        rc = rt__buf_append(b, json, len);
+    return rc;
+}
+
+struct smsg *rt__smsg_frames(rt_msg_type type, const rt_buf *ws, rt_buf *sse)
+{
+    struct smsg *m;
+
+    if (ws->len > SIZE_MAX - sizeof(*m) - 11)
+        return NULL;
+    m = rt__malloc(sizeof(*m) + 10 + ws->len + 1);
+    if (m == NULL)
+        return NULL;
+    memset(m, 0, sizeof(*m));
+    m->refs = 1;
+    m->type = type;
+    m->ws_opcode = 0x1;
+    memcpy(m->buf, ws->data, ws->len);
+    m->buf[ws->len] = '\0';
+    /* no JSON of its own: its frames are for WebSocket and SSE only */
+    m->ws = m->buf;
+    m->ws_len = ws->len;
+    m->sse = rt__buf_detach(sse, &m->sse_len);
+    if (m->sse == NULL) {
+        rt__free(m);
+        return NULL;
+    }
+    return m;
+}
+
 struct smsg *rt__smsg_ref(struct smsg *m)
 {
     m->refs++;

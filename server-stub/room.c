@@ -73,6 +73,8 @@ static int rooms_grow(rt_server *s)
 }
 
 static void room_attach(rt_server *s, struct room *r);
+static void pres_free(struct room *r);
+static void pres_flush(rt_server *s, struct room *r);
 
 struct room *rt__room_get(rt_server *s, const char *name, int create)
 {
@@ -128,6 +130,7 @@ static void room_free(struct room *r)
     for (i = 0; i < r->hist.n; i++)
         rt__smsg_unref(rt__ring_at(&r->hist, r->hist.first + i));
     rt__ring_cleanup(&r->hist);
+    pres_free(r);
     for (u = r->users; u != NULL; u = next) {
         next = u->next;
         rt__free(u);
@@ -367,6 +370,7 @@ int rt__srv_deliver(rt_server *s, const char *room, uint64_t seq,
     r->seq = seq;
     r->active_ms = s->now_ms;
     cache_push(r, m);
+    pres_flush(s, r); /* who joined before it was said, hears it after */
     rt__room_broadcast(s, r, m, NULL);
     rt__smsg_unref(m);
     rt__poll_wake(s, r);
@@ -620,20 +624,137 @@ static struct ruser *user_add(rt_server *s, struct room *r, const char *name)
     return u;
 }
 
+/*
+ * Presence changes are coalesced (rtctl-protocol(7), PRESENCE): those of
+ * one tick go to each member as one message, its frames written together,
+ * encoded once for the room (a joiner, who must not hear of its own join,
+ * gets its own copy).  A room with more connections than
+ * --presence-max-members announces none: a join storm there would cost
+ * every member a frame per join, the square of the room.
+ */
+struct pres_ev {
+    struct pres_ev *next;
+    uint64_t gen;        /* the room's count of changes */
+    struct conn *except; /* not sent to it: its own join */
+    size_t len;
+    char json[];
+};
+
+static int room_large(const rt_server *s, const struct room *r)
+{
+    return s->o.presence_max_members > 0 &&
+           r->nmembers > s->o.presence_max_members;
+}
+
 static void announce(rt_server *s, struct room *r, const char *event,
                      const char *user, const char *reason,
                      const struct conn *except)
 {
+    struct pres_ev *ev;
     rt_buf b;
-    struct smsg *m;
 
+    if (room_large(s, r)) {
+        s->m.presence_quiet++;
+        return;
+    }
     rt__buf_init(&b);
     if (rt__frame_presence(r, event, user, reason, &b) == 0 &&
-        (m = rt__smsg_new(b.data, b.len, RT_MSG_PRESENCE, 0x1)) != NULL) {
-        rt__room_broadcast(s, r, m, except);
-        rt__smsg_unref(m);
+        (ev = rt__malloc(sizeof(*ev) + b.len)) != NULL) {
+        ev->next = NULL;
+        ev->gen = r->pres_gen++;
+        ev->except = (struct conn *)except;
+        ev->len = b.len;
+        memcpy(ev->json, b.data, b.len);
+        if (r->pres == NULL)
+            r->pres_tail = &r->pres;
+        *r->pres_tail = ev;
+        r->pres_tail = &ev->next;
     }
     rt__buf_cleanup(&b);
+}
+
+static void pres_free(struct room *r)
+{
+    struct pres_ev *ev;
+
+    while ((ev = r->pres) != NULL) {
+        r->pres = ev->next;
+        rt__free(ev);
+    }
+}
+
+/*
+ * The waiting changes as one message; for |skip|, only those after it
+ * joined and not its own.
+ */
+static struct smsg *pres_batch(const struct room *r, const struct conn *skip)
+{
+    const struct pres_ev *ev;
+    struct smsg *m = NULL;
+    rt_buf ws, sse;
+    int rc = 0;
+
+    rt__buf_init(&ws);
+    rt__buf_init(&sse);
+    for (ev = r->pres; ev != NULL; ev = ev->next) {
+        if (skip != NULL && (ev->except == skip || ev->gen < skip->pres_from))
+            continue;
+        rc |= rt__ws_frame(&ws, ev->json, ev->len);
+        rc |= rt__buf_append(&sse, "event: presence\ndata: ", 22);
+        rc |= rt__buf_append(&sse, ev->json, ev->len);
+        rc |= rt__buf_append(&sse, "\n\n", 2);
+    }
+    if (rc == 0 && ws.len > 0)
+        m = rt__smsg_frames(RT_MSG_PRESENCE, &ws, &sse);
+    rt__buf_cleanup(&ws);
+    rt__buf_cleanup(&sse);
+    return m;
+}
+
+static void pres_flush(rt_server *s, struct room *r)
+{
+    struct pres_ev *ev;
+    struct conn *c, *next;
+    struct smsg *all;
+
+    if (r->pres == NULL)
+        return;
+    s->m.presence_batches++;
+    for (ev = r->pres; ev != NULL; ev = ev->next)
+        if (ev->except != NULL)
+            ev->except->pres_skip = 1;
+    all = pres_batch(r, NULL);
+    for (c = r->members; c != NULL; c = next) {
+        next = c->rnext;
+        if (c->pres_skip || c->pres_from > r->pres->gen) {
+            struct smsg *own = pres_batch(r, c);
+
+            c->pres_skip = 0;
+            if (own != NULL)
+                rt__conn_send(c, own);
+            rt__smsg_unref(own);
+        } else if (all != NULL) {
+            rt__conn_send(c, all);
+        }
+    }
+    rt__smsg_unref(all);
+    pres_free(r);
+}
+
+void rt__room_presence_flush(struct room *r)
+{
+    if (r->pres != NULL && r->members != NULL)
+        pres_flush(r->members->srv, r);
+}
+
+void rt__presence_flush(rt_server *s)
+{
+    struct room *r;
+    size_t i;
+
+    for (i = 0; i < s->nbuckets; i++)
+        for (r = s->rooms[i]; r != NULL; r = r->hnext)
+            pres_flush(s, r);
 }
 
 static void tell_engine(rt_server *s, struct room *r, struct ruser *u,
@@ -745,6 +866,8 @@ void rt__room_join(rt_server *s, struct room *r, struct conn *c)
 {
     struct ruser *u = c->no_presence ? NULL : user_find(r, c->user);
 
+    /* Changes from before its welcome are in the welcome, not after it. */
+    c->pres_from = r->pres_gen;
     c->room = r;
     c->rprev = NULL;
     c->rnext = r->members;
@@ -777,6 +900,13 @@ void rt__room_leave(rt_server *s, struct conn *c)
         rt__room_unwait(c);
         return;
     }
+    {
+        struct pres_ev *ev;
+
+        for (ev = r->pres; ev != NULL; ev = ev->next)
+            if (ev->except == c)
+                ev->except = NULL;
+    }
     if (c->rprev)
         c->rprev->rnext = c->rnext;
     else
@@ -797,9 +927,13 @@ void rt__room_leave(rt_server *s, struct conn *c)
     }
     /*
      * The client said goodbye: nobody is coming back, so there is nothing
-     * to wait for.  The grace period is for ends nobody announced.
+     * to wait for.  The grace period is for ends nobody announced.  The
+     * room is judged large or not with the connection still counted, as
+     * its join was.
      */
+    r->nmembers++;
     user_remove(s, r, u, "closed");
+    r->nmembers--;
 }
 
 void rt__room_heard(rt_server *s, struct conn *c)
@@ -858,6 +992,7 @@ void rt__rooms_tick(rt_server *s)
             }
         }
     }
+    rt__presence_flush(s);
     maybe_trim(s);
 }
 
@@ -942,7 +1077,11 @@ int rt__frame_welcome(rt_server *s, const struct room *r, const char *user,
     rc |= rt__buf_json_str(b, user, strlen(user));
     rc |= rt__buf_printf(b, ",\"epoch\":\"%s\",\"seq\":%llu,\"online\":",
                          r->epoch, (unsigned long long)r->seq);
-    rc |= rt__room_online_json(r, b);
+    if (room_large(s, r))
+        /* a list of thousands, to each joiner: the count only */
+        rc |= rt__buf_printf(b, "[],\"online_count\":%u", r->nusers_online);
+    else
+        rc |= rt__room_online_json(r, b);
     rc |= rt__buf_printf(b, ",\"ping_interval\":%u}}", s->o.ping_interval_s);
     return rc ? RT_ENOMEM : 0;
 }

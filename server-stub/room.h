@@ -47,6 +47,12 @@ void rt__room_broadcast(rt_server *s, struct room *r, struct smsg *m,
                         const struct conn *except);
 int rt__room_online_json(const struct room *r, rt_buf *b);
 void rt__rooms_tick(rt_server *s);
+/*
+ * Send every room's waiting presence changes (the tick does), or one
+ * room's: before anything else is sent to the room, so that order holds.
+ */
+void rt__presence_flush(rt_server *s);
+void rt__room_presence_flush(struct room *r);
 int rt__user_conns_add(rt_server *s, const char *user, int delta);
 
 #endif /* RT_ROOM_H */

@@ -63,6 +63,12 @@ typedef struct rt_server_opts {
      * frees it (after cancelling what is pending) in rt_server_free().
      */
     struct rt__engine *engine;
+    /*
+     * Rooms with more connections than this announce no joins and leaves
+     * and list nobody in welcomes: snapshots on request only.  0: no
+     * limit.  Default 1000.
+     */
+    unsigned presence_max_members;
 } rt_server_opts;
 
 void rt_server_opts_init(rt_server_opts *o);

@@ -351,6 +351,31 @@ static void ws_say(struct conn *c, const char *json)
     rt__buf_clear(&c->rx);
 }
 
+/* The WebSocket frames in |p| (unmasked, from the server), one a line. */
+static void put_frames(th_str *t, const unsigned char *p, size_t n)
+{
+    while (n >= 2) {
+        size_t hdr = 2, len = p[1] & 0x7f, i;
+
+        if (len == 126) {
+            hdr = 4;
+            len = (size_t)p[2] << 8 | p[3];
+        } else if (len == 127) {
+            hdr = 10;
+            for (len = 0, i = 0; i < 8; i++)
+                len = len << 8 | p[2 + i];
+        }
+        assert_true(hdr + len <= n);
+        if ((p[0] & 0x0f) == 0x8)
+            th_str_printf(t, "close %u\n", (unsigned)p[hdr] << 8 | p[hdr + 1]);
+        else
+            th_str_printf(t, "%.*s\n", (int)len, (const char *)p + hdr);
+        p += hdr + len;
+        n -= hdr + len;
+    }
+    assert_int_equal(n, 0);
+}
+
 /*
  * What |c| was sent since the last call, one JSON per line (close frames
  * as "close CODE"), as if the socket took everything: replays go on.
@@ -361,15 +386,12 @@ static char *taken(struct conn *c)
 
     th_str_init(&t);
     th_str_putn(&t, "", 0);
+    rt__presence_flush(c->srv); /* as the next tick would */
     for (;;) {
         while (c->q.n > 0) {
             struct smsg *m = c->q.v[c->q.head];
 
-            if ((m->ws[0] & 0x0f) == 0x8)
-                th_str_printf(&t, "close %u\n",
-                              (unsigned)m->ws[2] << 8 | m->ws[3]);
-            else
-                th_str_printf(&t, "%s\n", rt__smsg_json(m));
+            put_frames(&t, m->ws, m->ws_len);
             c->q.head = (c->q.head + 1) % c->q.cap;
             c->q.n--;
             c->q.bytes -= rt__conn_wire_len(c, m);
@@ -736,6 +758,60 @@ static void test_srv_room_async_engine(void **state)
     fx_done(&f);
 }
 
+static void test_srv_room_presence_coalesced(void **state)
+{
+    struct fx f;
+    rt_server_opts o;
+    struct conn *c[5];
+    uint64_t batches;
+    char *t;
+    int i;
+
+    (void)state;
+    opts(&o);
+    o.presence_max_members = 4;
+    fx_init(&f, &o, 0);
+    c[0] = ws_open(&f, "u0", "r", 0, 0, NULL);
+    free(taken(c[0]));
+    batches = f.s.m.presence_batches;
+    /* three joins in one tick: one message of three frames to u0 */
+    for (i = 1; i <= 3; i++)
+        c[i] = ws_open(&f,
+                       i == 1   ? "u1"
+                       : i == 2 ? "u2"
+                                : "u3",
+                       "r", 0, 0, NULL);
+    rt__presence_flush(&f.s);
+    assert_int_equal(c[0]->q.n, 1);
+    expect_has(c[0], "\"event\":\"join\"", 3);
+    /* a joiner hears of the others of its tick, never of itself */
+    t = taken(c[1]);
+    assert_int_equal(count(t, "\"event\":\"join\""), 2);
+    assert_null(strstr(t, "\"join\",\"user\":\"u1\""));
+    free(t);
+    free(taken(c[2]));
+    free(taken(c[3]));
+    assert_int_equal(f.s.m.presence_batches, batches + 1);
+
+    /* past --presence-max-members: quiet, and welcomes list nobody */
+    c[4] = ws_open(&f, "u4", "r", 0, 0, NULL);
+    t = taken(c[4]);
+    assert_non_null(strstr(t, "\"online\":[],\"online_count\":5"));
+    free(t);
+    expect_has(c[0], "\"event\":\"join\"", 0);
+    assert_int_equal(f.s.m.presence_quiet, 1);
+    ws_say(c[4], "{\"type\":\"presence\",\"data\":{}}");
+    expect_has(c[4], "\"u3\"", 1); /* snapshots still answer */
+    ws_close(c[4], 1);
+    expect_has(c[0], "\"event\":\"leave\"", 0);
+    /* back under the limit: announced again */
+    ws_close(c[3], 1);
+    expect_has(c[0], "\"event\":\"leave\",\"user\":\"u3\"", 1);
+    for (i = 0; i < 3; i++)
+        ws_close(c[i], 1);
+    fx_done(&f);
+}
+
 static void test_srv_room_stored_frame(void **state)
 {
     static const char body[] = "{\"type\":\"text\",\"id\":\"a,\\\"data\\\":\","
@@ -854,6 +930,7 @@ int main(void)
         cmocka_unit_test(test_srv_room_slow_consumer),
         cmocka_unit_test(test_srv_room_limits),
         cmocka_unit_test(test_srv_room_async_engine),
+        cmocka_unit_test(test_srv_room_presence_coalesced),
         cmocka_unit_test(test_srv_room_stored_frame),
         cmocka_unit_test(test_srv_room_failmalloc),
     };
