@@ -173,6 +173,7 @@ struct rroom {
     int subscribed; /* confirmed on the current connection */
     int busy;       /* a sync or fill in flight */
     int refill;     /* messages dropped while busy: read again */
+    int refilled;   /* read again for a gap once: what is missing now is */
     uint64_t last;  /* last seq delivered; UINT64_MAX unknown */
     char epoch[RT_REDIS_EPOCH_LEN + 1];
     struct qmsg **q; /* held while busy, by arrival (= seq) order */
@@ -197,6 +198,8 @@ struct rt_redis {
     int setup_left; /* replies before up */
     uint64_t state_ms;
     uint64_t retry_ms;
+    uint64_t sub_retry_ms, sub_started_ms; /* the subscriber alone */
+    rt_backoff sub_bo;
     uint64_t pinged_ms, refreshed_ms, swept_ms;
     rt_backoff bo;
     char sha[S_N][41];
@@ -710,9 +713,25 @@ static void room_drain(rt_redis *r, struct rroom *m)
             room_sync(r, m);
             return;
         }
-        if (x->seq > m->last)
-            deliver(r, m, x->seq, x->payload, x->len);
+        if (x->seq <= m->last)
+            continue;
+        if (x->seq > m->last + 1 && !m->refilled && r->state == R_UP) {
+            /*
+             * Held past a gap the last read did not cover (the channel
+             * was away meanwhile): read the stream once more before the
+             * gap counts as lost.
+             */
+            for (size_t k = 0; k < i; k++)
+                rt__free(m->q[k]);
+            memmove(m->q, m->q + i, (m->nq - i) * sizeof(*m->q));
+            m->nq -= i;
+            m->refilled = 1;
+            room_fill(r, m);
+            return;
+        }
+        deliver(r, m, x->seq, x->payload, x->len);
     }
+    m->refilled = 0;
     room_queue_clear(m);
 }
 
@@ -1158,6 +1177,7 @@ static void on_sub(redisAsyncContext *ac, void *reply, void *priv)
             on_channel(r, m, x->element[2]->str, x->element[2]->len);
     } else if (strcmp(t->str, "subscribe") == 0) {
         m->subscribed = 1;
+        rt_backoff_connected(&r->sub_bo, 0);
         if (m->subs)
             room_sync(r, m);
     } else if (strcmp(t->str, "unsubscribe") == 0) {
@@ -1175,6 +1195,8 @@ static int sub_send(rt_redis *r, struct rroom *m, int on)
     const char *argv[2] = {on ? "SUBSCRIBE" : "UNSUBSCRIBE", m->chan};
     size_t lens[2] = {strlen(argv[0]), strlen(m->chan)};
 
+    if (!r->sub)
+        return RT_ESTATE; /* the subscriber is coming back: it resubscribes */
     if (redisAsyncCommandArgv(r->sub, on_sub, r, 2, argv, lens) != REDIS_OK)
         return RT_ECLOSED;
     return 0;
@@ -1219,6 +1241,7 @@ static void maybe_up(rt_redis *r)
     r->st.connects++;
     r->why[0] = '\0';
     rt_backoff_connected(&r->bo, 0);
+    rt_backoff_connected(&r->sub_bo, 0);
     for (int b = 0; b < R_BUCKETS; b++) {
         for (struct rroom *m = r->rooms[b]; m; m = m->hnext) {
             if (m->subs)
@@ -1231,6 +1254,48 @@ static void maybe_up(rt_redis *r)
         r->cb.up(r->ud);
 }
 
+/*
+ * The subscriber connection alone was lost while commands still work
+ * (Redis closed it: a pub/sub output buffer past its limit, CLIENT KILL):
+ * publishing goes on, and the subscriber comes back on its own backoff,
+ * resubscribes and every room is filled from its stream.
+ */
+static void sub_lost(rt_redis *r)
+{
+    uint64_t delay = 0;
+
+    r->st.disconnects++;
+    for (int b = 0; b < R_BUCKETS; b++)
+        for (struct rroom *m = r->rooms[b]; m; m = m->hnext)
+            m->subscribed = 0;
+    if (rt_backoff_next(&r->sub_bo, rand32(), &delay) != 0)
+        delay = r->o.backoff_cap;
+    r->sub_retry_ms = uv_now(r->loop) + delay;
+}
+
+static redisAsyncContext *ctx_open(rt_redis *r);
+static int ctx_setup(rt_redis *r, redisAsyncContext *ac);
+
+static void sub_reconnect(rt_redis *r)
+{
+    r->sub = ctx_open(r);
+    if (!r->sub) {
+        sub_lost(r);
+        return;
+    }
+    r->sub_started_ms = uv_now(r->loop);
+    if (ctx_setup(r, r->sub) != 0) {
+        r_fail(r, "cannot send the Redis setup");
+        return;
+    }
+    for (int b = 0; b < R_BUCKETS; b++)
+        for (struct rroom *m = r->rooms[b]; m; m = m->hnext)
+            if (m->subs && sub_send(r, m, 1) != 0) {
+                r_fail(r, "cannot send SUBSCRIBE");
+                return;
+            }
+}
+
 static void on_connect(const redisAsyncContext *ac, int status)
 {
     rt_redis *r = ac->data;
@@ -1238,12 +1303,17 @@ static void on_connect(const redisAsyncContext *ac, int status)
     if (status == REDIS_OK || !r)
         return;
     /* hiredis frees the context after this. */
-    if (ac == r->cmd)
+    if (ac == r->cmd) {
         r->cmd = NULL;
-    else if (ac == r->sub)
+    } else if (ac == r->sub) {
         r->sub = NULL;
-    else
+        if (r->state == R_UP) {
+            sub_lost(r);
+            return;
+        }
+    } else {
         return;
+    }
     r_fail(r, "cannot connect to Redis: %s", ac->errstr);
 }
 
@@ -1254,12 +1324,17 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     (void)status;
     if (!r)
         return;
-    if (ac == r->cmd)
+    if (ac == r->cmd) {
         r->cmd = NULL;
-    else if (ac == r->sub)
+    } else if (ac == r->sub) {
         r->sub = NULL;
-    else
+        if (r->state == R_UP) {
+            sub_lost(r);
+            return;
+        }
+    } else {
         return;
+    }
     r_fail(r, "lost the connection to Redis: %s",
            ac->err ? ac->errstr : "closed by the server");
 }
@@ -1456,6 +1531,17 @@ static void on_tick(uv_timer_t *t)
     case R_UP:
         break;
     }
+    if (!r->sub) {
+        if (now >= r->sub_retry_ms)
+            sub_reconnect(r);
+        if (r->state != R_UP)
+            return;
+    } else if (!(r->sub->c.flags & REDIS_CONNECTED) &&
+               now - r->sub_started_ms > r->o.timeout_ms) {
+        r_fail(r, "Redis did not accept the subscriber within %ums",
+               (unsigned)r->o.timeout_ms);
+        return;
+    }
     if (r->head && now - r->head->sent_ms > r->o.timeout_ms) {
         r->st.errors++;
         r_fail(r, "Redis did not answer within %ums",
@@ -1510,6 +1596,8 @@ rt_redis *rt__redis_new(uv_loop_t *loop, const struct rt_redis_url *u,
     r->o.backoff_cap = bp.cap_ms;
     bp.stable_ms = 0;
     rt_backoff_init(&r->bo, &bp);
+    bp.base_ms = bp.base_ms < 100 ? bp.base_ms : 100;
+    rt_backoff_init(&r->sub_bo, &bp);
     if (cb)
         r->cb = *cb;
     r->ud = ud;
@@ -1751,7 +1839,7 @@ int rt__redis_subscribe(rt_redis *r, const char *room, const char *epoch,
         m->last = UINT64_MAX;
     }
     room_queue_clear(m);
-    if (r->state == R_UP && !m->subscribed && sub_send(r, m, 1) != 0)
+    if (r->state == R_UP && r->sub && !m->subscribed && sub_send(r, m, 1) != 0)
         r_fail(r, "cannot send SUBSCRIBE");
     return 0;
 }
@@ -1763,11 +1851,11 @@ void rt__redis_unsubscribe(rt_redis *r, const char *room)
     if (!m || m->subs == 0 || --m->subs > 0)
         return;
     room_queue_clear(m);
-    if (r->state == R_UP && sub_send(r, m, 0) != 0) {
+    if (r->state == R_UP && r->sub && sub_send(r, m, 0) != 0) {
         r_fail(r, "cannot send UNSUBSCRIBE");
         return;
     }
-    if (r->state != R_UP)
+    if (r->state != R_UP || !r->sub)
         room_maybe_free(r, m);
 }
 
