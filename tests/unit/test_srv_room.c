@@ -179,10 +179,12 @@ static void fake_complete(struct fake_engine *fe, struct fop *op,
             fe->msgs[seq - 1] = op->body;
             fe->lens[seq - 1] = op->len;
             op->body = NULL;
-            assert_int_equal(rt__srv_deliver(fe->base.srv, op->room, seq,
-                                             fe->msgs[seq - 1],
-                                             fe->lens[seq - 1]),
-                             0);
+            if (rt__srv_deliver(fe->base.srv, op->room, seq, fe->msgs[seq - 1],
+                                fe->lens[seq - 1]) != 0) {
+                /* out of memory: stored, but this instance lost it */
+                rt__srv_room_lost(fe->base.srv, op->room, seq);
+                st = RT__ENG_NOMEM;
+            }
         }
         op->append_cb(op->ud, st, seq);
         break;
@@ -890,13 +892,63 @@ static int run_core(int full)
     return ok;
 }
 
-static void test_srv_room_failmalloc(void **state)
+/*
+ * The asynchronous paths under failure: parked joins, publishes acked
+ * after the store, a room that goes and comes back, a resume read from
+ * the engine past the empty cache, remote presence.
+ */
+static int run_async(int full)
+{
+    struct fx f;
+    rt_server_opts o;
+    struct conn *a, *b;
+    char *t;
+    int i, ok = 1;
+
+    opts(&o);
+    o.history = 20;
+    o.room_ttl_ms = 1000;
+    fx_init(&f, &o, 1);
+    a = ws_open(&f, "alice", "r", 0, 0, NULL);
+    b = ws_open(&f, "bob", "r", 0, 0, NULL);
+    fake_run(f.fe);
+    for (i = 0; i < 5; i++)
+        ws_say(
+            a,
+            "{\"type\":\"text\",\"id\":\"i\",\"data\":{\"content\":\"c\"}}");
+    fake_run(f.fe);
+    rt__srv_presence_remote(&f.s, "r", "carol", 1, NULL);
+    t = taken(a);
+    if (full && count(t, "\"type\":\"ack\"") != 5)
+        ok = 0;
+    free(t);
+    free(taken(b));
+    ws_close(b, 1);
+    ws_close(a, 1);
+    rt__srv_presence_remote(&f.s, "r", "carol", 0, "closed");
+    tick(&f, 2000);
+    if (full && f.s.nrooms != 0)
+        ok = 0;
+    b = ws_open(&f, "bob", "r", 1, 1, "fakeE");
+    fake_run(f.fe);
+    t = taken(b);
+    if (full && (count(t, "\"type\":\"text\"") != 4 ||
+                 strstr(t, "\"recovered\":true") == NULL)) {
+        print_message("resume: %s\n", t);
+        ok = 0;
+    }
+    free(t);
+    ws_close(b, 1);
+    fx_done(&f);
+    return ok;
+}
+
+static void every_refusal(const char *name, int (*run)(int))
 {
     long n, done = -1;
     int sticky;
 
-    (void)state;
-    assert_true(run_core(1));
+    assert_true(run(1));
     th_alloc_install();
     for (sticky = 0; sticky < 2; sticky++) {
         for (n = 0; n < 20000; n++) {
@@ -904,11 +956,11 @@ static void test_srv_room_failmalloc(void **state)
                 th_alloc_fail_from(n);
             else
                 th_alloc_fail_at(n);
-            run_core(0);
+            run(0);
             th_str_free(&shell_log);
             if (th_alloc_live() != 0)
-                fail_msg("%ld blocks leaked with request %ld refused%s",
-                         th_alloc_live(), n, sticky ? " on" : "");
+                fail_msg("%s: %ld blocks leaked with request %ld refused%s",
+                         name, th_alloc_live(), n, sticky ? " on" : "");
             if (!th_alloc_failed())
                 break;
         }
@@ -916,9 +968,21 @@ static void test_srv_room_failmalloc(void **state)
         done = n;
     }
     th_alloc_fail_at(-1);
-    assert_true(run_core(1));
+    assert_true(run(1));
     th_alloc_uninstall();
-    print_message("core: %ld allocations\n", done);
+    print_message("%s: %ld allocations\n", name, done);
+}
+
+static void test_srv_room_failmalloc(void **state)
+{
+    (void)state;
+    every_refusal("core", run_core);
+}
+
+static void test_srv_room_failmalloc_async(void **state)
+{
+    (void)state;
+    every_refusal("async", run_async);
 }
 
 int main(void)
@@ -933,6 +997,7 @@ int main(void)
         cmocka_unit_test(test_srv_room_presence_coalesced),
         cmocka_unit_test(test_srv_room_stored_frame),
         cmocka_unit_test(test_srv_room_failmalloc),
+        cmocka_unit_test(test_srv_room_failmalloc_async),
     };
 
     th_str_init(&shell_log);
