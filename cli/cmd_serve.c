@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "cmd.h"
+#include "engine_redis.h"
 #include "exit.h"
 #include "opts.h"
 #include "output.h"
@@ -111,7 +112,7 @@ int cmd_serve(int argc, char **argv)
     uint64_t ping_ms = 30000, presence_ms = 30000, keepalive_ms = 15000;
     uint64_t poll_max_ms = 60000, max_header, max_body;
     uint64_t max_rooms, room_ttl_ms, max_addr, request_ms, pres_max;
-    const char *typing_rate = NULL;
+    const char *typing_rate = NULL, *redis_url = NULL;
     int compress = 0, n, rc;
     char err[256] = "";
     char *end;
@@ -188,6 +189,12 @@ int cmd_serve(int argc, char **argv)
                      "its body (default 10s)"),
         OPT_BOOL(0, "compress", &compress,
                  "accept permessage-deflate from clients that offer it"),
+        OPT_GROUP("Cluster"),
+        OPT_STR(0, "redis", &redis_url, "URL",
+                "share rooms, history and presence with the other "
+                "instances through the Redis at URL: "
+                "redis://[[user]:password@]host[:port][/db] or "
+                "unix:///path (default: all in this process)"),
         OPT_GROUP("Logging"),
         OPT_STR(0, "log-level", &log_level, "LEVEL",
                 "error, warn, info (default) or debug"),
@@ -318,6 +325,20 @@ int cmd_serve(int argc, char **argv)
     sv.sigint.data = sv.sigterm.data = &sv;
     uv_signal_start(&sv.sigint, on_signal, SIGINT);
     uv_signal_start(&sv.sigterm, on_signal, SIGTERM);
+    if (redis_url != NULL) {
+        rc = rt__engine_redis_new(&so.engine, &sv.loop, redis_url, so.history,
+                                  so.presence_timeout_ms, err, sizeof(err));
+        if (rc != 0) {
+            if (rc == RT_EURL)
+                cli_opts_error(&serve_help, "--redis: %s", err);
+            else
+                cli_errf(&out, "--redis: %s", rt_strerror(rc));
+            close_signals(&sv);
+            uv_run(&sv.loop, UV_RUN_DEFAULT);
+            uv_loop_close(&sv.loop);
+            return rc == RT_EURL ? RTCTL_EXIT_USAGE : RTCTL_EXIT_RUNTIME;
+        }
+    }
     rc = rt_server_new(&sv.srv, &sv.loop, &so, err, sizeof(err));
     if (rc != 0) {
         cli_errf(&out, "%s", err[0] ? err : rt_strerror(rc));

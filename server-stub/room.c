@@ -252,6 +252,12 @@ static void room_attached(void *ud, enum rt__eng_status st, const char *epoch,
         r->seq = top;
         cache_clear(r);
     }
+    /*
+     * A parked connection that goes on may leave the room with nothing
+     * (an HTTP publish whose append is in flight elsewhere, with an
+     * asynchronous engine): hold it until every one went on.
+     */
+    r->holds++;
     while ((c = r->waiting) != NULL) {
         enum conn_wait what = (enum conn_wait)c->wait;
 
@@ -263,7 +269,8 @@ static void room_attached(void *ud, enum rt__eng_status st, const char *epoch,
         else
             c->srv->io->attached(c, r, what, ok);
     }
-    if (s != NULL && !ok)
+    r->holds--;
+    if (s != NULL)
         rt__room_maybe_free(s, r);
 }
 

@@ -8,7 +8,9 @@ set -eu
 # the terminal of rtctl chat in tests/e2e/t1710-chat-tty.sh; nginx is the
 # reverse proxy in front of rtctl serve in tests/e2e/t1220-tail-foreign.sh
 # (nodejs and npm, for the npm peers of tests/e2e/peers.sh, come from
-# wherever the machine has them).  The clang version is the Makefile's
+# wherever the machine has them).  redis-server: the tests of
+# `rtctl serve --redis` (tests/e2e/t6xxx) start a private one each, on a
+# free loopback port (lib.sh start_redis).  The clang version is the Makefile's
 # (CLANG_VERSION), for the sanitizer build, the fuzzers (libclang-rt) and
 # the format check (clang-format).  No test installs anything: what they
 # need is here.
@@ -18,7 +20,7 @@ pkgs="build-essential cmake pkg-config
       libcurl4-openssl-dev libreadline-dev libhiredis-dev
       clang-$v libclang-rt-$v-dev clang-format-$v scdoc mandoc
       python3 python3-websockets curl openssl
-      chromium tmux nginx"
+      chromium tmux nginx redis-server"
 
 missing=
 for p in $pkgs; do

@@ -28,6 +28,7 @@ scaled() {
 T=$(mktemp -d "${TMPDIR:-/tmp}/rtctl-e2e.XXXXXX")
 cleanup() {
     stop_all_servers
+    stop_all_redis
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -479,4 +480,167 @@ pane_has() {
 show_pane() {
     printf '%s\n' "--- screen" >&2
     cat pane >&2
+}
+
+# --- redis-server (the t6xxx scripts of `rtctl serve --redis`)
+
+# start_redis [ARGS...]: start a private redis-server on a free loopback
+# port (never 6379, never one already in use), its files in its own
+# directory under $T, no persistence unless ARGS ask for it (ARGS come
+# last: `--appendonly yes` wins); wait (20 s at most) until it answers
+# PING.  Skips (77) when redis-server is not installed.  Sets REDIS_PORT,
+# REDIS_URL, REDIS_PID and REDIS_DIR; the EXIT trap stops it.
+REDIS_PIDS=
+nredis=0
+start_redis() {
+    command -v redis-server >/dev/null 2>&1 || {
+        echo "skip: redis-server is not installed (tests/deps.sh)"
+        exit 77
+    }
+    nredis=$((nredis + 1))
+    REDIS_DIR=$T/redis$nredis
+    mkdir -p "$REDIS_DIR"
+    REDIS_ARGS=$*
+    _sr_try=0
+    while :; do
+        _sr_try=$((_sr_try + 1))
+        REDIS_PORT=$("$RT_PY" -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')
+        [ "$REDIS_PORT" != 6379 ] || continue
+        if redis_run "$@"; then
+            break
+        fi
+        [ "$_sr_try" -lt 5 ] || {
+            tail -n 20 "$REDIS_DIR/redis.log" >&2
+            fail "redis-server did not start (5 ports tried)"
+        }
+    done
+    REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+    export REDIS_PORT REDIS_URL REDIS_PID REDIS_DIR
+}
+
+# redis_run [ARGS...]: start redis-server on $REDIS_PORT in $REDIS_DIR;
+# 0 once it answers PING, 1 when it exited (the port was taken).
+redis_run() {
+    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" \
+        --dir "$REDIS_DIR" --logfile "$REDIS_DIR/redis.log" \
+        --save '' --appendonly no --daemonize no "$@" >/dev/null 2>&1 &
+    REDIS_PID=$!
+    REDIS_PIDS="$REDIS_PIDS $REDIS_PID"
+    _rr_end=$(($(now_ms) + $(scaled 20) * 1000))
+    until [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; do
+        alive "$REDIS_PID" || return 1
+        if [ "$(now_ms)" -ge "$_rr_end" ]; then
+            tail -n 20 "$REDIS_DIR/redis.log" >&2
+            fail "redis-server on port $REDIS_PORT did not answer within 20s"
+        fi
+        sleep 0.05
+    done
+    # Ours, not another on the same port: its pid answers.
+    [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" info server |
+        tr -d '\r' | sed -n 's/^process_id://p')" = "$REDIS_PID" ] ||
+        fail "port $REDIS_PORT answers PING, but not from our redis-server"
+    return 0
+}
+
+# stop_redis: stop the current redis-server (SIGTERM, which saves what its
+# arguments say; SIGKILL after 10 s) and wait for it.
+stop_redis() {
+    kill -TERM "$REDIS_PID" 2>/dev/null
+    _sr_end=$(($(now_ms) + $(scaled 10) * 1000))
+    while alive "$REDIS_PID" && [ "$(now_ms)" -lt "$_sr_end" ]; do
+        sleep 0.05
+    done
+    kill -KILL "$REDIS_PID" 2>/dev/null
+    wait "$REDIS_PID" 2>/dev/null
+    REDIS_PIDS=$(echo "$REDIS_PIDS" | sed "s/ $REDIS_PID\b//")
+}
+
+# restart_redis: start it again on the same port and directory, with the
+# same arguments.
+restart_redis() {
+    # shellcheck disable=SC2086
+    redis_run $REDIS_ARGS || fail "redis-server did not start again on port $REDIS_PORT"
+}
+
+# rcli ARGS...: redis-cli against the test's redis-server.
+rcli() {
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"
+}
+
+stop_all_redis() {
+    for _sa_p in ${REDIS_PIDS:-}; do
+        kill -KILL "$_sa_p" 2>/dev/null
+    done
+    REDIS_PIDS=
+}
+
+# start_nginx_cluster PORT...: nginx in front of the rtctl serve instances
+# on PORT..., configured exactly as README.md's "Running a cluster" says
+# (its nginx block, with these ports, a free listening port and its files
+# under $T).  Skips (77) without nginx.  Sets NGINX_PORT, NGINX_BASE and
+# NGINX_PID; the EXIT trap stops it.
+start_nginx_cluster() {
+    _nc=$(command -v nginx || echo /usr/sbin/nginx)
+    [ -x "$_nc" ] || {
+        echo "skip: no nginx (tests/deps.sh installs it)"
+        exit 77
+    }
+    mkdir -p "$T/nginx/logs" "$T/nginx/tmp"
+    awk '/^```nginx$/ { f = 1; next } /^```$/ { f = 0 } f' \
+        "$RT_SRCDIR/README.md" >"$T/nginx/readme.conf"
+    grep -q 'upstream rtctl' "$T/nginx/readme.conf" ||
+        fail "README.md has no nginx block with 'upstream rtctl'"
+    for _nc_try in 1 2 3 4 5; do
+        NGINX_PORT=$("$RT_PY" -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+        awk -v ports="$*" -v listen="$NGINX_PORT" -v t="$T/nginx" \
+            -v root="$([ "$(id -u)" -eq 0 ] && echo 1)" '
+            /^events/ {
+                if (root) print "user root;"
+                print "daemon off;"
+                print "pid " t "/nginx.pid;"
+                print "error_log " t "/logs/error.log;"
+            }
+            /server 127\.0\.0\.1:808[0-9] / {
+                if (!done) {
+                    n = split(ports, p, " ")
+                    for (i = 1; i <= n; i++)
+                        print "        server 127.0.0.1:" p[i] \
+                            " max_fails=1 fail_timeout=5s;"
+                }
+                done = 1
+                next
+            }
+            /listen 127\.0\.0\.1:8080;/ {
+                print "        listen 127.0.0.1:" listen ";"
+                next
+            }
+            { print }
+            /^http \{/ {
+                print "    access_log " t "/logs/access.log;"
+                print "    client_body_temp_path " t "/tmp/body;"
+                print "    proxy_temp_path " t "/tmp/proxy;"
+                print "    fastcgi_temp_path " t "/tmp/fcgi;"
+                print "    uwsgi_temp_path " t "/tmp/uwsgi;"
+                print "    scgi_temp_path " t "/tmp/scgi;"
+            }' "$T/nginx/readme.conf" >"$T/nginx/nginx.conf"
+        "$_nc" -p "$T/nginx" -c "$T/nginx/nginx.conf" \
+            >"$T/nginx/out" 2>&1 &
+        NGINX_PID=$!
+        SERVER_PIDS="$SERVER_PIDS $NGINX_PID"
+        _nc_end=$(($(now_ms) + $(scaled 20) * 1000))
+        while alive "$NGINX_PID" && [ "$(now_ms)" -lt "$_nc_end" ]; do
+            if curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/health"; then
+                NGINX_BASE=http://127.0.0.1:$NGINX_PORT
+                return 0
+            fi
+            sleep 0.05
+        done
+        kill -TERM "$NGINX_PID" 2>/dev/null
+    done
+    cat "$T/nginx/out" "$T/nginx/logs/error.log" "$T/nginx/nginx.conf" >&2
+    fail "nginx did not start"
 }
