@@ -481,7 +481,7 @@ static void post_failed(struct send *sd, int err, const char *detail,
     uint64_t delay;
     uint32_t n;
 
-    if (!sd->s.o.reconnect) {
+    if (!sd->s.o.reconnect && !rt__failover_untried(&h->fo)) {
         cli_session_state(&sd->s, CLI_SESSION_CLOSED, 0, 0, err, detail,
                           rt__failover_str(&h->fo));
         finish(sd);

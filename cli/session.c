@@ -325,6 +325,13 @@ int cli_session_url(struct cli_session *s, const char *target,
             rt__url_list_free(v);
             return RTCTL_EXIT_USAGE;
         }
+        if (what != target) {
+            cli_opts_error(s->help, "%s: '%s': %s",
+                           s->bases_given ? "--url" : "$RTCTL_URL", what,
+                           err[0] ? err : rt_strerror(rc));
+            rt__url_list_free(v);
+            return RTCTL_EXIT_USAGE;
+        }
     }
     if (rc == 0) {
         rt__url_list_dedupe(v, &k);

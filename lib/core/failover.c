@@ -88,6 +88,7 @@ const char *rt__failover_str(const rt__failover *f)
 void rt__failover_connected(rt__failover *f, uint64_t up_ms)
 {
     rt_backoff_connected(&f->backoff, up_ms);
+    f->ever_up = 1;
     if (up_ms >= f->backoff.p.stable_ms)
         f->failed = 0;
 }
@@ -95,7 +96,13 @@ void rt__failover_connected(rt__failover *f, uint64_t up_ms)
 void rt__failover_delivered(rt__failover *f)
 {
     rt_backoff_delivered(&f->backoff);
+    f->ever_up = 1;
     f->failed = 0;
+}
+
+int rt__failover_untried(const rt__failover *f)
+{
+    return !f->ever_up && f->failed + 1 < f->n;
 }
 
 int rt__failover_next(rt__failover *f, uint32_t rand32, uint64_t *delay_ms)

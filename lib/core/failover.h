@@ -35,6 +35,7 @@ typedef struct rt__failover {
     size_t n;
     size_t cur;    /* the URL of the attempt in flight, or of the next */
     size_t failed; /* URLs failed since the round started */
+    int ever_up;   /* a connection was up, or a message delivered */
 } rt__failover;
 
 /* Does a client take this URL (the right schemes)?  1 yes, 0 no. */
@@ -64,6 +65,13 @@ void rt__failover_connected(rt__failover *f, uint64_t up_ms);
 
 /* A message was delivered (rt_backoff_delivered()). */
 void rt__failover_delivered(rt__failover *f);
+
+/*
+ * 1 while no connection was ever up and some URL of the first round is
+ * untried: a client told not to reconnect still tries it, as libpq tries
+ * each of its hosts once to connect.
+ */
+int rt__failover_untried(const rt__failover *f);
 
 /*
  * The attempt in flight failed, or its connection dropped: move to the

@@ -255,7 +255,7 @@ static void failed(rt_poll_client *c, int err, int final)
 {
     uint64_t delay = 0;
 
-    if (final || c->no_reconnect) {
+    if (final || (c->no_reconnect && !rt__failover_untried(&c->fo))) {
         begin_close(c, err);
         return;
     }

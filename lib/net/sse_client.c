@@ -427,7 +427,7 @@ static void failed(rt_sse_client *c, int err, int final)
 {
     uint64_t delay = 0;
 
-    if (final || c->no_reconnect) {
+    if (final || (c->no_reconnect && !rt__failover_untried(&c->fo))) {
         begin_close(c, err);
         return;
     }

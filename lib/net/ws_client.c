@@ -620,7 +620,7 @@ static void on_after_attempt(uv_timer_t *t)
         err = c->established ? RT_ECLOSED : RT_EHANDSHAKE;
         final = final_close_code(c->close_code);
     }
-    if (final || c->no_reconnect) {
+    if (final || (c->no_reconnect && !rt__failover_untried(&c->fo))) {
         begin_close(c, err);
         return;
     }

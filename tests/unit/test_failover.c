@@ -133,6 +133,30 @@ static void test_failover_max_retries_count_rounds(void **state)
     rt__failover_cleanup(&f);
 }
 
+static void test_failover_untried_first_round_only(void **state)
+{
+    const char *more[] = {"http://b:2/x", "http://c:3/x", NULL};
+    rt__failover f;
+
+    (void)state;
+    mk(&f, 0, "http://a:1/x", more);
+    /* Never connected: b and c are still to try, then nothing is. */
+    assert_true(rt__failover_untried(&f));
+    assert_true(step(&f, "http://b:2/x") == 0);
+    assert_true(rt__failover_untried(&f));
+    assert_true(step(&f, "http://c:3/x") == 0);
+    assert_false(rt__failover_untried(&f));
+    rt__failover_cleanup(&f);
+    /* Once a connection was up, a drop is not a first connection. */
+    mk(&f, 0, "http://a:1/x", more);
+    rt__failover_connected(&f, 5);
+    assert_false(rt__failover_untried(&f));
+    rt__failover_cleanup(&f);
+    mk(&f, 0, "http://a:1/x", NULL);
+    assert_false(rt__failover_untried(&f));
+    rt__failover_cleanup(&f);
+}
+
 static void test_failover_init_names_the_bad_url(void **state)
 {
     const char *more[] = {"http://b:2/x", "ws://c:3/x", NULL};
@@ -301,6 +325,7 @@ int main(void)
         cmocka_unit_test(test_failover_drop_of_a_good_server_moves_on_at_once),
         cmocka_unit_test(test_failover_accept_and_drop_never_loops_tight),
         cmocka_unit_test(test_failover_max_retries_count_rounds),
+        cmocka_unit_test(test_failover_untried_first_round_only),
         cmocka_unit_test(test_failover_init_names_the_bad_url),
         cmocka_unit_test(test_url_list_split),
         cmocka_unit_test(test_url_list_split_empty_items),

@@ -157,7 +157,9 @@ typedef struct rt_ws_client_opts {
      * goes along (since and epoch here): a server sharing the room's
      * history resumes with recovered 1; one that does not knows another
      * epoch and on_resumed(recovered 0) says so.  An answer the client
-     * stops on (see above) stops it on any URL.  Each must be of a scheme
+     * stops on (see above) stops it on any URL.  With no_reconnect, a
+     * first connection that fails still tries each URL once, in order
+     * (as libpq tries its hosts); a drop after that stops the client.  Each must be of a scheme
      * |url| may be; the other options apply to all.
      */
     const char *const *failover_urls;
