@@ -835,7 +835,7 @@ static void json_state(struct chat *ch, int st, uint64_t delay,
     rt_buf b;
 
     rt__buf_init(&b);
-    if (cli_session_state_json(&b, st, delay, attempt, err, detail, url) ==
+    if (cli_session_state_json_url(&b, st, delay, attempt, err, detail, url) ==
             0 &&
         rt__buf_putc(&b, '\n') == 0)
         put(ch, stderr, b.data, b.len);
@@ -881,7 +881,7 @@ static void on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
             info(ch, "connecting to %s", url);
         /* The terminal goes first: the final error is printed below it. */
         chat_term_stop();
-        cli_session_state(&ch->s, st, delay_ms, attempt, err, detail, url);
+        cli_session_state_url(&ch->s, st, delay_ms, attempt, err, detail, url);
         return;
     }
     if (ch->s.out.json)

@@ -619,8 +619,8 @@ static void on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
         else
             fprintf(stderr, "rtctl connect: closed\n");
     }
-    cli_session_state(&k->s, (int)st, delay_ms, rt_ws_client_attempt(c), err,
-                      detail, rt_ws_client_url(c));
+    cli_session_state_url(&k->s, (int)st, delay_ms, rt_ws_client_attempt(c),
+                          err, detail, rt_ws_client_url(c));
 }
 
 static void on_closed(rt_ws_client *c, void *ud)

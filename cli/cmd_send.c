@@ -400,8 +400,8 @@ static void ws_on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
     /* A stop that left messages unacked is no success. */
     if (st == RT_WS_CLOSED && err == 0 && sd->lost > 0)
         cli_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
-    cli_session_state(&sd->s, (int)st, delay_ms, rt_ws_client_attempt(c), err,
-                      detail, rt_ws_client_url(c));
+    cli_session_state_url(&sd->s, (int)st, delay_ms, rt_ws_client_attempt(c),
+                          err, detail, rt_ws_client_url(c));
 }
 
 static void ws_on_closed(rt_ws_client *c, void *ud)
@@ -482,8 +482,8 @@ static void post_failed(struct send *sd, int err, const char *detail,
     uint32_t n;
 
     if (!sd->s.o.reconnect && !rt__failover_untried(&h->fo)) {
-        cli_session_state(&sd->s, CLI_SESSION_CLOSED, 0, 0, err, detail,
-                          rt__failover_str(&h->fo));
+        cli_session_state_url(&sd->s, CLI_SESSION_CLOSED, 0, 0, err, detail,
+                              rt__failover_str(&h->fo));
         finish(sd);
         return;
     }
@@ -499,14 +499,14 @@ static void post_failed(struct send *sd, int err, const char *detail,
         else
             snprintf(why, sizeof(why), "gave up after %u retr%s: %.400s", n,
                      n == 1 ? "y" : "ies", detail);
-        cli_session_state(&sd->s, CLI_SESSION_CLOSED, 0, 0, RT_EEXHAUSTED, why,
-                          rt__failover_str(&h->fo));
+        cli_session_state_url(&sd->s, CLI_SESSION_CLOSED, 0, 0, RT_EEXHAUSTED,
+                              why, rt__failover_str(&h->fo));
         finish(sd);
         return;
     }
-    cli_session_state(&sd->s, CLI_SESSION_BACKOFF, delay,
-                      rt_backoff_attempt(&h->fo.backoff), err, detail,
-                      rt__failover_str(&h->fo));
+    cli_session_state_url(&sd->s, CLI_SESSION_BACKOFF, delay,
+                          rt_backoff_attempt(&h->fo.backoff), err, detail,
+                          rt__failover_str(&h->fo));
     h->waiting = 1;
     uv_timer_start(&h->retry, on_retry, delay, 0);
 }
@@ -525,9 +525,9 @@ static void on_answer(rt_publish_req *p, const rt_publish_result *r, void *ud)
     }
     if (st >= 200 && st < 300) {
         if (r->seq == 0) {
-            cli_session_state(&sd->s, CLI_SESSION_CLOSED, 0, 0, RT_EPROTO,
-                              "the answer to the publish has no seq",
-                              rt__failover_str(&sd->h.fo));
+            cli_session_state_url(&sd->s, CLI_SESSION_CLOSED, 0, 0, RT_EPROTO,
+                                  "the answer to the publish has no seq",
+                                  rt__failover_str(&sd->h.fo));
             finish(sd);
             return;
         }
@@ -553,8 +553,8 @@ static void on_answer(rt_publish_req *p, const rt_publish_result *r, void *ud)
         check_done(sd);
         return;
     }
-    cli_session_state(&sd->s, CLI_SESSION_CLOSED, 0, 0, RT_EHTTP, r->detail,
-                      rt__failover_str(&sd->h.fo));
+    cli_session_state_url(&sd->s, CLI_SESSION_CLOSED, 0, 0, RT_EHTTP,
+                          r->detail, rt__failover_str(&sd->h.fo));
     finish(sd);
 }
 

@@ -524,8 +524,15 @@ static const char *state_name(int st)
 }
 
 int cli_session_state_json(rt_buf *b, int st, uint64_t delay_ms,
-                           unsigned attempt, int err, const char *detail,
-                           const char *url)
+                           unsigned attempt, int err, const char *detail)
+{
+    return cli_session_state_json_url(b, st, delay_ms, attempt, err, detail,
+                                      NULL);
+}
+
+int cli_session_state_json_url(rt_buf *b, int st, uint64_t delay_ms,
+                               unsigned attempt, int err, const char *detail,
+                               const char *url)
 {
     int rc = 0;
 
@@ -555,7 +562,7 @@ static void json_state(int st, uint64_t delay, unsigned attempt, int err,
     rt_buf b;
 
     rt__buf_init(&b);
-    if (cli_session_state_json(&b, st, delay, attempt, err, detail, url) ==
+    if (cli_session_state_json_url(&b, st, delay, attempt, err, detail, url) ==
             0 &&
         rt__buf_putc(&b, '\n') == 0)
         fwrite(b.data, 1, b.len, stderr);
@@ -563,8 +570,14 @@ static void json_state(int st, uint64_t delay, unsigned attempt, int err,
 }
 
 void cli_session_state(struct cli_session *s, int st, uint64_t delay_ms,
-                       unsigned attempt, int err, const char *detail,
-                       const char *url)
+                       unsigned attempt, int err, const char *detail)
+{
+    cli_session_state_url(s, st, delay_ms, attempt, err, detail, NULL);
+}
+
+void cli_session_state_url(struct cli_session *s, int st, uint64_t delay_ms,
+                           unsigned attempt, int err, const char *detail,
+                           const char *url)
 {
     char names[1024];
     int several = s->nurls > 1 && url != NULL;

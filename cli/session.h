@@ -221,21 +221,27 @@ void cli_session_output_failed(struct cli_session *s);
  * when unknown; it is reported with several URLs only, so that the output
  * with one stays as it was.
  */
+void cli_session_state_url(struct cli_session *s, int st, uint64_t delay_ms,
+                           unsigned attempt, int err, const char *detail,
+                           const char *url);
+/* cli_session_state_url() without the URL. */
 void cli_session_state(struct cli_session *s, int st, uint64_t delay_ms,
-                       unsigned attempt, int err, const char *detail,
-                       const char *url);
+                       unsigned attempt, int err, const char *detail);
 
 /*
- * Append to |b| the JSON state object cli_session_state() prints with
+ * Append to |b| the JSON state object cli_session_state_url() prints with
  * --json (no newline): {"event":"state","state":S} plus delay_ms and
  * attempt for CLI_SESSION_BACKOFF, error and detail when |err| is not 0,
  * and url (the attempt's, or the next one's with CLI_SESSION_BACKOFF)
  * when |url| is not NULL.  For a command that prints it elsewhere (above a
  * prompt).  Returns 0 or RT_ENOMEM.
  */
+int cli_session_state_json_url(rt_buf *b, int st, uint64_t delay_ms,
+                               unsigned attempt, int err, const char *detail,
+                               const char *url);
+/* cli_session_state_json_url() without the URL. */
 int cli_session_state_json(rt_buf *b, int st, uint64_t delay_ms,
-                           unsigned attempt, int err, const char *detail,
-                           const char *url);
+                           unsigned attempt, int err, const char *detail);
 
 /*
  * The URLs in messages: "'A'" with one, "'A', 'B'" with several, into
