@@ -46,8 +46,8 @@ struct cli_conn_opts {
         OPT_STR_LIST(0, "url", &(c)->urls, "URL",                             \
                      "server a room or path is relative to (default "         \
                      "$RTCTL_URL, else " CLI_DEFAULT_URL "); repeat it, or "  \
-                     "give a comma list, to move between servers on "         \
-                     "reconnect"),                                            \
+                     "give a comma list, for servers to fail over to (after " \
+                     "a full URL, each is a full URL too)"),                  \
         OPT_STR(0, "token", &(c)->token, "TOKEN",                             \
                 "send 'Authorization: Bearer TOKEN' (default $RTCTL_TOKEN)"), \
         OPT_STR(0, "user", &(c)->user, "NAME",                                \
