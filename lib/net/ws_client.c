@@ -67,7 +67,6 @@ struct rt_ws_client {
     char *cacert;
     char *cert, *key, *proxy;
     char *proxy_given; /* opts.proxy, for the next URL's proxy */
-    int proxy_set;     /* opts.proxy was given */
     int insecure, raw, no_reconnect, compress;
     int keep_user; /* no user or token of the caller's: keep the server's */
     uint64_t connect_timeout_ms, ping_interval_ms, pong_timeout_ms;
@@ -1254,7 +1253,7 @@ static int use_url(rt_ws_client *c)
         return 0;
     if (!c->user_host && (rc = rt_url_host_header(u, &host)) != 0)
         return rc;
-    rc = pick_proxy(u, c->proxy_set ? c->proxy_given : NULL, &proxy);
+    rc = pick_proxy(u, c->proxy_given, &proxy);
     if (rc != 0) {
         rt__free(host);
         return rc;
@@ -1321,7 +1320,6 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
     rc = RT_ENOMEM;
     if (rt_url_host_header(u, &c->host_hdr) != 0)
         goto fail;
-    c->proxy_set = o->proxy != NULL;
     c->proxy_given = dup_opt(o->proxy, &nomem);
     c->subprotocols = dup_opt(o->subprotocols, &nomem);
     c->origin = dup_opt(o->origin, &nomem);
