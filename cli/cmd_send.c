@@ -558,12 +558,6 @@ static void on_answer(rt_publish_req *p, const rt_publish_result *r, void *ud)
     finish(sd);
 }
 
-static int http_url(const rt_url *u)
-{
-    return rt_url_get_scheme(u) == RT_URL_HTTP ||
-           rt_url_get_scheme(u) == RT_URL_HTTPS;
-}
-
 static int start_http(struct send *sd)
 {
     struct http *h = &sd->h;
@@ -572,8 +566,8 @@ static int start_http(struct send *sd)
 
     rt_backoff_policy_init(&bp);
     rc = rt__failover_init(&h->fo, &bp, (uint32_t)sd->s.o.max_retries,
-                           sd->s.url, cli_session_more_urls(&sd->s), http_url,
-                           NULL);
+                           sd->s.url, cli_session_more_urls(&sd->s),
+                           rt__failover_http, NULL);
     if (rc != 0)
         return cli_session_fail(&sd->s, rc);
     rt_publish_opts_init(&h->po);

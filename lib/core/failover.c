@@ -10,6 +10,18 @@
 
 #include "core_int.h"
 
+int rt__failover_http(const rt_url *u)
+{
+    return rt_url_get_scheme(u) == RT_URL_HTTP ||
+           rt_url_get_scheme(u) == RT_URL_HTTPS;
+}
+
+int rt__failover_ws(const rt_url *u)
+{
+    return rt_url_get_scheme(u) == RT_URL_WS ||
+           rt_url_get_scheme(u) == RT_URL_WSS;
+}
+
 static void free_urls(rt__failover *f)
 {
     size_t i;

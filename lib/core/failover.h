@@ -40,6 +40,9 @@ typedef struct rt__failover {
 
 /* Does a client take this URL (the right schemes)?  1 yes, 0 no. */
 typedef int (*rt__failover_accept)(const rt_url *u);
+/* The two kinds there are: http:// or https://; ws:// or wss://. */
+int rt__failover_http(const rt_url *u);
+int rt__failover_ws(const rt_url *u);
 
 /*
  * Set up |f| with |first| and the NULL-terminated |more| (NULL: none),

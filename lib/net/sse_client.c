@@ -597,12 +597,6 @@ void rt_sse_client_opts_init(rt_sse_client_opts *o)
     o->max_redirects = 10;
 }
 
-static int http_url(const rt_url *u)
-{
-    return rt_url_get_scheme(u) == RT_URL_HTTP ||
-           rt_url_get_scheme(u) == RT_URL_HTTPS;
-}
-
 int rt_sse_client_new(rt_sse_client **out, rt_loop *loop, const char *url,
                       const rt_sse_client_opts *o,
                       const rt_sse_client_cbs *cbs, void *ud)
@@ -630,7 +624,7 @@ int rt_sse_client_new(rt_sse_client **out, rt_loop *loop, const char *url,
     if (c == NULL)
         return RT_ENOMEM;
     rc = rt__failover_init(&c->fo, &o->backoff, o->max_retries, url,
-                           o->failover_urls, http_url, NULL);
+                           o->failover_urls, rt__failover_http, NULL);
     if (rc != 0) {
         rt__free(c);
         return rc;

@@ -1233,12 +1233,6 @@ static char *dup_opt(const char *s, int *failed)
     return d;
 }
 
-static int ws_url(const rt_url *u)
-{
-    return rt_url_get_scheme(u) == RT_URL_WS ||
-           rt_url_get_scheme(u) == RT_URL_WSS;
-}
-
 /*
  * fo moved to another URL: take its Host (unless the caller set one) and
  * its proxy (NO_PROXY is per host).
@@ -1309,7 +1303,7 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
     if (c == NULL)
         return RT_ENOMEM;
     rc = rt__failover_init(&c->fo, &o->backoff, o->max_retries, url,
-                           o->failover_urls, ws_url, NULL);
+                           o->failover_urls, rt__failover_ws, NULL);
     if (rc != 0) {
         rt__free(c);
         return rc;
