@@ -30,18 +30,20 @@ publish "$B" b0
 
 # --- A killed: every client carries on on B
 # connect's standard input: a FIFO this shell holds open (read-write, so
-# that opening it does not block), closed to end the command.
+# that opening it does not block), closed to end the command; no other
+# process may inherit it (4>&-), or the end would not come.
 mkfifo conn.in
 exec 4<>conn.in
 bg timeout "$(scaled 60)" "$RTCTL" tail --event text --count 3 \
-    --timeout "$(scaled 50)s" r --url "$A,$B" >tail.out 2>tail.err
+    --timeout "$(scaled 50)s" r --url "$A,$B" >tail.out 2>tail.err 4>&-
 tail_pid=$BG_PID
 bg timeout "$(scaled 60)" "$RTCTL" poll --json --since 0 --count 3 \
-    --timeout "$(scaled 50)s" r --url "$A" --url "$B" >poll.out 2>poll.err
+    --timeout "$(scaled 50)s" r --url "$A" --url "$B" >poll.out 2>poll.err \
+    4>&-
 poll_pid=$BG_PID
 bg timeout "$(scaled 60)" "$RTCTL" chat --json --count 3 \
     --timeout "$(scaled 50)s" r --url "$A" --url "$B" \
-    </dev/null >chat.out 2>chat.err
+    </dev/null >chat.out 2>chat.err 4>&-
 chat_pid=$BG_PID
 # Not through bg: an asynchronous command's standard input would be
 # /dev/null.
@@ -67,7 +69,8 @@ wait_until 20 "connect's echo on A" grep -qx before conn.out
 ok "tail, poll, chat and connect start on the first URL"
 
 SERVER_PID=$APID
-stop_server KILL
+# Not with the FIFO: the watchdog's sleep would keep connect's input open.
+stop_server KILL 4>&-
 SERVER_PID=$BPID
 wait_until 30 "tail moves to B at once" \
     grep -q "^rtctl tail: .*; reconnecting now, to $B/events/r$" tail.err
