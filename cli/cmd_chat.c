@@ -38,6 +38,7 @@
 #include "cmd.h"
 #include "core_int.h"
 #include "exit.h"
+#include "failover.h"
 #include "lines.h"
 #include "opts.h"
 #include "output.h"
@@ -828,12 +829,14 @@ static void on_ack(rt_ws_client *c, const char *id, uint64_t seq,
 
 /* The session's {"event":"state",...} object, above the prompt. */
 static void json_state(struct chat *ch, int st, uint64_t delay,
-                       unsigned attempt, int err, const char *detail)
+                       unsigned attempt, int err, const char *detail,
+                       const char *url)
 {
     rt_buf b;
 
     rt__buf_init(&b);
-    if (cli_session_state_json(&b, st, delay, attempt, err, detail) == 0 &&
+    if (cli_session_state_json_url(&b, st, delay, attempt, err, detail, url) ==
+            0 &&
         rt__buf_putc(&b, '\n') == 0)
         put(ch, stderr, b.data, b.len);
     rt__buf_cleanup(&b);
@@ -865,6 +868,7 @@ static void on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
 {
     struct chat *ch = ud;
     unsigned attempt = rt_ws_client_attempt(c);
+    const char *url = rt_ws_client_url(c);
 
     if (c != ch->client)
         return; /* the room left with /join */
@@ -874,24 +878,35 @@ static void on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
         detail = "";
     if (!ch->interactive || st == RT_WS_CLOSED) {
         if (st == RT_WS_CONNECTING && rt_ws_client_connections(c) == 0)
-            info(ch, "connecting to %s", ch->s.url);
+            info(ch, "connecting to %s", url);
         /* The terminal goes first: the final error is printed below it. */
         chat_term_stop();
-        cli_session_state(&ch->s, st, delay_ms, attempt, err, detail);
+        cli_session_state_url(&ch->s, st, delay_ms, attempt, err, detail, url);
         return;
     }
     if (ch->s.out.json)
-        json_state(ch, st, delay_ms, attempt, err, detail);
+        json_state(ch, st, delay_ms, attempt, err, detail,
+                   ch->s.nurls > 1 ? url : NULL);
     switch (st) {
     case RT_WS_CONNECTING:
         /* "joined" follows soon enough for a person; -v says more. */
         if (rt_ws_client_connections(c) == 0 && attempt == 0 &&
             ch->s.out.verbose)
-            info(ch, "connecting to %s", ch->s.url);
+            info(ch, "connecting to %s", url);
+        break;
+    case RT_WS_OPEN:
+        if (ch->s.nurls > 1)
+            notice(ch, "connected to %s", url);
         break;
     case RT_WS_BACKOFF:
-        notice(ch, "%s; reconnecting in %llu ms (attempt %u)", detail,
-               (unsigned long long)delay_ms, attempt);
+        if (ch->s.nurls < 2)
+            notice(ch, "%s; reconnecting in %llu ms (attempt %u)", detail,
+                   (unsigned long long)delay_ms, attempt);
+        else if (delay_ms == 0)
+            notice(ch, "%s; reconnecting now, to %s", detail, url);
+        else
+            notice(ch, "%s; reconnecting in %llu ms (attempt %u), to %s",
+                   detail, (unsigned long long)delay_ms, attempt, url);
         set_prompt(ch, " (offline)");
         break;
     default:
@@ -952,11 +967,7 @@ static int start_client(struct chat *ch, const char *url)
     int rc;
 
     rt_ws_client_opts_init(&co);
-    co.headers = ch->s.headers;
-    co.cacert = ch->s.o.cacert;
-    co.insecure = ch->s.o.insecure;
-    co.max_retries = (uint32_t)ch->s.o.max_retries;
-    co.no_reconnect = !ch->s.o.reconnect;
+    CLI_SESSION_CLIENT_OPTS(&ch->s, &co);
     memset(&cbs, 0, sizeof(cbs));
     cbs.on_message = on_message;
     cbs.on_open = on_open;
@@ -1111,7 +1122,7 @@ static void send_typing(struct chat *ch, int force)
  * The URL of |room| on the same server as the current one: the path's
  * /ws/ROOM ending replaced, prefix and query (user=...) kept.
  */
-static int room_url(struct chat *ch, const char *room, char **out)
+static int room_url(const char *from, const char *room, char **out)
 {
     rt_url *u = NULL, *nu = NULL;
     rt_url_kind kind;
@@ -1121,7 +1132,7 @@ static int room_url(struct chat *ch, const char *room, char **out)
     int rc;
 
     *out = NULL;
-    rc = rt_url_parse(&u, ch->s.url, NULL, 0);
+    rc = rt_url_parse(&u, from, NULL, 0);
     if (rc != 0)
         return rc;
     r = rt_url_room(u, &kind);
@@ -1147,11 +1158,33 @@ static int room_url(struct chat *ch, const char *room, char **out)
     return rc;
 }
 
+/* s.urls with the room replaced by |room|, into *|out| (|n| of them). */
+static int room_urls(struct chat *ch, const char *room, char ***out)
+{
+    char **v;
+    size_t i;
+    int rc = 0;
+
+    *out = NULL;
+    v = rt__calloc(ch->s.nurls + 1, sizeof(*v));
+    if (v == NULL)
+        return RT_ENOMEM;
+    for (i = 0; rc == 0 && i < ch->s.nurls; i++)
+        rc = room_url(ch->s.urls[i], room, &v[i]);
+    if (rc != 0) {
+        rt__url_list_free(v);
+        return rc;
+    }
+    *out = v;
+    return 0;
+}
+
 static void join(struct chat *ch, const char *room)
 {
     rt_ws_client *old = ch->client;
-    char *url = NULL, *old_url, left[sizeof(ch->room)];
+    char **urls = NULL, **old_urls, left[sizeof(ch->room)];
     int rc, old_open = ch->open;
+    size_t old_n = ch->s.nurls;
 
     if (!rt_room_valid(room, strlen(room))) {
         warning(ch, "'%s' is not a room name (1 to 64 of A-Z a-z 0-9 . _ -)",
@@ -1162,7 +1195,7 @@ static void join(struct chat *ch, const char *room)
         notice(ch, "already in %s", room);
         return;
     }
-    if (room_url(ch, room, &url) != 0) {
+    if (room_urls(ch, room, &urls) != 0) {
         warning(ch,
                 "cannot /join from '%s': its path does not end in "
                 "/ws/ROOM",
@@ -1172,20 +1205,20 @@ static void join(struct chat *ch, const char *room)
     snprintf(left, sizeof(left), "%s", ch->room);
     snprintf(ch->room, sizeof(ch->room), "%s", room);
     hold_flush(ch, 1);
-    old_url = ch->s.url;
-    ch->s.url = url;
-    rc = start_client(ch, url);
+    old_urls = ch->s.urls;
+    ch->s.urls = NULL; /* kept for a way back */
+    cli_session_set_urls(&ch->s, urls, old_n);
+    rc = start_client(ch, ch->s.url);
     if (rc != 0) {
         warning(ch, "cannot join %s: %s", room, rt_strerror(rc));
         snprintf(ch->room, sizeof(ch->room), "%s", left);
-        ch->s.url = old_url;
+        cli_session_set_urls(&ch->s, old_urls, old_n);
         ch->client = old;
         ch->open = old_open; /* the old client carries on */
-        rt_free(url);
         return;
     }
     rt_ws_client_close(old);
-    rt_free(old_url);
+    rt__url_list_free(old_urls);
     names_clear(ch);
     memset(ch->typists, 0, sizeof(ch->typists));
     ch->typing_sent = 0;

@@ -541,7 +541,6 @@ static void on_open(rt_ws_client *c, const rt_msg *welcome, void *ud)
 {
     struct conn *k = ud;
 
-    (void)c;
     (void)welcome;
     /*
      * Standard input is read from the first opening on: a /ping or
@@ -558,10 +557,11 @@ static void on_open(rt_ws_client *c, const rt_msg *welcome, void *ud)
         }
     }
     if (k->status_lines)
-        fprintf(stderr, "rtctl connect: connected to %s%s\n", k->s.url,
+        fprintf(stderr, "rtctl connect: connected to %s%s\n",
+                rt_ws_client_url(c),
                 k->slash ? " (/help: the commands; Ctrl-D closes)" : "");
-    else
-        cli_infof(&k->s.out, "connected to %s", k->s.url);
+    else if (k->s.nurls < 2)
+        cli_infof(&k->s.out, "connected to %s", rt_ws_client_url(c));
 }
 
 /*
@@ -584,7 +584,7 @@ static void on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
     int ended = err == RT_ECLOSED && rt_ws_client_connections(c) > 0;
 
     if (st == RT_WS_CONNECTING)
-        cli_infof(&k->s.out, "connecting to %s", k->s.url);
+        cli_infof(&k->s.out, "connecting to %s", rt_ws_client_url(c));
     if (ended &&
         (st == RT_WS_CLOSED || (st == RT_WS_BACKOFF && k->exit_on_close)) &&
         k->s.status < 0) {
@@ -619,8 +619,8 @@ static void on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
         else
             fprintf(stderr, "rtctl connect: closed\n");
     }
-    cli_session_state(&k->s, (int)st, delay_ms, rt_ws_client_attempt(c), err,
-                      detail);
+    cli_session_state_url(&k->s, (int)st, delay_ms, rt_ws_client_attempt(c),
+                          err, detail, rt_ws_client_url(c));
 }
 
 static void on_closed(rt_ws_client *c, void *ud)
@@ -905,6 +905,7 @@ int cmd_connect(int argc, char **argv)
     k.echo_sent =
         k.mark && (msgs.n > 0 || files.n > 0 || !isatty(STDIN_FILENO));
     k.status_lines = !k.s.out.quiet && !k.s.out.json && isatty(STDERR_FILENO);
+    k.s.own_open_line = k.status_lines;
     co.subprotocols = sp.len > 0 ? sp.data : NULL;
     co.origin = origin;
     co.ping_interval_ms = ping_ms;

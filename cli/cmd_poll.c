@@ -83,11 +83,11 @@ static void on_state(rt_poll_client *c, rt_poll_state st, uint64_t delay,
     struct poll *p = ud;
 
     if (st == RT_POLL_CONNECTING)
-        cli_infof(&p->s.out, "polling %s", p->s.url);
+        cli_infof(&p->s.out, "polling %s", rt_poll_client_url(c));
     else if (st == RT_POLL_OPEN)
         cli_infof(&p->s.out, "the server answered");
-    cli_session_state(&p->s, (int)st, delay, rt_poll_client_attempt(c), err,
-                      detail);
+    cli_session_state_url(&p->s, (int)st, delay, rt_poll_client_attempt(c),
+                          err, detail, rt_poll_client_url(c));
 }
 
 static void on_closed(rt_poll_client *c, void *ud)

@@ -41,6 +41,7 @@
 #include "lines.h"
 #include "opts.h"
 #include "output.h"
+#include "failover.h"
 #include "rt/backoff.h"
 #include "rt/error.h"
 #include "rt/msg.h"
@@ -77,7 +78,7 @@ struct http {
     rt_publish_req *req; /* the request in flight; NULL: none */
     rt_publish_opts po;
     uv_timer_t retry;
-    rt_backoff bo;
+    rt__failover fo; /* the URLs and the backoff */
     int timer_ready; /* |retry| initialised */
     int waiting;     /* |retry| armed */
 };
@@ -395,12 +396,12 @@ static void ws_on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
     struct send *sd = ud;
 
     if (st == RT_WS_CONNECTING)
-        cli_infof(&sd->s.out, "connecting to %s", sd->s.url);
+        cli_infof(&sd->s.out, "connecting to %s", rt_ws_client_url(c));
     /* A stop that left messages unacked is no success. */
     if (st == RT_WS_CLOSED && err == 0 && sd->lost > 0)
         cli_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
-    cli_session_state(&sd->s, (int)st, delay_ms, rt_ws_client_attempt(c), err,
-                      detail);
+    cli_session_state_url(&sd->s, (int)st, delay_ms, rt_ws_client_attempt(c),
+                          err, detail, rt_ws_client_url(c));
 }
 
 static void ws_on_closed(rt_ws_client *c, void *ud)
@@ -451,8 +452,8 @@ static void start_post(struct send *sd)
 
     rc = rt_msg_encode_text(it->id, it->content, &frame, &len);
     if (rc == 0)
-        rc = rt_publish(&h->req, sd->s.loop, sd->s.url, frame, len, &h->po,
-                        on_answer, sd);
+        rc = rt_publish(&h->req, sd->s.loop, rt__failover_str(&h->fo), frame,
+                        len, &h->po, on_answer, sd);
     rt_free(frame);
     if (rc != 0) {
         cli_errf(&sd->s.out, "cannot publish: %s", rt_strerror(rc));
@@ -480,25 +481,32 @@ static void post_failed(struct send *sd, int err, const char *detail,
     uint64_t delay;
     uint32_t n;
 
-    if (!sd->s.o.reconnect) {
-        cli_session_state(&sd->s, CLI_SESSION_CLOSED, 0, 0, err, detail);
+    if (!sd->s.o.reconnect && !rt__failover_untried(&h->fo)) {
+        cli_session_state_url(&sd->s, CLI_SESSION_CLOSED, 0, 0, err, detail,
+                              rt__failover_str(&h->fo));
         finish(sd);
         return;
     }
     if (retry_after[0] != '\0')
-        rt_backoff_retry_after(&h->bo, retry_after, strlen(retry_after),
-                               (int64_t)time(NULL));
-    if (rt_backoff_next(&h->bo, rand32(), &delay) != 0) {
-        n = rt_backoff_attempt(&h->bo);
-        snprintf(why, sizeof(why), "gave up after %u retr%s: %.400s", n,
-                 n == 1 ? "y" : "ies", detail);
-        cli_session_state(&sd->s, CLI_SESSION_CLOSED, 0, 0, RT_EEXHAUSTED,
-                          why);
+        rt_backoff_retry_after(&h->fo.backoff, retry_after,
+                               strlen(retry_after), (int64_t)time(NULL));
+    if (rt__failover_next(&h->fo, rand32(), &delay) != 0) {
+        n = rt_backoff_attempt(&h->fo.backoff);
+        if (h->fo.n > 1)
+            snprintf(why, sizeof(why),
+                     "gave up after %u retr%s of %zu URLs each: %.400s", n,
+                     n == 1 ? "y" : "ies", h->fo.n, detail);
+        else
+            snprintf(why, sizeof(why), "gave up after %u retr%s: %.400s", n,
+                     n == 1 ? "y" : "ies", detail);
+        cli_session_state_url(&sd->s, CLI_SESSION_CLOSED, 0, 0, RT_EEXHAUSTED,
+                              why, rt__failover_str(&h->fo));
         finish(sd);
         return;
     }
-    cli_session_state(&sd->s, CLI_SESSION_BACKOFF, delay,
-                      rt_backoff_attempt(&h->bo), err, detail);
+    cli_session_state_url(&sd->s, CLI_SESSION_BACKOFF, delay,
+                          rt_backoff_attempt(&h->fo.backoff), err, detail,
+                          rt__failover_str(&h->fo));
     h->waiting = 1;
     uv_timer_start(&h->retry, on_retry, delay, 0);
 }
@@ -517,12 +525,13 @@ static void on_answer(rt_publish_req *p, const rt_publish_result *r, void *ud)
     }
     if (st >= 200 && st < 300) {
         if (r->seq == 0) {
-            cli_session_state(&sd->s, CLI_SESSION_CLOSED, 0, 0, RT_EPROTO,
-                              "the answer to the publish has no seq");
+            cli_session_state_url(&sd->s, CLI_SESSION_CLOSED, 0, 0, RT_EPROTO,
+                                  "the answer to the publish has no seq",
+                                  rt__failover_str(&sd->h.fo));
             finish(sd);
             return;
         }
-        rt_backoff_delivered(&sd->h.bo);
+        rt__failover_delivered(&sd->h.fo);
         sd->s.done++;
         print_ack(sd, sd->head->id, r->seq);
         pop(sd);
@@ -544,7 +553,8 @@ static void on_answer(rt_publish_req *p, const rt_publish_result *r, void *ud)
         check_done(sd);
         return;
     }
-    cli_session_state(&sd->s, CLI_SESSION_CLOSED, 0, 0, RT_EHTTP, r->detail);
+    cli_session_state_url(&sd->s, CLI_SESSION_CLOSED, 0, 0, RT_EHTTP,
+                          r->detail, rt__failover_str(&sd->h.fo));
     finish(sd);
 }
 
@@ -552,10 +562,14 @@ static int start_http(struct send *sd)
 {
     struct http *h = &sd->h;
     rt_backoff_policy bp;
+    int rc;
 
     rt_backoff_policy_init(&bp);
-    bp.max_attempts = (uint32_t)sd->s.o.max_retries;
-    rt_backoff_init(&h->bo, &bp);
+    rc = rt__failover_init(&h->fo, &bp, (uint32_t)sd->s.o.max_retries,
+                           sd->s.url, cli_session_more_urls(&sd->s),
+                           rt__failover_http, NULL);
+    if (rc != 0)
+        return cli_session_fail(&sd->s, rc);
     rt_publish_opts_init(&h->po);
     h->po.headers = sd->s.headers;
     h->po.cacert = sd->s.o.cacert;
@@ -664,5 +678,6 @@ int cmd_send(int argc, char **argv)
 end:
     while (sd.head != NULL)
         pop(&sd);
+    rt__failover_cleanup(&sd.h.fo);
     return cli_session_end(&sd.s, status);
 }

@@ -246,14 +246,14 @@ static void net_on_state(rt_sse_client *c, rt_sse_state st, uint64_t delay,
     struct tail *t = ud;
 
     if (st == RT_SSE_CONNECTING)
-        cli_infof(&t->s.out, "connecting to %s", t->s.url);
+        cli_infof(&t->s.out, "connecting to %s", rt_sse_client_url(c));
     else if (st == RT_SSE_OPEN)
         cli_infof(&t->s.out, "connected; last event ID '%s'",
                   rt_sse_client_last_id(c));
     else if (st == RT_SSE_CLOSED && err == 0 && t->s.status < 0)
         cli_infof(&t->s.out, "the server asked not to reconnect (HTTP 204)");
-    cli_session_state(&t->s, (int)st, delay, rt_sse_client_attempt(c), err,
-                      detail);
+    cli_session_state_url(&t->s, (int)st, delay, rt_sse_client_attempt(c), err,
+                          detail, rt_sse_client_url(c));
 }
 
 static void net_on_resumed(rt_sse_client *c, int recovered, void *ud)

@@ -17,6 +17,7 @@
 
 #include "core_int.h"
 #include "exit.h"
+#include "failover.h"
 #include "rt/error.h"
 #include "rt/poll_client.h"
 #include "rt/sse_client.h"
@@ -58,12 +59,44 @@ static int is_authorization(const char *h)
     return strncasecmp(h, "Authorization:", 14) == 0;
 }
 
+/*
+ * s.bases from the --url given (each a comma list), else $RTCTL_URL (one
+ * too), else the default.
+ */
+static int bases(struct cli_session *s)
+{
+    const char *env = getenv("RTCTL_URL"), *one[1];
+    const char *const *given = s->o.urls.v;
+    size_t n = s->o.urls.n;
+    char err[300] = "";
+    int rc;
+
+    s->bases_given = n > 0;
+    if (n == 0) {
+        one[0] = env != NULL && *env != '\0' ? env : CLI_DEFAULT_URL;
+        given = one;
+        n = 1;
+    }
+    rc = rt__url_list_split(given, n, &s->bases, &s->nbases, err, sizeof(err));
+    if (rc == RT_EURL) {
+        cli_opts_error(s->help, "%s: %s",
+                       s->bases_given ? "--url" : "$RTCTL_URL", err);
+        return RTCTL_EXIT_USAGE;
+    }
+    if (rc != 0) {
+        cli_errf(&s->out, "out of memory");
+        return RTCTL_EXIT_RUNTIME;
+    }
+    s->base = s->bases[0];
+    return 0;
+}
+
 /* After parsing: see cli_session_parse(). */
 static int setup(struct cli_session *s)
 {
     const char *env;
     size_t i, n, len;
-    int has_auth = 0;
+    int rc, has_auth = 0;
 
     if (s->o.no_color)
         s->o.g.color = "never";
@@ -94,10 +127,8 @@ static int setup(struct cli_session *s)
                                 "not both");
         return RTCTL_EXIT_USAGE;
     }
-    env = getenv("RTCTL_URL");
-    s->base = s->o.url != NULL              ? s->o.url
-              : env != NULL && *env != '\0' ? env
-                                            : CLI_DEFAULT_URL;
+    if ((rc = bases(s)) != 0)
+        return rc;
     /* An explicit Authorization header beats $RTCTL_TOKEN. */
     env = getenv("RTCTL_TOKEN");
     s->token = s->o.token != NULL                         ? s->o.token
@@ -196,19 +227,46 @@ int cli_session_net_opts_given(const struct cli_session *s)
 {
     const struct cli_conn_opts *o = &s->o;
 
-    return o->url != NULL || o->token != NULL || o->user != NULL ||
+    return o->urls.n > 0 || o->token != NULL || o->user != NULL ||
            o->headers.n > 0 || o->cacert != NULL || o->insecure ||
            !o->reconnect || o->max_retries != 0 || o->timeout_ms != 0;
 }
 
-int cli_session_url(struct cli_session *s, const char *target,
-                    rt_url_kind kind)
+/* "1st", "2nd", "3rd", "4th"...: which item of a list. */
+static const char *ordinal(size_t i, char *buf, size_t size)
+{
+    static const char *const sfx[] = {"th", "st", "nd", "rd"};
+    size_t k = i % 10;
+
+    snprintf(buf, size, "%zu%s", i,
+             (i % 100 >= 11 && i % 100 <= 13) || k > 3 ? "th" : sfx[k]);
+    return buf;
+}
+
+/* 1 when |t| starts with a scheme and "://" (rt_url_resolve()'s rule). */
+static int full_url(const char *t)
+{
+    size_t n = 0;
+
+    if (!((t[0] >= 'a' && t[0] <= 'z') || (t[0] >= 'A' && t[0] <= 'Z')))
+        return 0;
+    while (t[n] != '\0' && strchr("abcdefghijklmnopqrstuvwxyz"
+                                  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.",
+                                  t[n]) != NULL)
+        n++;
+    return strncmp(t + n, "://", 3) == 0;
+}
+
+/* One URL of the list: |base| and |target| as cli_session_url() says. */
+static int one_url(struct cli_session *s, const char *base, const char *target,
+                   rt_url_kind kind, char **out, char *err, size_t errlen)
 {
     rt_url *u = NULL;
-    char err[256] = "", *given = NULL;
+    char *given = NULL;
     int rc;
 
-    rc = rt_url_resolve(&u, s->base, target, kind, err, sizeof(err));
+    *out = NULL;
+    rc = rt_url_resolve(&u, base, target, kind, err, errlen);
     if (rc == 0 && s->o.user != NULL)
         rc = rt_url_query_set(u, "user", s->o.user);
     /*
@@ -221,21 +279,102 @@ int cli_session_url(struct cli_session *s, const char *target,
         given == NULL)
         rc = rt_url_query_set(u, "presence", "0");
     rt_free(given);
-    if (rc == 0) {
-        rt_free(s->url);
-        s->url = NULL;
-        rc = rt_url_format(u, &s->url);
-    }
-    rt_url_free(u);
     if (rc == 0)
+        rc = rt_url_format(u, out);
+    rt_url_free(u);
+    return rc;
+}
+
+int cli_session_url(struct cli_session *s, const char *target,
+                    rt_url_kind kind)
+{
+    char err[256] = "", nth[24], **v;
+    const char *what = target;
+    size_t i, n, k = 0;
+    int rc = 0, full = full_url(target);
+
+    /* A full TARGET first, then each --url as a full URL of its own. */
+    n = full ? 1 + (s->bases_given ? s->nbases : 0) : s->nbases;
+    v = rt__calloc(n + 1, sizeof(*v));
+    if (v == NULL)
+        rc = RT_ENOMEM;
+    for (i = 0; rc == 0 && i < n; i++) {
+        if (full && i == 0)
+            rc = one_url(s, target, target, kind, &v[k], err, sizeof(err));
+        else if (full)
+            rc = one_url(s, s->bases[i - 1], s->bases[i - 1], kind, &v[k], err,
+                         sizeof(err));
+        else
+            rc =
+                one_url(s, s->bases[i], target, kind, &v[k], err, sizeof(err));
+        if (rc == 0) {
+            k++;
+            continue;
+        }
+        /* Name the item of the list that is wrong. */
+        if (full && i > 0)
+            what = s->bases[i - 1];
+        else if (!full && (rc == RT_EURL || rc == RT_ETOOBIG) &&
+                 strncmp(err, "base URL: ", 10) == 0)
+            what = s->bases[i];
+        if (what != target && s->nbases > 1) {
+            cli_opts_error(s->help, "%s: '%s' (the %s of %zu URLs): %s",
+                           s->bases_given ? "--url" : "$RTCTL_URL", what,
+                           ordinal(full ? i : i + 1, nth, sizeof(nth)),
+                           s->nbases, err[0] ? err : rt_strerror(rc));
+            rt__url_list_free(v);
+            return RTCTL_EXIT_USAGE;
+        }
+        if (what != target) {
+            cli_opts_error(s->help, "%s: '%s': %s",
+                           s->bases_given ? "--url" : "$RTCTL_URL", what,
+                           err[0] ? err : rt_strerror(rc));
+            rt__url_list_free(v);
+            return RTCTL_EXIT_USAGE;
+        }
+    }
+    if (rc == 0) {
+        rt__url_list_dedupe(v, &k);
+        cli_session_set_urls(s, v, k);
         return 0;
+    }
+    rt__url_list_free(v);
     if (rc == RT_EURL || rc == RT_ETOOBIG) {
-        cli_opts_error(s->help, "'%s': %s", target,
+        cli_opts_error(s->help, "'%s': %s", what,
                        err[0] ? err : rt_strerror(rc));
         return RTCTL_EXIT_USAGE;
     }
     cli_errf(&s->out, "%s", rt_strerror(rc));
     return rtctl_exit_from_err(rc);
+}
+
+void cli_session_set_urls(struct cli_session *s, char **urls, size_t n)
+{
+    rt__url_list_free(s->urls);
+    s->urls = urls;
+    s->nurls = n;
+    s->url = urls[0];
+}
+
+const char *const *cli_session_more_urls(const struct cli_session *s)
+{
+    return s->urls != NULL ? (const char *const *)s->urls + 1 : NULL;
+}
+
+const char *cli_session_url_names(const struct cli_session *s, char *buf,
+                                  size_t size)
+{
+    size_t i, len = 0;
+
+    buf[0] = '\0';
+    if (s->urls == NULL) {
+        snprintf(buf, size, "'%s'", s->base);
+        return buf;
+    }
+    for (i = 0; i < s->nurls && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s'%s'",
+                                i > 0 ? ", " : "", s->urls[i]);
+    return buf;
 }
 
 int cli_session_open(struct cli_session *s)
@@ -338,8 +477,10 @@ run:
 
 int cli_session_fail(struct cli_session *s, int err)
 {
-    cli_errf(&s->out, "cannot %s '%s': %s", s->verb,
-             s->url != NULL ? s->url : s->base, rt_strerror(err));
+    char names[1024];
+
+    cli_errf(&s->out, "cannot %s %s: %s", s->verb,
+             cli_session_url_names(s, names, sizeof(names)), rt_strerror(err));
     cli_session_outcome(s, rtctl_exit_from_err(err));
     return rtctl_exit_from_err(err);
 }
@@ -385,6 +526,14 @@ static const char *state_name(int st)
 int cli_session_state_json(rt_buf *b, int st, uint64_t delay_ms,
                            unsigned attempt, int err, const char *detail)
 {
+    return cli_session_state_json_url(b, st, delay_ms, attempt, err, detail,
+                                      NULL);
+}
+
+int cli_session_state_json_url(rt_buf *b, int st, uint64_t delay_ms,
+                               unsigned attempt, int err, const char *detail,
+                               const char *url)
+{
     int rc = 0;
 
     rc |= rt__buf_printf(b, "{\"event\":\"state\",\"state\":\"%s\"",
@@ -398,18 +547,23 @@ int cli_session_state_json(rt_buf *b, int st, uint64_t delay_ms,
         rc |= rt__buf_json_str(b, detail != NULL ? detail : "",
                                detail != NULL ? strlen(detail) : 0);
     }
+    if (url != NULL) {
+        rc |= rt__buf_printf(b, ",\"url\":");
+        rc |= rt__buf_json_str(b, url, strlen(url));
+    }
     rc |= rt__buf_putc(b, '}');
     return rc != 0 ? RT_ENOMEM : 0;
 }
 
 /* With --json, one state object on stderr. */
 static void json_state(int st, uint64_t delay, unsigned attempt, int err,
-                       const char *detail)
+                       const char *detail, const char *url)
 {
     rt_buf b;
 
     rt__buf_init(&b);
-    if (cli_session_state_json(&b, st, delay, attempt, err, detail) == 0 &&
+    if (cli_session_state_json_url(&b, st, delay, attempt, err, detail, url) ==
+            0 &&
         rt__buf_putc(&b, '\n') == 0)
         fwrite(b.data, 1, b.len, stderr);
     rt__buf_cleanup(&b);
@@ -418,21 +572,44 @@ static void json_state(int st, uint64_t delay, unsigned attempt, int err,
 void cli_session_state(struct cli_session *s, int st, uint64_t delay_ms,
                        unsigned attempt, int err, const char *detail)
 {
+    cli_session_state_url(s, st, delay_ms, attempt, err, detail, NULL);
+}
+
+void cli_session_state_url(struct cli_session *s, int st, uint64_t delay_ms,
+                           unsigned attempt, int err, const char *detail,
+                           const char *url)
+{
+    char names[1024];
+    int several = s->nurls > 1 && url != NULL;
+
     if (detail == NULL)
         detail = "";
     if (s->out.json)
-        json_state(st, delay_ms, attempt, err, detail);
-    if (st == CLI_SESSION_BACKOFF && !s->out.quiet)
-        fprintf(stderr, "rtctl %s: %s; %s in %llu ms (attempt %u)\n",
-                s->out.cmd, detail, s->retry, (unsigned long long)delay_ms,
-                attempt);
+        json_state(st, delay_ms, attempt, err, detail, several ? url : NULL);
+    if (st == CLI_SESSION_BACKOFF && !s->out.quiet) {
+        if (!several)
+            fprintf(stderr, "rtctl %s: %s; %s in %llu ms (attempt %u)\n",
+                    s->out.cmd, detail, s->retry, (unsigned long long)delay_ms,
+                    attempt);
+        else if (delay_ms == 0)
+            fprintf(stderr, "rtctl %s: %s; %s now, to %s\n", s->out.cmd,
+                    detail, s->retry, url);
+        else
+            fprintf(stderr,
+                    "rtctl %s: %s; %s in %llu ms (attempt %u), to %s\n",
+                    s->out.cmd, detail, s->retry, (unsigned long long)delay_ms,
+                    attempt, url);
+    }
+    if (st == CLI_SESSION_OPEN && several && !s->out.quiet && !s->out.json &&
+        !s->own_open_line)
+        fprintf(stderr, "rtctl %s: connected to %s\n", s->out.cmd, url);
     if (st != CLI_SESSION_CLOSED)
         return;
     if (err == 0) {
         cli_session_outcome(s, RTCTL_EXIT_OK);
     } else if (s->status < 0) {
-        cli_errf(&s->out, "cannot %s '%s': %s", s->verb,
-                 s->url != NULL ? s->url : s->base, detail);
+        cli_errf(&s->out, "cannot %s %s: %s", s->verb,
+                 cli_session_url_names(s, names, sizeof(names)), detail);
         cli_session_outcome(s, rtctl_exit_from_err(err));
     }
 }
@@ -444,8 +621,12 @@ int cli_session_end(struct cli_session *s, int status)
         rt_loop_free(s->loop);
         s->loop = NULL;
     }
-    rt_free(s->url);
+    rt__url_list_free(s->urls);
+    s->urls = NULL;
     s->url = NULL;
+    rt__url_list_free(s->bases);
+    s->bases = NULL;
+    cli_strlist_free(&s->o.urls);
     rt__free(s->auth);
     s->auth = NULL;
     rt__free(s->basic);

@@ -26,7 +26,7 @@
 
 /* What CLI_CONN_OPTS fills; cli_session_init() sets the defaults. */
 struct cli_conn_opts {
-    const char *url;            /* --url; NULL: $RTCTL_URL or default */
+    struct cli_strlist urls;    /* --url, repeatable, comma lists */
     const char *token;          /* --token; NULL: $RTCTL_TOKEN */
     const char *user;           /* --user: ?user=NAME */
     struct cli_strlist headers; /* -H, repeatable */
@@ -43,9 +43,11 @@ struct cli_conn_opts {
 /* The options every client command takes, for the end of its table. */
 #define CLI_CONN_OPTS(c)                                                      \
     OPT_GROUP("Connection"),                                                  \
-        OPT_STR(0, "url", &(c)->url, "URL",                                   \
-                "server a room or path is relative to (default $RTCTL_URL, "  \
-                "else " CLI_DEFAULT_URL ")"),                                 \
+        OPT_STR_LIST(0, "url", &(c)->urls, "URL",                             \
+                     "server a room or path is relative to (default "         \
+                     "$RTCTL_URL, else " CLI_DEFAULT_URL "); repeat it, or "  \
+                     "give a comma list, for servers to fail over to (after " \
+                     "a full URL, each is a full URL too)"),                  \
         OPT_STR(0, "token", &(c)->token, "TOKEN",                             \
                 "send 'Authorization: Bearer TOKEN' (default $RTCTL_TOKEN)"), \
         OPT_STR(0, "user", &(c)->user, "NAME",                                \
@@ -75,11 +77,13 @@ struct cli_conn_opts {
 
 /*
  * Copy the connection options into a client's options: rt_sse_client_opts,
- * rt_poll_client_opts and rt_ws_client_opts name these fields alike.
+ * rt_poll_client_opts and rt_ws_client_opts name these fields alike.  The
+ * client's URL is s.url; the others of s.urls fail over.
  */
 #define CLI_SESSION_CLIENT_OPTS(s, co)                    \
     do {                                                  \
         (co)->headers = (s)->headers;                     \
+        (co)->failover_urls = cli_session_more_urls(s);   \
         (co)->cacert = (s)->o.cacert;                     \
         (co)->insecure = (s)->o.insecure;                 \
         (co)->max_retries = (uint32_t)(s)->o.max_retries; \
@@ -98,18 +102,24 @@ struct cli_session {
     struct cli_conn_opts o; /* what CLI_CONN_OPTS parsed */
     struct cli_out out;     /* set up by cli_session_parse() */
     const struct cli_cmd_help *help;
-    const char *verb;           /* "follow": "cannot follow 'URL': why" */
-    const char *retry;          /* "reconnecting": "why; reconnecting in..." */
-    const char *unit;           /* "events": "--timeout: 1 of 3 events" */
-    const char *base;           /* the URL a TARGET is relative to */
+    const char *verb;  /* "follow": "cannot follow 'URL': why" */
+    const char *retry; /* "reconnecting": "why; reconnecting in..." */
+    const char *unit;  /* "events": "--timeout: 1 of 3 events" */
+    const char *base;  /* the first URL a TARGET is relative to */
+    char **bases;      /* every one, NULL-terminated */
+    size_t nbases;
+    int bases_given;            /* they came from --url */
     const char *token;          /* --token or $RTCTL_TOKEN; NULL: none */
     const char *const *headers; /* NULL-terminated, for opts.headers */
-    char *url;                  /* cli_session_url()'s result; rt_free()d */
-    rt_loop *loop;              /* cli_session_open()'s loop */
-    uint64_t goal;              /* what the command waits for; 0: no count */
-    uint64_t done;              /* how much of it happened */
-    int status;                 /* exit status; -1 while unknown */
-    int no_presence;            /* WebSocket: ?presence=0 unless TARGET says */
+    char *url;                  /* cli_session_url()'s first URL: urls[0] */
+    char **urls;                /* all of them, NULL-terminated */
+    size_t nurls;
+    rt_loop *loop;     /* cli_session_open()'s loop */
+    uint64_t goal;     /* what the command waits for; 0: no count */
+    uint64_t done;     /* how much of it happened */
+    int status;        /* exit status; -1 while unknown */
+    int no_presence;   /* WebSocket: ?presence=0 unless TARGET says */
+    int own_open_line; /* the command says "connected to" itself */
     /* private */
     const char **hv;
     char *auth;
@@ -158,13 +168,24 @@ int cli_session_basic_auth(struct cli_session *s, const char *userpass);
 int cli_session_net_opts_given(const struct cli_session *s);
 
 /*
- * Resolve |target| against s.base for |kind| (rt_url_resolve()), add
- * ?user= for --user, and keep the result in s.url.  Returns 0, or the
- * exit status after printing why: RTCTL_EXIT_USAGE for a malformed target
- * or --url.
+ * Resolve |target| against each of s.bases for |kind| (rt_url_resolve()),
+ * add ?user= for --user, and keep the results in s.urls (s.url the
+ * first), the same URL given twice kept once.  A |target| that is a full
+ * URL comes first, and each --url given (not $RTCTL_URL) follows it as a
+ * full URL of its own.  Returns 0, or the exit status after printing why:
+ * RTCTL_EXIT_USAGE for a malformed target or --url, naming the item.
  */
 int cli_session_url(struct cli_session *s, const char *target,
                     rt_url_kind kind);
+
+/*
+ * Replace s.urls with |urls| (NULL-terminated, |n| >= 1, rt__malloc'ed
+ * strings and array, taken over).
+ */
+void cli_session_set_urls(struct cli_session *s, char **urls, size_t n);
+
+/* s.urls after the first, for opts.failover_urls. */
+const char *const *cli_session_more_urls(const struct cli_session *s);
 
 /* Create s.loop.  Returns 0, or the exit status after printing why. */
 int cli_session_open(struct cli_session *s);
@@ -190,23 +211,44 @@ void cli_session_output_failed(struct cli_session *s);
 /*
  * Report a client's state change: with --json a
  * {"event":"state","state":...} object on stderr; for CLI_SESSION_BACKOFF
- * the notice "rtctl CMD: DETAIL; RETRY in N ms (attempt A)" unless -q; for
- * CLI_SESSION_CLOSED the outcome: 0 when |err| is 0, else the message
- * "cannot VERB 'URL': DETAIL" and rtctl_exit_from_err(|err|), unless the
- * outcome was already known.  |st| is a client's state value.
+ * the notice "rtctl CMD: DETAIL; RETRY in N ms (attempt A)" unless -q
+ * (with several URLs "RETRY in N ms (attempt A), to URL", or "RETRY now,
+ * to URL" within a round, and "rtctl CMD: connected to URL" at each
+ * CLI_SESSION_OPEN); for CLI_SESSION_CLOSED the outcome: 0 when |err| is
+ * 0, else the message "cannot VERB 'URL': DETAIL" and
+ * rtctl_exit_from_err(|err|), unless the outcome was already known.  |st|
+ * is a client's state value, |url| the client's URL (its url()), NULL
+ * when unknown; it is reported with several URLs only, so that the output
+ * with one stays as it was.
  */
+void cli_session_state_url(struct cli_session *s, int st, uint64_t delay_ms,
+                           unsigned attempt, int err, const char *detail,
+                           const char *url);
+/* cli_session_state_url() without the URL. */
 void cli_session_state(struct cli_session *s, int st, uint64_t delay_ms,
                        unsigned attempt, int err, const char *detail);
 
 /*
- * Append to |b| the JSON state object cli_session_state() prints with
+ * Append to |b| the JSON state object cli_session_state_url() prints with
  * --json (no newline): {"event":"state","state":S} plus delay_ms and
- * attempt for CLI_SESSION_BACKOFF, and error and detail when |err| is not
- * 0.  For a command that prints it elsewhere (above a prompt).
- * Returns 0 or RT_ENOMEM.
+ * attempt for CLI_SESSION_BACKOFF, error and detail when |err| is not 0,
+ * and url (the attempt's, or the next one's with CLI_SESSION_BACKOFF)
+ * when |url| is not NULL.  For a command that prints it elsewhere (above a
+ * prompt).  Returns 0 or RT_ENOMEM.
  */
+int cli_session_state_json_url(rt_buf *b, int st, uint64_t delay_ms,
+                               unsigned attempt, int err, const char *detail,
+                               const char *url);
+/* cli_session_state_json_url() without the URL. */
 int cli_session_state_json(rt_buf *b, int st, uint64_t delay_ms,
                            unsigned attempt, int err, const char *detail);
+
+/*
+ * The URLs in messages: "'A'" with one, "'A', 'B'" with several, into
+ * |buf|.
+ */
+const char *cli_session_url_names(const struct cli_session *s, char *buf,
+                                  size_t size);
 
 /*
  * A call on the command's client failed with |err| (an RT_E* code):

@@ -2,6 +2,7 @@
  * example_poll.c: follow a room by long polling with librtctl.
  *
  *   example_poll http://127.0.0.1:8080/poll/general [SINCE]
+ *   example_poll URL,URL... ...      (the URLs after the first: failover_urls)
  *
  * Prints each message once, in seq order, across failed polls and server
  * restarts; SINCE 0 starts with the history the server holds.  Ctrl-C
@@ -10,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <uv.h>
 
 #include <rtctl.h>
@@ -65,6 +67,9 @@ int main(int argc, char **argv)
 {
     rt_poll_client_cbs cbs = {0};
     rt_poll_client_opts o;
+    const char *more[8] = {NULL};
+    char *comma;
+    size_t n = 0;
     uv_signal_t sig;
     rt_loop *loop;
     int rc;
@@ -76,7 +81,14 @@ int main(int argc, char **argv)
     if (rt_loop_new(&loop, NULL) != 0)
         return 1;
     rt_poll_client_opts_init(&o); /* retries forever, 1 s..30 s */
-    o.poll_timeout_s = 10;        /* the server holds each poll 10 s */
+    /* "A,B,C": A first, then B and C to fail over to, round robin. */
+    for (comma = strchr(argv[1], ','); comma != NULL && n < 7;
+         comma = strchr(comma + 1, ',')) {
+        *comma = '\0';
+        more[n++] = comma + 1;
+    }
+    o.failover_urls = more;
+    o.poll_timeout_s = 10; /* the server holds each poll 10 s */
     o.has_since = argc > 2;
     o.since = argc > 2 ? strtoull(argv[2], NULL, 10) : 0;
     cbs.on_message = on_message;

@@ -2,6 +2,7 @@
  * example_sse.c: follow a room's Server-Sent Events stream with librtctl.
  *
  *   example_sse http://127.0.0.1:8080/events/general [LAST_EVENT_ID]
+ *   example_sse URL,URL... ...      (the URLs after the first: failover_urls)
  *
  * Prints each event; the stored messages of our server once each and in
  * seq order (order_by_seq), across reconnections that resume from the
@@ -10,6 +11,7 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <uv.h>
 
 #include <rtctl.h>
@@ -62,6 +64,9 @@ int main(int argc, char **argv)
 {
     rt_sse_client_cbs cbs = {0};
     rt_sse_client_opts o;
+    const char *more[8] = {NULL};
+    char *comma;
+    size_t n = 0;
     uv_signal_t sig;
     rt_loop *loop;
     int rc;
@@ -73,7 +78,14 @@ int main(int argc, char **argv)
     if (rt_loop_new(&loop, NULL) != 0)
         return 1;
     rt_sse_client_opts_init(&o); /* reconnects forever, 1 s..30 s */
-    o.order_by_seq = 1;          /* our server: EPOCH-SEQ ids */
+    /* "A,B,C": A first, then B and C to fail over to, round robin. */
+    for (comma = strchr(argv[1], ','); comma != NULL && n < 7;
+         comma = strchr(comma + 1, ',')) {
+        *comma = '\0';
+        more[n++] = comma + 1;
+    }
+    o.failover_urls = more;
+    o.order_by_seq = 1; /* our server: EPOCH-SEQ ids */
     o.last_event_id = argc > 2 ? argv[2] : NULL;
     cbs.on_event = on_event;
     cbs.on_state = on_state;

@@ -2,12 +2,15 @@
  * example_ws.c: follow a room over WebSocket with librtctl, and say hello.
  *
  *   example_ws ws://127.0.0.1:8080/ws/general [MESSAGE]
+ *   example_ws ws://a:8080/ws/general,ws://b:8080/ws/general [MESSAGE]
  *
- * Prints each message once, in seq order, across reconnections; sends
+ * Prints each message once, in seq order, across reconnections (and
+ * across servers: the URLs after the first are failover_urls); sends
  * MESSAGE with an id and reports its ack.  Ctrl-C closes cleanly.
  */
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <uv.h>
 
 #include <rtctl.h>
@@ -60,9 +63,10 @@ static void on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
 {
     static const char *names[] = {"connecting", "open", "backoff", "closed"};
 
-    (void)c, (void)ud;
-    fprintf(stderr, "state %s %llu ms %s %s\n", names[st],
-            (unsigned long long)delay_ms, err ? rt_err_name(err) : "", detail);
+    (void)ud;
+    fprintf(stderr, "state %s %llu ms %s %s (%s)\n", names[st],
+            (unsigned long long)delay_ms, err ? rt_err_name(err) : "", detail,
+            rt_ws_client_url(c));
 }
 
 static void on_closed(rt_ws_client *c, void *ud)
@@ -81,6 +85,9 @@ int main(int argc, char **argv)
 {
     rt_ws_client_cbs cbs = {0};
     rt_ws_client_opts o;
+    const char *more[8] = {NULL};
+    char *comma;
+    size_t n = 0;
     uv_signal_t sig;
     rt_loop *loop;
     int rc;
@@ -93,6 +100,13 @@ int main(int argc, char **argv)
     if (rt_loop_new(&loop, NULL) != 0)
         return 1;
     rt_ws_client_opts_init(&o); /* reconnects forever, 1 s..30 s */
+    /* "A,B,C": A first, then B and C to fail over to, round robin. */
+    for (comma = strchr(argv[1], ','); comma != NULL && n < 7;
+         comma = strchr(comma + 1, ',')) {
+        *comma = '\0';
+        more[n++] = comma + 1;
+    }
+    o.failover_urls = more;
     cbs.on_message = on_message;
     cbs.on_open = on_open;
     cbs.on_resumed = on_resumed;

@@ -377,18 +377,24 @@ int rt__net_epoch_valid(const char *s, size_t len)
     return 1;
 }
 
-int rt__net_next_delay(rt_loop *l, rt_backoff *b, char *errmsg, size_t errlen,
-                       uint64_t *delay_ms)
+int rt__net_next_delay(rt_loop *l, rt__failover *f, char *errmsg,
+                       size_t errlen, uint64_t *delay_ms)
 {
     uint32_t attempts;
     char *last;
 
-    if (rt_backoff_next(b, rt__loop_rand32(l), delay_ms) == 0)
+    if (rt__failover_next(f, rt__loop_rand32(l), delay_ms) == 0)
         return 0;
-    attempts = rt_backoff_attempt(b);
+    attempts = rt_backoff_attempt(&f->backoff);
     last = rt__strndup(errmsg, strlen(errmsg));
-    rt__seterr(errmsg, errlen, "gave up after %u retr%s: %.400s", attempts,
-               attempts == 1 ? "y" : "ies", last != NULL ? last : "");
+    if (f->n > 1)
+        rt__seterr(errmsg, errlen,
+                   "gave up after %u retr%s of %zu URLs each: %.400s",
+                   attempts, attempts == 1 ? "y" : "ies", f->n,
+                   last != NULL ? last : "");
+    else
+        rt__seterr(errmsg, errlen, "gave up after %u retr%s: %.400s", attempts,
+                   attempts == 1 ? "y" : "ies", last != NULL ? last : "");
     rt__free(last);
     return RT_EEXHAUSTED;
 }

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "core_int.h"
+#include "failover.h"
 #include "rt/backoff.h"
 #include "rt/loop.h"
 
@@ -71,12 +72,13 @@ long rt__net_headers_check(const char *const *headers);
 int rt__net_epoch_valid(const char *s, size_t len);
 #define RT__EPOCH_MAX 32
 /*
- * The next reconnection delay into *delay_ms, or RT_EEXHAUSTED once the
- * retries allowed are spent; |errmsg| (the last failure) then becomes
- * "gave up after N attempts: <the last failure>".
+ * After a failed attempt or a drop: move |f| to its next URL and put the
+ * wait before it into *delay_ms (0 within a round, failover.h), or return
+ * RT_EEXHAUSTED once the retries allowed are spent; |errmsg| (the last
+ * failure) then becomes "gave up after N retries: <the last failure>".
  */
-int rt__net_next_delay(rt_loop *l, rt_backoff *b, char *errmsg, size_t errlen,
-                       uint64_t *delay_ms);
+int rt__net_next_delay(rt_loop *l, rt__failover *f, char *errmsg,
+                       size_t errlen, uint64_t *delay_ms);
 
 /*
  * The libwebsockets context the WebSocket clients of a loop share

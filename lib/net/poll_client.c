@@ -34,7 +34,6 @@
 struct rt_poll_client {
     rt__xfer xfer; /* first: done() gets it back from CURLOPT_PRIVATE */
     rt_loop *loop;
-    rt_url *base;
     char *cacert;
     struct curl_slist *user_headers; /* the caller's, copied */
     int insecure;
@@ -43,7 +42,7 @@ struct rt_poll_client {
     uint64_t connect_timeout_ms;
     size_t max_body_bytes;
     rt__poll_proto *proto;
-    rt_backoff backoff;
+    rt__failover fo; /* the URLs and the backoff */
     rt_poll_client_cbs cbs;
     void *ud;
 
@@ -158,7 +157,7 @@ static int poll_url(rt_poll_client *c, char **out)
     char num[24];
     int rc, has_pos = rt__poll_proto_position(c->proto, &since, &epoch);
 
-    if ((rc = rt_url_dup(&u, c->base)) != 0)
+    if ((rc = rt_url_dup(&u, rt__failover_url(&c->fo))) != 0)
         return rc;
     snprintf(num, sizeof(num), "%llu", (unsigned long long)since);
     rc = rt_url_query_set(u, "since", has_pos ? num : NULL);
@@ -256,14 +255,14 @@ static void failed(rt_poll_client *c, int err, int final)
 {
     uint64_t delay = 0;
 
-    if (final || c->no_reconnect) {
+    if (final || (c->no_reconnect && !rt__failover_untried(&c->fo))) {
         begin_close(c, err);
         return;
     }
     if (c->retry_after[0] != '\0')
-        rt_backoff_retry_after(&c->backoff, c->retry_after,
+        rt_backoff_retry_after(&c->fo.backoff, c->retry_after,
                                strlen(c->retry_after), (int64_t)time(NULL));
-    if (rt__net_next_delay(c->loop, &c->backoff, c->errmsg, sizeof(c->errmsg),
+    if (rt__net_next_delay(c->loop, &c->fo, c->errmsg, sizeof(c->errmsg),
                            &delay) != 0) {
         begin_close(c, RT_EEXHAUSTED);
         return;
@@ -318,7 +317,7 @@ static void done(rt__xfer *x, CURLcode res)
         begin_close(c, err);
         return;
     }
-    rt_backoff_delivered(&c->backoff);
+    rt__failover_delivered(&c->fo);
     /* The next poll from a fresh loop turn, never from inside done(). */
     uv_timer_start(&c->retry_timer, on_next, 0, 0);
 }
@@ -334,7 +333,7 @@ static void on_handle_closed(uv_handle_t *h)
     rt__poll_proto_free(c->proto);
     curl_slist_free_all(c->user_headers);
     rt__free(c->cacert);
-    rt_url_free(c->base);
+    rt__failover_cleanup(&c->fo);
     rt__free(c);
 }
 
@@ -376,9 +375,7 @@ int rt_poll_client_new(rt_poll_client **out, rt_loop *loop, const char *url,
 {
     rt_poll_client_opts defaults;
     rt__poll_proto_cbs pcbs = {proto_message, proto_lost};
-    rt_backoff_policy bp;
     rt_poll_client *c;
-    rt_url *u = NULL;
     struct curl_slist *n;
     const char *const *hp;
     int rc;
@@ -399,20 +396,15 @@ int rt_poll_client_new(rt_poll_client **out, rt_loop *loop, const char *url,
     if (o->poll_timeout_s > 60 || o->max_body_bytes == 0 ||
         (o->has_since && o->since == UINT64_MAX))
         return RT_EINVAL;
-    rc = rt_url_parse(&u, url, NULL, 0);
-    if (rc != 0)
-        return rc;
-    if (rt_url_get_scheme(u) != RT_URL_HTTP &&
-        rt_url_get_scheme(u) != RT_URL_HTTPS) {
-        rt_url_free(u);
-        return RT_EURL;
-    }
     c = rt__calloc(1, sizeof(*c));
-    if (c == NULL) {
-        rt_url_free(u);
+    if (c == NULL)
         return RT_ENOMEM;
+    rc = rt__failover_init(&c->fo, &o->backoff, o->max_retries, url,
+                           o->failover_urls, rt__failover_http, NULL);
+    if (rc != 0) {
+        rt__free(c);
+        return rc;
     }
-    c->base = u;
     rc = RT_ENOMEM;
     if (o->cacert != NULL &&
         (c->cacert = rt__strndup(o->cacert, strlen(o->cacert))) == NULL)
@@ -426,11 +418,6 @@ int rt_poll_client_new(rt_poll_client **out, rt_loop *loop, const char *url,
         NULL)
         goto fail;
     c->user_headers = n;
-    bp = o->backoff;
-    if (o->max_retries != 0)
-        bp.max_attempts = o->max_retries;
-    if ((rc = rt_backoff_init(&c->backoff, &bp)) != 0)
-        goto fail;
     rc = rt__poll_proto_new(&c->proto, o->has_since, o->since, o->epoch,
                             o->max_body_bytes, &pcbs, c);
     if (rc != 0)
@@ -453,7 +440,7 @@ fail:
     rt__poll_proto_free(c->proto);
     curl_slist_free_all(c->user_headers);
     rt__free(c->cacert);
-    rt_url_free(c->base);
+    rt__failover_cleanup(&c->fo);
     rt__free(c);
     return rc;
 }
@@ -488,7 +475,7 @@ const char *rt_poll_client_errmsg(const rt_poll_client *c)
 
 uint32_t rt_poll_client_attempt(const rt_poll_client *c)
 {
-    return c == NULL ? 0 : rt_backoff_attempt(&c->backoff);
+    return c == NULL ? 0 : rt_backoff_attempt(&c->fo.backoff);
 }
 
 int rt_poll_client_position(const rt_poll_client *c, uint64_t *seq,
@@ -503,4 +490,14 @@ int rt_poll_client_position(const rt_poll_client *c, uint64_t *seq,
     if (epoch != NULL)
         *epoch = ep;
     return has_pos;
+}
+
+const char *rt_poll_client_url(const rt_poll_client *c)
+{
+    return c == NULL ? "" : rt__failover_str(&c->fo);
+}
+
+size_t rt_poll_client_url_index(const rt_poll_client *c)
+{
+    return c == NULL ? 0 : c->fo.cur;
 }

@@ -40,7 +40,6 @@
 struct rt_sse_client {
     rt__xfer xfer; /* first: done() gets it back from CURLOPT_PRIVATE */
     rt_loop *loop;
-    char *url;
     char *cacert;
     char *cert, *key, *proxy;
     struct curl_slist *user_headers; /* the caller's, copied */
@@ -54,7 +53,7 @@ struct rt_sse_client {
     rt_sse_parser *parser;
     rt__sse_seq *seq; /* order_by_seq only */
     uint64_t gap_timeout_ms;
-    rt_backoff backoff;
+    rt__failover fo; /* the URLs and the backoff */
     rt_sse_client_cbs cbs;
     void *ud;
 
@@ -114,7 +113,7 @@ static int on_parsed(const rt_sse_event *ev, void *ud)
     if (c->closing)
         return 1;
     c->got_event = 1;
-    rt_backoff_delivered(&c->backoff);
+    rt__failover_delivered(&c->fo);
     if (c->seq == NULL) {
         c->cbs.on_event(c, ev, c->ud);
         return c->closing;
@@ -166,7 +165,7 @@ static void on_retry_field(uint64_t ms, void *ud)
 {
     rt_sse_client *c = ud;
 
-    rt_backoff_set_retry(&c->backoff, ms);
+    rt_backoff_set_retry(&c->fo.backoff, ms);
 }
 
 /* --- curl callbacks */
@@ -356,7 +355,7 @@ static int connect_now(rt_sse_client *c)
     rt_sse_parser_reset(c->parser);
 
     memset(&eo, 0, sizeof(eo));
-    eo.url = c->url;
+    eo.url = rt__failover_str(&c->fo);
     eo.xfer = &c->xfer;
     eo.headers = h;
     eo.on_header = on_header;
@@ -402,8 +401,8 @@ static void end_transfer(rt_sse_client *c)
     c->easy = NULL;
     c->req_headers = NULL;
     if (c->opened)
-        rt_backoff_connected(&c->backoff,
-                             uv_now(rt__loop_uv(c->loop)) - c->open_at);
+        rt__failover_connected(&c->fo,
+                               uv_now(rt__loop_uv(c->loop)) - c->open_at);
 }
 
 static void start_attempt(rt_sse_client *c)
@@ -428,14 +427,14 @@ static void failed(rt_sse_client *c, int err, int final)
 {
     uint64_t delay = 0;
 
-    if (final || c->no_reconnect) {
+    if (final || (c->no_reconnect && !rt__failover_untried(&c->fo))) {
         begin_close(c, err);
         return;
     }
     if (c->retry_after[0] != '\0')
-        rt_backoff_retry_after(&c->backoff, c->retry_after,
+        rt_backoff_retry_after(&c->fo.backoff, c->retry_after,
                                strlen(c->retry_after), (int64_t)time(NULL));
-    if (rt__net_next_delay(c->loop, &c->backoff, c->errmsg, sizeof(c->errmsg),
+    if (rt__net_next_delay(c->loop, &c->fo, c->errmsg, sizeof(c->errmsg),
                            &delay) != 0) {
         begin_close(c, RT_EEXHAUSTED);
         return;
@@ -558,7 +557,7 @@ static void on_handle_closed(uv_handle_t *h)
     rt__free(c->cert);
     rt__free(c->key);
     rt__free(c->proxy);
-    rt__free(c->url);
+    rt__failover_cleanup(&c->fo);
     rt__free(c);
 }
 
@@ -605,9 +604,7 @@ int rt_sse_client_new(rt_sse_client **out, rt_loop *loop, const char *url,
     rt_sse_client_opts defaults;
     rt_sse_parser_opts po;
     rt__sse_seq_cbs sc = {seq_deliver, seq_resumed};
-    rt_backoff_policy bp;
     rt_sse_client *c;
-    rt_url *u = NULL;
     struct curl_slist *n;
     const char *const *hp;
     int rc;
@@ -623,23 +620,15 @@ int rt_sse_client_new(rt_sse_client **out, rt_loop *loop, const char *url,
     }
     if (rt__net_headers_check(o->headers) < 0)
         return RT_EINVAL;
-    rc = rt_url_parse(&u, url, NULL, 0);
-    if (rc != 0)
-        return rc;
-    if (rt_url_get_scheme(u) != RT_URL_HTTP &&
-        rt_url_get_scheme(u) != RT_URL_HTTPS) {
-        rt_url_free(u);
-        return RT_EURL;
-    }
     c = rt__calloc(1, sizeof(*c));
-    if (c == NULL) {
-        rt_url_free(u);
+    if (c == NULL)
         return RT_ENOMEM;
+    rc = rt__failover_init(&c->fo, &o->backoff, o->max_retries, url,
+                           o->failover_urls, rt__failover_http, NULL);
+    if (rc != 0) {
+        rt__free(c);
+        return rc;
     }
-    rc = rt_url_format(u, &c->url);
-    rt_url_free(u);
-    if (rc != 0)
-        goto fail;
     rc = RT_ENOMEM;
     if ((o->cacert != NULL &&
          (c->cacert = rt__strndup(o->cacert, strlen(o->cacert))) == NULL) ||
@@ -655,11 +644,6 @@ int rt_sse_client_new(rt_sse_client **out, rt_loop *loop, const char *url,
             goto fail;
         c->user_headers = n;
     }
-    bp = o->backoff;
-    if (o->max_retries != 0)
-        bp.max_attempts = o->max_retries;
-    if ((rc = rt_backoff_init(&c->backoff, &bp)) != 0)
-        goto fail;
     rt_sse_parser_opts_init(&po);
     if (o->max_line_bytes != 0)
         po.max_line_bytes = o->max_line_bytes;
@@ -703,7 +687,7 @@ fail:
     rt__free(c->cert);
     rt__free(c->key);
     rt__free(c->proxy);
-    rt__free(c->url);
+    rt__failover_cleanup(&c->fo);
     rt__free(c);
     return rc;
 }
@@ -738,7 +722,7 @@ const char *rt_sse_client_errmsg(const rt_sse_client *c)
 
 uint32_t rt_sse_client_attempt(const rt_sse_client *c)
 {
-    return c == NULL ? 0 : rt_backoff_attempt(&c->backoff);
+    return c == NULL ? 0 : rt_backoff_attempt(&c->fo.backoff);
 }
 
 const char *rt_sse_client_last_id(const rt_sse_client *c)
@@ -748,4 +732,14 @@ const char *rt_sse_client_last_id(const rt_sse_client *c)
     if (c->seq != NULL)
         return rt__sse_seq_last_id(c->seq, NULL);
     return rt_sse_parser_last_id(c->parser, NULL);
+}
+
+const char *rt_sse_client_url(const rt_sse_client *c)
+{
+    return c == NULL ? "" : rt__failover_str(&c->fo);
+}
+
+size_t rt_sse_client_url_index(const rt_sse_client *c)
+{
+    return c == NULL ? 0 : c->fo.cur;
 }

@@ -53,9 +53,10 @@
 #define ID_MAX 64
 struct rt_ws_client {
     rt_loop *loop;
-    rt_url *base;
-    rt_url *target; /* where a redirect sent this attempt; NULL: base */
-    rt_url *next;   /* where the last answer redirects to */
+    rt__failover fo;    /* the URLs and the backoff */
+    const rt_url *base; /* fo's current URL */
+    rt_url *target;     /* where a redirect sent this attempt; NULL: base */
+    rt_url *next;       /* where the last answer redirects to */
     uint32_t hops, max_redirects;
     int user_host; /* Host came from the caller: keep it */
     char *host_hdr;
@@ -65,6 +66,7 @@ struct rt_ws_client {
     char *origin;
     char *cacert;
     char *cert, *key, *proxy;
+    char *proxy_given; /* opts.proxy, for the next URL's proxy */
     int insecure, raw, no_reconnect, compress;
     int keep_user; /* no user or token of the caller's: keep the server's */
     uint64_t connect_timeout_ms, ping_interval_ms, pong_timeout_ms;
@@ -72,7 +74,6 @@ struct rt_ws_client {
     size_t max_message_bytes, max_queued, max_queued_bytes;
     rt_ws_client_cbs cbs;
     void *ud;
-    rt_backoff backoff;
     rt__ws_proto *proto; /* position, ordering, the outgoing queue */
     rt_msg_limits limits;
 
@@ -243,7 +244,7 @@ static void proto_progress(void *ud)
 {
     rt_ws_client *c = ud;
 
-    rt_backoff_delivered(&c->backoff);
+    rt__failover_delivered(&c->fo);
 }
 
 /* Replace the connection: resume from the position, or stop. */
@@ -312,7 +313,7 @@ static void handle_message(rt_ws_client *c)
         return;
     }
     if (c->raw) {
-        rt_backoff_delivered(&c->backoff);
+        rt__failover_delivered(&c->fo);
         c->cbs.on_frame(c, c->rx_binary, c->rx.data, len, c->ud);
     } else {
         handle_protocol(c, c->rx.data, len);
@@ -437,6 +438,7 @@ static int ws_path(rt_ws_client *c, char **out)
 }
 
 static void on_after_attempt(uv_timer_t *t);
+static int use_url(rt_ws_client *c);
 
 static void connect_now(rt_ws_client *c)
 {
@@ -555,7 +557,7 @@ static void on_after_attempt(uv_timer_t *t)
 {
     rt_ws_client *c = t->data;
     uint64_t delay = 0;
-    int err = c->fail_err, final = c->fail_final;
+    int rc, err = c->fail_err, final = c->fail_final;
 
     uv_timer_stop(&c->live_timer);
     uv_timer_stop(&c->gap_timer);
@@ -598,7 +600,7 @@ static void on_after_attempt(uv_timer_t *t)
     c->hops = 0;
     rt__ws_proto_disconnected(c->proto);
     if (c->established)
-        rt_backoff_connected(&c->backoff, now_ms(c) - c->up_at);
+        rt__failover_connected(&c->fo, now_ms(c) - c->up_at);
     if (err == 0) {
         if (c->close_code != 0 && c->close_code != 1006)
             set_err(c, "close %u%s%s%s", c->close_code,
@@ -617,13 +619,19 @@ static void on_after_attempt(uv_timer_t *t)
         err = c->established ? RT_ECLOSED : RT_EHANDSHAKE;
         final = final_close_code(c->close_code);
     }
-    if (final || c->no_reconnect) {
+    if (final || (c->no_reconnect && !rt__failover_untried(&c->fo))) {
         begin_close(c, err);
         return;
     }
-    if (rt__net_next_delay(c->loop, &c->backoff, c->errmsg, sizeof(c->errmsg),
+    if (rt__net_next_delay(c->loop, &c->fo, c->errmsg, sizeof(c->errmsg),
                            &delay) != 0) {
         begin_close(c, RT_EEXHAUSTED);
+        return;
+    }
+    if ((rc = use_url(c)) != 0) {
+        set_err(c, "cannot move to %s: %s", rt__failover_str(&c->fo),
+                rt_strerror(rc));
+        begin_close(c, rc);
         return;
     }
     emit_state(c, RT_WS_BACKOFF, delay, err);
@@ -989,11 +997,12 @@ static void ws_free(rt_ws_client *c)
     rt__free(c->cert);
     rt__free(c->key);
     rt__free(c->proxy);
+    rt__free(c->proxy_given);
     rt__free(c->host_hdr);
     rt__free(c->target_host);
     rt_url_free(c->target);
     rt_url_free(c->next);
-    rt_url_free(c->base);
+    rt__failover_cleanup(&c->fo);
     rt__free(c);
 }
 
@@ -1224,6 +1233,35 @@ static char *dup_opt(const char *s, int *failed)
     return d;
 }
 
+/*
+ * fo moved to another URL: take its Host (unless the caller set one) and
+ * its proxy (NO_PROXY is per host).
+ */
+static int use_url(rt_ws_client *c)
+{
+    const rt_url *u = rt__failover_url(&c->fo);
+    char *host = NULL, *proxy = NULL;
+    int rc;
+
+    if (u == c->base)
+        return 0;
+    if (!c->user_host && (rc = rt_url_host_header(u, &host)) != 0)
+        return rc;
+    rc = pick_proxy(u, c->proxy_given, &proxy);
+    if (rc != 0) {
+        rt__free(host);
+        return rc;
+    }
+    if (!c->user_host) {
+        rt__free(c->host_hdr);
+        c->host_hdr = host;
+    }
+    rt__free(c->proxy);
+    c->proxy = proxy;
+    c->base = u;
+    return 0;
+}
+
 int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
                      const rt_ws_client_opts *o, const rt_ws_client_cbs *cbs,
                      void *ud)
@@ -1233,9 +1271,8 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
         proto_message,  proto_open, proto_resumed,   proto_ack,
         proto_progress, proto_fail, proto_want_write};
     rt__ws_proto_opts po;
-    rt_backoff_policy bp;
     rt_ws_client *c;
-    rt_url *u = NULL;
+    const rt_url *u;
     size_t nh = 0, k;
     long hl;
     int rc, nomem = 0;
@@ -1262,25 +1299,22 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
         (o->subprotocols != NULL && !rt__net_header_safe(o->subprotocols)) ||
         (o->origin != NULL && !rt__net_header_safe(o->origin)))
         return RT_EINVAL;
-    rc = rt_url_parse(&u, url, NULL, 0);
-    if (rc != 0)
-        return rc;
-    if (rt_url_get_scheme(u) != RT_URL_WS &&
-        rt_url_get_scheme(u) != RT_URL_WSS) {
-        rt_url_free(u);
-        return RT_EURL;
-    }
     c = rt__calloc(1, sizeof(*c));
-    if (c == NULL) {
-        rt_url_free(u);
+    if (c == NULL)
         return RT_ENOMEM;
+    rc = rt__failover_init(&c->fo, &o->backoff, o->max_retries, url,
+                           o->failover_urls, rt__failover_ws, NULL);
+    if (rc != 0) {
+        rt__free(c);
+        return rc;
     }
-    c->base = u;
+    c->base = u = rt__failover_url(&c->fo);
     rt__buf_init(&c->rx);
     rt__buf_init(&c->wbuf);
     rc = RT_ENOMEM;
     if (rt_url_host_header(u, &c->host_hdr) != 0)
         goto fail;
+    c->proxy_given = dup_opt(o->proxy, &nomem);
     c->subprotocols = dup_opt(o->subprotocols, &nomem);
     c->origin = dup_opt(o->origin, &nomem);
     c->cacert = dup_opt(o->cacert, &nomem);
@@ -1330,11 +1364,6 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
                 goto fail;
         }
     }
-    bp = o->backoff;
-    if (o->max_retries != 0)
-        bp.max_attempts = o->max_retries;
-    if ((rc = rt_backoff_init(&c->backoff, &bp)) != 0)
-        goto fail;
     memset(&po, 0, sizeof(po));
     po.has_since = !o->raw && o->has_since;
     po.since = o->since;
@@ -1500,7 +1529,7 @@ unsigned rt_ws_client_close_code(const rt_ws_client *c)
 
 uint32_t rt_ws_client_attempt(const rt_ws_client *c)
 {
-    return c == NULL ? 0 : rt_backoff_attempt(&c->backoff);
+    return c == NULL ? 0 : rt_backoff_attempt(&c->fo.backoff);
 }
 
 uint32_t rt_ws_client_connections(const rt_ws_client *c)
@@ -1529,4 +1558,14 @@ const char *rt_ws_client_user(const rt_ws_client *c)
 size_t rt_ws_client_pending(const rt_ws_client *c)
 {
     return c == NULL ? 0 : rt__ws_proto_pending(c->proto);
+}
+
+const char *rt_ws_client_url(const rt_ws_client *c)
+{
+    return c == NULL ? "" : rt__failover_str(&c->fo);
+}
+
+size_t rt_ws_client_url_index(const rt_ws_client *c)
+{
+    return c == NULL ? 0 : c->fo.cur;
 }

@@ -32,5 +32,22 @@ check_grep '^joined as .* at seq 2$' ws.out
 check_grep '^hello-1: stored as seq 3$' ws.out
 ok "example_ws: joins, sends its hello, gets the ack; Ctrl-C exits 0"
 
+# Given a dead server first, it fails over to the live one at once.
+timeout --foreground 20 "$EX/example_ws" "ws://127.0.0.1:1/ws/ex,$WSBASE/ws/ex" \
+    again >ws2.out 2>ws2.err &
+ws=$!
+SERVER_PIDS="$SERVER_PIDS $ws"
+wait_until 20 "example_ws fails over to the live server" \
+    grep -Eq "^state open 0 ms +\($WSBASE/ws/ex\)$" ws2.err
+wait_until 20 "example_ws gets its message back from it" \
+    grep -q '^seq 4: again$' ws2.out
+kill -INT "$ws"
+wait "$ws"
+rc=$?
+SERVER_PIDS=$(echo "$SERVER_PIDS" | sed "s/ $ws\b//")
+[ "$rc" -eq 0 ] || { cat ws2.out ws2.err >&2; fail "example_ws exited $rc"; }
+check_grep "^state backoff 0 ms CONNREFUSED .* \($WSBASE/ws/ex\)$" ws2.err
+ok "example_ws: failover_urls, the dead first URL skipped without a delay"
+
 expect_clean_stop
 done_testing

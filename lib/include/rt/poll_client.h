@@ -71,6 +71,22 @@ typedef struct rt_poll_client_opts {
     rt_backoff_policy backoff;   /* rt_backoff_policy_init() defaults */
     uint32_t max_retries;        /* failed attempts in a row; 0 = unlimited */
     int no_reconnect;            /* 1: any failure closes the client */
+    /*
+     * further URLs of the same service, NULL-terminated, copied; NULL:
+     * none.  The client starts with |url| and, after a failed attempt or
+     * a dropped connection, moves to the next URL, round robin: at once
+     * while some URL of the round is untried, after the backoff delay
+     * once every URL failed (the delays, max_retries and
+     * backoff.max_attempts count these rounds).  The resume position
+     * goes along (since and epoch here): a server sharing the room's
+     * history resumes with recovered 1; one that does not knows another
+     * epoch and on_resumed(recovered 0) says so.  An answer the client
+     * stops on (see above) stops it on any URL.  With no_reconnect, a
+     * first connection that fails still tries each URL once, in order
+     * (as libpq tries its hosts); a drop after that stops the client.  Each must be of a scheme
+     * |url| may be; the other options apply to all.
+     */
+    const char *const *failover_urls;
 } rt_poll_client_opts;
 
 typedef struct rt_poll_client_cbs {
@@ -124,8 +140,8 @@ RT_EXTERN void rt_poll_client_opts_init(rt_poll_client_opts *o);
  *
  * Returns 0, RT_EINVAL (a NULL argument, no on_message, a header without
  * ':' or with CR/LF, an epoch that is not 1 to 32 of [A-Za-z0-9], a poll
- * timeout over 60, a bad backoff policy), RT_EURL (not an http(s) URL) or
- * RT_ENOMEM.
+ * timeout over 60, a bad backoff policy), RT_EURL (|url| or a failover
+ * URL not an http(s) URL) or RT_ENOMEM.
  * Ownership: the client belongs to the caller until on_closed; end it with
  * rt_poll_client_close() (before start, too).
  * Callbacks: none here.
@@ -168,6 +184,15 @@ RT_EXTERN const char *rt_poll_client_errmsg(const rt_poll_client *c);
  * Returns the count; 1 during the first BACKOFF after a failure.
  */
 RT_EXTERN uint32_t rt_poll_client_attempt(const rt_poll_client *c);
+
+/*
+ * The URL of the poll in flight, or of the next one during BACKOFF (|url|
+ * or one of opts.failover_urls, normalised; without the since, epoch and
+ * timeout the client sets), and its index in that list (0: |url|).  The
+ * string is the client's, valid until it is freed.
+ */
+RT_EXTERN const char *rt_poll_client_url(const rt_poll_client *c);
+RT_EXTERN size_t rt_poll_client_url_index(const rt_poll_client *c);
 
 /*
  * The position the next poll asks for: |*seq| the last seq delivered (or

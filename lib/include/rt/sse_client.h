@@ -109,6 +109,23 @@ typedef struct rt_sse_client_opts {
      * NO_PROXY); "": none
      */
     const char *proxy;
+    /*
+     * further URLs of the same service, NULL-terminated, copied; NULL:
+     * none.  The client starts with |url| and, after a failed attempt or
+     * a dropped connection, moves to the next URL, round robin: at once
+     * while some URL of the round is untried, after the backoff delay
+     * once every URL failed (the delays, max_retries and
+     * backoff.max_attempts count these rounds).  The resume position
+     * goes along (Last-Event-ID here): a server sharing the room's
+     * history resumes with recovered 1; one that does not knows another
+     * epoch: with order_by_seq,
+     * on_resumed(recovered 0) says so.  An answer the client
+     * stops on (see above) stops it on any URL.  With no_reconnect, a
+     * first connection that fails still tries each URL once, in order
+     * (as libpq tries its hosts); a drop after that stops the client.  Each must be of a scheme
+     * |url| may be; the other options apply to all.
+     */
+    const char *const *failover_urls;
 } rt_sse_client_opts;
 
 typedef struct rt_sse_client_cbs {
@@ -163,8 +180,8 @@ RT_EXTERN void rt_sse_client_opts_init(rt_sse_client_opts *o);
  * |ud| passed last to every callback.
  *
  * Returns 0, RT_EINVAL (a NULL argument, no on_event, a header without
- * ':' or with CR/LF, a bad backoff policy), RT_EURL (not an http(s) URL)
- * or RT_ENOMEM.
+ * ':' or with CR/LF, a bad backoff policy), RT_EURL (|url| or a failover
+ * URL not an http(s) URL) or RT_ENOMEM.
  * Ownership: the client belongs to the caller until on_closed; end it with
  * rt_sse_client_close() (before start, too).
  * Callbacks: none here.
@@ -215,6 +232,14 @@ RT_EXTERN const char *rt_sse_client_errmsg(const rt_sse_client *c);
  * Returns the count; 1 during the first BACKOFF after a failure.
  */
 RT_EXTERN uint32_t rt_sse_client_attempt(const rt_sse_client *c);
+
+/*
+ * The URL of the request in flight, or of the next one during BACKOFF
+ * (|url| or one of opts.failover_urls, normalised), and its index in that
+ * list (0: |url|).  The string is the client's, valid until it is freed.
+ */
+RT_EXTERN const char *rt_sse_client_url(const rt_sse_client *c);
+RT_EXTERN size_t rt_sse_client_url_index(const rt_sse_client *c);
 
 /*
  * The last event ID: what the next reconnection sends as Last-Event-ID

@@ -147,6 +147,22 @@ typedef struct rt_ws_client_opts {
      * message work: Node's ws, python3-websockets).
      */
     int compress;
+    /*
+     * further URLs of the same service, NULL-terminated, copied; NULL:
+     * none.  The client starts with |url| and, after a failed attempt or
+     * a dropped connection, moves to the next URL, round robin: at once
+     * while some URL of the round is untried, after the backoff delay
+     * once every URL failed (the delays, max_retries and
+     * backoff.max_attempts count these rounds).  The resume position
+     * goes along (since and epoch here): a server sharing the room's
+     * history resumes with recovered 1; one that does not knows another
+     * epoch and on_resumed(recovered 0) says so.  An answer the client
+     * stops on (see above) stops it on any URL.  With no_reconnect, a
+     * first connection that fails still tries each URL once, in order
+     * (as libpq tries its hosts); a drop after that stops the client.  Each must be of a scheme
+     * |url| may be; the other options apply to all.
+     */
+    const char *const *failover_urls;
 } rt_ws_client_opts;
 
 typedef struct rt_ws_client_cbs {
@@ -244,8 +260,8 @@ RT_EXTERN void rt_ws_client_opts_init(rt_ws_client_opts *o);
  * Returns 0, RT_EINVAL (a NULL argument, a missing callback, a header
  * without ':' or with CR/LF, a header the handshake owns, Host, Origin or
  * Sec-WebSocket-Protocol given twice or empty, an epoch that is not 1 to 32 of
- * [A-Za-z0-9], a bad backoff policy, a zero limit), RT_EURL (not a ws(s)
- * URL) or RT_ENOMEM.
+ * [A-Za-z0-9], a bad backoff policy, a zero limit), RT_EURL (|url| or a
+ * failover URL not a ws(s) URL) or RT_ENOMEM.
  * Ownership: the client belongs to the caller until on_closed; end it
  * with rt_ws_client_close() (before start, too).
  * Callbacks: none here.
@@ -357,6 +373,15 @@ RT_EXTERN unsigned rt_ws_client_close_code(const rt_ws_client *c);
 
 /* Count the failed attempts since the last reset of the backoff. */
 RT_EXTERN uint32_t rt_ws_client_attempt(const rt_ws_client *c);
+
+/*
+ * The URL of the attempt in flight, or of the next one during BACKOFF
+ * (|url| or one of opts.failover_urls, normalised; without the since and
+ * epoch the client adds), and its index in that list (0: |url|).  The
+ * string is the client's, valid until it is freed.
+ */
+RT_EXTERN const char *rt_ws_client_url(const rt_ws_client *c);
+RT_EXTERN size_t rt_ws_client_url_index(const rt_ws_client *c);
 
 /* Count the connections that opened, the first one included. */
 RT_EXTERN uint32_t rt_ws_client_connections(const rt_ws_client *c);
