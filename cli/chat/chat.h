@@ -93,7 +93,10 @@ static inline uint64_t cli_chat_now_ms(struct cli_chat *ch)
 
 /* End the run with |status| (the first status set wins). */
 void cli_chat_finish(struct cli_chat *ch, int status);
-/* Start a client of |url| as ch->client (the caller ends the old one). */
+/*
+ * Start a client of |url| as ch->client (the caller ends the old one);
+ * 0 or an RT_E*.
+ */
 int cli_chat_start_client(struct cli_chat *ch, const char *url);
 /* Send |text| with the id PREFIX-|n|, kept until acked; 0 or an RT_E*. */
 int cli_chat_send_text(struct cli_chat *ch, const char *text, uint64_t n);
