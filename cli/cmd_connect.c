@@ -776,7 +776,8 @@ int cmd_connect(int argc, char **argv)
                      "(default 30s; 0: never)"),
         OPT_BOOL(0, "show-control", &k.show_control,
                  "print the pings sent, the pongs and the close frame "
-                 "received on stderr"),
+                 "received on stderr (the server's pings are answered, "
+                 "not shown)"),
         OPT_BOOL(0, "exit-on-close", &k.exit_on_close,
                  "exit at the server's first close: 0 for code 1000, 1 "
                  "for any other (wins over --reconnect)"),

@@ -9,7 +9,9 @@ received (duplicates kept), go to LOG as one JSON object a line.
 
 Paths:
   /echo            echo every frame, text or binary
-  /ping            send a ping "srv-ping" at once, then echo
+  /ping            send a ping "srv-ping \x00\xff" at once; when its pong
+                   comes back with that payload, send the text frame
+                   "pong srv-ping", then echo
   /close?code=C&reason=R   close at once with C and R
   /hop/N?code=S    answer HTTP S (default 302) with Location /hop/N-1;
                    /hop/0 redirects to /echo
@@ -53,7 +55,10 @@ async def handler(ws, path):
                        q.get("reason", [""])[0])
         return
     if u.path == "/ping":
-        await ws.ping(b"srv-ping")
+        # The waiter resolves only on a pong that echoes this payload.
+        pong = await ws.ping(b"srv-ping \x00\xff")
+        await asyncio.wait_for(pong, 120)
+        await ws.send("pong srv-ping")
     try:
         async for m in ws:
             await ws.send(m)

@@ -1,5 +1,5 @@
 /*
- * chat_term.h: the terminal side of `rtctl chat` when standard input is a
+ * term.h: the terminal side of `rtctl chat` when standard input is a
  * terminal: GNU readline in callback mode, fed by a uv_poll_t on stdin in
  * the command's libuv loop, so that output printed while a line is being
  * typed goes above the prompt and the line stays intact below it.

@@ -1,5 +1,5 @@
 /*
- * chat_term.c: readline in callback mode on the loop of `rtctl chat`.
+ * term.c: readline in callback mode on the loop of `rtctl chat`.
  *
  * rl_callback_handler_install() draws the prompt; each time the stdin
  * uv_poll_t says a byte is there, rl_callback_read_char() takes it (the
@@ -37,7 +37,7 @@
 #include <readline/history.h>
 #include <readline/readline.h>
 
-#include "chat_term.h"
+#include "chat/term.h"
 
 /* Output held while readline shows a prompt of its own. */
 struct held {
