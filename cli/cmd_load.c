@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <signal.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,7 +68,7 @@ static const struct cli_cmd_help load_help = {
     "load",
     load_usage,
     "Load-test an rtctl-protocol server (rtctl serve, or one behind a "
-    "proxy) at URL, ws:// or http:// (TLS is not supported yet). "
+    "proxy) at URL: ws://, wss://, http:// or https://. "
     "Subscribers join rooms over WebSocket, SSE or long polling; publishers "
     "send messages at a fixed rate over WebSocket. Every subscriber "
     "measures the fan-out latency from each message's due send time and "
@@ -114,6 +115,7 @@ struct load {
     struct cli_out *out;
     struct sockaddr_storage addr;
     char host[300];
+    char sni[256]; /* the URL's host, when TLS */
     char prefix[256];
     const char *user;
     char *slots;
@@ -512,10 +514,13 @@ static void on_poll(rt_lean_conn *c, const char *body, size_t len, void *ud)
         return;
     }
     ep = cJSON_GetObjectItem(root, "epoch");
-    if (cJSON_IsString(ep) && L->rooms[s->room].epoch[0] == '\0')
+    rc = cJSON_GetObjectItem(root, "recovered");
+    /* a new epoch that could not resume: the room began again; polling
+       on with the old one would be refused again at once, forever */
+    if (cJSON_IsString(ep) &&
+        (L->rooms[s->room].epoch[0] == '\0' || cJSON_IsFalse(rc)))
         snprintf(L->rooms[s->room].epoch, sizeof(L->rooms[0].epoch), "%s",
                  ep->valuestring);
-    rc = cJSON_GetObjectItem(root, "recovered");
     if (cJSON_IsFalse(rc)) {
         t->not_recovered++;
         s->gave_up = 1;
@@ -628,7 +633,8 @@ static void on_close(rt_lean_conn *c, const rt_lean_end *end, void *ud)
             t->connect_failed++;
         /* a refusal the protocol says not to retry */
         stop = end->status == 400 || end->status == 401 ||
-               end->status == 403 || end->status == 404 || end->status == 405;
+               end->status == 403 || end->status == 404 ||
+               end->status == 405 || end->err == RT_ETLS;
     } else {
         L->rep.err_drop++;
         if (t != NULL)
@@ -639,9 +645,13 @@ static void on_close(rt_lean_conn *c, const rt_lean_end *end, void *ud)
             L->rep.err_protocol++;
     }
     if (L->out->verbose > 0 || (stop && !s->ever_open && L->settled == 0))
-        cli_warnf(L->out, "%s %u: %s%s",
+        cli_warnf(L->out, "%s %u: %s%s%s",
                   s->role == ROLE_PUB ? "publisher" : cli_load_tr_names[s->tr],
-                  s->idx, end->detail, stop ? " (not retried)" : "");
+                  s->idx, end->detail,
+                  strstr(end->detail, "certificate verify") != NULL
+                      ? " (use --cacert to trust it, or --insecure)"
+                      : "",
+                  stop ? " (not retried)" : "");
     settle(L, s);
     if (stop || rt_backoff_next(&s->bo, rnd(L), &delay_ms) != 0) {
         s->st = S_DONE;
@@ -824,6 +834,9 @@ static void start_run(struct load *L)
     uint64_t now = now_us(L);
     unsigned i;
 
+    /* what the connections hold, not the allocator's peak of the ramp
+       (a burst of TLS handshakes leaves freed pages mapped) */
+    malloc_trim(0);
     L->rep.rss_idle_kb = rss_kb();
     L->rep.ramp_s = (double)now / 1e6;
     L->phase = P_RUN;
@@ -1029,7 +1042,7 @@ int cmd_load(int argc, char **argv)
     struct cli_strlist thresholds = {NULL, 0};
     const char *transport = "ws", *rate_s = "10/s", *rate_pp = NULL,
                *connect_rate_s = NULL, *room_prefix = "load",
-               *report_json = NULL, *user = NULL;
+               *report_json = NULL, *user = NULL, *cacert = NULL;
     uint64_t conns = 10, duration = 10000, warmup = 0, size = 64, rooms = 1,
              publishers = 1, drain = 5000, interval = 1000;
     double share[TR_N], rate = 0;
@@ -1037,7 +1050,7 @@ int cmd_load(int argc, char **argv)
     rt_url *u = NULL;
     rt_lean_cbs cbs = {on_open, on_ws, on_sse, on_poll, on_close};
     size_t i, nth_failed = 0;
-    int n, k, status = RTCTL_EXIT_OK;
+    int n, k, insecure = 0, status = RTCTL_EXIT_OK;
     struct cli_opt opts[] = {
         OPT_GROUP("Load shape"),
         OPT_UINT('c', "connections", &conns, "N", "subscribers (default 10)"),
@@ -1073,6 +1086,11 @@ int cmd_load(int argc, char **argv)
         OPT_DURATION(0, "drain", &drain,
                      "after publishing, wait this long at most for the "
                      "last messages (default 5s)"),
+        OPT_GROUP("TLS (wss://, https://)"),
+        OPT_STR(0, "cacert", &cacert, "PEM",
+                "trust the certificates in PEM instead of the system's"),
+        OPT_BOOL('k', "insecure", &insecure,
+                 "do not check the server's TLS certificate"),
         OPT_GROUP("Output"),
         OPT_DURATION(0, "interval", &interval,
                      "progress on stderr every DURATION (default 1s)"),
@@ -1099,14 +1117,6 @@ int cmd_load(int argc, char **argv)
     L.out = &out;
     if (rt_url_parse(&u, argv[1], err, sizeof(err)) != 0) {
         cli_opts_error(&load_help, "'%s': %s", argv[1], err);
-        return RTCTL_EXIT_USAGE;
-    }
-    if (rt_url_is_tls(u)) {
-        cli_opts_error(&load_help,
-                       "'%s': TLS (wss://, https://) is not "
-                       "supported by rtctl load yet",
-                       argv[1]);
-        rt_url_free(u);
         return RTCTL_EXIT_USAGE;
     }
     if (conns == 0 || conns > MAX_CONNS || rooms == 0 || rooms > MAX_ROOMS ||
@@ -1213,6 +1223,8 @@ int cmd_load(int argc, char **argv)
         while (pl > 0 && path[pl - 1] == '/')
             pl--;
         snprintf(L.prefix, sizeof(L.prefix), "%.*s", (int)pl, path);
+        if (rt_url_is_tls(u))
+            snprintf(L.sni, sizeof(L.sni), "%s", rt_url_host(u));
         if (rt_url_host_header(u, &h) == 0) {
             snprintf(L.host, sizeof(L.host), "%s", h);
             rt_free(h);
@@ -1244,6 +1256,11 @@ int cmd_load(int argc, char **argv)
         rt_hist_new_default(&L.rep.connect) != 0) {
         cli_errf(&out, "out of memory for %zu connections", L.nslots);
         return RTCTL_EXIT_RUNTIME;
+    }
+    if (L.sni[0] != '\0' &&
+        rt_lean_tls(L.eng, L.sni, cacert, insecure, err, sizeof(err)) != 0) {
+        cli_opts_error(&load_help, "--cacert: %s", err);
+        return RTCTL_EXIT_USAGE;
     }
     for (k = 0; k < TR_N; k++)
         if (rt_hist_new_default(&L.rep.tr[k].lat) != 0 ||

@@ -30,6 +30,7 @@
 #include "rt/ws_codec.h"
 
 #include "core_int.h"
+#include "lean_tls.h"
 
 #define RBUF_DEFAULT ((size_t)64 << 10)
 #define MAX_MESSAGE_DEFAULT ((size_t)1 << 20)
@@ -47,6 +48,7 @@ struct rt_lean {
     uint64_t rng;
     int last_sys;
     rt_lean_stats st;
+    struct rt__lean_tls *tls; /* NULL: plain TCP */
 };
 
 struct rt_lean_conn {
@@ -61,6 +63,7 @@ struct rt_lean_conn {
     uint8_t *tail;
     size_t tail_len, tail_cap;
     rt_ws_parser wsp;
+    struct ssl_st *ssl; /* with TLS, from TCP connect to the close */
     unsigned char kind, state, opened, detail_owned;
     unsigned pending_writes;
     /* why it ended, for on_close */
@@ -106,7 +109,24 @@ void rt_lean_free(rt_lean *e)
         return;
     rt__free(e->rbuf);
     rt__free(e->wbuf);
+    rt__lean_tls_free(e->tls);
     rt__free(e);
+}
+
+int rt_lean_tls(rt_lean *e, const char *server_name, const char *cacert,
+                int insecure, char *err, size_t errlen)
+{
+    struct rt__lean_tls *t = NULL;
+    int rc;
+
+    if (e == NULL || server_name == NULL)
+        return RT_EINVAL;
+    rc = rt__lean_tls_new(&t, server_name, cacert, insecure, err, errlen);
+    if (rc != 0)
+        return rc;
+    rt__lean_tls_free(e->tls);
+    e->tls = t;
+    return 0;
 }
 
 const rt_lean_stats *rt_lean_stats_get(const rt_lean *e)
@@ -151,6 +171,8 @@ static void free_parsers(rt_lean_conn *c)
     c->http = NULL;
     rt_sse_parser_free(c->sse);
     c->sse = NULL;
+    rt__lean_tls_conn_free(c->ssl);
+    c->ssl = NULL;
 }
 
 static void on_closed(uv_handle_t *h)
@@ -223,7 +245,7 @@ static void on_written(uv_write_t *req, int status)
         end(c, RT_ECLOSED, status, "write failed");
 }
 
-static int write_bytes(rt_lean_conn *c, const void *p, size_t len)
+static int raw_write(rt_lean_conn *c, const void *p, size_t len)
 {
     uv_buf_t b = uv_buf_init((char *)p, (unsigned)len);
     size_t done = 0;
@@ -256,6 +278,31 @@ static int write_bytes(rt_lean_conn *c, const void *p, size_t len)
     }
     c->pending_writes++;
     return 0;
+}
+
+/* Send the ciphertext OpenSSL has queued. */
+static int tls_flush(rt_lean_conn *c)
+{
+    const char *p;
+    size_t n = rt__lean_tls_out(c->ssl, &p);
+    int rc = n > 0 ? raw_write(c, p, n) : 0;
+
+    rt__lean_tls_out_done(c->ssl);
+    return rc;
+}
+
+static int write_bytes(rt_lean_conn *c, const void *p, size_t len)
+{
+    int rc;
+
+    if (c->ssl == NULL)
+        return raw_write(c, p, len);
+    rc = rt__lean_tls_write(c->ssl, p, len);
+    if (rc != 0) {
+        end(c, rc, 0, "TLS failure: cannot encrypt");
+        return rc;
+    }
+    return tls_flush(c);
 }
 
 static int ws_frame(rt_lean_conn *c, unsigned op, const void *p, size_t len)
@@ -330,6 +377,10 @@ void rt_lean_conn_close(rt_lean_conn *c, unsigned code)
 
         rt_ws_close_payload(p, code ? code : 1000, NULL, 0);
         ws_frame(c, RT_WS_OP_CLOSE, p, 2);
+    }
+    if (c->ssl != NULL && c->req == NULL && c->state != C_CLOSING) {
+        rt__lean_tls_shutdown(c->ssl);
+        tls_flush(c);
     }
     end(c, 0, 0, "closed");
 }
@@ -597,37 +648,32 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     *buf = uv_buf_init(c->e->rbuf, (unsigned)c->e->rbuf_size);
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+/* The connection's input ended: EOF, an error, or TLS close_notify. */
+static void input_end(rt_lean_conn *c, ssize_t nread)
 {
-    rt_lean_conn *c = (rt_lean_conn *)s;
-    size_t len = nread > 0 ? (size_t)nread : 0;
+    if (c->http != NULL && !rt_http_resp_upgraded(c->http)) {
+        int idle = rt_http_resp_idle(c->http);
+
+        (void)rt_http_resp_eof(c->http);
+        if (c->state != C_OPEN && c->state != C_HANDSHAKE)
+            return;
+        if (c->kind == RT_LEAN_POLL && idle && c->opened) {
+            end(c, 0, 0, "the server closed between polls");
+            return;
+        }
+    }
+    end(c, RT_ECLOSED, nread == UV_EOF ? 0 : (int)nread,
+        nread == UV_EOF ? "the server closed the connection"
+                        : "connection lost");
+}
+
+/* Plaintext from the server: HTTP heads and bodies, WebSocket frames. */
+static void plain(rt_lean_conn *c, char *p, size_t len)
+{
     size_t used = 0;
 
-    if (nread < 0) {
-        int rc = 0;
-
-        if (c->http != NULL && !rt_http_resp_upgraded(c->http)) {
-            int idle = rt_http_resp_idle(c->http);
-
-            rc = rt_http_resp_eof(c->http);
-            if (c->state != C_OPEN && c->state != C_HANDSHAKE)
-                return;
-            if (c->kind == RT_LEAN_POLL && idle && c->opened) {
-                end(c, 0, 0, "the server closed between polls");
-                return;
-            }
-        }
-        (void)rc;
-        end(c, RT_ECLOSED, nread == UV_EOF ? 0 : (int)nread,
-            nread == UV_EOF ? "the server closed the connection"
-                            : "connection lost");
-        return;
-    }
-    if (len == 0)
-        return;
-    c->e->st.bytes_in += len;
     if (c->kind != RT_LEAN_WS || c->state == C_HANDSHAKE) {
-        int rc = rt_http_resp_feed(c->http, buf->base, len, &used);
+        int rc = rt_http_resp_feed(c->http, p, len, &used);
 
         if (c->state != C_OPEN && c->state != C_HANDSHAKE)
             return;
@@ -641,7 +687,82 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         c->http = NULL;
     }
     if (used < len)
-        ws_data(c, (uint8_t *)buf->base + used, len - used);
+        ws_data(c, (uint8_t *)p + used, len - used);
+}
+
+static int live(const rt_lean_conn *c)
+{
+    return c->state == C_OPEN || c->state == C_HANDSHAKE;
+}
+
+/*
+ * Ciphertext from the server.  It is copied into the input BIO at once,
+ * so the shared read buffer is free again to take the plaintext.
+ */
+static void tls_in(rt_lean_conn *c, const char *p, size_t len)
+{
+    rt_lean *e = c->e;
+    char detail[200];
+    long n;
+    int rc = rt__lean_tls_feed(c->ssl, p, len);
+
+    if (rc != 0) {
+        end(c, rc, 0, "out of memory");
+        return;
+    }
+    if (c->req != NULL) {
+        char *r;
+
+        rc = rt__lean_tls_handshake(c->ssl, detail, sizeof(detail));
+        tls_flush(c);
+        if (!live(c))
+            return;
+        if (rc < 0) {
+            end_with(c, rc, detail);
+            return;
+        }
+        if (rc == 0)
+            return;
+        r = c->req;
+        c->req = NULL;
+        rc = write_bytes(c, r, strlen(r));
+        rt__free(r);
+        if (rc != 0)
+            return;
+    }
+    while ((n = rt__lean_tls_read(c->ssl, e->rbuf, e->rbuf_size, detail,
+                                  sizeof(detail))) > 0) {
+        plain(c, e->rbuf, (size_t)n);
+        if (!live(c))
+            return;
+    }
+    if (n == RT_ECLOSED) {
+        input_end(c, UV_EOF);
+        return;
+    }
+    if (n < 0) {
+        end_with(c, (int)n, detail);
+        return;
+    }
+    rt__lean_tls_in_done(c->ssl);
+    tls_flush(c); /* alerts, key updates */
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    rt_lean_conn *c = (rt_lean_conn *)s;
+
+    if (nread < 0) {
+        input_end(c, nread);
+        return;
+    }
+    if (nread == 0)
+        return;
+    c->e->st.bytes_in += (size_t)nread;
+    if (c->ssl != NULL)
+        tls_in(c, buf->base, (size_t)nread);
+    else
+        plain(c, buf->base, (size_t)nread);
 }
 
 /* ------------------------------------------------------------------ */
@@ -661,6 +782,20 @@ static void on_connect(uv_connect_t *req, int status)
         return;
     }
     c->state = C_HANDSHAKE;
+    if (c->e->tls != NULL) {
+        /* the request waits in c->req for the end of the TLS handshake */
+        char detail[200];
+
+        c->ssl = rt__lean_tls_conn(c->e->tls);
+        if (c->ssl == NULL) {
+            end(c, RT_ENOMEM, 0, "out of memory for TLS");
+            return;
+        }
+        (void)rt__lean_tls_handshake(c->ssl, detail, sizeof(detail));
+        if (tls_flush(c) == 0)
+            uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+        return;
+    }
     r = c->req;
     c->req = NULL;
     if (write_bytes(c, r, strlen(r)) == 0)
