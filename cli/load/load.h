@@ -82,6 +82,11 @@ struct cli_threshold {
 int cli_threshold_parse(struct cli_threshold *t, const char *expr, char *err,
                         size_t errlen);
 
+/* "2000/s", "2000", "120/m": messages per second (cmd_load.c). */
+int cli_load_parse_rate(const char *s, double *out);
+
+struct cli_scenario;
+
 /* Everything the report shows. */
 struct cli_report {
     const char *url;
@@ -108,6 +113,7 @@ struct cli_report {
     struct cli_tr_stats tr[TR_N];
     struct cli_threshold *th;
     size_t nth;
+    const struct cli_scenario *scenario; /* -f, or NULL */
 };
 
 /* Evaluate the thresholds; returns how many failed. */
