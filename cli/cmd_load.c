@@ -597,18 +597,21 @@ static int resource_failure(struct load *L, int sys)
         L->rep.fd_exhausted++;
         if (!L->fd_warned++)
             cli_errf(L->out,
-                     "out of file descriptors after %u connections (limit "
-                     "%llu): raise it with 'ulimit -n' or use fewer "
-                     "connections",
-                     L->active, (unsigned long long)L->nofile.rlim_cur);
+                     "out of file descriptors for %zu connections (limit "
+                     "%llu, hard limit %llu): raise it with 'ulimit -n' or "
+                     "use fewer connections",
+                     L->nslots, (unsigned long long)L->nofile.rlim_cur,
+                     (unsigned long long)L->nofile.rlim_max);
         return 1;
     }
     if (sys == UV_EADDRNOTAVAIL || sys == UV_EADDRINUSE) {
         L->rep.ports_exhausted++;
         if (!L->port_warned++)
             cli_errf(L->out,
-                     "out of local ports after %u connections: widen "
-                     "net.ipv4.ip_local_port_range or use fewer connections",
+                     "out of local ports after %u connections: spread "
+                     "them over more addresses with --source (on "
+                     "loopback: 127.0.0.1-127.0.0.8), widen "
+                     "net.ipv4.ip_local_port_range, or use fewer",
                      L->active);
         return 1;
     }
@@ -1153,7 +1156,7 @@ int cmd_load(int argc, char **argv)
     struct cli_global_opts g = {0, 0, NULL};
     struct cli_out out;
     struct load L;
-    struct cli_strlist thresholds = {NULL, 0};
+    struct cli_strlist thresholds = {NULL, 0}, sources = {NULL, 0};
     const char *transport = "ws", *rate_s = "10/s", *rate_pp = NULL,
                *connect_rate_s = NULL, *room_prefix = "load",
                *report_json = NULL, *user = NULL, *cacert = NULL,
@@ -1204,6 +1207,9 @@ int cmd_load(int argc, char **argv)
         OPT_STR('f', "scenario", &scenario, "FILE",
                 "run the phases of the JSON scenario FILE: ramps, rates, "
                 "drops (instead of --duration)"),
+        OPT_STR_LIST(0, "source", &sources, "ADDR",
+                     "connect from ADDR, or from each address of a range "
+                     "like 127.0.0.1-127.0.0.8 in turn (repeatable)"),
         OPT_GROUP("TLS (wss://, https://)"),
         OPT_STR(0, "cacert", &cacert, "PEM",
                 "trust the certificates in PEM instead of the system's"),
@@ -1403,6 +1409,26 @@ int cmd_load(int argc, char **argv)
         cli_errf(&out, "out of memory for %zu connections", L.nslots);
         return RTCTL_EXIT_RUNTIME;
     }
+    if (sources.n > 0) {
+        struct sockaddr_storage *sa = NULL;
+        const struct sockaddr **pp = NULL;
+        size_t ns = 0, j;
+
+        if (cli_load_sources(sources.v, sources.n, &sa, &ns, err,
+                             sizeof(err)) != 0) {
+            cli_opts_error(&load_help, "%s", err);
+            return RTCTL_EXIT_USAGE;
+        }
+        pp = malloc(ns * sizeof(*pp));
+        for (j = 0; pp != NULL && j < ns; j++)
+            pp[j] = (const struct sockaddr *)&sa[j];
+        if (pp == NULL || rt_lean_sources(L.eng, pp, ns) != 0) {
+            cli_errf(&out, "out of memory");
+            return RTCTL_EXIT_RUNTIME;
+        }
+        free(pp);
+        free(sa);
+    }
     if (L.sni[0] != '\0' &&
         rt_lean_tls(L.eng, L.sni, cacert, insecure, err, sizeof(err)) != 0) {
         cli_opts_error(&load_help, "--cacert: %s", err);
@@ -1543,6 +1569,7 @@ int cmd_load(int argc, char **argv)
     free(L.content);
     free(L.rep.th);
     cli_strlist_free(&thresholds);
+    cli_strlist_free(&sources);
     cli_scenario_free(&L.sc);
     G = NULL;
     return status;

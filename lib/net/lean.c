@@ -19,8 +19,10 @@
  * connection stops the parsing of the read it came from (state checks
  * after every callback).
  */
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <uv.h>
 
@@ -48,7 +50,9 @@ struct rt_lean {
     uint64_t rng;
     int last_sys;
     rt_lean_stats st;
-    struct rt__lean_tls *tls; /* NULL: plain TCP */
+    struct rt__lean_tls *tls;     /* NULL: plain TCP */
+    struct sockaddr_storage *src; /* source addresses, taken in turn */
+    size_t nsrc, src_next;
 };
 
 struct rt_lean_conn {
@@ -110,7 +114,70 @@ void rt_lean_free(rt_lean *e)
     rt__free(e->rbuf);
     rt__free(e->wbuf);
     rt__lean_tls_free(e->tls);
+    rt__free(e->src);
     rt__free(e);
+}
+
+int rt_lean_sources(rt_lean *e, const struct sockaddr *const *addrs, size_t n)
+{
+    struct sockaddr_storage *src = NULL;
+    size_t i;
+
+    if (e == NULL || (n > 0 && addrs == NULL))
+        return RT_EINVAL;
+    if (n > 0 && (src = rt__calloc(n, sizeof(*src))) == NULL)
+        return RT_ENOMEM;
+    for (i = 0; i < n; i++) {
+        int f = addrs[i]->sa_family;
+
+        if (f != AF_INET && f != AF_INET6) {
+            rt__free(src);
+            return RT_EINVAL;
+        }
+        memcpy(&src[i], addrs[i],
+               f == AF_INET ? sizeof(struct sockaddr_in)
+                            : sizeof(struct sockaddr_in6));
+    }
+    rt__free(e->src);
+    e->src = src;
+    e->nsrc = n;
+    e->src_next = 0;
+    return 0;
+}
+
+/*
+ * The next source address, bound before connect.  IP_BIND_ADDRESS_NO_PORT
+ * leaves the port to connect(), which may then reuse one port for other
+ * destinations: binding port 0 alone would take a port per connection
+ * from the whole range.
+ */
+static int tcp_init(rt_lean *e, rt_lean_conn *c, int *made)
+{
+    const struct sockaddr *sa;
+    uv_os_fd_t fd;
+    int rc;
+
+    if (e->nsrc == 0) {
+        rc = uv_tcp_init(e->loop, &c->tcp);
+        *made = rc == 0;
+        return rc;
+    }
+    sa = (const struct sockaddr *)&e->src[e->src_next++ % e->nsrc];
+    rc = uv_tcp_init_ex(e->loop, &c->tcp, sa->sa_family);
+    *made = rc == 0;
+    if (rc != 0)
+        return rc;
+#ifdef IP_BIND_ADDRESS_NO_PORT
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) {
+        int one = 1;
+
+        (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+                         sizeof(one));
+    }
+#else
+    (void)fd;
+#endif
+    return uv_tcp_bind(&c->tcp, sa, 0);
 }
 
 int rt_lean_tls(rt_lean *e, const char *server_name, const char *cacert,
@@ -810,7 +877,7 @@ int rt_lean_conn_start(rt_lean *e, rt_lean_conn *c, rt_lean_kind kind,
     rt_http_resp_cbs hc = {on_head, on_body, on_done};
     uv_connect_t *req;
     size_t len;
-    int rc;
+    int rc, made = 0;
 
     if (c->state != C_IDLE)
         return RT_ESTATE;
@@ -872,7 +939,14 @@ int rt_lean_conn_start(rt_lean *e, rt_lean_conn *c, rt_lean_kind kind,
         c->sse = NULL;
         return rc ? rc : RT_ENOMEM;
     }
-    e->last_sys = uv_tcp_init(e->loop, &c->tcp);
+    e->last_sys = tcp_init(e, c, &made);
+    if (e->last_sys != 0 && made) {
+        /* the handle exists (the bind failed): close it; on_close says */
+        rt__free(req);
+        c->state = C_CONNECTING;
+        end(c, RT_ECONNREFUSED, e->last_sys, uv_strerror(e->last_sys));
+        return 0;
+    }
     if (e->last_sys == 0) {
         req->data = c;
         c->state = C_CONNECTING;

@@ -110,6 +110,19 @@ RT_EXTERN int rt_lean_tls(rt_lean *e, const char *server_name,
                           const char *cacert, int insecure, char *err,
                           size_t errlen);
 
+/*
+ * Bind the connections started from now on to the |n| source addresses
+ * |addrs| (IPv4 or IPv6, port 0), taken in turn, so that more connections
+ * fit than one address's ephemeral ports allow (a connection is a
+ * 4-tuple).  n == 0: the system chooses.  The addresses are copied.
+ *
+ * Returns 0, RT_EINVAL, RT_ENOMEM.  An address that cannot be bound
+ * fails each connection given it (on_close, RT_ECONNREFUSED, sys the
+ * libuv error).
+ */
+RT_EXTERN int rt_lean_sources(rt_lean *e, const struct sockaddr *const *addrs,
+                              size_t n);
+
 /* Counters over every connection of |e|. */
 RT_EXTERN const rt_lean_stats *rt_lean_stats_get(const rt_lean *e);
 
