@@ -73,6 +73,8 @@ bench: build
 	@for b in $(BUILD)/tests/bench_*; do echo "== $$b"; $$b || exit 1; done
 	@echo "== tests/bench/fanout.sh"
 	@BUILD=$(BUILD) RTCTL=$(BUILD)/rtctl sh tests/bench/fanout.sh
+	@echo "== tests/bench/loadgen.sh"
+	@BUILD=$(BUILD) RTCTL=$(BUILD)/rtctl sh tests/bench/loadgen.sh
 
 install: build
 	cmake --install $(BUILD)
