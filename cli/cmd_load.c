@@ -1106,6 +1106,38 @@ static void raise_nofile(struct load *L, size_t need)
                   (unsigned long long)L->nofile.rlim_max);
 }
 
+/* The engine's --source addresses and TLS; |err| says what was wrong. */
+static int engine_setup(struct load *L, const struct cli_strlist *sources,
+                        const char *cacert, int insecure, char *err,
+                        size_t len)
+{
+    struct sockaddr_storage *sa = NULL;
+    const struct sockaddr **pp = NULL;
+    size_t ns = 0, j;
+    int rc = 0;
+
+    if (sources->n > 0) {
+        if (cli_load_sources(sources->v, sources->n, &sa, &ns, err, len) != 0)
+            return RT_EINVAL;
+        pp = malloc(ns * sizeof(*pp));
+        for (j = 0; pp != NULL && j < ns; j++)
+            pp[j] = (const struct sockaddr *)&sa[j];
+        rc = pp == NULL ? RT_ENOMEM : rt_lean_sources(L->eng, pp, ns);
+        free(pp);
+        free(sa);
+        if (rc != 0)
+            return rc;
+    }
+    if (L->sni[0] != '\0') {
+        char why[256];
+
+        rc = rt_lean_tls(L->eng, L->sni, cacert, insecure, why, sizeof(why));
+        if (rc != 0 && rc != RT_ENOMEM)
+            snprintf(err, len, "--cacert: %.200s", why);
+    }
+    return rc;
+}
+
 static void collect(struct load *L)
 {
     double user, sys, cpu = cpu_s(&user, &sys);
@@ -1316,12 +1348,14 @@ int cmd_load(int argc, char **argv)
     }
     if (rate > 0 && publishers == 0) {
         cli_opts_error(&load_help, "a --rate needs --publishers 1 or more");
+        cli_scenario_free(&L.sc);
         rt_url_free(u);
         return RTCTL_EXIT_USAGE;
     }
     if (warmup >= duration && rate > 0) {
         cli_opts_error(&load_help, "--warmup must be shorter than "
                                    "--duration");
+        cli_scenario_free(&L.sc);
         rt_url_free(u);
         return RTCTL_EXIT_USAGE;
     }
@@ -1331,6 +1365,7 @@ int cmd_load(int argc, char **argv)
          (strlen(user) > 40 || !rt_room_valid(user, strlen(user))))) {
         cli_opts_error(&load_help, "--room-prefix and --user: up to 50 and "
                                    "40 of A-Z a-z 0-9 . _ -");
+        cli_scenario_free(&L.sc);
         rt_url_free(u);
         return RTCTL_EXIT_USAGE;
     }
@@ -1343,6 +1378,7 @@ int cmd_load(int argc, char **argv)
             cli_opts_error(&load_help, "--threshold %s", err);
             free(L.rep.th);
             cli_strlist_free(&thresholds);
+            cli_scenario_free(&L.sc);
             rt_url_free(u);
             return RTCTL_EXIT_USAGE;
         }
@@ -1387,10 +1423,28 @@ int cmd_load(int argc, char **argv)
         rt_url_free(u);
         free(L.rep.th);
         cli_strlist_free(&thresholds);
+        cli_strlist_free(&sources);
+        cli_scenario_free(&L.sc);
         return RTCTL_EXIT_CONNECT;
     }
     rt_url_free(u);
     raise_nofile(&L, (size_t)(conns + publishers) + 16);
+    L.loop = uv_default_loop();
+    n = rt_lean_new(&L.eng, L.loop, 0, (size_t)size * 2 + 65536, &cbs, NULL);
+    if (n == 0)
+        n = engine_setup(&L, &sources, cacert, insecure, err, sizeof(err));
+    if (n != 0) {
+        if (n == RT_ENOMEM)
+            cli_errf(&out, "out of memory");
+        else
+            cli_opts_error(&load_help, "%s", err);
+        rt_lean_free(L.eng);
+        free(L.rep.th);
+        cli_strlist_free(&thresholds);
+        cli_strlist_free(&sources);
+        cli_scenario_free(&L.sc);
+        return n == RT_ENOMEM ? RTCTL_EXIT_RUNTIME : RTCTL_EXIT_USAGE;
+    }
 
     /* rooms, publishers, slots: publishers first, so they connect first */
     L.nrooms = (unsigned)rooms;
@@ -1401,38 +1455,10 @@ int cmd_load(int argc, char **argv)
     L.stride = ((sizeof(struct slot) + 15) & ~(size_t)15) +
                ((rt_lean_conn_size() + 15) & ~(size_t)15);
     L.content = malloc(size + 80);
-    L.loop = uv_default_loop();
     if (L.rooms == NULL || L.pubs == NULL || L.content == NULL ||
-        rt_lean_new(&L.eng, L.loop, 0, (size_t)size * 2 + 65536, &cbs, NULL) !=
-            0 ||
         rt_hist_new_default(&L.rep.connect) != 0) {
         cli_errf(&out, "out of memory for %zu connections", L.nslots);
         return RTCTL_EXIT_RUNTIME;
-    }
-    if (sources.n > 0) {
-        struct sockaddr_storage *sa = NULL;
-        const struct sockaddr **pp = NULL;
-        size_t ns = 0, j;
-
-        if (cli_load_sources(sources.v, sources.n, &sa, &ns, err,
-                             sizeof(err)) != 0) {
-            cli_opts_error(&load_help, "%s", err);
-            return RTCTL_EXIT_USAGE;
-        }
-        pp = malloc(ns * sizeof(*pp));
-        for (j = 0; pp != NULL && j < ns; j++)
-            pp[j] = (const struct sockaddr *)&sa[j];
-        if (pp == NULL || rt_lean_sources(L.eng, pp, ns) != 0) {
-            cli_errf(&out, "out of memory");
-            return RTCTL_EXIT_RUNTIME;
-        }
-        free(pp);
-        free(sa);
-    }
-    if (L.sni[0] != '\0' &&
-        rt_lean_tls(L.eng, L.sni, cacert, insecure, err, sizeof(err)) != 0) {
-        cli_opts_error(&load_help, "--cacert: %s", err);
-        return RTCTL_EXIT_USAGE;
     }
     for (k = 0; k < TR_N; k++)
         if (rt_hist_new_default(&L.rep.tr[k].lat) != 0 ||
