@@ -18,7 +18,8 @@
  * from their position (since/epoch, Last-Event-ID), so the report shows
  * what a real client loses.
  *
- * Timers: one 1 ms publishing tick (the schedule's resolution), one
+ * Timers: one publishing timer, armed for the next message due (1 ms
+ * resolution) or the next scenario phase, one
  * 100 ms sweep over every connection for connect ramp, reconnect delays
  * and handshake deadlines (a per-connection uv_timer_t would cost more
  * memory than the rest of the connection), one progress timer.
@@ -860,7 +861,8 @@ static void enter_phase(struct load *L, size_t k)
 static void on_pub_tick(uv_timer_t *tm)
 {
     struct load *L = tm->data;
-    uint64_t now = now_us(L);
+    uint64_t now = now_us(L), next;
+    unsigned i;
 
     if (L->phase != P_RUN)
         return;
@@ -869,6 +871,17 @@ static void on_pub_tick(uv_timer_t *tm)
         enter_phase(L, L->cur_ph + 1);
         publish_due(L, now);
     }
+    /* sleep until the next message or phase is due, not a fixed tick:
+       at low rates the wakeups would cost more than the messages */
+    next =
+        L->sc.n > 0 && L->cur_ph + 1 < L->sc.n ? L->sched_end_us : UINT64_MAX;
+    for (i = 0; i < L->npubs; i++)
+        if (L->pubs[i].interval_us > 0 && L->pubs[i].next_us < next &&
+            L->pubs[i].next_us < L->sched_end_us)
+            next = L->pubs[i].next_us;
+    if (next != UINT64_MAX)
+        uv_timer_start(tm, on_pub_tick,
+                       next > now ? (next - now + 999) / 1000 : 0, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -963,7 +976,7 @@ static void start_run(struct load *L)
         enter_phase(L, 0);
     }
     if (L->sc.n > 0 || (L->npubs > 0 && L->rep.rate > 0))
-        uv_timer_start(&L->pub_timer, on_pub_tick, 1, 1);
+        uv_timer_start(&L->pub_timer, on_pub_tick, 0, 0);
 }
 
 static void on_sweep(uv_timer_t *tm)
