@@ -31,7 +31,8 @@
 #   BUILD   build directory [build]       RTCTL  rtctl binary [$BUILD/rtctl]
 #   PEERS   npm scratch folder [$BUILD/bench-peers]
 #   SUBS    subscribers [200]             RATE   messages per second [200]
-#   WINDOW  measured seconds [8]          IDLE   idle connections [2000]
+#   WINDOW  measured seconds [8]          IDLE   idle connections [2000;
+#                                          0 skips C]
 #   GENS    generators ["rtctl node artillery"]
 #   SERVERS servers ["rtctl node bun"]
 # shellcheck disable=SC3045
@@ -47,8 +48,8 @@ SUBS=${SUBS:-200}
 RATE=${RATE:-200}
 WINDOW=${WINDOW:-8}
 IDLE=${IDLE:-2000}
-GENS=${GENS:-rtctl node artillery}
-SERVERS=${SERVERS:-rtctl node bun}
+GENS=${GENS-rtctl node artillery}
+SERVERS=${SERVERS-rtctl node bun}
 HZ=$(getconf CLK_TCK)
 export ARTILLERY_DISABLE_TELEMETRY=true
 
@@ -337,7 +338,8 @@ for s in $SERVERS; do
         say "B: the $s server is not available: skipped"
     fi
 done
-for g in $GENS; do
+[ "$IDLE" -gt 0 ] || GENS_IDLE=
+for g in ${GENS_IDLE-$GENS}; do
     if have "$g"; then
         say "C: $g holds $IDLE idle connections"
         idle_run "$g"
