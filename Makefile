@@ -75,6 +75,8 @@ bench: build
 	@BUILD=$(BUILD) RTCTL=$(BUILD)/rtctl sh tests/bench/fanout.sh
 	@echo "== tests/bench/redis_fanout.sh"
 	@RTCTL=$(BUILD)/rtctl sh tests/bench/redis_fanout.sh
+	@echo "== tests/bench/loadgen.sh"
+	@BUILD=$(BUILD) RTCTL=$(BUILD)/rtctl sh tests/bench/loadgen.sh
 
 install: build
 	cmake --install $(BUILD)

@@ -18,7 +18,8 @@
  * from their position (since/epoch, Last-Event-ID), so the report shows
  * what a real client loses.
  *
- * Timers: one 1 ms publishing tick (the schedule's resolution), one
+ * Timers: one publishing timer, armed for the next message due (1 ms
+ * resolution) or the next scenario phase, one
  * 100 ms sweep over every connection for connect ramp, reconnect delays
  * and handshake deadlines (a per-connection uv_timer_t would cost more
  * memory than the rest of the connection), one progress timer.
@@ -27,6 +28,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <signal.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +43,7 @@
 #include "cmd.h"
 #include "exit.h"
 #include "load/load.h"
+#include "load/scenario.h"
 #include "opts.h"
 #include "output.h"
 #include "rt/backoff.h"
@@ -67,7 +70,7 @@ static const struct cli_cmd_help load_help = {
     "load",
     load_usage,
     "Load-test an rtctl-protocol server (rtctl serve, or one behind a "
-    "proxy) at URL, ws:// or http:// (TLS is not supported yet). "
+    "proxy) at URL: ws://, wss://, http:// or https://. "
     "Subscribers join rooms over WebSocket, SSE or long polling; publishers "
     "send messages at a fixed rate over WebSocket. Every subscriber "
     "measures the fan-out latency from each message's due send time and "
@@ -98,11 +101,14 @@ struct slot {
     uint32_t pub; /* ROLE_PUB: index in L->pubs */
     uint8_t tr, role, st, ever_open, settled, stop;
     uint8_t gave_up; /* a resume failed: holes before the next are lost */
+    uint8_t planned; /* the scenario is dropping it */
+    uint8_t back_ph; /* 1 + the phase that dropped it, until it reopens */
 };
 
 struct pub {
     uint32_t slot;
     uint64_t seq;     /* messages scheduled so far */
+    uint64_t seq0;    /* seq when the schedule began (a scenario phase) */
     uint64_t next_us; /* due time of the next one */
     double interval_us;
     uint64_t unacked;
@@ -114,6 +120,7 @@ struct load {
     struct cli_out *out;
     struct sockaddr_storage addr;
     char host[300];
+    char sni[256]; /* the URL's host, when TLS */
     char prefix[256];
     const char *user;
     char *slots;
@@ -127,6 +134,10 @@ struct load {
     enum phase phase;
     uint64_t ramp_started, run0_us, warm_us, run_end_us, drain_end_us,
         close_end_us;
+    uint64_t sched0_us, sched_end_us; /* the publishing schedule's span */
+    struct cli_scenario sc;           /* -f; sc.n == 0 without */
+    size_t cur_ph;
+    unsigned sc_conns0;
     double connect_rate;
     uint64_t drain_us;
     size_t msg_size;
@@ -206,7 +217,7 @@ static long rss_kb(void)
 /* Option values                                                       */
 
 /* "2000/s", "2000", "120/m": messages per second. */
-static int parse_rate(const char *s, double *out)
+int cli_load_parse_rate(const char *s, double *out)
 {
     char *end;
     double v;
@@ -330,6 +341,13 @@ static void delivered(struct load *L, struct slot *s, uint64_t seq,
     }
     if (!cli_track_seen(&s->tk, seq, &t->c))
         return; /* a duplicate has no latency of its own */
+    if (L->sc.n > 0 && L->phase >= P_RUN && due_us >= L->run0_us) {
+        struct cli_phase *p =
+            &L->sc.ph[cli_scenario_at(&L->sc, (due_us - L->run0_us) / 1000)];
+
+        p->delivered++;
+        rt_hist_record(p->lat, now > due_us ? now - due_us : 0);
+    }
     if (due_us >= L->warm_us && due_us < L->run_end_us && L->phase >= P_RUN) {
         t->measured++;
         rt_hist_record(t->lat, now > due_us ? now - due_us : 0);
@@ -359,6 +377,13 @@ static void opened(struct load *L, struct slot *s)
             t->reconnects++;
             if (s->down_us != 0)
                 rt_hist_record(t->reconnect, now - s->down_us);
+            if (s->back_ph != 0 && s->down_us != 0) {
+                struct cli_phase *p = &L->sc.ph[s->back_ph - 1];
+
+                p->reconnected++;
+                rt_hist_record(p->reconnect, now - s->down_us);
+            }
+            s->back_ph = 0;
         }
     } else if (s->ever_open) {
         L->rep.pub_reconnects++;
@@ -512,12 +537,15 @@ static void on_poll(rt_lean_conn *c, const char *body, size_t len, void *ud)
         return;
     }
     ep = cJSON_GetObjectItem(root, "epoch");
-    if (cJSON_IsString(ep) && L->rooms[s->room].epoch[0] == '\0')
+    rc = cJSON_GetObjectItem(root, "recovered");
+    /* a new epoch that could not resume: the room began again; polling
+       on with the old one would be refused again at once, forever */
+    if (cJSON_IsString(ep) &&
+        (L->rooms[s->room].epoch[0] == '\0' || cJSON_IsFalse(rc)))
         snprintf(L->rooms[s->room].epoch, sizeof(L->rooms[0].epoch), "%s",
                  ep->valuestring);
-    rc = cJSON_GetObjectItem(root, "recovered");
     if (cJSON_IsFalse(rc)) {
-        t->not_recovered++;
+        t->not_recovered += !s->gave_up; /* once per gap */
         s->gave_up = 1;
     }
     if (s->tk.next == 0) {
@@ -551,6 +579,11 @@ static void on_poll(rt_lean_conn *c, const char *body, size_t len, void *ud)
         delivered(L, s, (uint64_t)sq->valuedouble, due,
                   strlen(ct->valuestring));
     }
+    if (s->gave_up && cJSON_GetArraySize(msgs) == 0) {
+        /* nothing held past since: everything up to next is gone */
+        cli_track_give_up(&s->tk, (uint64_t)nx->valuedouble + 1, &t->c);
+        s->gave_up = 0;
+    }
     cJSON_Delete(root);
     opened(L, s);
     if (s->st != S_OPEN)
@@ -565,18 +598,21 @@ static int resource_failure(struct load *L, int sys)
         L->rep.fd_exhausted++;
         if (!L->fd_warned++)
             cli_errf(L->out,
-                     "out of file descriptors after %u connections (limit "
-                     "%llu): raise it with 'ulimit -n' or use fewer "
-                     "connections",
-                     L->active, (unsigned long long)L->nofile.rlim_cur);
+                     "out of file descriptors for %zu connections (limit "
+                     "%llu, hard limit %llu): raise it with 'ulimit -n' or "
+                     "use fewer connections",
+                     L->nslots, (unsigned long long)L->nofile.rlim_cur,
+                     (unsigned long long)L->nofile.rlim_max);
         return 1;
     }
     if (sys == UV_EADDRNOTAVAIL || sys == UV_EADDRINUSE) {
         L->rep.ports_exhausted++;
         if (!L->port_warned++)
             cli_errf(L->out,
-                     "out of local ports after %u connections: widen "
-                     "net.ipv4.ip_local_port_range or use fewer connections",
+                     "out of local ports after %u connections: spread "
+                     "them over more addresses with --source (on "
+                     "loopback: 127.0.0.1-127.0.0.8), widen "
+                     "net.ipv4.ip_local_port_range, or use fewer",
                      L->active);
         return 1;
     }
@@ -607,6 +643,16 @@ static void on_close(rt_lean_conn *c, const rt_lean_end *end, void *ud)
         s->st = S_DONE;
         return;
     }
+    if (s->planned) {
+        /* the scenario's drop: not an error; back after the backoff */
+        s->planned = 0;
+        t->drops++;
+        s->down_us = now_us(L);
+        (void)rt_backoff_next(&s->bo, rnd(L), &delay_ms);
+        s->st = S_WAIT;
+        s->due_us = s->down_us + delay_ms * 1000;
+        return;
+    }
     if (was_open && s->tr == TR_POLL && s->role == ROLE_SUB && end->err == 0) {
         /* the server ended a keep-alive connection between polls */
         s->st = S_WAIT;
@@ -628,7 +674,8 @@ static void on_close(rt_lean_conn *c, const rt_lean_end *end, void *ud)
             t->connect_failed++;
         /* a refusal the protocol says not to retry */
         stop = end->status == 400 || end->status == 401 ||
-               end->status == 403 || end->status == 404 || end->status == 405;
+               end->status == 403 || end->status == 404 ||
+               end->status == 405 || end->err == RT_ETLS;
     } else {
         L->rep.err_drop++;
         if (t != NULL)
@@ -639,9 +686,13 @@ static void on_close(rt_lean_conn *c, const rt_lean_end *end, void *ud)
             L->rep.err_protocol++;
     }
     if (L->out->verbose > 0 || (stop && !s->ever_open && L->settled == 0))
-        cli_warnf(L->out, "%s %u: %s%s",
+        cli_warnf(L->out, "%s %u: %s%s%s",
                   s->role == ROLE_PUB ? "publisher" : cli_load_tr_names[s->tr],
-                  s->idx, end->detail, stop ? " (not retried)" : "");
+                  s->idx, end->detail,
+                  strstr(end->detail, "certificate verify") != NULL
+                      ? " (use --cacert to trust it, or --insecure)"
+                      : "",
+                  stop ? " (not retried)" : "");
     settle(L, s);
     if (stop || rt_backoff_next(&s->bo, rnd(L), &delay_ms) != 0) {
         s->st = S_DONE;
@@ -731,6 +782,8 @@ static void publish_one(struct load *L, struct pub *pb, uint64_t due)
     }
     if (rt_lean_ws_send(conn_of(s), json, len) == 0) {
         L->rep.sent++;
+        if (L->sc.n > 0)
+            L->sc.ph[L->cur_ph].sent++;
         if (due >= L->warm_us)
             L->rep.measured_sent++;
         pb->unacked++;
@@ -740,27 +793,95 @@ static void publish_one(struct load *L, struct pub *pb, uint64_t due)
     rt_free(json);
 }
 
-static void on_pub_tick(uv_timer_t *tm)
+/* Send every message due by |now| in the current schedule. */
+static void publish_due(struct load *L, uint64_t now)
 {
-    struct load *L = tm->data;
-    uint64_t now = now_us(L);
     unsigned i;
 
-    if (L->phase != P_RUN)
-        return;
     for (i = 0; i < L->npubs; i++) {
         struct pub *pb = &L->pubs[i];
         unsigned n = 0;
 
-        while (pb->next_us <= now && pb->next_us < L->run_end_us &&
-               n++ < PUB_BURST_MAX) {
+        while (pb->interval_us > 0 && pb->next_us <= now &&
+               pb->next_us < L->sched_end_us && n++ < PUB_BURST_MAX) {
             publish_one(L, pb, pb->next_us);
             pb->seq++;
-            pb->next_us = L->run0_us +
-                          (uint64_t)((double)pb->seq * pb->interval_us) +
-                          (uint64_t)(pb->interval_us * i / L->npubs);
+            pb->next_us =
+                L->sched0_us +
+                (uint64_t)((double)(pb->seq - pb->seq0) * pb->interval_us) +
+                (uint64_t)(pb->interval_us * i / L->npubs);
         }
     }
+}
+
+/* Drop the phase's share of the open subscribers, evenly spread. */
+static void drop_subscribers(struct load *L, size_t k)
+{
+    struct cli_phase *p = &L->sc.ph[k];
+    double acc = 0;
+    size_t i;
+
+    for (i = 0; i < L->nslots; i++) {
+        struct slot *s = slot_at(L, i);
+
+        if (s->role != ROLE_SUB || s->st != S_OPEN)
+            continue;
+        acc += p->drop;
+        if (acc < 1 - 1e-9)
+            continue;
+        acc -= 1;
+        s->planned = 1;
+        s->back_ph = (uint8_t)(k + 1);
+        p->dropped++;
+        rt_lean_conn_abort(conn_of(s));
+    }
+}
+
+/* Scenario phase |k| begins: its rate, its drop. */
+static void enter_phase(struct load *L, size_t k)
+{
+    struct cli_phase *p = &L->sc.ph[k];
+    unsigned i;
+
+    L->cur_ph = k;
+    L->sched0_us = L->run0_us + p->start_ms * 1000;
+    L->sched_end_us = L->sched0_us + p->dur_ms * 1000;
+    for (i = 0; i < L->npubs; i++) {
+        struct pub *pb = &L->pubs[i];
+
+        pb->seq0 = pb->seq;
+        pb->interval_us = p->rate > 0 ? 1e6 * L->npubs / p->rate : 0;
+        pb->next_us =
+            L->sched0_us + (uint64_t)(pb->interval_us * i / L->npubs);
+    }
+    if (p->drop > 0)
+        drop_subscribers(L, k);
+}
+
+static void on_pub_tick(uv_timer_t *tm)
+{
+    struct load *L = tm->data;
+    uint64_t now = now_us(L), next;
+    unsigned i;
+
+    if (L->phase != P_RUN)
+        return;
+    publish_due(L, now);
+    while (L->sc.n > 0 && now >= L->sched_end_us && L->cur_ph + 1 < L->sc.n) {
+        enter_phase(L, L->cur_ph + 1);
+        publish_due(L, now);
+    }
+    /* sleep until the next message or phase is due, not a fixed tick:
+       at low rates the wakeups would cost more than the messages */
+    next =
+        L->sc.n > 0 && L->cur_ph + 1 < L->sc.n ? L->sched_end_us : UINT64_MAX;
+    for (i = 0; i < L->npubs; i++)
+        if (L->pubs[i].interval_us > 0 && L->pubs[i].next_us < next &&
+            L->pubs[i].next_us < L->sched_end_us)
+            next = L->pubs[i].next_us;
+    if (next != UINT64_MAX)
+        uv_timer_start(tm, on_pub_tick,
+                       next > now ? (next - now + 999) / 1000 : 0, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -824,18 +945,38 @@ static void start_run(struct load *L)
     uint64_t now = now_us(L);
     unsigned i;
 
-    L->rep.rss_idle_kb = rss_kb();
+    /* what the connections hold, not the allocator's peak of the ramp
+       (a burst of TLS handshakes leaves freed pages mapped) */
+    malloc_trim(0);
+    /* a scenario's later subscribers are not connected yet */
+    if (L->sc.n == 0 || L->sc_conns0 == L->sc.max_conns)
+        L->rep.rss_idle_kb = rss_kb();
     L->rep.ramp_s = (double)now / 1e6;
     L->phase = P_RUN;
     L->run0_us = now;
     L->warm_us = now + L->rep.warmup_ms * 1000;
     L->run_end_us = now + L->rep.duration_ms * 1000;
     L->cpu0 = cpu_s(NULL, NULL);
+    L->sched0_us = now;
+    L->sched_end_us = L->run_end_us;
     for (i = 0; i < L->npubs; i++)
         L->pubs[i].next_us =
             now + (uint64_t)(L->pubs[i].interval_us * i / L->npubs);
-    if (L->npubs > 0 && L->rep.rate > 0)
-        uv_timer_start(&L->pub_timer, on_pub_tick, 1, 1);
+    if (L->sc.n > 0) {
+        size_t j;
+
+        for (j = L->npubs; j < L->nslots; j++) {
+            uint64_t t =
+                cli_scenario_conn_at(&L->sc, (unsigned)(j - L->npubs));
+
+            if (j - L->npubs >= L->sc_conns0)
+                slot_at(L, j)->due_us =
+                    t == UINT64_MAX ? UINT64_MAX : now + t * 1000;
+        }
+        enter_phase(L, 0);
+    }
+    if (L->sc.n > 0 || (L->npubs > 0 && L->rep.rate > 0))
+        uv_timer_start(&L->pub_timer, on_pub_tick, 0, 0);
 }
 
 static void on_sweep(uv_timer_t *tm)
@@ -901,8 +1042,10 @@ static void progress(struct load *L, int final)
     fprintf(stderr,
             "%s[%6.1fs] %-5s subs %u/%u | sent %llu (%.0f/s) | recv %llu "
             "(%.0f/s) | p50 %s p99 %s | errors %llu | cpu %.0f%%%s",
-            L->tty ? "\r\033[K" : "", (double)now / 1e6, names[L->phase], open,
-            L->rep.subscribers, (unsigned long long)sent,
+            L->tty ? "\r\033[K" : "", (double)now / 1e6,
+            L->sc.n > 0 && L->phase == P_RUN ? L->sc.ph[L->cur_ph].name
+                                             : names[L->phase],
+            open, L->rep.subscribers, (unsigned long long)sent,
             (double)(sent - L->prog_last_sent) / dt, (unsigned long long)deliv,
             (double)(deliv - L->prog_last_deliv) / dt, a, b,
             (unsigned long long)L->rep.errors,
@@ -976,6 +1119,38 @@ static void raise_nofile(struct load *L, size_t need)
                   (unsigned long long)L->nofile.rlim_max);
 }
 
+/* The engine's --source addresses and TLS; |err| says what was wrong. */
+static int engine_setup(struct load *L, const struct cli_strlist *sources,
+                        const char *cacert, int insecure, char *err,
+                        size_t len)
+{
+    struct sockaddr_storage *sa = NULL;
+    const struct sockaddr **pp = NULL;
+    size_t ns = 0, j;
+    int rc = 0;
+
+    if (sources->n > 0) {
+        if (cli_load_sources(sources->v, sources->n, &sa, &ns, err, len) != 0)
+            return RT_EINVAL;
+        pp = malloc(ns * sizeof(*pp));
+        for (j = 0; pp != NULL && j < ns; j++)
+            pp[j] = (const struct sockaddr *)&sa[j];
+        rc = pp == NULL ? RT_ENOMEM : rt_lean_sources(L->eng, pp, ns);
+        free(pp);
+        free(sa);
+        if (rc != 0)
+            return rc;
+    }
+    if (L->sni[0] != '\0') {
+        char why[256];
+
+        rc = rt_lean_tls(L->eng, L->sni, cacert, insecure, why, sizeof(why));
+        if (rc != 0 && rc != RT_ENOMEM)
+            snprintf(err, len, "--cacert: %.200s", why);
+    }
+    return rc;
+}
+
 static void collect(struct load *L)
 {
     double user, sys, cpu = cpu_s(&user, &sys);
@@ -1026,18 +1201,19 @@ int cmd_load(int argc, char **argv)
     struct cli_global_opts g = {0, 0, NULL};
     struct cli_out out;
     struct load L;
-    struct cli_strlist thresholds = {NULL, 0};
+    struct cli_strlist thresholds = {NULL, 0}, sources = {NULL, 0};
     const char *transport = "ws", *rate_s = "10/s", *rate_pp = NULL,
                *connect_rate_s = NULL, *room_prefix = "load",
-               *report_json = NULL, *user = NULL;
-    uint64_t conns = 10, duration = 10000, warmup = 0, size = 64, rooms = 1,
-             publishers = 1, drain = 5000, interval = 1000;
+               *report_json = NULL, *user = NULL, *cacert = NULL,
+               *scenario = NULL;
+    uint64_t conns = UINT64_MAX, duration = UINT64_MAX, warmup = 0, size = 64,
+             rooms = 1, publishers = 1, drain = 5000, interval = 1000;
     double share[TR_N], rate = 0;
     char err[256];
     rt_url *u = NULL;
     rt_lean_cbs cbs = {on_open, on_ws, on_sse, on_poll, on_close};
     size_t i, nth_failed = 0;
-    int n, k, status = RTCTL_EXIT_OK;
+    int n, k, insecure = 0, status = RTCTL_EXIT_OK;
     struct cli_opt opts[] = {
         OPT_GROUP("Load shape"),
         OPT_UINT('c', "connections", &conns, "N", "subscribers (default 10)"),
@@ -1073,6 +1249,17 @@ int cmd_load(int argc, char **argv)
         OPT_DURATION(0, "drain", &drain,
                      "after publishing, wait this long at most for the "
                      "last messages (default 5s)"),
+        OPT_STR('f', "scenario", &scenario, "FILE",
+                "run the phases of the JSON scenario FILE: ramps, rates, "
+                "drops (instead of --duration)"),
+        OPT_STR_LIST(0, "source", &sources, "ADDR",
+                     "connect from ADDR, or from each address of a range "
+                     "like 127.0.0.1-127.0.0.8 in turn (repeatable)"),
+        OPT_GROUP("TLS (wss://, https://)"),
+        OPT_STR(0, "cacert", &cacert, "PEM",
+                "trust the certificates in PEM instead of the system's"),
+        OPT_BOOL('k', "insecure", &insecure,
+                 "do not check the server's TLS certificate"),
         OPT_GROUP("Output"),
         OPT_DURATION(0, "interval", &interval,
                      "progress on stderr every DURATION (default 1s)"),
@@ -1101,16 +1288,19 @@ int cmd_load(int argc, char **argv)
         cli_opts_error(&load_help, "'%s': %s", argv[1], err);
         return RTCTL_EXIT_USAGE;
     }
-    if (rt_url_is_tls(u)) {
-        cli_opts_error(&load_help,
-                       "'%s': TLS (wss://, https://) is not "
-                       "supported by rtctl load yet",
-                       argv[1]);
+    if (scenario != NULL && duration != UINT64_MAX) {
+        cli_opts_error(&load_help, "--duration and --scenario: the "
+                                   "scenario's phases give the duration");
         rt_url_free(u);
         return RTCTL_EXIT_USAGE;
     }
-    if (conns == 0 || conns > MAX_CONNS || rooms == 0 || rooms > MAX_ROOMS ||
-        publishers > MAX_CONNS || size > (1u << 20) || size < 40) {
+    if (duration == UINT64_MAX)
+        duration = 10000;
+    if (conns == UINT64_MAX)
+        conns = scenario != NULL ? 0 : 10;
+    if ((conns == 0 && scenario == NULL) || conns > MAX_CONNS || rooms == 0 ||
+        rooms > MAX_ROOMS || publishers > MAX_CONNS || size > (1u << 20) ||
+        size < 40) {
         cli_opts_error(&load_help,
                        "--connections 1..%u, --rooms 1..%u, --size "
                        "40..1m, please",
@@ -1127,7 +1317,7 @@ int cmd_load(int argc, char **argv)
         return RTCTL_EXIT_USAGE;
     }
     if (rate_pp != NULL) {
-        if (parse_rate(rate_pp, &rate) != 0) {
+        if (cli_load_parse_rate(rate_pp, &rate) != 0) {
             cli_opts_error(&load_help,
                            "--rate-per-publisher: '%s' is not a "
                            "rate like 100/s",
@@ -1136,14 +1326,14 @@ int cmd_load(int argc, char **argv)
             return RTCTL_EXIT_USAGE;
         }
         rate *= (double)publishers;
-    } else if (parse_rate(rate_s, &rate) != 0) {
+    } else if (cli_load_parse_rate(rate_s, &rate) != 0) {
         cli_opts_error(&load_help, "--rate: '%s' is not a rate like 100/s",
                        rate_s);
         rt_url_free(u);
         return RTCTL_EXIT_USAGE;
     }
     if (connect_rate_s != NULL &&
-        (parse_rate(connect_rate_s, &L.connect_rate) != 0 ||
+        (cli_load_parse_rate(connect_rate_s, &L.connect_rate) != 0 ||
          L.connect_rate <= 0)) {
         cli_opts_error(&load_help,
                        "--connect-rate: '%s' is not a rate like "
@@ -1152,14 +1342,33 @@ int cmd_load(int argc, char **argv)
         rt_url_free(u);
         return RTCTL_EXIT_USAGE;
     }
+    if (scenario != NULL) {
+        if (cli_scenario_load(&L.sc, scenario, (unsigned)conns, rate,
+                              MAX_CONNS, err, sizeof(err)) != 0 ||
+            (L.sc.max_conns == 0 &&
+             snprintf(err, sizeof(err), "scenario '%s': no subscribers",
+                      scenario) > 0)) {
+            cli_opts_error(&load_help, "%s", err);
+            cli_scenario_free(&L.sc);
+            rt_url_free(u);
+            return RTCTL_EXIT_USAGE;
+        }
+        L.sc_conns0 = (unsigned)conns;
+        conns = L.sc.max_conns;
+        duration = L.sc.total_ms;
+        rate = cli_scenario_mean_rate(&L.sc);
+        L.rep.scenario = &L.sc;
+    }
     if (rate > 0 && publishers == 0) {
         cli_opts_error(&load_help, "a --rate needs --publishers 1 or more");
+        cli_scenario_free(&L.sc);
         rt_url_free(u);
         return RTCTL_EXIT_USAGE;
     }
     if (warmup >= duration && rate > 0) {
         cli_opts_error(&load_help, "--warmup must be shorter than "
                                    "--duration");
+        cli_scenario_free(&L.sc);
         rt_url_free(u);
         return RTCTL_EXIT_USAGE;
     }
@@ -1169,6 +1378,7 @@ int cmd_load(int argc, char **argv)
          (strlen(user) > 40 || !rt_room_valid(user, strlen(user))))) {
         cli_opts_error(&load_help, "--room-prefix and --user: up to 50 and "
                                    "40 of A-Z a-z 0-9 . _ -");
+        cli_scenario_free(&L.sc);
         rt_url_free(u);
         return RTCTL_EXIT_USAGE;
     }
@@ -1181,6 +1391,7 @@ int cmd_load(int argc, char **argv)
             cli_opts_error(&load_help, "--threshold %s", err);
             free(L.rep.th);
             cli_strlist_free(&thresholds);
+            cli_scenario_free(&L.sc);
             rt_url_free(u);
             return RTCTL_EXIT_USAGE;
         }
@@ -1213,6 +1424,8 @@ int cmd_load(int argc, char **argv)
         while (pl > 0 && path[pl - 1] == '/')
             pl--;
         snprintf(L.prefix, sizeof(L.prefix), "%.*s", (int)pl, path);
+        if (rt_url_is_tls(u))
+            snprintf(L.sni, sizeof(L.sni), "%s", rt_url_host(u));
         if (rt_url_host_header(u, &h) == 0) {
             snprintf(L.host, sizeof(L.host), "%s", h);
             rt_free(h);
@@ -1223,10 +1436,28 @@ int cmd_load(int argc, char **argv)
         rt_url_free(u);
         free(L.rep.th);
         cli_strlist_free(&thresholds);
+        cli_strlist_free(&sources);
+        cli_scenario_free(&L.sc);
         return RTCTL_EXIT_CONNECT;
     }
     rt_url_free(u);
     raise_nofile(&L, (size_t)(conns + publishers) + 16);
+    L.loop = uv_default_loop();
+    n = rt_lean_new(&L.eng, L.loop, 0, (size_t)size * 2 + 65536, &cbs, NULL);
+    if (n == 0)
+        n = engine_setup(&L, &sources, cacert, insecure, err, sizeof(err));
+    if (n != 0) {
+        if (n == RT_ENOMEM)
+            cli_errf(&out, "out of memory");
+        else
+            cli_opts_error(&load_help, "%s", err);
+        rt_lean_free(L.eng);
+        free(L.rep.th);
+        cli_strlist_free(&thresholds);
+        cli_strlist_free(&sources);
+        cli_scenario_free(&L.sc);
+        return n == RT_ENOMEM ? RTCTL_EXIT_RUNTIME : RTCTL_EXIT_USAGE;
+    }
 
     /* rooms, publishers, slots: publishers first, so they connect first */
     L.nrooms = (unsigned)rooms;
@@ -1237,10 +1468,7 @@ int cmd_load(int argc, char **argv)
     L.stride = ((sizeof(struct slot) + 15) & ~(size_t)15) +
                ((rt_lean_conn_size() + 15) & ~(size_t)15);
     L.content = malloc(size + 80);
-    L.loop = uv_default_loop();
     if (L.rooms == NULL || L.pubs == NULL || L.content == NULL ||
-        rt_lean_new(&L.eng, L.loop, 0, (size_t)size * 2 + 65536, &cbs, NULL) !=
-            0 ||
         rt_hist_new_default(&L.rep.connect) != 0) {
         cli_errf(&out, "out of memory for %zu connections", L.nslots);
         return RTCTL_EXIT_RUNTIME;
@@ -1283,6 +1511,12 @@ int cmd_load(int argc, char **argv)
             }
             s->role = ROLE_SUB;
             s->room = (uint32_t)((i - publishers) % rooms);
+            if (L.sc.n > 0 && i - publishers >= L.sc_conns0) {
+                /* connects on the scenario's schedule (start_run) */
+                s->due_us = UINT64_MAX;
+                s->settled = 1;
+                L.settled++;
+            }
             /* spread transports by largest deficit: exact shares */
             {
                 int best = 0;
@@ -1374,6 +1608,8 @@ int cmd_load(int argc, char **argv)
     free(L.content);
     free(L.rep.th);
     cli_strlist_free(&thresholds);
+    cli_strlist_free(&sources);
+    cli_scenario_free(&L.sc);
     G = NULL;
     return status;
 }

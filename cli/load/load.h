@@ -82,6 +82,22 @@ struct cli_threshold {
 int cli_threshold_parse(struct cli_threshold *t, const char *expr, char *err,
                         size_t errlen);
 
+/* "2000/s", "2000", "120/m": messages per second (cmd_load.c). */
+int cli_load_parse_rate(const char *s, double *out);
+
+struct sockaddr_storage;
+
+/*
+ * --source SPEC...: each an IPv4 address, an IPv4 range A-B, or an IPv6
+ * address, each address checked by binding it.  *out is malloc'd.
+ * Returns 0, or -1 with |err| naming the bad one.
+ */
+int cli_load_sources(const char *const *specs, size_t nspecs,
+                     struct sockaddr_storage **out, size_t *n, char *err,
+                     size_t errlen);
+
+struct cli_scenario;
+
 /* Everything the report shows. */
 struct cli_report {
     const char *url;
@@ -108,6 +124,7 @@ struct cli_report {
     struct cli_tr_stats tr[TR_N];
     struct cli_threshold *th;
     size_t nth;
+    const struct cli_scenario *scenario; /* -f, or NULL */
 };
 
 /* Evaluate the thresholds; returns how many failed. */

@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 
 #include "load/load.h"
+#include "load/scenario.h"
 #include "rt/error.h"
 
 const char *const cli_load_tr_names[TR_N] = {"ws", "sse", "poll"};
@@ -380,6 +381,8 @@ void cli_report_summary(const struct cli_report *r, FILE *f)
                 (unsigned long long)t->c.reordered,
                 (unsigned long long)t->reconnects);
     }
+    if (r->scenario != NULL)
+        cli_scenario_summary(r->scenario, f);
     if (r->nth > 0)
         fprintf(f, "\n  thresholds:\n");
     for (i = 0; i < r->nth; i++)
@@ -515,6 +518,9 @@ int cli_report_json(const struct cli_report *r, const char *path, char *err,
         cJSON_AddNumberToObject(o, "rss_per_idle_connection_b",
                                 (double)(r->rss_idle_kb - r->rss_base_kb) *
                                     1024 / (r->subscribers + r->publishers));
+    if (r->scenario != NULL)
+        cJSON_AddItemToObject(root, "scenario",
+                              cli_scenario_json(r->scenario));
     ths = cJSON_AddArrayToObject(root, "thresholds");
     for (i = 0; i < r->nth; i++) {
         cJSON *t = cJSON_CreateObject();

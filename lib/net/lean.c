@@ -19,8 +19,10 @@
  * connection stops the parsing of the read it came from (state checks
  * after every callback).
  */
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <uv.h>
 
@@ -30,6 +32,7 @@
 #include "rt/ws_codec.h"
 
 #include "core_int.h"
+#include "lean_tls.h"
 
 #define RBUF_DEFAULT ((size_t)64 << 10)
 #define MAX_MESSAGE_DEFAULT ((size_t)1 << 20)
@@ -47,6 +50,9 @@ struct rt_lean {
     uint64_t rng;
     int last_sys;
     rt_lean_stats st;
+    struct rt__lean_tls *tls;     /* NULL: plain TCP */
+    struct sockaddr_storage *src; /* source addresses, taken in turn */
+    size_t nsrc, src_next;
 };
 
 struct rt_lean_conn {
@@ -61,6 +67,7 @@ struct rt_lean_conn {
     uint8_t *tail;
     size_t tail_len, tail_cap;
     rt_ws_parser wsp;
+    struct ssl_st *ssl; /* with TLS, from TCP connect to the close */
     unsigned char kind, state, opened, detail_owned;
     unsigned pending_writes;
     /* why it ended, for on_close */
@@ -106,7 +113,87 @@ void rt_lean_free(rt_lean *e)
         return;
     rt__free(e->rbuf);
     rt__free(e->wbuf);
+    rt__lean_tls_free(e->tls);
+    rt__free(e->src);
     rt__free(e);
+}
+
+int rt_lean_sources(rt_lean *e, const struct sockaddr *const *addrs, size_t n)
+{
+    struct sockaddr_storage *src = NULL;
+    size_t i;
+
+    if (e == NULL || (n > 0 && addrs == NULL))
+        return RT_EINVAL;
+    if (n > 0 && (src = rt__calloc(n, sizeof(*src))) == NULL)
+        return RT_ENOMEM;
+    for (i = 0; i < n; i++) {
+        int f = addrs[i]->sa_family;
+
+        if (f != AF_INET && f != AF_INET6) {
+            rt__free(src);
+            return RT_EINVAL;
+        }
+        memcpy(&src[i], addrs[i],
+               f == AF_INET ? sizeof(struct sockaddr_in)
+                            : sizeof(struct sockaddr_in6));
+    }
+    rt__free(e->src);
+    e->src = src;
+    e->nsrc = n;
+    e->src_next = 0;
+    return 0;
+}
+
+/*
+ * The next source address, bound before connect.  IP_BIND_ADDRESS_NO_PORT
+ * leaves the port to connect(), which may then reuse one port for other
+ * destinations: binding port 0 alone would take a port per connection
+ * from the whole range.
+ */
+static int tcp_init(rt_lean *e, rt_lean_conn *c, int *made)
+{
+    const struct sockaddr *sa;
+    uv_os_fd_t fd;
+    int rc;
+
+    if (e->nsrc == 0) {
+        rc = uv_tcp_init(e->loop, &c->tcp);
+        *made = rc == 0;
+        return rc;
+    }
+    sa = (const struct sockaddr *)&e->src[e->src_next++ % e->nsrc];
+    rc = uv_tcp_init_ex(e->loop, &c->tcp, sa->sa_family);
+    *made = rc == 0;
+    if (rc != 0)
+        return rc;
+#ifdef IP_BIND_ADDRESS_NO_PORT
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) {
+        int one = 1;
+
+        (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+                         sizeof(one));
+    }
+#else
+    (void)fd;
+#endif
+    return uv_tcp_bind(&c->tcp, sa, 0);
+}
+
+int rt_lean_tls(rt_lean *e, const char *server_name, const char *cacert,
+                int insecure, char *err, size_t errlen)
+{
+    struct rt__lean_tls *t = NULL;
+    int rc;
+
+    if (e == NULL || server_name == NULL)
+        return RT_EINVAL;
+    rc = rt__lean_tls_new(&t, server_name, cacert, insecure, err, errlen);
+    if (rc != 0)
+        return rc;
+    rt__lean_tls_free(e->tls);
+    e->tls = t;
+    return 0;
 }
 
 const rt_lean_stats *rt_lean_stats_get(const rt_lean *e)
@@ -151,6 +238,8 @@ static void free_parsers(rt_lean_conn *c)
     c->http = NULL;
     rt_sse_parser_free(c->sse);
     c->sse = NULL;
+    rt__lean_tls_conn_free(c->ssl);
+    c->ssl = NULL;
 }
 
 static void on_closed(uv_handle_t *h)
@@ -223,7 +312,7 @@ static void on_written(uv_write_t *req, int status)
         end(c, RT_ECLOSED, status, "write failed");
 }
 
-static int write_bytes(rt_lean_conn *c, const void *p, size_t len)
+static int raw_write(rt_lean_conn *c, const void *p, size_t len)
 {
     uv_buf_t b = uv_buf_init((char *)p, (unsigned)len);
     size_t done = 0;
@@ -256,6 +345,31 @@ static int write_bytes(rt_lean_conn *c, const void *p, size_t len)
     }
     c->pending_writes++;
     return 0;
+}
+
+/* Send the ciphertext OpenSSL has queued. */
+static int tls_flush(rt_lean_conn *c)
+{
+    const char *p;
+    size_t n = rt__lean_tls_out(c->ssl, &p);
+    int rc = n > 0 ? raw_write(c, p, n) : 0;
+
+    rt__lean_tls_out_done(c->ssl);
+    return rc;
+}
+
+static int write_bytes(rt_lean_conn *c, const void *p, size_t len)
+{
+    int rc;
+
+    if (c->ssl == NULL)
+        return raw_write(c, p, len);
+    rc = rt__lean_tls_write(c->ssl, p, len);
+    if (rc != 0) {
+        end(c, rc, 0, "TLS failure: cannot encrypt");
+        return rc;
+    }
+    return tls_flush(c);
 }
 
 static int ws_frame(rt_lean_conn *c, unsigned op, const void *p, size_t len)
@@ -330,6 +444,10 @@ void rt_lean_conn_close(rt_lean_conn *c, unsigned code)
 
         rt_ws_close_payload(p, code ? code : 1000, NULL, 0);
         ws_frame(c, RT_WS_OP_CLOSE, p, 2);
+    }
+    if (c->ssl != NULL && c->req == NULL && c->state != C_CLOSING) {
+        rt__lean_tls_shutdown(c->ssl);
+        tls_flush(c);
     }
     end(c, 0, 0, "closed");
 }
@@ -597,37 +715,32 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     *buf = uv_buf_init(c->e->rbuf, (unsigned)c->e->rbuf_size);
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+/* The connection's input ended: EOF, an error, or TLS close_notify. */
+static void input_end(rt_lean_conn *c, ssize_t nread)
 {
-    rt_lean_conn *c = (rt_lean_conn *)s;
-    size_t len = nread > 0 ? (size_t)nread : 0;
+    if (c->http != NULL && !rt_http_resp_upgraded(c->http)) {
+        int idle = rt_http_resp_idle(c->http);
+
+        (void)rt_http_resp_eof(c->http);
+        if (c->state != C_OPEN && c->state != C_HANDSHAKE)
+            return;
+        if (c->kind == RT_LEAN_POLL && idle && c->opened) {
+            end(c, 0, 0, "the server closed between polls");
+            return;
+        }
+    }
+    end(c, RT_ECLOSED, nread == UV_EOF ? 0 : (int)nread,
+        nread == UV_EOF ? "the server closed the connection"
+                        : "connection lost");
+}
+
+/* Plaintext from the server: HTTP heads and bodies, WebSocket frames. */
+static void plain(rt_lean_conn *c, char *p, size_t len)
+{
     size_t used = 0;
 
-    if (nread < 0) {
-        int rc = 0;
-
-        if (c->http != NULL && !rt_http_resp_upgraded(c->http)) {
-            int idle = rt_http_resp_idle(c->http);
-
-            rc = rt_http_resp_eof(c->http);
-            if (c->state != C_OPEN && c->state != C_HANDSHAKE)
-                return;
-            if (c->kind == RT_LEAN_POLL && idle && c->opened) {
-                end(c, 0, 0, "the server closed between polls");
-                return;
-            }
-        }
-        (void)rc;
-        end(c, RT_ECLOSED, nread == UV_EOF ? 0 : (int)nread,
-            nread == UV_EOF ? "the server closed the connection"
-                            : "connection lost");
-        return;
-    }
-    if (len == 0)
-        return;
-    c->e->st.bytes_in += len;
     if (c->kind != RT_LEAN_WS || c->state == C_HANDSHAKE) {
-        int rc = rt_http_resp_feed(c->http, buf->base, len, &used);
+        int rc = rt_http_resp_feed(c->http, p, len, &used);
 
         if (c->state != C_OPEN && c->state != C_HANDSHAKE)
             return;
@@ -641,7 +754,82 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         c->http = NULL;
     }
     if (used < len)
-        ws_data(c, (uint8_t *)buf->base + used, len - used);
+        ws_data(c, (uint8_t *)p + used, len - used);
+}
+
+static int live(const rt_lean_conn *c)
+{
+    return c->state == C_OPEN || c->state == C_HANDSHAKE;
+}
+
+/*
+ * Ciphertext from the server.  It is copied into the input BIO at once,
+ * so the shared read buffer is free again to take the plaintext.
+ */
+static void tls_in(rt_lean_conn *c, const char *p, size_t len)
+{
+    rt_lean *e = c->e;
+    char detail[200];
+    long n;
+    int rc = rt__lean_tls_feed(c->ssl, p, len);
+
+    if (rc != 0) {
+        end(c, rc, 0, "out of memory");
+        return;
+    }
+    if (c->req != NULL) {
+        char *r;
+
+        rc = rt__lean_tls_handshake(c->ssl, detail, sizeof(detail));
+        tls_flush(c);
+        if (!live(c))
+            return;
+        if (rc < 0) {
+            end_with(c, rc, detail);
+            return;
+        }
+        if (rc == 0)
+            return;
+        r = c->req;
+        c->req = NULL;
+        rc = write_bytes(c, r, strlen(r));
+        rt__free(r);
+        if (rc != 0)
+            return;
+    }
+    while ((n = rt__lean_tls_read(c->ssl, e->rbuf, e->rbuf_size, detail,
+                                  sizeof(detail))) > 0) {
+        plain(c, e->rbuf, (size_t)n);
+        if (!live(c))
+            return;
+    }
+    if (n == RT_ECLOSED) {
+        input_end(c, UV_EOF);
+        return;
+    }
+    if (n < 0) {
+        end_with(c, (int)n, detail);
+        return;
+    }
+    rt__lean_tls_in_done(c->ssl);
+    tls_flush(c); /* alerts, key updates */
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    rt_lean_conn *c = (rt_lean_conn *)s;
+
+    if (nread < 0) {
+        input_end(c, nread);
+        return;
+    }
+    if (nread == 0)
+        return;
+    c->e->st.bytes_in += (size_t)nread;
+    if (c->ssl != NULL)
+        tls_in(c, buf->base, (size_t)nread);
+    else
+        plain(c, buf->base, (size_t)nread);
 }
 
 /* ------------------------------------------------------------------ */
@@ -661,6 +849,20 @@ static void on_connect(uv_connect_t *req, int status)
         return;
     }
     c->state = C_HANDSHAKE;
+    if (c->e->tls != NULL) {
+        /* the request waits in c->req for the end of the TLS handshake */
+        char detail[200];
+
+        c->ssl = rt__lean_tls_conn(c->e->tls);
+        if (c->ssl == NULL) {
+            end(c, RT_ENOMEM, 0, "out of memory for TLS");
+            return;
+        }
+        (void)rt__lean_tls_handshake(c->ssl, detail, sizeof(detail));
+        if (tls_flush(c) == 0)
+            uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+        return;
+    }
     r = c->req;
     c->req = NULL;
     if (write_bytes(c, r, strlen(r)) == 0)
@@ -675,7 +877,7 @@ int rt_lean_conn_start(rt_lean *e, rt_lean_conn *c, rt_lean_kind kind,
     rt_http_resp_cbs hc = {on_head, on_body, on_done};
     uv_connect_t *req;
     size_t len;
-    int rc;
+    int rc, made = 0;
 
     if (c->state != C_IDLE)
         return RT_ESTATE;
@@ -737,7 +939,14 @@ int rt_lean_conn_start(rt_lean *e, rt_lean_conn *c, rt_lean_kind kind,
         c->sse = NULL;
         return rc ? rc : RT_ENOMEM;
     }
-    e->last_sys = uv_tcp_init(e->loop, &c->tcp);
+    e->last_sys = tcp_init(e, c, &made);
+    if (e->last_sys != 0 && made) {
+        /* the handle exists (the bind failed): close it; on_close says */
+        rt__free(req);
+        c->state = C_CONNECTING;
+        end(c, RT_ECONNREFUSED, e->last_sys, uv_strerror(e->last_sys));
+        return 0;
+    }
     if (e->last_sys == 0) {
         req->data = c;
         c->state = C_CONNECTING;

@@ -15,9 +15,12 @@
  * connection), then messages until it ends; on_close reports how.
  * Reconnecting, resuming and pacing are the caller's: it knows its position.
  *
- * Limits: plain TCP only (ws:// and http://); no TLS yet.  WebSocket
- * messages must fit one frame of at most max_message bytes (fragmented
- * messages are refused with 1003: the rtctl server never fragments).
+ * TLS (wss://, https://) goes through OpenSSL memory BIOs over the same
+ * streams, one SSL_CTX per engine (rt_lean_tls()).
+ *
+ * Limits: WebSocket messages must fit one frame of at most max_message
+ * bytes (fragmented messages are refused with 1003: the rtctl server
+ * never fragments).
  *
  * Threads: everything runs on the loop thread.
  */
@@ -92,6 +95,33 @@ RT_EXTERN int rt_lean_new(rt_lean **out, struct uv_loop_s *loop,
 
 /* rt_lean_free(NULL) is a no-op. */
 RT_EXTERN void rt_lean_free(rt_lean *e);
+
+/*
+ * Make every connection started from now on use TLS: trust the PEM file
+ * |cacert| (NULL: the system's store), check the certificate against
+ * |server_name| (a host name, also sent as SNI, or an IP address) unless
+ * |insecure|.  |err| says why it failed.
+ *
+ * Returns 0, RT_EINVAL, RT_ENOMEM, RT_ETLS (|cacert| unreadable).
+ * A certificate that fails the check ends its connection: on_close with
+ * err RT_ETLS and a detail naming the reason.
+ */
+RT_EXTERN int rt_lean_tls(rt_lean *e, const char *server_name,
+                          const char *cacert, int insecure, char *err,
+                          size_t errlen);
+
+/*
+ * Bind the connections started from now on to the |n| source addresses
+ * |addrs| (IPv4 or IPv6, port 0), taken in turn, so that more connections
+ * fit than one address's ephemeral ports allow (a connection is a
+ * 4-tuple).  n == 0: the system chooses.  The addresses are copied.
+ *
+ * Returns 0, RT_EINVAL, RT_ENOMEM.  An address that cannot be bound
+ * fails each connection given it (on_close, RT_ECONNREFUSED, sys the
+ * libuv error).
+ */
+RT_EXTERN int rt_lean_sources(rt_lean *e, const struct sockaddr *const *addrs,
+                              size_t n);
 
 /* Counters over every connection of |e|. */
 RT_EXTERN const rt_lean_stats *rt_lean_stats_get(const rt_lean *e);
