@@ -1454,8 +1454,9 @@ async def still_serving(room="still-serving", what=""):
 
 
 def run(main, limit=None):
-    """Run the coroutine function main; on failure print FAIL and exit 1."""
-    limit = limit or float(os.environ.get("RT_E2E_LIMIT", "45"))
+    """Run the coroutine function main; on failure print FAIL and exit 1.
+    limit (RT_E2E_LIMIT, 45 s) is in unscaled seconds, like timeout=."""
+    limit = (limit or float(os.environ.get("RT_E2E_LIMIT", "45"))) * SCALE
 
     async def wrapper():
         try:
