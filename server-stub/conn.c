@@ -6,9 +6,14 @@
  * connection (including its own pings and pongs), so frames are never
  * interleaved.
  */
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "server_int.h"
+
+/* How often a connection that is not read is asked whether its client left. */
+#define GONE_CHECK_MS 1000
 
 /* Have lws call us back when the socket can take more. */
 static void need_pollout(struct conn *c)
@@ -125,5 +130,55 @@ void rt__conn_flush_all(rt_server *s)
         }
         if (c->q.n > 0 || c->closing)
             need_pollout(c);
+    }
+}
+
+/*
+ * libwebsockets 4.1 does not read a socket whose request it is still
+ * answering: a waiting long poll, an SSE stream.  It would never see the
+ * client's end of file, and its level-triggered poll would spin on the
+ * socket (a fifth of a core for 30 SSE clients that left) until a write
+ * failed: the next message or keepalive, an hour away with
+ * --sse-keepalive 1h, the connection keeping its member in the room and
+ * its place in --max-address-connections meanwhile.  So the socket is
+ * asked now and then: a peek, nothing consumed.  Bytes waiting are a
+ * request pipelined behind a poll (or, over TLS, anything at all), read
+ * after the answer.
+ */
+void rt__conn_watch_gone(struct conn *c)
+{
+    c->gone_check_ms = c->srv->now_ms + GONE_CHECK_MS;
+}
+
+static int client_gone(struct conn *c)
+{
+    int fd = lws_get_socket_fd(c->wsi);
+    ssize_t n;
+    char ch;
+
+    if (fd < 0)
+        return 1;
+    n = recv(fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0)
+        return 1;
+    return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+}
+
+void rt__conn_check_gone(rt_server *s)
+{
+    struct conn *c;
+
+    for (c = s->conns; c != NULL; c = c->next) {
+        if (c->killed || c->gone_check_ms == 0 || s->now_ms < c->gone_check_ms)
+            continue;
+        /* a poll being answered reads again */
+        if (c->kind == CONN_POLL ? c->resp_ready : c->kind != CONN_SSE)
+            continue;
+        c->gone_check_ms = s->now_ms + GONE_CHECK_MS;
+        if (client_gone(c)) {
+            /* lws closes a stream only once it reads the end */
+            lws_rx_flow_control(c->wsi, 1);
+            rt__conn_drop(c, 0, "");
+        }
     }
 }

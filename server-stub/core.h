@@ -210,7 +210,9 @@ struct conn {
     /* long poll */
     uint64_t poll_since;
     uint64_t poll_deadline_ms;
-    uint64_t poll_check_ms; /* the shell's next look at the client */
+
+    /* a connection not read (rt__conn_stop_reading): the next look */
+    uint64_t gone_check_ms;
 };
 
 /* -------------------------------------------------------------- rooms */

@@ -10,18 +10,13 @@
  * position).  A waiting poll sits on its room's list; a stored message
  * answers them all.
  */
-#include <errno.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "server_int.h"
 
-/* How often a waiting poll's socket is asked whether its client left. */
-#define POLL_CHECK_MS 1000
-
 /*
  * Keep lws from timing the request out while it waits for the room, the
- * engine or a message, and stop reading it meanwhile (see client_gone).
+ * engine or a message, and stop reading it meanwhile (conn.c says why).
  */
 static void hold(struct conn *c)
 {
@@ -30,47 +25,13 @@ static void hold(struct conn *c)
     if (c->poll_deadline_ms > now)
         left = (c->poll_deadline_ms - now + 999) / 1000;
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, (int)left + 10);
+    /*
+     * Not read meanwhile: its end of file would spin the loop (an SSE
+     * stream does the same for at most a second).  The shell turns
+     * reading on again to answer.
+     */
     lws_rx_flow_control(c->wsi, 0);
-    c->poll_check_ms = now + POLL_CHECK_MS;
-}
-
-/*
- * Whether the client of a waiting poll went away.  libwebsockets 4.1 does
- * not read a socket whose request is unanswered, so it would never see
- * the end of file, and its level-triggered poll would spin on it until
- * the poll's timeout, the connection keeping its place in
- * --max-address-connections all along.  So reading is off while a poll
- * waits (hold; the shell turns it on again to answer), and the socket is
- * asked instead, now and then: a peek, nothing consumed.  Bytes waiting
- * are a request pipelined behind the poll (or, over TLS, anything at
- * all), read after the answer.
- */
-static int client_gone(struct conn *c)
-{
-    int fd = lws_get_socket_fd(c->wsi);
-    ssize_t n;
-    char ch;
-
-    if (fd < 0)
-        return 1;
-    n = recv(fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n == 0)
-        return 1;
-    return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
-}
-
-void rt__poll_check(rt_server *s)
-{
-    struct conn *c;
-
-    for (c = s->conns; c != NULL; c = c->next) {
-        if (c->kind != CONN_POLL || c->resp_ready || c->killed ||
-            c->poll_check_ms == 0 || s->now_ms < c->poll_check_ms)
-            continue;
-        c->poll_check_ms = s->now_ms + POLL_CHECK_MS;
-        if (client_gone(c))
-            rt__conn_drop(c, 0, "");
-    }
+    rt__conn_watch_gone(c);
 }
 
 /*

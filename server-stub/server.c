@@ -157,7 +157,7 @@ static void io_linger(struct conn *c, unsigned secs)
 
 static void io_respond(struct conn *c)
 {
-    lws_rx_flow_control(c->wsi, 1); /* off while a poll waited: poll.c */
+    lws_rx_flow_control(c->wsi, 1); /* off while a poll waited: conn.c */
     lws_callback_on_writable(c->wsi);
 }
 
@@ -264,7 +264,7 @@ static void on_tick(uv_timer_t *t)
     rt__rooms_tick(s);
     rt__sse_tick(s);
     rt__poll_tick(s);
-    rt__poll_check(s);
+    rt__conn_check_gone(s);
     rt__http_tick(s);
     accept_tick(s);
     if (s->shutting_down &&

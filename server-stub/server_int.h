@@ -89,7 +89,12 @@ void rt__sse_tick(rt_server *s);
 int rt__poll_start(struct conn *c, const char *room);
 void rt__poll_attached(struct conn *c, struct room *r, int ok);
 /* Close the waiting polls whose clients left (from the tick). */
-void rt__poll_check(rt_server *s);
+/*
+ * Look now and then whether the client of a connection lws does not read
+ * (a waiting poll, an SSE stream) left: rt__conn_check_gone, every tick.
+ */
+void rt__conn_watch_gone(struct conn *c);
+void rt__conn_check_gone(rt_server *s);
 
 /* limits.c: --max-address-connections */
 struct sockaddr;

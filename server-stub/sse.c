@@ -170,6 +170,12 @@ static int sse_begin(struct conn *c, struct room *r)
         lws_finalize_write_http_header(c->wsi, start, &p, end))
         return -1;
     lws_http_mark_sse(c->wsi);
+    /*
+     * Reading stays on: off, libwebsockets 4.1 on libuv no longer wrote
+     * what a resumed stream queued.  A client that left spins the loop
+     * until the next look (conn.c).
+     */
+    rt__conn_watch_gone(c);
 
     c->kind = CONN_SSE;
     c->counted = 1;

@@ -162,4 +162,40 @@ EOF
 
 expect_clean_stop
 ok "the server exits 0 on SIGTERM"
+
+# A client that leaves without a word: with no keepalive to write for an
+# hour, only reading could tell (libwebsockets 4.1 reads no stream it is
+# answering: it spun on them, and kept them open until a write failed).
+start_server --sse-keepalive 1h
+ok_py "50 SSE clients that leave are closed, with no write to find out" <<'EOF'
+async def main():
+    rs = []
+    for i in range(50):
+        r = await Raw.connect(f"sse{i}")
+        # presence=0: nothing more is sent to them, so each has read all
+        # it was sent when it closes, and closes with a FIN (unread bytes
+        # would make it a reset, which the server always saw)
+        await r.sendall(f"GET /events/gone?user=s{i}&presence=0 HTTP/1.1"
+                        f"\r\nHost: x\r\n\r\n".encode())
+        status, _ = await r.read_http_head()
+        check(status == 200, f"stream {i}: {r.status_line}")
+        while b"event: system" not in (await r.read_until(b"\n\n")
+                                       or fail(f"stream {i} ended")):
+            pass
+        rs.append(r)
+    await wait_metric("^rtctl_connections$", lambda v: v == 50,
+                      transport="sse", what="50 SSE streams")
+    for r in rs:
+        check(not r.buf, f"{r.name}: unexpected {show(r.buf)}")
+        r.close()
+    await wait_metric("^rtctl_connections$", lambda v: v == 0,
+                      transport="sse", what="streams of clients that left")
+    s = await SSE.open("/events/gone?user=after")
+    await s.expect(event="system", data={"data": {"event": "welcome"}})
+    await publish("gone", "after the leavers")
+    await s.until(event="text", data={"data": {"content": "after the leavers"}})
+EOF
+
+expect_clean_stop
+ok "the second server exits 0 on SIGTERM"
 done_testing
