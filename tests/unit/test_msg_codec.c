@@ -1220,7 +1220,8 @@ static void test_msg_codec_encode_client_frames(void **state)
 }
 
 /*
- * The frames the server writes through rt_msg_encode() (resumed, presence),
+ * The frames the server writes through rt_msg_encode() (welcome, resumed,
+ * presence),
  * byte for byte as it wrote them by hand before.
  */
 static void test_msg_codec_encode_server_frames(void **state)
@@ -1228,7 +1229,7 @@ static void test_msg_codec_encode_server_frames(void **state)
     const char *online[] = {"alice", "bob"};
     char *out = NULL;
     size_t len;
-    rt_msg m;
+    rt_msg m, *p;
 
     (void)state;
     rt_msg_init(&m, RT_MSG_SYSTEM);
@@ -1241,6 +1242,39 @@ static void test_msg_codec_encode_server_frames(void **state)
                              "\"data\":{\"event\":\"resumed\",\"from\":4,"
                              "\"to\":9,\"recovered\":false}}");
     assert_int_equal(len, strlen(out));
+    rt_free(out);
+
+    rt_msg_init(&m, RT_MSG_SYSTEM);
+    m.room = "general";
+    m.u.system.event = RT_MSG_SYSTEM_WELCOME;
+    m.u.system.welcome.user = "alice";
+    m.u.system.welcome.epoch = "E1";
+    m.u.system.welcome.seq = 7;
+    m.u.system.welcome.online = online;
+    m.u.system.welcome.n_online = 2;
+    m.u.system.welcome.ping_interval = 30;
+    assert_int_equal(rt_msg_encode(&m, &out, &len), 0);
+    assert_string_equal(out, "{\"type\":\"system\",\"room\":\"general\","
+                             "\"data\":{\"event\":\"welcome\",\"user\":"
+                             "\"alice\",\"epoch\":\"E1\",\"seq\":7,"
+                             "\"online\":[\"alice\",\"bob\"],"
+                             "\"ping_interval\":30}}");
+    rt_free(out);
+    /* a large room: the count instead of the list */
+    m.u.system.welcome.online = NULL;
+    m.u.system.welcome.n_online = 0;
+    m.u.system.welcome.has_online_count = 1;
+    m.u.system.welcome.online_count = 5000;
+    assert_int_equal(rt_msg_encode(&m, &out, &len), 0);
+    assert_string_equal(out, "{\"type\":\"system\",\"room\":\"general\","
+                             "\"data\":{\"event\":\"welcome\",\"user\":"
+                             "\"alice\",\"epoch\":\"E1\",\"seq\":7,"
+                             "\"online\":[],\"online_count\":5000,"
+                             "\"ping_interval\":30}}");
+    p = parse(out, S);
+    assert_int_equal(p->u.system.welcome.has_online_count, 1);
+    assert_int_equal(p->u.system.welcome.online_count, 5000);
+    rt_msg_free(p);
     rt_free(out);
 
     rt_msg_init(&m, RT_MSG_PRESENCE);
