@@ -330,7 +330,7 @@ static void json_state(struct cli_chat *ch, int st, uint64_t delay,
 }
 
 /* "ROOM> ", "ROOM (offline)> ": the room in bold with colour. */
-static void on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
+static void on_state(rt_ws_client *c, rt_conn_state st, uint64_t delay_ms,
                      int err, const char *detail, void *ud)
 {
     struct cli_chat *ch = ud;
@@ -339,12 +339,12 @@ static void on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
 
     if (c != ch->client)
         return; /* the room left with /join */
-    if (st != RT_WS_OPEN)
+    if (st != RT_CONN_OPEN)
         ch->open = 0;
     if (detail == NULL)
         detail = "";
-    if (!ch->interactive || st == RT_WS_CLOSED) {
-        if (st == RT_WS_CONNECTING && rt_ws_client_connections(c) == 0)
+    if (!ch->interactive || st == RT_CONN_CLOSED) {
+        if (st == RT_CONN_CONNECTING && rt_ws_client_connections(c) == 0)
             cli_chat_info(ch, "connecting to %s", url);
         /* The terminal goes first: the final error is printed below it. */
         chat_term_stop();
@@ -355,17 +355,17 @@ static void on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
         json_state(ch, st, delay_ms, attempt, err, detail,
                    ch->s.nurls > 1 ? url : NULL);
     switch (st) {
-    case RT_WS_CONNECTING:
+    case RT_CONN_CONNECTING:
         /* "joined" follows soon enough for a person; -v says more. */
         if (rt_ws_client_connections(c) == 0 && attempt == 0 &&
             ch->s.out.verbose)
             cli_chat_info(ch, "connecting to %s", url);
         break;
-    case RT_WS_OPEN:
+    case RT_CONN_OPEN:
         if (ch->s.nurls > 1)
             cli_chat_notice(ch, "connected to %s", url);
         break;
-    case RT_WS_BACKOFF:
+    case RT_CONN_BACKOFF:
         if (ch->s.nurls < 2)
             cli_chat_notice(ch, "%s; reconnecting in %llu ms (attempt %u)",
                             detail, (unsigned long long)delay_ms, attempt);
@@ -435,7 +435,7 @@ int cli_chat_start_client(struct cli_chat *ch, const char *url)
     int rc;
 
     rt_ws_client_opts_init(&co);
-    CLI_SESSION_CLIENT_OPTS(&ch->s, &co);
+    cli_session_conn_opts(&ch->s, &co.conn);
     memset(&cbs, 0, sizeof(cbs));
     cbs.on_message = on_message;
     cbs.on_open = on_open;

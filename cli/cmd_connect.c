@@ -577,16 +577,17 @@ static int close_status(struct conn *k, unsigned code)
     return code == 1000 || code == 1001 ? RTCTL_EXIT_OK : RTCTL_EXIT_RUNTIME;
 }
 
-static void on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
+static void on_state(rt_ws_client *c, rt_conn_state st, uint64_t delay_ms,
                      int err, const char *detail, void *ud)
 {
     struct conn *k = ud;
     int ended = err == RT_ECLOSED && rt_ws_client_connections(c) > 0;
 
-    if (st == RT_WS_CONNECTING)
+    if (st == RT_CONN_CONNECTING)
         cli_infof(&k->s.out, "connecting to %s", rt_ws_client_url(c));
     if (ended &&
-        (st == RT_WS_CLOSED || (st == RT_WS_BACKOFF && k->exit_on_close)) &&
+        (st == RT_CONN_CLOSED ||
+         (st == RT_CONN_BACKOFF && k->exit_on_close)) &&
         k->s.status < 0) {
         if (!k->s.out.quiet)
             fprintf(stderr,
@@ -605,12 +606,12 @@ static void on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
          * until the first connection opens: no reconnection, and no
          * notice of one (stop() also clears |detail|).
          */
-        if (st == RT_WS_BACKOFF) {
+        if (st == RT_CONN_BACKOFF) {
             stop(k);
             return;
         }
     }
-    if (st == RT_WS_CLOSED && err == 0 && k->status_lines &&
+    if (st == RT_CONN_CLOSED && err == 0 && k->status_lines &&
         rt_ws_client_connections(c) > 0) {
         if (k->close_code != 0)
             fprintf(stderr, "rtctl connect: closed: %u%s%s%s\n", k->close_code,
@@ -692,7 +693,7 @@ static int run(struct conn *k, const char *target, rt_ws_client_opts *co,
     if ((rc = cli_session_url(&k->s, target, RT_URL_KIND_WS)) != 0 ||
         (rc = cli_session_open(&k->s)) != 0)
         return rc;
-    CLI_SESSION_CLIENT_OPTS(&k->s, co);
+    cli_session_conn_opts(&k->s, &co->conn);
     memset(&cbs, 0, sizeof(cbs));
     cbs.on_frame = on_frame;
     cbs.on_open = on_open;
@@ -795,11 +796,11 @@ int cmd_connect(int argc, char **argv)
                 "length, then the bytes in hexadecimal), base64, or raw "
                 "(the bytes alone)"),
         OPT_GROUP("TLS, proxy, authentication"),
-        OPT_STR(0, "cert", &co.cert, "PEM",
+        OPT_STR(0, "cert", &co.conn.cert, "PEM",
                 "present the client certificate in PEM (wss://)"),
-        OPT_STR(0, "key", &co.key, "PEM",
+        OPT_STR(0, "key", &co.conn.key, "PEM",
                 "the private key of --cert (default: in --cert)"),
-        OPT_STR(0, "proxy", &co.proxy, "URL",
+        OPT_STR(0, "proxy", &co.conn.proxy, "URL",
                 "connect through the HTTP proxy URL, http://[USER:PASS@]"
                 "HOST:PORT (default $https_proxy, $http_proxy, $ALL_PROXY; "
                 "'': none)"),
@@ -848,7 +849,7 @@ int cmd_connect(int argc, char **argv)
         cli_opts_error(&connect_help, "--max-redirs: at most 1000");
         goto end;
     }
-    if (co.key != NULL && co.cert == NULL) {
+    if (co.conn.key != NULL && co.conn.cert == NULL) {
         cli_opts_error(&connect_help, "--key goes with --cert");
         goto end;
     }

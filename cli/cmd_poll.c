@@ -77,14 +77,14 @@ static void on_resumed(rt_poll_client *c, int recovered, void *ud)
                          "held every message since the last poll");
 }
 
-static void on_state(rt_poll_client *c, rt_poll_state st, uint64_t delay,
+static void on_state(rt_poll_client *c, rt_conn_state st, uint64_t delay,
                      int err, const char *detail, void *ud)
 {
     struct poll *p = ud;
 
-    if (st == RT_POLL_CONNECTING)
+    if (st == RT_CONN_CONNECTING)
         cli_infof(&p->s.out, "polling %s", rt_poll_client_url(c));
-    else if (st == RT_POLL_OPEN)
+    else if (st == RT_CONN_OPEN)
         cli_infof(&p->s.out, "the server answered");
     cli_session_state_url(&p->s, (int)st, delay, rt_poll_client_attempt(c),
                           err, detail, rt_poll_client_url(c));
@@ -116,7 +116,7 @@ static int follow(struct poll *p, const char *target,
     if ((rc = cli_session_url(&p->s, target, RT_URL_KIND_POLL)) != 0 ||
         (rc = cli_session_open(&p->s)) != 0)
         return rc;
-    CLI_SESSION_CLIENT_OPTS(&p->s, &co);
+    cli_session_conn_opts(&p->s, &co.conn);
     rc = rt_poll_client_new(&p->client, p->s.loop, p->s.url, &co, &cbs, p);
     if (rc != 0)
         return cli_session_fail(&p->s, rc);

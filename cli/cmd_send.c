@@ -390,15 +390,15 @@ static void ws_on_ack(rt_ws_client *c, const char *id, uint64_t seq,
     check_done(sd);
 }
 
-static void ws_on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
+static void ws_on_state(rt_ws_client *c, rt_conn_state st, uint64_t delay_ms,
                         int err, const char *detail, void *ud)
 {
     struct send *sd = ud;
 
-    if (st == RT_WS_CONNECTING)
+    if (st == RT_CONN_CONNECTING)
         cli_infof(&sd->s.out, "connecting to %s", rt_ws_client_url(c));
     /* A stop that left messages unacked is no success. */
-    if (st == RT_WS_CLOSED && err == 0 && sd->lost > 0)
+    if (st == RT_CONN_CLOSED && err == 0 && sd->lost > 0)
         cli_session_outcome(&sd->s, RTCTL_EXIT_RUNTIME);
     cli_session_state_url(&sd->s, (int)st, delay_ms, rt_ws_client_attempt(c),
                           err, detail, rt_ws_client_url(c));
@@ -420,7 +420,7 @@ static int start_ws(struct send *sd)
     int rc;
 
     rt_ws_client_opts_init(&co);
-    CLI_SESSION_CLIENT_OPTS(&sd->s, &co);
+    cli_session_conn_opts(&sd->s, &co.conn);
     memset(&cbs, 0, sizeof(cbs));
     cbs.on_message = ws_on_message;
     cbs.on_open = ws_on_open;
@@ -482,7 +482,7 @@ static void post_failed(struct send *sd, int err, const char *detail,
     uint32_t n;
 
     if (!sd->s.o.reconnect && !rt__failover_untried(&h->fo)) {
-        cli_session_state_url(&sd->s, CLI_SESSION_CLOSED, 0, 0, err, detail,
+        cli_session_state_url(&sd->s, RT_CONN_CLOSED, 0, 0, err, detail,
                               rt__failover_str(&h->fo));
         finish(sd);
         return;
@@ -499,12 +499,12 @@ static void post_failed(struct send *sd, int err, const char *detail,
         else
             snprintf(why, sizeof(why), "gave up after %u retr%s: %.400s", n,
                      n == 1 ? "y" : "ies", detail);
-        cli_session_state_url(&sd->s, CLI_SESSION_CLOSED, 0, 0, RT_EEXHAUSTED,
-                              why, rt__failover_str(&h->fo));
+        cli_session_state_url(&sd->s, RT_CONN_CLOSED, 0, 0, RT_EEXHAUSTED, why,
+                              rt__failover_str(&h->fo));
         finish(sd);
         return;
     }
-    cli_session_state_url(&sd->s, CLI_SESSION_BACKOFF, delay,
+    cli_session_state_url(&sd->s, RT_CONN_BACKOFF, delay,
                           rt_backoff_attempt(&h->fo.backoff), err, detail,
                           rt__failover_str(&h->fo));
     h->waiting = 1;
@@ -525,7 +525,7 @@ static void on_answer(rt_publish_req *p, const rt_publish_result *r, void *ud)
     }
     if (st >= 200 && st < 300) {
         if (r->seq == 0) {
-            cli_session_state_url(&sd->s, CLI_SESSION_CLOSED, 0, 0, RT_EPROTO,
+            cli_session_state_url(&sd->s, RT_CONN_CLOSED, 0, 0, RT_EPROTO,
                                   "the answer to the publish has no seq",
                                   rt__failover_str(&sd->h.fo));
             finish(sd);
@@ -553,8 +553,8 @@ static void on_answer(rt_publish_req *p, const rt_publish_result *r, void *ud)
         check_done(sd);
         return;
     }
-    cli_session_state_url(&sd->s, CLI_SESSION_CLOSED, 0, 0, RT_EHTTP,
-                          r->detail, rt__failover_str(&sd->h.fo));
+    cli_session_state_url(&sd->s, RT_CONN_CLOSED, 0, 0, RT_EHTTP, r->detail,
+                          rt__failover_str(&sd->h.fo));
     finish(sd);
 }
 
@@ -565,9 +565,10 @@ static int start_http(struct send *sd)
     int rc;
 
     rt_backoff_policy_init(&bp);
-    rc = rt__failover_init(&h->fo, &bp, (uint32_t)sd->s.o.max_retries,
-                           sd->s.url, cli_session_more_urls(&sd->s),
-                           rt__failover_http, NULL);
+    bp.max_attempts = (uint32_t)sd->s.o.max_retries;
+    rc = rt__failover_init(&h->fo, &bp, sd->s.url,
+                           cli_session_more_urls(&sd->s), rt__failover_http,
+                           NULL);
     if (rc != 0)
         return cli_session_fail(&sd->s, rc);
     rt_publish_opts_init(&h->po);

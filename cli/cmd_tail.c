@@ -240,17 +240,17 @@ static void net_on_event(rt_sse_client *c, const rt_sse_event *ev, void *ud)
     }
 }
 
-static void net_on_state(rt_sse_client *c, rt_sse_state st, uint64_t delay,
+static void net_on_state(rt_sse_client *c, rt_conn_state st, uint64_t delay,
                          int err, const char *detail, void *ud)
 {
     struct tail *t = ud;
 
-    if (st == RT_SSE_CONNECTING)
+    if (st == RT_CONN_CONNECTING)
         cli_infof(&t->s.out, "connecting to %s", rt_sse_client_url(c));
-    else if (st == RT_SSE_OPEN)
+    else if (st == RT_CONN_OPEN)
         cli_infof(&t->s.out, "connected; last event ID '%s'",
                   rt_sse_client_last_id(c));
-    else if (st == RT_SSE_CLOSED && err == 0 && t->s.status < 0)
+    else if (st == RT_CONN_CLOSED && err == 0 && t->s.status < 0)
         cli_infof(&t->s.out, "the server asked not to reconnect (HTTP 204)");
     cli_session_state_url(&t->s, (int)st, delay, rt_sse_client_attempt(c), err,
                           detail, rt_sse_client_url(c));
@@ -311,16 +311,16 @@ static int follow(struct tail *t, const char *target, const char *since,
     if (t->order < 0)
         t->order = ours(target);
     rt_sse_client_opts_init(&co);
-    CLI_SESSION_CLIENT_OPTS(&t->s, &co);
+    cli_session_conn_opts(&t->s, &co.conn);
     co.last_event_id = since;
     co.stall_timeout_ms = stall_ms;
     co.max_line_bytes = (size_t)max_line;
     co.order_by_seq = t->order;
     co.gap_timeout_ms = t->gap_ms;
     co.retry_all = t->retry_all;
-    co.cert = t->cert;
-    co.key = t->key;
-    co.proxy = t->proxy;
+    co.conn.cert = t->cert;
+    co.conn.key = t->key;
+    co.conn.proxy = t->proxy;
     co.max_redirects = (uint32_t)t->max_redirs;
     rc = rt_sse_client_new(&t->client, t->s.loop, t->s.url, &co, &cbs, t);
     if (rc != 0)

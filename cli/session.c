@@ -19,20 +19,7 @@
 #include "exit.h"
 #include "failover.h"
 #include "rt/error.h"
-#include "rt/poll_client.h"
-#include "rt/sse_client.h"
-#include "rt/ws_client.h"
 #include "session.h"
-
-/* One enum for the clients' states: they must keep the same values. */
-#define SAME_STATES(p)                                \
-    ((int)p##_CONNECTING == CLI_SESSION_CONNECTING && \
-     (int)p##_OPEN == CLI_SESSION_OPEN &&             \
-     (int)p##_BACKOFF == CLI_SESSION_BACKOFF &&       \
-     (int)p##_CLOSED == CLI_SESSION_CLOSED)
-_Static_assert(SAME_STATES(RT_SSE), "rt_sse_state != cli_session_state");
-_Static_assert(SAME_STATES(RT_POLL), "rt_poll_state != cli_session_state");
-_Static_assert(SAME_STATES(RT_WS), "rt_ws_state != cli_session_state");
 
 void cli_session_init(struct cli_session *s, const struct cli_cmd_help *help,
                       const char *verb, const char *retry, const char *unit,
@@ -356,6 +343,16 @@ void cli_session_set_urls(struct cli_session *s, char **urls, size_t n)
     s->url = urls[0];
 }
 
+void cli_session_conn_opts(const struct cli_session *s, rt_conn_opts *co)
+{
+    co->headers = s->headers;
+    co->failover_urls = cli_session_more_urls(s);
+    co->cacert = s->o.cacert;
+    co->insecure = s->o.insecure;
+    co->backoff.max_attempts = (uint32_t)s->o.max_retries;
+    co->no_reconnect = !s->o.reconnect;
+}
+
 const char *const *cli_session_more_urls(const struct cli_session *s)
 {
     return s->urls != NULL ? (const char *const *)s->urls + 1 : NULL;
@@ -509,36 +506,22 @@ void cli_session_closed(struct cli_session *s)
     uv_close((uv_handle_t *)&s->check, NULL);
 }
 
-static const char *state_name(int st)
-{
-    switch (st) {
-    case CLI_SESSION_CONNECTING:
-        return "connecting";
-    case CLI_SESSION_OPEN:
-        return "open";
-    case CLI_SESSION_BACKOFF:
-        return "backoff";
-    default:
-        return "closed";
-    }
-}
-
-int cli_session_state_json(rt_buf *b, int st, uint64_t delay_ms,
+int cli_session_state_json(rt_buf *b, rt_conn_state st, uint64_t delay_ms,
                            unsigned attempt, int err, const char *detail)
 {
     return cli_session_state_json_url(b, st, delay_ms, attempt, err, detail,
                                       NULL);
 }
 
-int cli_session_state_json_url(rt_buf *b, int st, uint64_t delay_ms,
+int cli_session_state_json_url(rt_buf *b, rt_conn_state st, uint64_t delay_ms,
                                unsigned attempt, int err, const char *detail,
                                const char *url)
 {
     int rc = 0;
 
     rc |= rt__buf_printf(b, "{\"event\":\"state\",\"state\":\"%s\"",
-                         state_name(st));
-    if (st == CLI_SESSION_BACKOFF)
+                         rt_conn_state_name(st));
+    if (st == RT_CONN_BACKOFF)
         rc |= rt__buf_printf(b, ",\"delay_ms\":%llu,\"attempt\":%u",
                              (unsigned long long)delay_ms, attempt);
     if (err != 0) {
@@ -556,8 +539,8 @@ int cli_session_state_json_url(rt_buf *b, int st, uint64_t delay_ms,
 }
 
 /* With --json, one state object on stderr. */
-static void json_state(int st, uint64_t delay, unsigned attempt, int err,
-                       const char *detail, const char *url)
+static void json_state(rt_conn_state st, uint64_t delay, unsigned attempt,
+                       int err, const char *detail, const char *url)
 {
     rt_buf b;
 
@@ -569,15 +552,16 @@ static void json_state(int st, uint64_t delay, unsigned attempt, int err,
     rt__buf_cleanup(&b);
 }
 
-void cli_session_state(struct cli_session *s, int st, uint64_t delay_ms,
-                       unsigned attempt, int err, const char *detail)
+void cli_session_state(struct cli_session *s, rt_conn_state st,
+                       uint64_t delay_ms, unsigned attempt, int err,
+                       const char *detail)
 {
     cli_session_state_url(s, st, delay_ms, attempt, err, detail, NULL);
 }
 
-void cli_session_state_url(struct cli_session *s, int st, uint64_t delay_ms,
-                           unsigned attempt, int err, const char *detail,
-                           const char *url)
+void cli_session_state_url(struct cli_session *s, rt_conn_state st,
+                           uint64_t delay_ms, unsigned attempt, int err,
+                           const char *detail, const char *url)
 {
     char names[1024];
     int several = s->nurls > 1 && url != NULL;
@@ -586,7 +570,7 @@ void cli_session_state_url(struct cli_session *s, int st, uint64_t delay_ms,
         detail = "";
     if (s->out.json)
         json_state(st, delay_ms, attempt, err, detail, several ? url : NULL);
-    if (st == CLI_SESSION_BACKOFF && !s->out.quiet) {
+    if (st == RT_CONN_BACKOFF && !s->out.quiet) {
         if (!several)
             fprintf(stderr, "rtctl %s: %s; %s in %llu ms (attempt %u)\n",
                     s->out.cmd, detail, s->retry, (unsigned long long)delay_ms,
@@ -600,10 +584,10 @@ void cli_session_state_url(struct cli_session *s, int st, uint64_t delay_ms,
                     s->out.cmd, detail, s->retry, (unsigned long long)delay_ms,
                     attempt, url);
     }
-    if (st == CLI_SESSION_OPEN && several && !s->out.quiet && !s->out.json &&
+    if (st == RT_CONN_OPEN && several && !s->out.quiet && !s->out.json &&
         !s->own_open_line)
         fprintf(stderr, "rtctl %s: connected to %s\n", s->out.cmd, url);
-    if (st != CLI_SESSION_CLOSED)
+    if (st != RT_CONN_CLOSED)
         return;
     if (err == 0) {
         cli_session_outcome(s, RTCTL_EXIT_OK);

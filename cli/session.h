@@ -19,6 +19,7 @@
 #include "core_int.h"
 #include "opts.h"
 #include "output.h"
+#include "rt/conn.h"
 #include "rt/loop.h"
 #include "rt/url.h"
 
@@ -74,29 +75,6 @@ struct cli_conn_opts {
                  "JSON Lines on stdout, one object per line"),                \
         OPT_BOOL(0, "no-color", &(c)->no_color, "same as --color=never"),     \
         CLI_GLOBAL_OPTS(&(c)->g)
-
-/*
- * Copy the connection options into a client's options: rt_sse_client_opts,
- * rt_poll_client_opts and rt_ws_client_opts name these fields alike.  The
- * client's URL is s.url; the others of s.urls fail over.
- */
-#define CLI_SESSION_CLIENT_OPTS(s, co)                    \
-    do {                                                  \
-        (co)->headers = (s)->headers;                     \
-        (co)->failover_urls = cli_session_more_urls(s);   \
-        (co)->cacert = (s)->o.cacert;                     \
-        (co)->insecure = (s)->o.insecure;                 \
-        (co)->max_retries = (uint32_t)(s)->o.max_retries; \
-        (co)->no_reconnect = !(s)->o.reconnect;           \
-    } while (0)
-
-/* The states of every client (rt_sse, rt_poll, rt_ws share the values). */
-enum cli_session_state {
-    CLI_SESSION_CONNECTING,
-    CLI_SESSION_OPEN,
-    CLI_SESSION_BACKOFF,
-    CLI_SESSION_CLOSED
-};
 
 struct cli_session {
     struct cli_conn_opts o; /* what CLI_CONN_OPTS parsed */
@@ -187,6 +165,15 @@ void cli_session_set_urls(struct cli_session *s, char **urls, size_t n);
 /* s.urls after the first, for opts.failover_urls. */
 const char *const *cli_session_more_urls(const struct cli_session *s);
 
+/*
+ * Fill the connection options every client takes (opts.conn of
+ * rt_ws_client_opts, rt_sse_client_opts, rt_poll_client_opts) from the
+ * session: the headers, TLS, --reconnect and --max-retries; the client's
+ * URL is s.url, the others of s.urls fail over.  The other fields of |co|
+ * are left as they are.
+ */
+void cli_session_conn_opts(const struct cli_session *s, rt_conn_opts *co);
+
 /* Create s.loop.  Returns 0, or the exit status after printing why. */
 int cli_session_open(struct cli_session *s);
 
@@ -210,37 +197,38 @@ void cli_session_output_failed(struct cli_session *s);
 
 /*
  * Report a client's state change: with --json a
- * {"event":"state","state":...} object on stderr; for CLI_SESSION_BACKOFF
+ * {"event":"state","state":...} object on stderr; for RT_CONN_BACKOFF
  * the notice "rtctl CMD: DETAIL; RETRY in N ms (attempt A)" unless -q
  * (with several URLs "RETRY in N ms (attempt A), to URL", or "RETRY now,
  * to URL" within a round, and "rtctl CMD: connected to URL" at each
- * CLI_SESSION_OPEN); for CLI_SESSION_CLOSED the outcome: 0 when |err| is
+ * RT_CONN_OPEN); for RT_CONN_CLOSED the outcome: 0 when |err| is
  * 0, else the message "cannot VERB 'URL': DETAIL" and
  * rtctl_exit_from_err(|err|), unless the outcome was already known.  |st|
  * is a client's state value, |url| the client's URL (its url()), NULL
  * when unknown; it is reported with several URLs only, so that the output
  * with one stays as it was.
  */
-void cli_session_state_url(struct cli_session *s, int st, uint64_t delay_ms,
-                           unsigned attempt, int err, const char *detail,
-                           const char *url);
+void cli_session_state_url(struct cli_session *s, rt_conn_state st,
+                           uint64_t delay_ms, unsigned attempt, int err,
+                           const char *detail, const char *url);
 /* cli_session_state_url() without the URL. */
-void cli_session_state(struct cli_session *s, int st, uint64_t delay_ms,
-                       unsigned attempt, int err, const char *detail);
+void cli_session_state(struct cli_session *s, rt_conn_state st,
+                       uint64_t delay_ms, unsigned attempt, int err,
+                       const char *detail);
 
 /*
  * Append to |b| the JSON state object cli_session_state_url() prints with
  * --json (no newline): {"event":"state","state":S} plus delay_ms and
- * attempt for CLI_SESSION_BACKOFF, error and detail when |err| is not 0,
- * and url (the attempt's, or the next one's with CLI_SESSION_BACKOFF)
+ * attempt for RT_CONN_BACKOFF, error and detail when |err| is not 0,
+ * and url (the attempt's, or the next one's with RT_CONN_BACKOFF)
  * when |url| is not NULL.  For a command that prints it elsewhere (above a
  * prompt).  Returns 0 or RT_ENOMEM.
  */
-int cli_session_state_json_url(rt_buf *b, int st, uint64_t delay_ms,
+int cli_session_state_json_url(rt_buf *b, rt_conn_state st, uint64_t delay_ms,
                                unsigned attempt, int err, const char *detail,
                                const char *url);
 /* cli_session_state_json_url() without the URL. */
-int cli_session_state_json(rt_buf *b, int st, uint64_t delay_ms,
+int cli_session_state_json(rt_buf *b, rt_conn_state st, uint64_t delay_ms,
                            unsigned attempt, int err, const char *detail);
 
 /*

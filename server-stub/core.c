@@ -337,18 +337,12 @@ static void typing_relay(struct room *r, const char *user, int state)
 {
     struct conn *c, *next;
     struct smsg *sm;
-    rt_buf b;
-    int rc = 0;
+    char *json = NULL;
+    size_t len = 0;
 
     rt__room_presence_flush(r);
-    rt__buf_init(&b);
-    rc |= rt__buf_append(&b, "{\"type\":\"typing\",\"room\":", 24);
-    rc |= rt__buf_json_str(&b, r->name, strlen(r->name));
-    rc |= rt__buf_append(&b, ",\"data\":{\"user\":", 16);
-    rc |= rt__buf_json_str(&b, user, strlen(user));
-    rc |= rt__buf_printf(&b, ",\"state\":%s}}", state ? "true" : "false");
-    if (rc == 0 &&
-        (sm = rt__smsg_new(b.data, b.len, RT_MSG_TYPING, 0x1)) != NULL) {
+    if (rt_msg_encode_typing(r->name, user, state, &json, &len) == 0 &&
+        (sm = rt__smsg_new(json, len, RT_MSG_TYPING, 0x1)) != NULL) {
         for (c = r->members; c != NULL; c = next) {
             next = c->rnext;
             if (strcmp(c->user, user) != 0)
@@ -356,7 +350,7 @@ static void typing_relay(struct room *r, const char *user, int state)
         }
         rt__smsg_unref(sm);
     }
-    rt__buf_cleanup(&b);
+    rt_free(json);
 }
 
 static uint64_t typing_interval(const rt_server *s)

@@ -1062,61 +1062,111 @@ int rt__user_conns_add(rt_server *s, const char *user, int delta)
 
 /* ------------------------------------------------------- frames */
 
+/* Encode |m| (rt_msg_encode()) at the end of |b|. */
+static int put_msg(const rt_msg *m, rt_buf *b)
+{
+    char *json = NULL;
+    size_t len = 0;
+    int rc = rt_msg_encode(m, &json, &len);
+
+    if (rc == 0)
+        rc = rt__buf_append(b, json, len);
+    rt_free(json);
+    return rc;
+}
+
+/*
+ * The users online in |r| (pointers into it), into *|out|, an array the
+ * caller frees; its length into *|n|.
+ */
+static int online_list(const struct room *r, const char ***out, size_t *n)
+{
+    const struct ruser *u;
+
+    *out = NULL;
+    *n = 0;
+    for (u = r->users; u != NULL; u = u->next)
+        *n += u->online || u->remote;
+    if (*n == 0)
+        return 0;
+    if ((*out = rt__calloc(*n, sizeof(**out))) == NULL)
+        return RT_ENOMEM;
+    *n = 0;
+    for (u = r->users; u != NULL; u = u->next)
+        if (u->online || u->remote)
+            (*out)[(*n)++] = u->name;
+    return 0;
+}
+
 int rt__frame_welcome(rt_server *s, const struct room *r, const char *user,
                       rt_buf *b)
 {
+    const char **online = NULL;
+    size_t n = 0;
+    rt_msg m;
     int rc = 0;
 
-    rc |= rt__buf_append(b, "{\"type\":\"system\",\"room\":", 24);
-    rc |= rt__buf_json_str(b, r->name, strlen(r->name));
-    rc |= rt__buf_append(b, ",\"data\":{\"event\":\"welcome\",\"user\":", 34);
-    rc |= rt__buf_json_str(b, user, strlen(user));
-    rc |= rt__buf_printf(b, ",\"epoch\":\"%s\",\"seq\":%llu,\"online\":",
-                         r->epoch, (unsigned long long)r->seq);
-    if (room_large(s, r))
+    rt_msg_init(&m, RT_MSG_SYSTEM);
+    m.room = r->name;
+    m.u.system.event = RT_MSG_SYSTEM_WELCOME;
+    m.u.system.welcome.user = user;
+    m.u.system.welcome.epoch = r->epoch;
+    m.u.system.welcome.seq = r->seq;
+    m.u.system.welcome.ping_interval = s->o.ping_interval_s;
+    if (room_large(s, r)) {
         /* a list of thousands, to each joiner: the count only */
-        rc |= rt__buf_printf(b, "[],\"online_count\":%u", r->nusers_online);
-    else
-        rc |= rt__room_online_json(r, b);
-    rc |= rt__buf_printf(b, ",\"ping_interval\":%u}}", s->o.ping_interval_s);
-    return rc ? RT_ENOMEM : 0;
+        m.u.system.welcome.has_online_count = 1;
+        m.u.system.welcome.online_count = r->nusers_online;
+    } else {
+        rc = online_list(r, &online, &n);
+        m.u.system.welcome.online = online;
+        m.u.system.welcome.n_online = n;
+    }
+    if (rc == 0)
+        rc = put_msg(&m, b);
+    rt__free(online);
+    return rc;
 }
 
 int rt__frame_resumed(const struct room *r, const struct resume *rs, rt_buf *b)
 {
-    int rc = 0;
+    rt_msg m;
 
-    rc |= rt__buf_append(b, "{\"type\":\"system\",\"room\":", 24);
-    rc |= rt__buf_json_str(b, r->name, strlen(r->name));
-    rc |= rt__buf_printf(b,
-                         ",\"data\":{\"event\":\"resumed\",\"from\":%llu,"
-                         "\"to\":%llu,\"recovered\":%s}}",
-                         (unsigned long long)rs->from,
-                         (unsigned long long)rs->to,
-                         rs->recovered ? "true" : "false");
-    return rc ? RT_ENOMEM : 0;
+    rt_msg_init(&m, RT_MSG_SYSTEM);
+    m.room = r->name;
+    m.u.system.event = RT_MSG_SYSTEM_RESUMED;
+    m.u.system.resumed.from = rs->from;
+    m.u.system.resumed.to = rs->to;
+    m.u.system.resumed.recovered = rs->recovered;
+    return put_msg(&m, b);
 }
 
 int rt__frame_presence(const struct room *r, const char *event,
                        const char *user, const char *reason, rt_buf *b)
 {
-    int rc = 0;
+    const char **online = NULL;
+    size_t n = 0;
+    rt_msg m;
+    int rc;
 
-    rc |= rt__buf_append(b, "{\"type\":\"presence\",\"room\":", 26);
-    rc |= rt__buf_json_str(b, r->name, strlen(r->name));
-    rc |= rt__buf_printf(b, ",\"data\":{\"event\":\"%s\"", event);
-    if (user != NULL) {
-        rc |= rt__buf_append(b, ",\"user\":", 8);
-        rc |= rt__buf_json_str(b, user, strlen(user));
-    }
-    if (reason != NULL)
-        rc |= rt__buf_printf(b, ",\"reason\":\"%s\"", reason);
+    rt_msg_init(&m, RT_MSG_PRESENCE);
+    m.room = r->name;
+    m.u.presence.user = user;
+    m.u.presence.reason = reason;
     if (strcmp(event, "snapshot") == 0) {
-        rc |= rt__buf_append(b, ",\"online\":", 10);
-        rc |= rt__room_online_json(r, b);
+        m.u.presence.event = RT_MSG_PRESENCE_SNAPSHOT;
+        if ((rc = online_list(r, &online, &n)) != 0)
+            return rc;
+        m.u.presence.online = online;
+        m.u.presence.n_online = n;
+    } else {
+        m.u.presence.event = strcmp(event, "join") == 0
+                                 ? RT_MSG_PRESENCE_JOIN
+                                 : RT_MSG_PRESENCE_LEAVE;
     }
-    rc |= rt__buf_append(b, "}}", 2);
-    return rc ? RT_ENOMEM : 0;
+    rc = put_msg(&m, b);
+    rt__free(online);
+    return rc;
 }
 
 /* ------------------------------------------------------------ ops */

@@ -38,21 +38,16 @@ static void free_urls(rt__failover *f)
 }
 
 int rt__failover_init(rt__failover *f, const rt_backoff_policy *p,
-                      uint32_t max_retries, const char *first,
-                      const char *const *more, rt__failover_accept accept,
-                      size_t *bad)
+                      const char *first, const char *const *more,
+                      rt__failover_accept accept, size_t *bad)
 {
-    rt_backoff_policy bp;
     size_t n = 1, i;
     int rc;
 
     if (f == NULL || p == NULL || first == NULL || accept == NULL)
         return RT_EINVAL;
     memset(f, 0, sizeof(*f));
-    bp = *p;
-    if (max_retries != 0)
-        bp.max_attempts = max_retries;
-    if ((rc = rt_backoff_init(&f->backoff, &bp)) != 0)
+    if ((rc = rt_backoff_init(&f->backoff, p)) != 0)
         return rc;
     while (more != NULL && more[n - 1] != NULL)
         n++;

@@ -46,17 +46,15 @@ int rt__failover_ws(const rt_url *u);
 
 /*
  * Set up |f| with |first| and the NULL-terminated |more| (NULL: none),
- * each parsed and checked by |accept|, copied.  |p| the backoff policy;
- * a non-zero |max_retries| replaces its max_attempts.
+ * each parsed and checked by |accept|, copied.  |p| the backoff policy.
  *
  * Returns 0, RT_EINVAL (a bad policy), RT_EURL (a URL that does not parse
  * or that |accept| refuses; *|bad| its index, 0 being |first|), RT_ETOOBIG
  * or RT_ENOMEM.  On error |f| holds nothing to clean up.
  */
 int rt__failover_init(rt__failover *f, const rt_backoff_policy *p,
-                      uint32_t max_retries, const char *first,
-                      const char *const *more, rt__failover_accept accept,
-                      size_t *bad);
+                      const char *first, const char *const *more,
+                      rt__failover_accept accept, size_t *bad);
 void rt__failover_cleanup(rt__failover *f);
 
 /* The URL of the attempt in flight, or of the next one. */

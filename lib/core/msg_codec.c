@@ -554,7 +554,10 @@ static int view_system(rt_msg *m, const cJSON *d, const char ***names,
             (rc = get_uint(d, "data.", "ping_interval", 0, MAX_PING_INTERVAL,
                            NULL, &ping, err)) != 0 ||
             (rc = get_users(d, "data.", "online", 0, names,
-                            &m->u.system.welcome.n_online, err)) != 0)
+                            &m->u.system.welcome.n_online, err)) != 0 ||
+            (rc = get_uint(d, "data.", "online_count", 0, MAX_SAFE_INT,
+                           &m->u.system.welcome.has_online_count,
+                           &m->u.system.welcome.online_count, err)) != 0)
             return rc;
         m->u.system.welcome.ping_interval = (unsigned)ping;
         m->u.system.welcome.online = *names;
@@ -897,7 +900,9 @@ static int put_view_system(rt_buf *b, const rt_msg *m)
     if (user == NULL || !valid_user(user) || epoch == NULL ||
         !valid_name(epoch, MAX_EPOCH_BYTES, 0) ||
         m->u.system.welcome.seq > MAX_SAFE_U64 ||
-        (double)ping > MAX_PING_INTERVAL)
+        (double)ping > MAX_PING_INTERVAL ||
+        (m->u.system.welcome.has_online_count &&
+         m->u.system.welcome.online_count > MAX_SAFE_U64))
         return RT_EINVAL;
     rc = rt__buf_append(b, "{\"event\":\"welcome\"", 18);
     if (rc == 0)
@@ -909,6 +914,9 @@ static int put_view_system(rt_buf *b, const rt_msg *m)
     if (rc == 0)
         rc = put_users(b, m->u.system.welcome.online,
                        m->u.system.welcome.n_online);
+    if (rc == 0 && m->u.system.welcome.has_online_count)
+        rc = rt__buf_printf(b, ",\"online_count\":%" PRIu64,
+                            m->u.system.welcome.online_count);
     if (rc == 0 && ping > 0)
         rc = rt__buf_printf(b, ",\"ping_interval\":%u", ping);
     return rc != 0 ? rc : rt__buf_putc(b, '}');

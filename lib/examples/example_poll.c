@@ -34,7 +34,7 @@ static void on_resumed(rt_poll_client *c, int recovered, void *ud)
         printf("resumed: messages were lost\n");
 }
 
-static void on_state(rt_poll_client *c, rt_poll_state st, uint64_t delay_ms,
+static void on_state(rt_poll_client *c, rt_conn_state st, uint64_t delay_ms,
                      int err, const char *detail, void *ud)
 {
     static const char *names[] = {"connecting", "open", "backoff", "closed"};
@@ -46,7 +46,7 @@ static void on_state(rt_poll_client *c, rt_poll_state st, uint64_t delay_ms,
     fprintf(stderr, "state %s %llu ms %s %s (at %s-%llu)\n", names[st],
             (unsigned long long)delay_ms, err ? rt_err_name(err) : "", detail,
             epoch, (unsigned long long)seq);
-    if (st == RT_POLL_CLOSED && err != 0)
+    if (st == RT_CONN_CLOSED && err != 0)
         failed = 1;
 }
 
@@ -87,7 +87,7 @@ int main(int argc, char **argv)
         *comma = '\0';
         more[n++] = comma + 1;
     }
-    o.failover_urls = more;
+    o.conn.failover_urls = more;
     o.poll_timeout_s = 10; /* the server holds each poll 10 s */
     o.has_since = argc > 2;
     o.since = argc > 2 ? strtoull(argv[2], NULL, 10) : 0;

@@ -34,7 +34,7 @@ static void on_resumed(rt_sse_client *c, int recovered, void *ud)
         printf("resumed: messages were lost\n");
 }
 
-static void on_state(rt_sse_client *c, rt_sse_state st, uint64_t delay_ms,
+static void on_state(rt_sse_client *c, rt_conn_state st, uint64_t delay_ms,
                      int err, const char *detail, void *ud)
 {
     static const char *names[] = {"connecting", "open", "backoff", "closed"};
@@ -43,7 +43,7 @@ static void on_state(rt_sse_client *c, rt_sse_state st, uint64_t delay_ms,
     fprintf(stderr, "state %s %llu ms %s %s (last id '%s')\n", names[st],
             (unsigned long long)delay_ms, err ? rt_err_name(err) : "", detail,
             rt_sse_client_last_id(c));
-    if (st == RT_SSE_CLOSED && err != 0)
+    if (st == RT_CONN_CLOSED && err != 0)
         failed = 1;
 }
 
@@ -84,7 +84,7 @@ int main(int argc, char **argv)
         *comma = '\0';
         more[n++] = comma + 1;
     }
-    o.failover_urls = more;
+    o.conn.failover_urls = more;
     o.order_by_seq = 1; /* our server: EPOCH-SEQ ids */
     o.last_event_id = argc > 2 ? argv[2] : NULL;
     cbs.on_event = on_event;

@@ -58,7 +58,7 @@ static void on_ack(rt_ws_client *c, const char *id, uint64_t seq,
     fflush(stdout);
 }
 
-static void on_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
+static void on_state(rt_ws_client *c, rt_conn_state st, uint64_t delay_ms,
                      int err, const char *detail, void *ud)
 {
     static const char *names[] = {"connecting", "open", "backoff", "closed"};
@@ -106,7 +106,7 @@ int main(int argc, char **argv)
         *comma = '\0';
         more[n++] = comma + 1;
     }
-    o.failover_urls = more;
+    o.conn.failover_urls = more;
     cbs.on_message = on_message;
     cbs.on_open = on_open;
     cbs.on_resumed = on_resumed;

@@ -27,6 +27,7 @@
 
 #include "rt/alloc.h"
 #include "rt/backoff.h"
+#include "rt/conn.h"
 #include "rt/error.h"
 #include "rt/hist.h"
 #include "rt/http_resp.h"

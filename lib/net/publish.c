@@ -32,7 +32,7 @@ struct rt_publish_req {
     void *ud;
     char *body; /* the request body, which curl does not copy */
     rt_buf resp;
-    char retry_after[64];
+    rt__http_hdrs answer; /* its Retry-After */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -50,11 +50,7 @@ static size_t on_header(char *b, size_t size, size_t n, void *ud)
     rt_publish_req *p = ud;
     size_t len = size * n;
 
-    if (rt__net_ieq_prefix(b, len, "http/"))
-        p->retry_after[0] = '\0'; /* a new response (after a 1xx) */
-    else if (rt__net_ieq_prefix(b, len, "retry-after:"))
-        rt__net_copy_value(p->retry_after, sizeof(p->retry_after), b + 12,
-                           len - 12);
+    rt__net_header(&p->answer, b, len);
     return len;
 }
 
@@ -92,7 +88,7 @@ static void done(rt__xfer *x, CURLcode res)
 
     memset(&r, 0, sizeof(r));
     r.code = r.message = "";
-    r.retry_after = p->retry_after;
+    r.retry_after = p->answer.retry_after;
     r.detail = detail;
     if (res != CURLE_OK) {
         r.err = rt__net_map_curl(res);
@@ -130,8 +126,9 @@ int rt_publish(rt_publish_req **out, rt_loop *loop, const char *url,
     rt__easy_opts eo;
     rt_publish_req *p;
     rt_url *u = NULL;
-    struct curl_slist *n;
-    const char *const *hp;
+    /* "Expect:": no 100-continue wait for a body this small. */
+    static const char *const extra[] = {"Content-Type: application/json",
+                                        "Expect:", NULL};
     int rc;
 
     if (out != NULL)
@@ -166,19 +163,9 @@ int rt_publish(rt_publish_req **out, rt_loop *loop, const char *url,
     if (len > 0)
         memcpy(p->body, json, len);
     p->body[len] = '\0';
-    for (hp = o->headers; hp != NULL && *hp != NULL; hp++) {
-        if ((n = curl_slist_append(p->hdrs, *hp)) == NULL)
-            goto fail;
-        p->hdrs = n;
-    }
-    if ((n = curl_slist_append(p->hdrs, "Content-Type: application/json")) ==
-        NULL)
+    if (rt__net_slist_add(&p->hdrs, o->headers) != 0 ||
+        rt__net_slist_add(&p->hdrs, extra) != 0)
         goto fail;
-    p->hdrs = n;
-    /* No "Expect: 100-continue" wait for a body this small. */
-    if ((n = curl_slist_append(p->hdrs, "Expect:")) == NULL)
-        goto fail;
-    p->hdrs = n;
     memset(&eo, 0, sizeof(eo));
     eo.url = url;
     eo.xfer = &p->xfer;

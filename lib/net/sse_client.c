@@ -14,23 +14,22 @@
  * curl end the transfer; done() then removes it and decides between
  * reconnecting and stopping.
  *
+ * The loop, the backoff, the retry timer, the state and the order of
+ * closing are the client base's (client.c).
+ *
  * Invariants:
  * - c->easy is non-NULL exactly while a transfer is on the multi handle.
- * - Once c->closing is set no on_event fires, the transfer is ended at the
- *   first chance, and the finalize timer reports CLOSED and closes both
- *   timers; on_closed fires from the second close callback, then the
- *   memory goes.  Nothing of the client is touched after that.
- * - The retry timer doubles as the finalize timer: a pending reconnection
- *   is simply replaced.
+ * - Once c->b.closing is set no on_event fires, the transfer is ended at
+ *   the first chance, and the base finalizes: CLOSED, then on_closed from
+ *   the last close callback, then the memory goes.
  * - With order_by_seq, c->seq sits between the parser and on_event, and
  *   its position, not the parser's last event ID, is the Last-Event-ID;
  *   the gap timer follows rt__sse_seq_deadline() and outlives
  *   connections, since the held events wait for the replay of the next.
  */
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "net_int.h"
 #include "rt/sse_client.h"
@@ -38,71 +37,36 @@
 #include "rt/url.h"
 
 struct rt_sse_client {
-    rt__xfer xfer; /* first: done() gets it back from CURLOPT_PRIVATE */
-    rt_loop *loop;
-    char *cacert;
-    char *cert, *key, *proxy;
+    rt__client b;  /* first: the base's timers hand back the client */
+    rt__xfer xfer; /* done() gets the client back from CURLOPT_PRIVATE */
     struct curl_slist *user_headers; /* the caller's, copied */
     struct curl_slist *req_headers;  /* this attempt's */
-    int insecure;
-    int no_reconnect;
     int retry_all;
     uint32_t max_redirects;
-    uint64_t connect_timeout_ms;
     uint64_t stall_timeout_ms;
     rt_sse_parser *parser;
     rt__sse_seq *seq; /* order_by_seq only */
     uint64_t gap_timeout_ms;
-    rt__failover fo; /* the URLs and the backoff */
     rt_sse_client_cbs cbs;
     void *ud;
 
     CURL *easy;
-    uv_timer_t retry_timer; /* next attempt, or finalize */
     uv_timer_t stall_timer;
     uv_timer_t gap_timer;
-    int handles; /* uv handles still open */
-    int started;
-    int closing;
     int in_cb; /* inside a curl callback: the handle cannot go now */
-    int close_err;
 
-    /* The attempt in flight. */
+    /* The attempt in flight (its failure: b.fail_err, acted on in done()) */
     int judged;    /* the final answer's headers were seen */
     int opened;    /* 200 text/event-stream */
     int got_event; /* an event arrived on this attempt */
     int stop_204;  /* the server said stop */
-    int fail_err;  /* set by a callback, acted on in done() */
-    int fail_final;
     uint64_t open_at;
-    char reason[64];      /* status line text after the code */
-    char retry_after[64]; /* the Retry-After value, "" when none */
-    char location[256];   /* the Location value, "" when none */
+    rt__http_hdrs hdrs;
     char errbuf[CURL_ERROR_SIZE];
-    char errmsg[512];
 };
 
-static void begin_close(rt_sse_client *c, int err);
 static void on_stall(uv_timer_t *t);
 static void on_gap(uv_timer_t *t);
-
-static void set_err(rt_sse_client *c, const char *fmt, ...) RT__PRINTF(2, 3);
-
-static void set_err(rt_sse_client *c, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
-    va_end(ap);
-}
-
-static void emit_state(rt_sse_client *c, rt_sse_state st, uint64_t delay,
-                       int err)
-{
-    if (c->cbs.on_state != NULL)
-        c->cbs.on_state(c, st, delay, err, err != 0 ? c->errmsg : "", c->ud);
-}
 
 /* --- parser callbacks */
 
@@ -110,21 +74,21 @@ static int on_parsed(const rt_sse_event *ev, void *ud)
 {
     rt_sse_client *c = ud;
 
-    if (c->closing)
+    if (c->b.closing)
         return 1;
     c->got_event = 1;
-    rt__failover_delivered(&c->fo);
+    rt__failover_delivered(&c->b.fo);
     if (c->seq == NULL) {
         c->cbs.on_event(c, ev, c->ud);
-        return c->closing;
+        return c->b.closing;
     }
-    if (rt__sse_seq_push(c->seq, ev, uv_now(rt__loop_uv(c->loop))) != 0) {
-        c->fail_err = RT_ENOMEM;
-        c->fail_final = 1;
-        set_err(c, "out of memory holding an event");
+    if (rt__sse_seq_push(c->seq, ev, rt__client_now(&c->b)) != 0) {
+        c->b.fail_err = RT_ENOMEM;
+        c->b.fail_final = 1;
+        rt__client_errf(&c->b, "out of memory holding an event");
         return 1;
     }
-    return c->closing;
+    return c->b.closing;
 }
 
 /* --- the sequencer's callbacks (order_by_seq) */
@@ -133,7 +97,7 @@ static void seq_deliver(const rt_sse_event *ev, void *ud)
 {
     rt_sse_client *c = ud;
 
-    if (!c->closing)
+    if (!c->b.closing)
         c->cbs.on_event(c, ev, c->ud);
 }
 
@@ -141,7 +105,7 @@ static void seq_resumed(int recovered, void *ud)
 {
     rt_sse_client *c = ud;
 
-    if (!c->closing && c->cbs.on_resumed != NULL)
+    if (!c->b.closing && c->cbs.on_resumed != NULL)
         c->cbs.on_resumed(c, recovered, c->ud);
 }
 
@@ -150,14 +114,14 @@ static void arm_gap(rt_sse_client *c)
 {
     uint64_t at, now;
 
-    if (c->seq == NULL || c->closing)
+    if (c->seq == NULL || c->b.closing)
         return;
     at = rt__sse_seq_deadline(c->seq);
     if (at == UINT64_MAX) {
         uv_timer_stop(&c->gap_timer);
         return;
     }
-    now = uv_now(rt__loop_uv(c->loop));
+    now = rt__client_now(&c->b);
     uv_timer_start(&c->gap_timer, on_gap, at > now ? at - now : 0, 0);
 }
 
@@ -165,7 +129,7 @@ static void on_retry_field(uint64_t ms, void *ud)
 {
     rt_sse_client *c = ud;
 
-    rt_backoff_set_retry(&c->fo.backoff, ms);
+    rt_backoff_set_retry(&c->b.fo.backoff, ms);
 }
 
 /* --- curl callbacks */
@@ -199,14 +163,15 @@ static int judge(rt_sse_client *c, long code)
         curl_easy_getinfo(c->easy, CURLINFO_CONTENT_TYPE, &ct);
         if (!is_event_stream(ct)) {
             /* WHATWG: "fail the connection", for good. */
-            c->fail_err = RT_EPROTO;
-            c->fail_final = !c->retry_all;
-            set_err(c, "Content-Type is '%s', not text/event-stream",
-                    ct != NULL ? ct : "(none)");
+            c->b.fail_err = RT_EPROTO;
+            c->b.fail_final = !c->retry_all;
+            rt__client_errf(&c->b,
+                            "Content-Type is '%s', not text/event-stream",
+                            ct != NULL ? ct : "(none)");
             return 0;
         }
         c->opened = 1;
-        c->open_at = uv_now(rt__loop_uv(c->loop));
+        c->open_at = rt__client_now(&c->b);
         rt__sse_seq_connected(c->seq);
         return 1;
     }
@@ -214,17 +179,17 @@ static int judge(rt_sse_client *c, long code)
         c->stop_204 = 1;
         return 0;
     }
-    c->fail_err = RT_EHTTP;
-    c->fail_final =
-        !c->retry_all && (code == 400 || code == 401 || code == 403 ||
-                          code == 404 || code == 405);
+    c->b.fail_err = RT_EHTTP;
+    c->b.fail_final = !c->retry_all && rt__net_status_final(code);
     if (code >= 300 && code < 400) {
-        c->fail_final = !c->retry_all;
-        set_err(c, "HTTP %ld%s%s, a redirect to '%s' (not followed)", code,
-                c->reason[0] ? " " : "", c->reason, c->location);
+        c->b.fail_final = !c->retry_all;
+        rt__client_errf(
+            &c->b, "HTTP %ld%s%s, a redirect to '%s' (not followed)", code,
+            c->hdrs.reason[0] ? " " : "", c->hdrs.reason, c->hdrs.location);
         return 0;
     }
-    set_err(c, "HTTP %ld%s%s", code, c->reason[0] ? " " : "", c->reason);
+    rt__client_errf(&c->b, "HTTP %ld%s%s", code, c->hdrs.reason[0] ? " " : "",
+                    c->hdrs.reason);
     return 0;
 }
 
@@ -233,35 +198,12 @@ static size_t on_header(char *b, size_t size, size_t n, void *ud)
     rt_sse_client *c = ud;
     size_t len = size * n;
     long code = 0;
-    const char *sp;
     int go_on;
 
-    if (c->closing)
+    if (c->b.closing)
         return 0;
     touch(c);
-    if (rt__net_ieq_prefix(b, len, "http/")) {
-        /* A new response (after a 1xx or a redirect). */
-        c->retry_after[0] = '\0';
-        c->reason[0] = '\0';
-        c->location[0] = '\0';
-        sp = memchr(b, ' ', len);
-        if (sp != NULL)
-            sp = memchr(sp + 1, ' ', len - (size_t)(sp + 1 - b));
-        if (sp != NULL)
-            rt__net_copy_value(c->reason, sizeof(c->reason), sp + 1,
-                               len - (size_t)(sp + 1 - b));
-        return len;
-    }
-    if (rt__net_ieq_prefix(b, len, "retry-after:")) {
-        rt__net_copy_value(c->retry_after, sizeof(c->retry_after), b + 12,
-                           len - 12);
-        return len;
-    }
-    if (rt__net_ieq_prefix(b, len, "location:")) {
-        rt__net_copy_value(c->location, sizeof(c->location), b + 9, len - 9);
-        return len;
-    }
-    if (!(len == 2 && b[0] == '\r') && !(len == 1 && b[0] == '\n'))
+    if (rt__net_header(&c->hdrs, b, len) != RT__HDR_END)
         return len;
     /* The end of one response's headers. */
     curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &code);
@@ -272,9 +214,9 @@ static size_t on_header(char *b, size_t size, size_t n, void *ud)
     c->in_cb = 1;
     go_on = judge(c, code);
     if (go_on)
-        emit_state(c, RT_SSE_OPEN, 0, 0);
+        rt__client_state(&c->b, RT_CONN_OPEN, 0, 0);
     c->in_cb = 0;
-    return go_on && !c->closing ? len : 0;
+    return go_on && !c->b.closing ? len : 0;
 }
 
 static size_t on_write(char *b, size_t size, size_t n, void *ud)
@@ -283,7 +225,7 @@ static size_t on_write(char *b, size_t size, size_t n, void *ud)
     size_t len = size * n;
     int rc;
 
-    if (c->closing)
+    if (c->b.closing)
         return 0;
     if (!c->opened)
         return len; /* the body of a redirect without Location */
@@ -291,19 +233,21 @@ static size_t on_write(char *b, size_t size, size_t n, void *ud)
     c->in_cb = 1;
     rc = rt_sse_parser_feed(c->parser, b, len);
     c->in_cb = 0;
-    if (c->closing)
+    if (c->b.closing)
         return 0;
     arm_gap(c);
-    if (rc != 0 && c->fail_err != 0)
+    if (rc != 0 && c->b.fail_err != 0)
         return 0; /* on_parsed said why */
     if (rc != 0) {
-        c->fail_err = rc;
-        c->fail_final = 1;
+        c->b.fail_err = rc;
+        c->b.fail_final = 1;
         if (rc == RT_ETOOBIG)
-            set_err(c, "the stream has a line or event longer than the "
-                       "limit");
+            rt__client_errf(&c->b,
+                            "the stream has a line or event longer than the "
+                            "limit");
         else
-            set_err(c, "cannot parse the stream: %s", rt_strerror(rc));
+            rt__client_errf(&c->b, "cannot parse the stream: %s",
+                            rt_strerror(rc));
         return 0;
     }
     return len;
@@ -314,7 +258,12 @@ static size_t on_write(char *b, size_t size, size_t n, void *ud)
 static int connect_now(rt_sse_client *c)
 {
     struct curl_slist *h = NULL, *n, *u;
-    rt__easy_opts eo;
+    rt__easy_opts eo = {.on_header = on_header,
+                        .on_write = on_write,
+                        .ud = c,
+                        .xfer = &c->xfer,
+                        .errbuf = c->errbuf,
+                        .max_redirects = (long)c->max_redirects};
     const char *id;
     char *line = NULL;
     size_t idlen;
@@ -350,30 +299,18 @@ static int connect_now(rt_sse_client *c)
     }
 
     c->judged = c->opened = c->stop_204 = c->got_event = 0;
-    c->fail_err = c->fail_final = 0;
-    c->reason[0] = c->retry_after[0] = c->errbuf[0] = '\0';
+    rt__client_attempt_begins(&c->b);
+    memset(&c->hdrs, 0, sizeof(c->hdrs));
+    c->errbuf[0] = '\0';
     rt_sse_parser_reset(c->parser);
 
-    memset(&eo, 0, sizeof(eo));
-    eo.url = rt__failover_str(&c->fo);
-    eo.xfer = &c->xfer;
+    eo.url = rt__failover_str(&c->b.fo);
     eo.headers = h;
-    eo.on_header = on_header;
-    eo.on_write = on_write;
-    eo.ud = c;
-    eo.errbuf = c->errbuf;
-    eo.connect_timeout_ms = c->connect_timeout_ms;
-    eo.max_redirects = (long)c->max_redirects;
-    eo.cacert = c->cacert;
-    eo.cert = c->cert;
-    eo.key = c->key;
-    eo.proxy = c->proxy;
-    eo.insecure = c->insecure;
-    if ((e = rt__net_easy_new(&eo)) == NULL)
+    if ((e = rt__client_easy(&c->b, &eo)) == NULL)
         goto fail;
     c->easy = e;
     c->req_headers = h;
-    if ((rc = rt__loop_add(c->loop, e)) != 0) {
+    if ((rc = rt__loop_add(c->b.loop, e)) != 0) {
         c->easy = NULL;
         c->req_headers = NULL;
         goto fail;
@@ -395,58 +332,18 @@ static void end_transfer(rt_sse_client *c)
     uv_timer_stop(&c->stall_timer);
     if (c->easy == NULL)
         return;
-    rt__loop_remove(c->loop, c->easy);
+    rt__loop_remove(c->b.loop, c->easy);
     curl_easy_cleanup(c->easy);
     curl_slist_free_all(c->req_headers);
     c->easy = NULL;
     c->req_headers = NULL;
     if (c->opened)
-        rt__failover_connected(&c->fo,
-                               uv_now(rt__loop_uv(c->loop)) - c->open_at);
-}
-
-static void start_attempt(rt_sse_client *c)
-{
-    int rc = connect_now(c);
-
-    if (rc != 0) {
-        set_err(c, "cannot start a request: %s", rt_strerror(rc));
-        begin_close(c, rc);
-        return;
-    }
-    emit_state(c, RT_SSE_CONNECTING, 0, 0);
-}
-
-static void on_retry(uv_timer_t *t)
-{
-    start_attempt(t->data);
-}
-
-/* The attempt failed with |err| (c->errmsg says how): wait, or stop. */
-static void failed(rt_sse_client *c, int err, int final)
-{
-    uint64_t delay = 0;
-
-    if (final || (c->no_reconnect && !rt__failover_untried(&c->fo))) {
-        begin_close(c, err);
-        return;
-    }
-    if (c->retry_after[0] != '\0')
-        rt_backoff_retry_after(&c->fo.backoff, c->retry_after,
-                               strlen(c->retry_after), (int64_t)time(NULL));
-    if (rt__net_next_delay(c->loop, &c->fo, c->errmsg, sizeof(c->errmsg),
-                           &delay) != 0) {
-        begin_close(c, RT_EEXHAUSTED);
-        return;
-    }
-    emit_state(c, RT_SSE_BACKOFF, delay, err);
-    if (!c->closing)
-        uv_timer_start(&c->retry_timer, on_retry, delay, 0);
+        rt__failover_connected(&c->b.fo, rt__client_now(&c->b) - c->open_at);
 }
 
 static void done(rt__xfer *x, CURLcode res)
 {
-    rt_sse_client *c = (rt_sse_client *)x;
+    rt_sse_client *c = RT__CONTAINER(x, rt_sse_client, xfer);
     long code = 0;
     int err;
 
@@ -456,36 +353,40 @@ static void done(rt__xfer *x, CURLcode res)
             judge(c, code);
     }
     end_transfer(c);
-    if (c->closing)
+    if (c->b.closing)
         return;
     if (c->stop_204) {
-        c->errmsg[0] = '\0';
-        begin_close(c, 0);
+        c->b.errmsg[0] = '\0';
+        rt__client_begin_close(&c->b, 0);
         return;
     }
-    if (c->fail_err != 0) {
-        failed(c, c->fail_err, c->fail_final);
+    if (c->b.fail_err != 0) {
+        rt__client_retry(&c->b, c->b.fail_err, c->b.fail_final,
+                         c->hdrs.retry_after);
         return;
     }
     if (c->opened) {
         if (res == CURLE_OK)
-            set_err(c, "the server ended the stream");
+            rt__client_errf(&c->b, "the server ended the stream");
         else
-            set_err(c, "the stream broke: %s",
-                    c->errbuf[0] ? c->errbuf : curl_easy_strerror(res));
-        failed(c, RT_ECLOSED, 0);
+            rt__client_errf(&c->b, "the stream broke: %s",
+                            c->errbuf[0] ? c->errbuf
+                                         : curl_easy_strerror(res));
+        rt__client_retry(&c->b, RT_ECLOSED, 0, c->hdrs.retry_after);
         return;
     }
     if (res == CURLE_TOO_MANY_REDIRECTS) {
-        set_err(c, "more than %u redirects in a row",
-                (unsigned)c->max_redirects);
-        failed(c, RT_EHANDSHAKE, !c->retry_all);
+        rt__client_errf(&c->b, "more than %u redirects in a row",
+                        (unsigned)c->max_redirects);
+        rt__client_retry(&c->b, RT_EHANDSHAKE, !c->retry_all,
+                         c->hdrs.retry_after);
         return;
     }
     err = res == CURLE_OK ? RT_ECLOSED : rt__net_map_curl(res);
-    set_err(c, "%s: %s", rt_strerror(err),
-            c->errbuf[0] ? c->errbuf : curl_easy_strerror(res));
-    failed(c, err, !rt_err_is_retryable(err));
+    rt__client_errf(&c->b, "%s: %s", rt_strerror(err),
+                    c->errbuf[0] ? c->errbuf : curl_easy_strerror(res));
+    rt__client_retry(&c->b, err, !rt_err_is_retryable(err),
+                     c->hdrs.retry_after);
 }
 
 static void on_stall(uv_timer_t *t)
@@ -494,7 +395,7 @@ static void on_stall(uv_timer_t *t)
     curl_off_t tcp = 0;
     int connected, first;
 
-    if (c->easy == NULL || c->closing)
+    if (c->easy == NULL || c->b.closing)
         return;
     connected = c->opened;
     if (!connected)
@@ -506,13 +407,14 @@ static void on_stall(uv_timer_t *t)
      * no or proxy_buffering off) holds back the headers or the first
      * events: the stream looks stalled from the start.
      */
-    set_err(c, "no bytes for %llu ms%s%s",
-            (unsigned long long)c->stall_timeout_ms,
-            !first      ? ""
-            : connected ? " and no event since the response headers"
-                        : " after connecting, not even the response headers",
-            first ? "; a proxy in between may be buffering the stream" : "");
-    failed(c, RT_ETIMEDOUT, 0);
+    rt__client_errf(
+        &c->b, "no bytes for %llu ms%s%s",
+        (unsigned long long)c->stall_timeout_ms,
+        !first      ? ""
+        : connected ? " and no event since the response headers"
+                    : " after connecting, not even the response headers",
+        first ? "; a proxy in between may be buffering the stream" : "");
+    rt__client_retry(&c->b, RT_ETIMEDOUT, 0, c->hdrs.retry_after);
 }
 
 /*
@@ -526,62 +428,70 @@ static void on_gap(uv_timer_t *t)
     rt_sse_client *c = t->data;
     uint64_t from = 0, to = 0;
 
-    if (c->closing || c->seq == NULL)
+    if (c->b.closing || c->seq == NULL)
         return;
-    if (rt__sse_seq_tick(c->seq, uv_now(rt__loop_uv(c->loop)), &from, &to) ==
+    if (rt__sse_seq_tick(c->seq, rt__client_now(&c->b), &from, &to) ==
             RT_EGAP &&
         c->easy != NULL && c->opened) {
         end_transfer(c);
-        set_err(c, "seq %llu to %llu missing for %llu ms",
-                (unsigned long long)from, (unsigned long long)to,
-                (unsigned long long)c->gap_timeout_ms);
-        failed(c, RT_EGAP, 0);
+        rt__client_errf(&c->b, "seq %llu to %llu missing for %llu ms",
+                        (unsigned long long)from, (unsigned long long)to,
+                        (unsigned long long)c->gap_timeout_ms);
+        rt__client_retry(&c->b, RT_EGAP, 0, c->hdrs.retry_after);
     }
     arm_gap(c);
 }
 
-/* --- closing */
+/* --- the base's operations */
 
-static void on_handle_closed(uv_handle_t *h)
+static void sse_state(rt__client *b, rt_conn_state st, uint64_t delay_ms,
+                      int err, const char *detail)
 {
-    rt_sse_client *c = h->data;
+    rt_sse_client *c = (rt_sse_client *)b;
 
-    if (--c->handles > 0)
-        return;
-    if (c->cbs.on_closed != NULL)
-        c->cbs.on_closed(c, c->ud);
+    if (c->cbs.on_state != NULL)
+        c->cbs.on_state(c, st, delay_ms, err, detail, c->ud);
+}
+
+static int sse_connect(rt__client *b)
+{
+    return connect_now((rt_sse_client *)b);
+}
+
+static int sse_stop(rt__client *b)
+{
+    rt_sse_client *c = (rt_sse_client *)b;
+
+    if (!c->in_cb)
+        end_transfer(c);
+    return 1;
+}
+
+static void sse_finalize(rt__client *b)
+{
+    end_transfer((rt_sse_client *)b);
+}
+
+static void sse_free(rt_sse_client *c)
+{
     rt_sse_parser_free(c->parser);
     rt__sse_seq_free(c->seq);
     curl_slist_free_all(c->user_headers);
-    rt__free(c->cacert);
-    rt__free(c->cert);
-    rt__free(c->key);
-    rt__free(c->proxy);
-    rt__failover_cleanup(&c->fo);
+    rt__client_cleanup(&c->b);
     rt__free(c);
 }
 
-static void on_finalize(uv_timer_t *t)
+static void sse_closed(rt__client *b)
 {
-    rt_sse_client *c = t->data;
+    rt_sse_client *c = (rt_sse_client *)b;
 
-    end_transfer(c);
-    emit_state(c, RT_SSE_CLOSED, 0, c->close_err);
-    uv_close((uv_handle_t *)&c->retry_timer, on_handle_closed);
-    uv_close((uv_handle_t *)&c->stall_timer, on_handle_closed);
-    uv_close((uv_handle_t *)&c->gap_timer, on_handle_closed);
+    if (c->cbs.on_closed != NULL)
+        c->cbs.on_closed(c, c->ud);
+    sse_free(c);
 }
 
-static void begin_close(rt_sse_client *c, int err)
-{
-    if (c->closing)
-        return;
-    c->closing = 1;
-    c->close_err = err;
-    if (!c->in_cb)
-        end_transfer(c);
-    uv_timer_start(&c->retry_timer, on_finalize, 0, 0);
-}
+static const rt__client_ops sse_ops = {sse_state,    sse_connect, sse_stop,
+                                       sse_finalize, sse_closed,  NULL};
 
 /* --- public */
 
@@ -590,9 +500,8 @@ void rt_sse_client_opts_init(rt_sse_client_opts *o)
     if (o == NULL)
         return;
     memset(o, 0, sizeof(*o));
-    o->connect_timeout_ms = 10000;
+    rt_conn_opts_init(&o->conn);
     o->stall_timeout_ms = 45000;
-    rt_backoff_policy_init(&o->backoff);
     o->gap_timeout_ms = 2000;
     o->max_redirects = 10;
 }
@@ -604,9 +513,8 @@ int rt_sse_client_new(rt_sse_client **out, rt_loop *loop, const char *url,
     rt_sse_client_opts defaults;
     rt_sse_parser_opts po;
     rt__sse_seq_cbs sc = {seq_deliver, seq_resumed};
+    uv_timer_t *timers[2];
     rt_sse_client *c;
-    struct curl_slist *n;
-    const char *const *hp;
     int rc;
 
     if (out == NULL)
@@ -618,32 +526,20 @@ int rt_sse_client_new(rt_sse_client **out, rt_loop *loop, const char *url,
         rt_sse_client_opts_init(&defaults);
         o = &defaults;
     }
-    if (rt__net_headers_check(o->headers) < 0)
+    if (rt__net_headers_check(o->conn.headers) < 0)
         return RT_EINVAL;
     c = rt__calloc(1, sizeof(*c));
     if (c == NULL)
         return RT_ENOMEM;
-    rc = rt__failover_init(&c->fo, &o->backoff, o->max_retries, url,
-                           o->failover_urls, rt__failover_http, NULL);
+    rc = rt__client_init(&c->b, &sse_ops, loop, url, &o->conn,
+                         rt__failover_http);
     if (rc != 0) {
         rt__free(c);
         return rc;
     }
     rc = RT_ENOMEM;
-    if ((o->cacert != NULL &&
-         (c->cacert = rt__strndup(o->cacert, strlen(o->cacert))) == NULL) ||
-        (o->cert != NULL &&
-         (c->cert = rt__strndup(o->cert, strlen(o->cert))) == NULL) ||
-        (o->key != NULL &&
-         (c->key = rt__strndup(o->key, strlen(o->key))) == NULL) ||
-        (o->proxy != NULL &&
-         (c->proxy = rt__strndup(o->proxy, strlen(o->proxy))) == NULL))
+    if (rt__net_slist_add(&c->user_headers, o->conn.headers) != 0)
         goto fail;
-    for (hp = o->headers; hp != NULL && *hp != NULL; hp++) {
-        if ((n = curl_slist_append(c->user_headers, *hp)) == NULL)
-            goto fail;
-        c->user_headers = n;
-    }
     rt_sse_parser_opts_init(&po);
     if (o->max_line_bytes != 0)
         po.max_line_bytes = o->max_line_bytes;
@@ -662,67 +558,41 @@ int rt_sse_client_new(rt_sse_client **out, rt_loop *loop, const char *url,
         goto fail;
     c->gap_timeout_ms = o->gap_timeout_ms;
     c->xfer.done = done;
-    c->loop = loop;
-    c->insecure = o->insecure;
-    c->no_reconnect = o->no_reconnect;
     c->retry_all = o->retry_all;
     c->max_redirects = o->max_redirects;
-    c->connect_timeout_ms = o->connect_timeout_ms;
     c->stall_timeout_ms = o->stall_timeout_ms;
     c->cbs = *cbs;
     c->ud = ud;
-    uv_timer_init(rt__loop_uv(loop), &c->retry_timer);
-    uv_timer_init(rt__loop_uv(loop), &c->stall_timer);
-    uv_timer_init(rt__loop_uv(loop), &c->gap_timer);
-    c->retry_timer.data = c->stall_timer.data = c->gap_timer.data = c;
-    c->handles = 3;
+    timers[0] = &c->stall_timer;
+    timers[1] = &c->gap_timer;
+    rt__client_timers(&c->b, timers, 2);
     *out = c;
     return 0;
 
 fail:
-    rt_sse_parser_free(c->parser);
-    rt__sse_seq_free(c->seq);
-    curl_slist_free_all(c->user_headers);
-    rt__free(c->cacert);
-    rt__free(c->cert);
-    rt__free(c->key);
-    rt__free(c->proxy);
-    rt__failover_cleanup(&c->fo);
-    rt__free(c);
+    sse_free(c);
     return rc;
 }
 
 int rt_sse_client_start(rt_sse_client *c)
 {
-    int rc;
-
-    if (c == NULL)
-        return RT_EINVAL;
-    if (c->started || c->closing)
-        return RT_ESTATE;
-    if ((rc = connect_now(c)) != 0)
-        return rc;
-    c->started = 1;
-    emit_state(c, RT_SSE_CONNECTING, 0, 0);
-    return 0;
+    return c == NULL ? RT_EINVAL : rt__client_start(&c->b);
 }
 
 void rt_sse_client_close(rt_sse_client *c)
 {
-    if (c == NULL || c->closing)
-        return;
-    c->errmsg[0] = '\0';
-    begin_close(c, 0);
+    if (c != NULL)
+        rt__client_close(&c->b);
 }
 
 const char *rt_sse_client_errmsg(const rt_sse_client *c)
 {
-    return c == NULL ? "" : c->errmsg;
+    return c == NULL ? "" : c->b.errmsg;
 }
 
 uint32_t rt_sse_client_attempt(const rt_sse_client *c)
 {
-    return c == NULL ? 0 : rt_backoff_attempt(&c->fo.backoff);
+    return c == NULL ? 0 : rt__client_attempt(&c->b);
 }
 
 const char *rt_sse_client_last_id(const rt_sse_client *c)
@@ -736,10 +606,10 @@ const char *rt_sse_client_last_id(const rt_sse_client *c)
 
 const char *rt_sse_client_url(const rt_sse_client *c)
 {
-    return c == NULL ? "" : rt__failover_str(&c->fo);
+    return c == NULL ? "" : rt__failover_str(&c->b.fo);
 }
 
 size_t rt_sse_client_url_index(const rt_sse_client *c)
 {
-    return c == NULL ? 0 : c->fo.cur;
+    return c == NULL ? 0 : c->b.fo.cur;
 }

@@ -13,15 +13,18 @@
  * decision (reconnect, stop) is made on the next loop turn from what the
  * attempt recorded, outside every lws callback.
  *
+ * The loop, the backoff, the retry timer, the state, the failure of an
+ * attempt and the order of closing are the client base's (client.c).
+ *
  * Invariants:
  * - c->attempt_live is 1 from lws_client_connect_via_info() until the
  *   attempt's wsi is destroyed; c->wsi is non-NULL only during it (lws
  *   clears it through pwsi).  The client's memory is freed only when no
  *   attempt is live, so lws never calls back into freed memory.
- * - Once c->closing is set no on_message/on_frame fires; the connection
- *   is closed (1000 when open), and finalize() runs when the attempt is
- *   over: it reports unacknowledged messages, CLOSED, closes the timers,
- *   and on_closed fires from the last close callback.
+ * - Once c->b.closing is set no on_message/on_frame fires; the
+ *   connection is closed (1000 when open), and the base finalizes when
+ *   the attempt is over: unacknowledged messages reported (ws_finalize()),
+ *   CLOSED, the timers closed, on_closed from the last close callback.
  * - What the frames mean (the welcome, the replay and the resumed frame,
  *   ordering, acks) and the outgoing queue live in the sans-I/O core
  *   c->proto (lib/core/ws_proto.c): this file feeds it parsed frames and
@@ -52,9 +55,8 @@
 
 #define ID_MAX 64
 struct rt_ws_client {
-    rt_loop *loop;
-    rt__failover fo;    /* the URLs and the backoff */
-    const rt_url *base; /* fo's current URL */
+    rt__client b;       /* first: the base's timers hand back the client */
+    const rt_url *base; /* b.fo's current URL */
     rt_url *target;     /* where a redirect sent this attempt; NULL: base */
     rt_url *next;       /* where the last answer redirects to */
     uint32_t hops, max_redirects;
@@ -64,12 +66,10 @@ struct rt_ws_client {
     char **headers; /* the caller's, copied, NULL-terminated */
     char *subprotocols;
     char *origin;
-    char *cacert;
-    char *cert, *key, *proxy;
-    char *proxy_given; /* opts.proxy, for the next URL's proxy */
-    int insecure, raw, no_reconnect, compress;
+    char *proxy; /* for this URL, from b.proxy or the environment */
+    int raw, compress;
     int keep_user; /* no user or token of the caller's: keep the server's */
-    uint64_t connect_timeout_ms, ping_interval_ms, pong_timeout_ms;
+    uint64_t ping_interval_ms, pong_timeout_ms;
     uint64_t gap_timeout_ms;
     size_t max_message_bytes, max_queued, max_queued_bytes;
     rt_ws_client_cbs cbs;
@@ -92,71 +92,21 @@ struct rt_ws_client {
     int user_ping_due;
     unsigned last_close_code; /* of the last connection that ended */
     char close_reason[124];
-    int fail_err, fail_final; /* what ended the attempt, when known */
     int too_big;
     rt_buf rx;
     rt_buf wbuf; /* the frame being written: lws masks it in place */
     int rx_binary;
     int rx_open; /* a message is being received */
 
-    uv_timer_t retry_timer; /* next attempt, attempt over, finalize */
-    uv_timer_t live_timer;  /* connect timeout, then ping and pong */
-    uv_timer_t gap_timer;   /* the order buffer's gap deadline */
-    int handles_open;
-    int started, closing, finalized, state_open;
-    int close_err;
+    /* b.retry_timer: next attempt, attempt over, finalize */
+    uv_timer_t live_timer; /* connect timeout, then ping and pong */
+    uv_timer_t gap_timer;  /* the order buffer's gap deadline */
+    int state_open;
     uint32_t connections;
-    char errmsg[512];
 };
 
-static void begin_close(rt_ws_client *c, int err);
 static void start_liveness(rt_ws_client *c);
 static void failed_early(rt_ws_client *c);
-static void set_err(rt_ws_client *c, const char *fmt, ...) RT__PRINTF(2, 3);
-
-static void set_err(rt_ws_client *c, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
-    va_end(ap);
-}
-
-static void emit_state(rt_ws_client *c, rt_ws_state st, uint64_t delay,
-                       int err)
-{
-    if (c->cbs.on_state != NULL)
-        c->cbs.on_state(c, st, delay, err, err != 0 ? c->errmsg : "", c->ud);
-}
-
-static uint64_t now_ms(rt_ws_client *c)
-{
-    return uv_now(rt__loop_uv(c->loop));
-}
-
-/*
- * The attempt failed with |err|, for the reason |fmt| gives.  The first
- * failure of an attempt is its cause: what follows from it (the socket
- * closing, a timer firing on a dead connection) changes neither the code
- * nor the detail, so the two always describe the same failure.
- */
-static void attempt_failed(rt_ws_client *c, int err, int final,
-                           const char *fmt, ...) RT__PRINTF(4, 5);
-
-static void attempt_failed(rt_ws_client *c, int err, int final,
-                           const char *fmt, ...)
-{
-    va_list ap;
-
-    if (c->fail_err != 0)
-        return;
-    c->fail_err = err;
-    c->fail_final = final;
-    va_start(ap, fmt);
-    vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
-    va_end(ap);
-}
 
 /* End the connection without a close handshake (dead, broken). */
 static void kill_wsi(rt_ws_client *c)
@@ -194,7 +144,7 @@ static void request_close(rt_ws_client *c, unsigned code)
 static int enqueue(rt_ws_client *c, int binary, const void *data, size_t len,
                    const char *id)
 {
-    if (c->closing || c->ending)
+    if (c->b.closing || c->ending)
         return RT_ESTATE;
     if (len > INT_MAX) /* lws_write() counts in int */
         return RT_EINVAL;
@@ -218,9 +168,9 @@ static void proto_open(const rt_msg *welcome, void *ud)
     if (!c->state_open) {
         c->state_open = 1;
         start_liveness(c);
-        emit_state(c, RT_WS_OPEN, 0, 0);
+        rt__client_state(&c->b, RT_CONN_OPEN, 0, 0);
     }
-    if (!c->closing && c->cbs.on_open != NULL)
+    if (!c->b.closing && c->cbs.on_open != NULL)
         c->cbs.on_open(c, welcome, c->ud);
 }
 
@@ -228,7 +178,7 @@ static void proto_resumed(int recovered, uint64_t from, uint64_t to, void *ud)
 {
     rt_ws_client *c = ud;
 
-    if (!c->closing && c->cbs.on_resumed != NULL)
+    if (!c->b.closing && c->cbs.on_resumed != NULL)
         c->cbs.on_resumed(c, recovered, from, to, c->ud);
 }
 
@@ -244,7 +194,7 @@ static void proto_progress(void *ud)
 {
     rt_ws_client *c = ud;
 
-    rt__failover_delivered(&c->fo);
+    rt__failover_delivered(&c->b.fo);
 }
 
 /* Replace the connection: resume from the position, or stop. */
@@ -252,7 +202,7 @@ static void proto_fail(int err, int final, const char *detail, void *ud)
 {
     rt_ws_client *c = ud;
 
-    attempt_failed(c, err, final, "%s", detail);
+    rt__client_fail(&c->b, err, final, "%s", detail);
     kill_wsi(c);
 }
 
@@ -270,7 +220,7 @@ static void on_gap(uv_timer_t *t);
 
 static void arm_gap_timer(rt_ws_client *c)
 {
-    uint64_t d, now = now_ms(c);
+    uint64_t d, now = rt__client_now(&c->b);
 
     if (rt__ws_proto_held(c->proto) == 0) {
         uv_timer_stop(&c->gap_timer);
@@ -290,15 +240,16 @@ static void handle_protocol(rt_ws_client *c, const char *json, size_t len)
                                      &c->limits, &perr) != 0)
         m = NULL;
     seq = m != NULL ? m->seq : 0;
-    if (rt__ws_proto_push(c->proto, m, json, len, now_ms(c)) != 0) {
+    if (rt__ws_proto_push(c->proto, m, json, len, rt__client_now(&c->b)) !=
+        0) {
         rt_msg_free(m);
-        attempt_failed(c, RT_ENOMEM, 0, "out of memory holding seq %llu",
-                       (unsigned long long)seq);
+        rt__client_fail(&c->b, RT_ENOMEM, 0, "out of memory holding seq %llu",
+                        (unsigned long long)seq);
         kill_wsi(c);
         return;
     }
     /* The order buffer's deadline may have moved. */
-    if (!c->closing)
+    if (!c->b.closing)
         arm_gap_timer(c);
 }
 
@@ -308,12 +259,13 @@ static void handle_message(rt_ws_client *c)
     size_t len = c->rx.len;
 
     if (rt__buf_putc(&c->rx, '\0') != 0) {
-        attempt_failed(c, RT_ENOMEM, 0, "out of memory reading a message");
+        rt__client_fail(&c->b, RT_ENOMEM, 0,
+                        "out of memory reading a message");
         kill_wsi(c);
         return;
     }
     if (c->raw) {
-        rt__failover_delivered(&c->fo);
+        rt__failover_delivered(&c->b.fo);
         c->cbs.on_frame(c, c->rx_binary, c->rx.data, len, c->ud);
     } else {
         handle_protocol(c, c->rx.data, len);
@@ -326,14 +278,14 @@ static void handle_message(rt_ws_client *c)
 static void on_live(uv_timer_t *t)
 {
     rt_ws_client *c = t->data;
-    uint64_t now = now_ms(c), idle;
+    uint64_t now = rt__client_now(&c->b), idle;
 
-    if (c->wsi == NULL || c->closing)
+    if (c->wsi == NULL || c->b.closing)
         return;
     if (!c->state_open) {
-        attempt_failed(c, RT_ETIMEDOUT, 0, "no %s within %llu ms",
-                       c->established ? "welcome" : "connection",
-                       (unsigned long long)c->connect_timeout_ms);
+        rt__client_fail(&c->b, RT_ETIMEDOUT, 0, "no %s within %llu ms",
+                        c->established ? "welcome" : "connection",
+                        (unsigned long long)c->b.connect_timeout_ms);
         kill_wsi(c);
         return;
     }
@@ -341,9 +293,9 @@ static void on_live(uv_timer_t *t)
         return;
     if (c->ping_at > c->last_rx) {
         if (now - c->ping_at >= c->pong_timeout_ms) {
-            attempt_failed(c, RT_ETIMEDOUT, 0,
-                           "no frame or pong for %llu ms after a ping",
-                           (unsigned long long)(now - c->ping_at));
+            rt__client_fail(&c->b, RT_ETIMEDOUT, 0,
+                            "no frame or pong for %llu ms after a ping",
+                            (unsigned long long)(now - c->ping_at));
             kill_wsi(c);
             return;
         }
@@ -375,14 +327,15 @@ static void on_gap(uv_timer_t *t)
     rt_ws_client *c = t->data;
     uint64_t from = 0, to = 0;
 
-    if (c->closing)
+    if (c->b.closing)
         return;
-    if (rt__ws_proto_tick(c->proto, now_ms(c), &from, &to) == RT_EGAP) {
+    if (rt__ws_proto_tick(c->proto, rt__client_now(&c->b), &from, &to) ==
+        RT_EGAP) {
         /* PROTOCOL.md 4: resume from the last delivered seq. */
-        attempt_failed(c, RT_EGAP, 0,
-                       "seq %llu to %llu missing for %llu ms; resuming",
-                       (unsigned long long)from, (unsigned long long)to,
-                       (unsigned long long)c->gap_timeout_ms);
+        rt__client_fail(&c->b, RT_EGAP, 0,
+                        "seq %llu to %llu missing for %llu ms; resuming",
+                        (unsigned long long)from, (unsigned long long)to,
+                        (unsigned long long)c->gap_timeout_ms);
         kill_wsi(c);
         return;
     }
@@ -456,30 +409,31 @@ static void connect_now(rt_ws_client *c)
     c->close_code = c->want_close = c->close_sent = 0;
     c->user_ping_due = 0;
     c->close_reason[0] = '\0';
-    c->fail_err = c->fail_final = c->too_big = 0;
+    rt__client_attempt_begins(&c->b);
+    c->too_big = 0;
     rt__buf_clear(&c->rx);
     c->rx_open = 0;
     rt__ws_proto_connecting(c->proto);
 
-    vk.cacert = c->cacert;
-    vk.cert = c->cert;
-    vk.key = c->key;
+    vk.cacert = c->b.cacert;
+    vk.cert = c->b.cert;
+    vk.key = c->b.key;
     vk.proxy = c->proxy;
     vk.compress = c->compress;
-    rc = rt__loop_ws_vhost(c->loop, &vk, &ctx, &vh);
+    rc = rt__loop_ws_vhost(c->b.loop, &vk, &ctx, &vh);
     /*
      * The first attempt creates the lws context and loads the trust store
      * (400 ms under ASan): the attempt's timers measure from after that,
      * not from the loop's cached time before it.
      */
-    uv_update_time(rt__loop_uv(c->loop));
-    c->attempt_at = c->last_rx = now_ms(c);
+    uv_update_time(rt__loop_uv(c->b.loop));
+    c->attempt_at = c->last_rx = rt__client_now(&c->b);
     if (rc == 0)
         rc = ws_path(c, &path);
     if (rc != 0) {
-        attempt_failed(c, rc, 1, "cannot start a connection: %s",
-                       rt_strerror(rc));
-        uv_timer_start(&c->retry_timer, on_after_attempt, 0, 0);
+        rt__client_fail(&c->b, rc, 1, "cannot start a connection: %s",
+                        rt_strerror(rc));
+        uv_timer_start(&c->b.retry_timer, on_after_attempt, 0, 0);
         return;
     }
     memset(&i, 0, sizeof(i));
@@ -500,7 +454,7 @@ static void connect_now(rt_ws_client *c)
     i.ssl_connection = LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
     if (tls) {
         i.ssl_connection |= LCCSCF_USE_SSL;
-        if (c->insecure)
+        if (c->b.insecure)
             i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED |
                                 LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
                                 LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
@@ -511,9 +465,9 @@ static void connect_now(rt_ws_client *c)
         c->attempt_live = 0;
         c->wsi = NULL;
         failed_early(c);
-        uv_timer_start(&c->retry_timer, on_after_attempt, 0, 0);
+        uv_timer_start(&c->b.retry_timer, on_after_attempt, 0, 0);
     } else if (c->attempt_live) {
-        uv_timer_start(&c->live_timer, on_live, c->connect_timeout_ms, 0);
+        uv_timer_start(&c->live_timer, on_live, c->b.connect_timeout_ms, 0);
     }
     rt_free(path);
 }
@@ -533,45 +487,33 @@ static void failed_early(rt_ws_client *c)
     if (res != NULL)
         freeaddrinfo(res);
     if (rc != 0) {
-        attempt_failed(c, RT_EDNS, 0, "could not resolve host %s: %s",
-                       rt_url_host(c->base), gai_strerror(rc));
+        rt__client_fail(&c->b, RT_EDNS, 0, "could not resolve host %s: %s",
+                        rt_url_host(c->base), gai_strerror(rc));
         return;
     }
-    attempt_failed(c, RT_ECONNREFUSED, 0, "cannot connect to %s port %d",
-                   rt_url_host(c->base), rt_url_port(c->base));
+    rt__client_fail(&c->b, RT_ECONNREFUSED, 0, "cannot connect to %s port %d",
+                    rt_url_host(c->base), rt_url_port(c->base));
 }
-
-static void on_retry(uv_timer_t *t)
-{
-    rt_ws_client *c = t->data;
-
-    emit_state(c, RT_WS_CONNECTING, 0, 0);
-    if (!c->closing)
-        connect_now(c);
-}
-
-static void finalize(rt_ws_client *c);
 
 /* The attempt is over (its wsi is gone): reconnect later, or stop. */
 static void on_after_attempt(uv_timer_t *t)
 {
     rt_ws_client *c = t->data;
-    uint64_t delay = 0;
-    int rc, err = c->fail_err, final = c->fail_final;
+    int err = c->b.fail_err, final = c->b.fail_final;
 
     uv_timer_stop(&c->live_timer);
     uv_timer_stop(&c->gap_timer);
     if (c->established)
         c->last_close_code = c->close_code;
-    if (c->ending && !c->closing) {
+    if (c->ending && !c->b.closing) {
         /* rt_ws_client_end(): the handshake is over, no reconnection. */
-        c->closing = 1;
+        c->b.closing = 1;
         rt__ws_proto_stop(c->proto);
-        c->close_err = 0;
-        c->errmsg[0] = '\0';
+        c->b.close_err = 0;
+        c->b.errmsg[0] = '\0';
     }
-    if (c->closing) {
-        finalize(c);
+    if (c->b.closing) {
+        rt__client_finalize(&c->b);
         return;
     }
     if (c->next != NULL) {
@@ -584,11 +526,11 @@ static void on_after_attempt(uv_timer_t *t)
         c->target_host = NULL;
         if (!c->user_host &&
             rt_url_host_header(c->target, &c->target_host) != 0) {
-            set_err(c, "out of memory following a redirect");
-            begin_close(c, RT_ENOMEM);
+            rt__client_errf(&c->b, "out of memory following a redirect");
+            rt__client_begin_close(&c->b, RT_ENOMEM);
             return;
         }
-        emit_state(c, RT_WS_CONNECTING, 0, 0);
+        rt__client_state(&c->b, RT_CONN_CONNECTING, 0, 0);
         connect_now(c);
         return;
     }
@@ -600,43 +542,27 @@ static void on_after_attempt(uv_timer_t *t)
     c->hops = 0;
     rt__ws_proto_disconnected(c->proto);
     if (c->established)
-        rt__failover_connected(&c->fo, now_ms(c) - c->up_at);
+        rt__failover_connected(&c->b.fo, rt__client_now(&c->b) - c->up_at);
     if (err == 0) {
         if (c->close_code != 0 && c->close_code != 1006)
-            set_err(c, "close %u%s%s%s", c->close_code,
-                    c->close_reason[0] ? " (" : "", c->close_reason,
-                    c->close_reason[0] ? ")" : "");
+            rt__client_errf(&c->b, "close %u%s%s%s", c->close_code,
+                            c->close_reason[0] ? " (" : "", c->close_reason,
+                            c->close_reason[0] ? ")" : "");
         else if (c->established)
-            set_err(c, "connection lost (1006: no close frame)");
+            rt__client_errf(&c->b, "connection lost (1006: no close frame)");
         else
-            set_err(c,
-                    "the server closed the connection before the "
-                    "upgrade%s",
-                    rt_url_is_tls(c->base) ? " (a TLS client certificate "
-                                             "missing or refused?)"
-                                           : "");
+            rt__client_errf(&c->b,
+                            "the server closed the connection before the "
+                            "upgrade%s",
+                            rt_url_is_tls(c->base)
+                                ? " (a TLS client certificate "
+                                  "missing or refused?)"
+                                : "");
         /* Never upgraded: the handshake failed, as curl's clients say. */
         err = c->established ? RT_ECLOSED : RT_EHANDSHAKE;
         final = final_close_code(c->close_code);
     }
-    if (final || (c->no_reconnect && !rt__failover_untried(&c->fo))) {
-        begin_close(c, err);
-        return;
-    }
-    if (rt__net_next_delay(c->loop, &c->fo, c->errmsg, sizeof(c->errmsg),
-                           &delay) != 0) {
-        begin_close(c, RT_EEXHAUSTED);
-        return;
-    }
-    if ((rc = use_url(c)) != 0) {
-        set_err(c, "cannot move to %s: %s", rt__failover_str(&c->fo),
-                rt_strerror(rc));
-        begin_close(c, rc);
-        return;
-    }
-    emit_state(c, RT_WS_BACKOFF, delay, err);
-    if (!c->closing)
-        uv_timer_start(&c->retry_timer, on_retry, delay, 0);
+    rt__client_retry(&c->b, err, final, NULL);
 }
 
 /* --- the lws protocol callback */
@@ -687,33 +613,33 @@ static void redirected(rt_ws_client *c, struct lws *wsi, unsigned status)
     int n = lws_hdr_copy(wsi, loc, sizeof(loc), WSI_TOKEN_HTTP_LOCATION);
 
     if (n <= 0) {
-        attempt_failed(c, RT_EHTTP, 1,
-                       "HTTP %u: a redirect without a usable Location",
-                       status);
+        rt__client_fail(&c->b, RT_EHTTP, 1,
+                        "HTTP %u: a redirect without a usable Location",
+                        status);
         return;
     }
     if (c->max_redirects == 0) {
         /* As before -L existed: an answer like any other status. */
-        attempt_failed(c, RT_EHTTP, 0,
-                       "HTTP %u: a redirect to '%s' (not followed)", status,
-                       loc);
+        rt__client_fail(&c->b, RT_EHTTP, 0,
+                        "HTTP %u: a redirect to '%s' (not followed)", status,
+                        loc);
         return;
     }
     if (c->hops >= c->max_redirects) {
-        attempt_failed(c, RT_EHANDSHAKE, 1,
-                       "more than %u redirects in a row (the last to '%s')",
-                       (unsigned)c->max_redirects, loc);
+        rt__client_fail(&c->b, RT_EHANDSHAKE, 1,
+                        "more than %u redirects in a row (the last to '%s')",
+                        (unsigned)c->max_redirects, loc);
         return;
     }
     rt_url_free(c->next);
     c->next = NULL;
     if (redirect_url(cur, loc, &c->next) != 0) {
-        attempt_failed(c, RT_EHTTP, 1,
-                       "HTTP %u: a redirect to '%s', not a WebSocket URL",
-                       status, loc);
+        rt__client_fail(&c->b, RT_EHTTP, 1,
+                        "HTTP %u: a redirect to '%s', not a WebSocket URL",
+                        status, loc);
         return;
     }
-    set_err(c, "HTTP %u: redirected to '%s'", status, loc);
+    rt__client_errf(&c->b, "HTTP %u: redirected to '%s'", status, loc);
 }
 
 static void connection_error(rt_ws_client *c, struct lws *wsi, const char *in)
@@ -725,11 +651,9 @@ static void connection_error(rt_ws_client *c, struct lws *wsi, const char *in)
         status == 308) {
         redirected(c, wsi, status);
     } else if (status >= 100 && status != 101) {
-        attempt_failed(c, RT_EHTTP,
-                       status == 400 || status == 401 || status == 403 ||
-                           status == 404 || status == 405,
-                       "HTTP %u: the server refused the WebSocket upgrade",
-                       status);
+        rt__client_fail(&c->b, RT_EHTTP, rt__net_status_final(status),
+                        "HTTP %u: the server refused the WebSocket upgrade",
+                        status);
     } else if (strstr(s, "ssl") != NULL || strstr(s, "SSL") != NULL ||
                strstr(s, "tls") != NULL || strstr(s, "certificate") != NULL) {
         SSL *ssl = lws_get_ssl(wsi);
@@ -740,20 +664,20 @@ static void connection_error(rt_ws_client *c, struct lws *wsi, const char *in)
          * clients do; a handshake cut short is retried.
          */
         if (v != X509_V_OK)
-            attempt_failed(c, RT_ETLS, 1,
-                           "TLS failure: the server's certificate: %s (use "
-                           "--cacert to trust it)",
-                           X509_verify_cert_error_string(v));
+            rt__client_fail(&c->b, RT_ETLS, 1,
+                            "TLS failure: the server's certificate: %s (use "
+                            "--cacert to trust it)",
+                            X509_verify_cert_error_string(v));
         else
-            attempt_failed(c, RT_ETLS, 0, "TLS failure: %s", s);
+            rt__client_fail(&c->b, RT_ETLS, 0, "TLS failure: %s", s);
     } else if (strstr(s, "connect") != NULL || strstr(s, "refused") != NULL ||
                strstr(s, "before established") != NULL) {
-        attempt_failed(c, RT_ECONNREFUSED, 0,
-                       "connection refused: %s port %d (%s)",
-                       rt_url_host(c->base), rt_url_port(c->base), s);
+        rt__client_fail(&c->b, RT_ECONNREFUSED, 0,
+                        "connection refused: %s port %d (%s)",
+                        rt_url_host(c->base), rt_url_port(c->base), s);
     } else {
-        attempt_failed(c, RT_EHANDSHAKE, 0, "handshake failed: %s",
-                       s[0] ? s : "no reason given");
+        rt__client_fail(&c->b, RT_EHANDSHAKE, 0, "handshake failed: %s",
+                        s[0] ? s : "no reason given");
     }
 }
 
@@ -867,21 +791,23 @@ static int receive(rt_ws_client *c, struct lws *wsi, const void *in,
          * lws servers do for small ones).  End the connection rather
          * than spin.
          */
-        attempt_failed(c, RT_EPROTO, 1,
-                       "libwebsockets 4.1 cannot read an uncompressed "
-                       "message with permessage-deflate on (connect without "
-                       "compression)");
+        rt__client_fail(&c->b, RT_EPROTO, 1,
+                        "libwebsockets 4.1 cannot read an uncompressed "
+                        "message with permessage-deflate on (connect without "
+                        "compression)");
         return -1;
     }
     if (len > c->max_message_bytes - c->rx.len) {
-        attempt_failed(c, RT_ETOOBIG, 1, "a message is longer than %zu bytes",
-                       c->max_message_bytes);
+        rt__client_fail(&c->b, RT_ETOOBIG, 1,
+                        "a message is longer than %zu bytes",
+                        c->max_message_bytes);
         c->too_big = 1;
         request_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE);
         return 0;
     }
     if (rt__buf_append(&c->rx, in, len) != 0) {
-        attempt_failed(c, RT_ENOMEM, 0, "out of memory reading a message");
+        rt__client_fail(&c->b, RT_ENOMEM, 0,
+                        "out of memory reading a message");
         kill_wsi(c);
         return 0;
     }
@@ -909,8 +835,8 @@ int rt__wsc_callback(struct lws *wsi, enum lws_callback_reasons reason,
         c->established = 1;
         c->hops = 0;
         c->connections++;
-        c->up_at = c->last_rx = now_ms(c);
-        if (c->closing) {
+        c->up_at = c->last_rx = rt__client_now(&c->b);
+        if (c->b.closing) {
             request_close(c, LWS_CLOSE_STATUS_NORMAL);
             break;
         }
@@ -918,25 +844,25 @@ int rt__wsc_callback(struct lws *wsi, enum lws_callback_reasons reason,
         if (c->raw) {
             start_liveness(c);
             c->state_open = 1;
-            emit_state(c, RT_WS_OPEN, 0, 0);
-            if (!c->closing && c->cbs.on_open != NULL)
+            rt__client_state(&c->b, RT_CONN_OPEN, 0, 0);
+            if (!c->b.closing && c->cbs.on_open != NULL)
                 c->cbs.on_open(c, NULL, c->ud);
             rt__ws_proto_ready(c->proto);
         }
         break;
     case LWS_CALLBACK_CLIENT_RECEIVE:
-        c->last_rx = now_ms(c);
+        c->last_rx = rt__client_now(&c->b);
         /* Ending, the answers still on their way are delivered. */
-        if (!c->closing && !c->too_big && c->fail_err == 0)
+        if (!c->b.closing && !c->too_big && c->b.fail_err == 0)
             return receive(c, wsi, in, len);
         break;
     case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
-        c->last_rx = now_ms(c);
+        c->last_rx = rt__client_now(&c->b);
         /* Answered: the next ping is due an interval from now. */
-        if (c->state_open && !c->closing && !c->ending &&
+        if (c->state_open && !c->b.closing && !c->ending &&
             c->ping_interval_ms > 0)
             start_liveness(c);
-        if (c->cbs.on_control != NULL && !c->closing)
+        if (c->cbs.on_control != NULL && !c->b.closing)
             c->cbs.on_control(c, RT_WS_PONG_RECEIVED, 0, in, len, c->ud);
         break;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
@@ -970,7 +896,7 @@ int rt__wsc_callback(struct lws *wsi, enum lws_callback_reasons reason,
             break;
         c->attempt_live = 0;
         c->wsi = NULL;
-        uv_timer_start(&c->retry_timer, on_after_attempt, 0, 0);
+        uv_timer_start(&c->b.retry_timer, on_after_attempt, 0, 0);
         break;
     default:
         break;
@@ -993,71 +919,75 @@ static void ws_free(rt_ws_client *c)
     rt__free(c->headers);
     rt__free(c->subprotocols);
     rt__free(c->origin);
-    rt__free(c->cacert);
-    rt__free(c->cert);
-    rt__free(c->key);
     rt__free(c->proxy);
-    rt__free(c->proxy_given);
     rt__free(c->host_hdr);
     rt__free(c->target_host);
     rt_url_free(c->target);
     rt_url_free(c->next);
-    rt__failover_cleanup(&c->fo);
+    rt__client_cleanup(&c->b);
     rt__free(c);
 }
 
-static void on_handle_closed(uv_handle_t *h)
-{
-    rt_ws_client *c = h->data;
+/* --- the base's operations */
 
-    if (--c->handles_open > 0)
-        return;
+static void ws_state(rt__client *b, rt_conn_state st, uint64_t delay_ms,
+                     int err, const char *detail)
+{
+    rt_ws_client *c = (rt_ws_client *)b;
+
+    if (c->cbs.on_state != NULL)
+        c->cbs.on_state(c, st, delay_ms, err, detail, c->ud);
+}
+
+static int ws_connect(rt__client *b)
+{
+    connect_now((rt_ws_client *)b);
+    return 0;
+}
+
+static int ws_stop(rt__client *b)
+{
+    rt_ws_client *c = (rt_ws_client *)b;
+
+    rt__ws_proto_stop(c->proto);
+    uv_timer_stop(&c->gap_timer);
+    if (c->attempt_live && c->wsi != NULL) {
+        if (c->established && c->b.fail_err == 0)
+            request_close(c, LWS_CLOSE_STATUS_NORMAL);
+        else if (!c->established)
+            kill_wsi(c);
+        /* finalizing follows from on_after_attempt() */
+        return 0;
+    }
+    return !c->attempt_live;
+}
+
+static void ws_finalize(rt__client *b)
+{
+    rt_ws_client *c = (rt_ws_client *)b;
+
+    uv_timer_stop(&c->live_timer);
+    uv_timer_stop(&c->gap_timer);
+    rt__ws_proto_stop(c->proto);
+    rt__ws_proto_finalize(c->proto);
+}
+
+static void ws_closed(rt__client *b)
+{
+    rt_ws_client *c = (rt_ws_client *)b;
+
     if (c->cbs.on_closed != NULL)
         c->cbs.on_closed(c, c->ud);
     ws_free(c);
 }
 
-static void finalize(rt_ws_client *c)
+static int ws_moved(rt__client *b)
 {
-    if (c->finalized)
-        return;
-    c->finalized = 1;
-    uv_timer_stop(&c->live_timer);
-    uv_timer_stop(&c->gap_timer);
-    rt__ws_proto_stop(c->proto);
-    rt__ws_proto_finalize(c->proto);
-    emit_state(c, RT_WS_CLOSED, 0, c->close_err);
-    c->handles_open = 3;
-    uv_close((uv_handle_t *)&c->retry_timer, on_handle_closed);
-    uv_close((uv_handle_t *)&c->live_timer, on_handle_closed);
-    uv_close((uv_handle_t *)&c->gap_timer, on_handle_closed);
+    return use_url((rt_ws_client *)b);
 }
 
-static void on_finalize(uv_timer_t *t)
-{
-    finalize(t->data);
-}
-
-static void begin_close(rt_ws_client *c, int err)
-{
-    if (c->closing)
-        return;
-    c->closing = 1;
-    rt__ws_proto_stop(c->proto);
-    c->close_err = err;
-    uv_timer_stop(&c->gap_timer);
-    if (c->attempt_live && c->wsi != NULL) {
-        if (c->established && c->fail_err == 0) {
-            request_close(c, LWS_CLOSE_STATUS_NORMAL);
-        } else if (!c->established) {
-            kill_wsi(c);
-        }
-        /* finalize() follows from on_after_attempt() */
-        return;
-    }
-    if (!c->attempt_live)
-        uv_timer_start(&c->retry_timer, on_finalize, 0, 0);
-}
+static const rt__client_ops ws_ops = {ws_state,    ws_connect, ws_stop,
+                                      ws_finalize, ws_closed,  ws_moved};
 
 /* --- public */
 
@@ -1066,14 +996,13 @@ void rt_ws_client_opts_init(rt_ws_client_opts *o)
     if (o == NULL)
         return;
     memset(o, 0, sizeof(*o));
-    o->connect_timeout_ms = 10000;
+    rt_conn_opts_init(&o->conn);
     o->ping_interval_ms = 30000;
     o->pong_timeout_ms = 10000;
     o->gap_timeout_ms = 2000;
     o->max_message_bytes = (size_t)16 << 20;
     o->max_queued = 1024;
     o->max_queued_bytes = (size_t)16 << 20;
-    rt_backoff_policy_init(&o->backoff);
 }
 
 /* Does the caller name the user (?user=, ?token=, Authorization)? */
@@ -1239,7 +1168,7 @@ static char *dup_opt(const char *s, int *failed)
  */
 static int use_url(rt_ws_client *c)
 {
-    const rt_url *u = rt__failover_url(&c->fo);
+    const rt_url *u = rt__failover_url(&c->b.fo);
     char *host = NULL, *proxy = NULL;
     int rc;
 
@@ -1247,7 +1176,7 @@ static int use_url(rt_ws_client *c)
         return 0;
     if (!c->user_host && (rc = rt_url_host_header(u, &host)) != 0)
         return rc;
-    rc = pick_proxy(u, c->proxy_given, &proxy);
+    rc = pick_proxy(u, c->b.proxy, &proxy);
     if (rc != 0) {
         rt__free(host);
         return rc;
@@ -1271,6 +1200,7 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
         proto_message,  proto_open, proto_resumed,   proto_ack,
         proto_progress, proto_fail, proto_want_write};
     rt__ws_proto_opts po;
+    uv_timer_t *timers[2];
     rt_ws_client *c;
     const rt_url *u;
     size_t nh = 0, k;
@@ -1287,14 +1217,14 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
     if (loop == NULL || url == NULL || cbs == NULL ||
         (o->raw ? cbs->on_frame == NULL : cbs->on_message == NULL))
         return RT_EINVAL;
-    if ((hl = rt__net_headers_check(o->headers)) < 0)
+    if ((hl = rt__net_headers_check(o->conn.headers)) < 0)
         return RT_EINVAL;
     nh = (size_t)hl;
     if ((o->epoch != NULL &&
          !rt__net_epoch_valid(o->epoch, strlen(o->epoch))) ||
         (o->has_since && o->since == UINT64_MAX) ||
         o->max_message_bytes == 0 || o->max_queued == 0 ||
-        o->max_queued_bytes == 0 || o->connect_timeout_ms == 0 ||
+        o->max_queued_bytes == 0 || o->conn.connect_timeout_ms == 0 ||
         (o->ping_interval_ms > 0 && o->pong_timeout_ms == 0) ||
         (o->subprotocols != NULL && !rt__net_header_safe(o->subprotocols)) ||
         (o->origin != NULL && !rt__net_header_safe(o->origin)))
@@ -1302,27 +1232,22 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
     c = rt__calloc(1, sizeof(*c));
     if (c == NULL)
         return RT_ENOMEM;
-    rc = rt__failover_init(&c->fo, &o->backoff, o->max_retries, url,
-                           o->failover_urls, rt__failover_ws, NULL);
+    rc = rt__client_init(&c->b, &ws_ops, loop, url, &o->conn, rt__failover_ws);
     if (rc != 0) {
         rt__free(c);
         return rc;
     }
-    c->base = u = rt__failover_url(&c->fo);
+    c->base = u = rt__failover_url(&c->b.fo);
     rt__buf_init(&c->rx);
     rt__buf_init(&c->wbuf);
     rc = RT_ENOMEM;
     if (rt_url_host_header(u, &c->host_hdr) != 0)
         goto fail;
-    c->proxy_given = dup_opt(o->proxy, &nomem);
     c->subprotocols = dup_opt(o->subprotocols, &nomem);
     c->origin = dup_opt(o->origin, &nomem);
-    c->cacert = dup_opt(o->cacert, &nomem);
-    c->cert = dup_opt(o->cert, &nomem);
-    c->key = dup_opt(o->key, &nomem);
     if (nomem)
         goto fail;
-    if ((rc = pick_proxy(u, o->proxy, &c->proxy)) != 0)
+    if ((rc = pick_proxy(u, o->conn.proxy, &c->proxy)) != 0)
         goto fail;
     rc = RT_ENOMEM;
     if (nh > 0) {
@@ -1334,10 +1259,10 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
         if (c->headers == NULL)
             goto fail;
         for (k = 0; k < nh; k++) {
-            switch (hdr_kind(o->headers[k], &v)) {
+            switch (hdr_kind(o->conn.headers[k], &v)) {
             case HDR_PLAIN:
                 slot = &c->headers[kept++];
-                v = o->headers[k];
+                v = o->conn.headers[k];
                 break;
             case HDR_HOST:
                 c->user_host = 1;
@@ -1375,14 +1300,10 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
         goto fail;
     rt_msg_limits_init(&c->limits);
     c->limits.max_bytes = o->max_message_bytes;
-    c->keep_user = !o->raw && !has_identity(u, o->headers);
-    c->loop = loop;
+    c->keep_user = !o->raw && !has_identity(u, o->conn.headers);
     c->raw = o->raw;
-    c->insecure = o->insecure;
-    c->no_reconnect = o->no_reconnect;
     c->max_redirects = o->max_redirects;
     c->compress = o->compress;
-    c->connect_timeout_ms = o->connect_timeout_ms;
     c->ping_interval_ms = o->ping_interval_ms;
     c->pong_timeout_ms = o->pong_timeout_ms;
     c->gap_timeout_ms = o->gap_timeout_ms;
@@ -1391,10 +1312,9 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
     c->max_queued_bytes = o->max_queued_bytes;
     c->cbs = *cbs;
     c->ud = ud;
-    uv_timer_init(rt__loop_uv(loop), &c->retry_timer);
-    uv_timer_init(rt__loop_uv(loop), &c->live_timer);
-    uv_timer_init(rt__loop_uv(loop), &c->gap_timer);
-    c->retry_timer.data = c->live_timer.data = c->gap_timer.data = c;
+    timers[0] = &c->live_timer;
+    timers[1] = &c->gap_timer;
+    rt__client_timers(&c->b, timers, 2);
     *out = c;
     return 0;
 
@@ -1405,14 +1325,7 @@ fail:
 
 int rt_ws_client_start(rt_ws_client *c)
 {
-    if (c == NULL)
-        return RT_EINVAL;
-    if (c->started || c->closing)
-        return RT_ESTATE;
-    c->started = 1;
-    emit_state(c, RT_WS_CONNECTING, 0, 0);
-    connect_now(c);
-    return 0;
+    return c == NULL ? RT_EINVAL : rt__client_start(&c->b);
 }
 
 static int id_valid(const char *id)
@@ -1469,16 +1382,8 @@ int rt_ws_client_send(rt_ws_client *c, int binary, const void *data,
 
 void rt_ws_client_close(rt_ws_client *c)
 {
-    if (c == NULL || c->closing)
-        return;
-    if (!c->started) {
-        c->closing = 1;
-        rt__ws_proto_stop(c->proto);
-        uv_timer_start(&c->retry_timer, on_finalize, 0, 0);
-        return;
-    }
-    c->errmsg[0] = '\0';
-    begin_close(c, 0);
+    if (c != NULL)
+        rt__client_close(&c->b);
 }
 
 int rt_ws_client_end(rt_ws_client *c, unsigned code, const char *reason)
@@ -1490,9 +1395,9 @@ int rt_ws_client_end(rt_ws_client *c, unsigned code, const char *reason)
           (code >= 1001 && code <= 1014 && code != 1004 && code != 1005 &&
            code != 1006)))
         return RT_EINVAL;
-    if (c->closing || c->ending)
+    if (c->b.closing || c->ending)
         return RT_ESTATE;
-    if (!c->started || c->wsi == NULL || !c->state_open) {
+    if (!c->b.started || c->wsi == NULL || !c->state_open) {
         rt_ws_client_close(c);
         return 0;
     }
@@ -1508,7 +1413,7 @@ int rt_ws_client_ping(rt_ws_client *c, const void *data, size_t len)
 {
     if (c == NULL || (data == NULL && len > 0) || len > sizeof(c->user_ping))
         return RT_EINVAL;
-    if (c->closing || c->ending || c->wsi == NULL || !c->state_open)
+    if (c->b.closing || c->ending || c->wsi == NULL || !c->state_open)
         return RT_ESTATE;
     memcpy(c->user_ping, data, len);
     c->user_ping_len = len;
@@ -1519,7 +1424,7 @@ int rt_ws_client_ping(rt_ws_client *c, const void *data, size_t len)
 
 const char *rt_ws_client_errmsg(const rt_ws_client *c)
 {
-    return c == NULL ? "" : c->errmsg;
+    return c == NULL ? "" : c->b.errmsg;
 }
 
 unsigned rt_ws_client_close_code(const rt_ws_client *c)
@@ -1529,7 +1434,7 @@ unsigned rt_ws_client_close_code(const rt_ws_client *c)
 
 uint32_t rt_ws_client_attempt(const rt_ws_client *c)
 {
-    return c == NULL ? 0 : rt_backoff_attempt(&c->fo.backoff);
+    return c == NULL ? 0 : rt__client_attempt(&c->b);
 }
 
 uint32_t rt_ws_client_connections(const rt_ws_client *c)
@@ -1562,10 +1467,10 @@ size_t rt_ws_client_pending(const rt_ws_client *c)
 
 const char *rt_ws_client_url(const rt_ws_client *c)
 {
-    return c == NULL ? "" : rt__failover_str(&c->fo);
+    return c == NULL ? "" : rt__failover_str(&c->b.fo);
 }
 
 size_t rt_ws_client_url_index(const rt_ws_client *c)
 {
-    return c == NULL ? 0 : c->fo.cur;
+    return c == NULL ? 0 : c->b.fo.cur;
 }

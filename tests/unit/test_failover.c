@@ -12,15 +12,15 @@
 
 #define HALF ((uint32_t)1 << 31)
 
-static void mk(rt__failover *f, uint32_t max_retries, const char *first,
+static void mk(rt__failover *f, uint32_t max_attempts, const char *first,
                const char *const *more)
 {
     rt_backoff_policy p;
 
     rt_backoff_policy_init(&p);
-    assert_int_equal(rt__failover_init(f, &p, max_retries, first, more,
-                                       rt__failover_http, NULL),
-                     0);
+    p.max_attempts = max_attempts;
+    assert_int_equal(
+        rt__failover_init(f, &p, first, more, rt__failover_http, NULL), 0);
 }
 
 /* The next step: the URL it goes to, and its delay. */
@@ -162,25 +162,25 @@ static void test_failover_init_names_the_bad_url(void **state)
 
     (void)state;
     rt_backoff_policy_init(&p);
-    assert_int_equal(rt__failover_init(&f, &p, 0, "http://a:1/x", more,
+    assert_int_equal(rt__failover_init(&f, &p, "http://a:1/x", more,
                                        rt__failover_http, &bad),
                      RT_EURL);
     assert_int_equal(bad, 2);
-    assert_int_equal(rt__failover_init(&f, &p, 0, "http://a:1/x", junk,
+    assert_int_equal(rt__failover_init(&f, &p, "http://a:1/x", junk,
                                        rt__failover_http, &bad),
                      RT_EURL);
     assert_int_equal(bad, 2);
-    assert_int_equal(rt__failover_init(&f, &p, 0, "ftp://a/", NULL,
-                                       rt__failover_http, &bad),
-                     RT_EURL);
+    assert_int_equal(
+        rt__failover_init(&f, &p, "ftp://a/", NULL, rt__failover_http, &bad),
+        RT_EURL);
     assert_int_equal(bad, 0);
     p.base_ms = 0;
-    assert_int_equal(rt__failover_init(&f, &p, 0, "http://a/", NULL,
-                                       rt__failover_http, &bad),
-                     RT_EINVAL);
+    assert_int_equal(
+        rt__failover_init(&f, &p, "http://a/", NULL, rt__failover_http, &bad),
+        RT_EINVAL);
     /* Normalised as the clients send them. */
     rt_backoff_policy_init(&p);
-    assert_int_equal(rt__failover_init(&f, &p, 0, "HTTP://A:80/x", NULL,
+    assert_int_equal(rt__failover_init(&f, &p, "HTTP://A:80/x", NULL,
                                        rt__failover_http, NULL),
                      0);
     assert_string_equal(rt__failover_str(&f), "http://a/x");
@@ -293,8 +293,8 @@ static void test_failover_failmalloc(void **state)
 
         th_alloc_install();
         th_alloc_fail_at(n);
-        rc = rt__failover_init(&f, &p, 0, "http://a:1/x", more,
-                               rt__failover_http, NULL);
+        rc = rt__failover_init(&f, &p, "http://a:1/x", more, rt__failover_http,
+                               NULL);
         if (rc == 0)
             rt__failover_cleanup(&f);
         if (rc == 0)

@@ -1219,6 +1219,99 @@ static void test_msg_codec_encode_client_frames(void **state)
     rt_free(out);
 }
 
+/*
+ * The frames the server writes through rt_msg_encode() (welcome, resumed,
+ * presence),
+ * byte for byte as it wrote them by hand before.
+ */
+static void test_msg_codec_encode_server_frames(void **state)
+{
+    const char *online[] = {"alice", "bob"};
+    char *out = NULL;
+    size_t len;
+    rt_msg m, *p;
+
+    (void)state;
+    rt_msg_init(&m, RT_MSG_SYSTEM);
+    m.room = "general";
+    m.u.system.event = RT_MSG_SYSTEM_RESUMED;
+    m.u.system.resumed.from = 4;
+    m.u.system.resumed.to = 9;
+    assert_int_equal(rt_msg_encode(&m, &out, &len), 0);
+    assert_string_equal(out, "{\"type\":\"system\",\"room\":\"general\","
+                             "\"data\":{\"event\":\"resumed\",\"from\":4,"
+                             "\"to\":9,\"recovered\":false}}");
+    assert_int_equal(len, strlen(out));
+    rt_free(out);
+
+    rt_msg_init(&m, RT_MSG_SYSTEM);
+    m.room = "general";
+    m.u.system.event = RT_MSG_SYSTEM_WELCOME;
+    m.u.system.welcome.user = "alice";
+    m.u.system.welcome.epoch = "E1";
+    m.u.system.welcome.seq = 7;
+    m.u.system.welcome.online = online;
+    m.u.system.welcome.n_online = 2;
+    m.u.system.welcome.ping_interval = 30;
+    assert_int_equal(rt_msg_encode(&m, &out, &len), 0);
+    assert_string_equal(out, "{\"type\":\"system\",\"room\":\"general\","
+                             "\"data\":{\"event\":\"welcome\",\"user\":"
+                             "\"alice\",\"epoch\":\"E1\",\"seq\":7,"
+                             "\"online\":[\"alice\",\"bob\"],"
+                             "\"ping_interval\":30}}");
+    rt_free(out);
+    /* a large room: the count instead of the list */
+    m.u.system.welcome.online = NULL;
+    m.u.system.welcome.n_online = 0;
+    m.u.system.welcome.has_online_count = 1;
+    m.u.system.welcome.online_count = 5000;
+    assert_int_equal(rt_msg_encode(&m, &out, &len), 0);
+    assert_string_equal(out, "{\"type\":\"system\",\"room\":\"general\","
+                             "\"data\":{\"event\":\"welcome\",\"user\":"
+                             "\"alice\",\"epoch\":\"E1\",\"seq\":7,"
+                             "\"online\":[],\"online_count\":5000,"
+                             "\"ping_interval\":30}}");
+    p = parse(out, S);
+    assert_int_equal(p->u.system.welcome.has_online_count, 1);
+    assert_int_equal(p->u.system.welcome.online_count, 5000);
+    rt_msg_free(p);
+    rt_free(out);
+
+    rt_msg_init(&m, RT_MSG_PRESENCE);
+    m.room = "general";
+    m.u.presence.event = RT_MSG_PRESENCE_JOIN;
+    m.u.presence.user = "alice";
+    assert_int_equal(rt_msg_encode(&m, &out, &len), 0);
+    assert_string_equal(out, "{\"type\":\"presence\",\"room\":\"general\","
+                             "\"data\":{\"event\":\"join\",\"user\":"
+                             "\"alice\"}}");
+    rt_free(out);
+    m.u.presence.event = RT_MSG_PRESENCE_LEAVE;
+    m.u.presence.reason = "timeout";
+    assert_int_equal(rt_msg_encode(&m, &out, &len), 0);
+    assert_string_equal(out, "{\"type\":\"presence\",\"room\":\"general\","
+                             "\"data\":{\"event\":\"leave\",\"user\":"
+                             "\"alice\",\"reason\":\"timeout\"}}");
+    rt_free(out);
+    m.u.presence.event = RT_MSG_PRESENCE_SNAPSHOT;
+    m.u.presence.user = NULL;
+    m.u.presence.reason = NULL;
+    m.u.presence.online = online;
+    m.u.presence.n_online = 2;
+    assert_int_equal(rt_msg_encode(&m, &out, &len), 0);
+    assert_string_equal(out, "{\"type\":\"presence\",\"room\":\"general\","
+                             "\"data\":{\"event\":\"snapshot\",\"online\":"
+                             "[\"alice\",\"bob\"]}}");
+    rt_free(out);
+    m.u.presence.online = NULL;
+    m.u.presence.n_online = 0;
+    assert_int_equal(rt_msg_encode(&m, &out, &len), 0);
+    assert_string_equal(out, "{\"type\":\"presence\",\"room\":\"general\","
+                             "\"data\":{\"event\":\"snapshot\",\"online\":"
+                             "[]}}");
+    rt_free(out);
+}
+
 static void test_msg_codec_encode_rejects_invalid(void **state)
 {
     const char *bad_online[] = {"alice", "b b"};
@@ -1640,6 +1733,7 @@ int main(void)
         cmocka_unit_test(test_msg_codec_arguments_and_defaults),
         cmocka_unit_test(test_msg_codec_allocation_failure),
         cmocka_unit_test(test_msg_codec_golden_files),
+        cmocka_unit_test(test_msg_codec_encode_server_frames),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

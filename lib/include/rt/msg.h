@@ -180,6 +180,12 @@ typedef struct rt_msg {
                 const char *const *online;
                 size_t n_online;
                 unsigned ping_interval; /* seconds; 0 when absent */
+                /*
+                 * a large room's count of users online, its "online"
+                 * list left empty; has_online_count 0 when absent
+                 */
+                int has_online_count;
+                uint64_t online_count;
             } welcome;
             struct {
                 uint64_t from;

@@ -29,7 +29,7 @@
  * Lifecycle: rt_poll_client_new(), rt_poll_client_start(), messages and
  * state changes, then either rt_poll_client_close() or a stop of the
  * client's own (a final error, retries exhausted: on_state reports
- * RT_POLL_CLOSED).  Either way on_closed is the last callback, on a later
+ * RT_CONN_CLOSED).  Either way on_closed is the last callback, on a later
  * loop turn, and the client is freed when it returns.
  *
  * Threads: every call happens on the thread running the client's rt_loop.
@@ -40,7 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rt/backoff.h"
+#include "rt/conn.h"
 #include "rt/export.h"
 #include "rt/loop.h"
 
@@ -50,43 +50,22 @@ extern "C" {
 
 typedef struct rt_poll_client rt_poll_client;
 
-typedef enum rt_poll_state {
-    RT_POLL_CONNECTING, /* the first poll after a start or a backoff */
-    RT_POLL_OPEN,       /* an answer arrived: polls follow one another */
-    RT_POLL_BACKOFF,    /* waiting delay_ms before the next attempt */
-    RT_POLL_CLOSED      /* stopped for good; on_closed follows */
-} rt_poll_state;
-
+/*
+ * The states (rt/conn.h): RT_CONN_CONNECTING, the first poll after a
+ * start or a backoff; RT_CONN_OPEN, an answer arrived, polls follow one
+ * another; RT_CONN_BACKOFF; RT_CONN_CLOSED.
+ */
 typedef struct rt_poll_client_opts {
-    /* extra request headers, "Name: value", NULL-terminated; copied */
-    const char *const *headers;
-    const char *cacert;      /* PEM bundle to trust instead of the system's */
-    int insecure;            /* 1: skip TLS certificate checks */
+    /*
+     * headers, TLS, proxy (any URL curl takes), connect timeout, backoff,
+     * failover URLs (the resume position going along is since and epoch)
+     */
+    rt_conn_opts conn;
     int has_since;           /* 1: the first poll sends since (0 = history) */
     uint64_t since;          /* the last seq already seen, with has_since */
     const char *epoch;       /* the epoch |since| belongs to; NULL: unknown */
     uint32_t poll_timeout_s; /* the server's wait; default 25, max 60 */
-    uint64_t connect_timeout_ms; /* TCP + TLS setup; default 10000 */
-    size_t max_body_bytes;       /* longest answer; default 16 MiB */
-    rt_backoff_policy backoff;   /* rt_backoff_policy_init() defaults */
-    uint32_t max_retries;        /* failed attempts in a row; 0 = unlimited */
-    int no_reconnect;            /* 1: any failure closes the client */
-    /*
-     * further URLs of the same service, NULL-terminated, copied; NULL:
-     * none.  The client starts with |url| and, after a failed attempt or
-     * a dropped connection, moves to the next URL, round robin: at once
-     * while some URL of the round is untried, after the backoff delay
-     * once every URL failed (the delays, max_retries and
-     * backoff.max_attempts count these rounds).  The resume position
-     * goes along (since and epoch here): a server sharing the room's
-     * history resumes with recovered 1; one that does not knows another
-     * epoch and on_resumed(recovered 0) says so.  An answer the client
-     * stops on (see above) stops it on any URL.  With no_reconnect, a
-     * first connection that fails still tries each URL once, in order
-     * (as libpq tries its hosts); a drop after that stops the client.  Each must be of a scheme
-     * |url| may be; the other options apply to all.
-     */
-    const char *const *failover_urls;
+    size_t max_body_bytes;   /* longest answer; default 16 MiB */
 } rt_poll_client_opts;
 
 typedef struct rt_poll_client_cbs {
@@ -98,12 +77,12 @@ typedef struct rt_poll_client_cbs {
     void (*on_message)(rt_poll_client *c, uint64_t seq, const char *json,
                        size_t len, void *ud);
     /*
-     * A state change.  |delay_ms| is the wait with RT_POLL_BACKOFF and 0
+     * A state change.  |delay_ms| is the wait with RT_CONN_BACKOFF and 0
      * otherwise; |err| the failure that caused a BACKOFF or CLOSED (0 for
      * rt_poll_client_close()); |detail| a sentence about it (also
      * rt_poll_client_errmsg()), "" when there is none.  Optional.
      */
-    void (*on_state)(rt_poll_client *c, rt_poll_state st, uint64_t delay_ms,
+    void (*on_state)(rt_poll_client *c, rt_conn_state st, uint64_t delay_ms,
                      int err, const char *detail, void *ud);
     /*
      * The server could not continue from where the client was: |recovered|
@@ -116,11 +95,9 @@ typedef struct rt_poll_client_cbs {
 } rt_poll_client_cbs;
 
 /*
- * Fill |o| with the defaults: no extra headers, the system CA store, no
- * since (the first poll waits for new messages), poll timeout 25 s,
- * connect timeout 10 s, answers up to 16 MiB, the backoff defaults (base
- * 1 s, cap 30 s), unlimited retries.
- *
+ * Fill |o| with the defaults: rt_conn_opts_init() for |conn|, no since
+ * (the first poll waits for new messages), poll timeout 25 s, answers up
+ * to 16 MiB. *
  * Returns nothing.
  * Ownership: |o| stays the caller's.
  */
@@ -154,14 +131,14 @@ RT_EXTERN int rt_poll_client_new(rt_poll_client **out, rt_loop *loop,
  * Send the first poll.
  *
  * Returns 0, RT_ESTATE (already started or closing) or RT_ENOMEM.
- * Callbacks: on_state(RT_POLL_CONNECTING) fires synchronously; the rest
+ * Callbacks: on_state(RT_CONN_CONNECTING) fires synchronously; the rest
  * from the loop.
  */
 RT_EXTERN int rt_poll_client_start(rt_poll_client *c);
 
 /*
  * Stop: abort the poll in flight, cancel a pending retry.  Asynchronous:
- * on_state(RT_POLL_CLOSED, err 0) and then on_closed fire on a later loop
+ * on_state(RT_CONN_CLOSED, err 0) and then on_closed fire on a later loop
  * turn (never from inside this call).  May be called from any callback but
  * on_closed; calling it again, or after the client stopped by itself,
  * does nothing.  rt_poll_client_close(NULL) is a no-op.

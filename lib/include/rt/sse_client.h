@@ -48,7 +48,7 @@
  *
  * Lifecycle: rt_sse_client_new(), rt_sse_client_start(), events and state
  * changes, then either rt_sse_client_close() or a stop of the client's own
- * (204, a final error, retries exhausted: on_state reports RT_SSE_CLOSED).
+ * (204, a final error, retries exhausted: on_state reports RT_CONN_CLOSED).
  * Either way on_closed is the last callback, on a later loop turn, and the
  * client is freed when it returns.  The handle stays valid across
  * reconnections until then.
@@ -61,7 +61,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rt/backoff.h"
+#include "rt/conn.h"
 #include "rt/export.h"
 #include "rt/loop.h"
 #include "rt/sse_parser.h"
@@ -72,27 +72,22 @@ extern "C" {
 
 typedef struct rt_sse_client rt_sse_client;
 
-typedef enum rt_sse_state {
-    RT_SSE_CONNECTING, /* a request is on its way */
-    RT_SSE_OPEN,       /* 200 text/event-stream: events flow */
-    RT_SSE_BACKOFF,    /* waiting delay_ms before the next attempt */
-    RT_SSE_CLOSED      /* stopped for good; on_closed follows */
-} rt_sse_state;
-
+/*
+ * The states (rt/conn.h): RT_CONN_CONNECTING, a request is on its way;
+ * RT_CONN_OPEN, 200 text/event-stream, events flow; RT_CONN_BACKOFF;
+ * RT_CONN_CLOSED.
+ */
 typedef struct rt_sse_client_opts {
-    /* extra request headers, "Name: value", NULL-terminated; copied */
-    const char *const *headers;
-    const char *cacert; /* PEM bundle to trust instead of the system's */
-    int insecure;       /* 1: skip TLS certificate checks */
-    const char *last_event_id;   /* Last-Event-ID of the first request */
-    uint64_t connect_timeout_ms; /* TCP + TLS setup; default 10000 */
-    uint64_t stall_timeout_ms;   /* silence that means dead; 45000; 0 off */
-    rt_backoff_policy backoff;   /* rt_backoff_policy_init() defaults */
-    uint32_t max_retries;        /* reconnections in a row; 0 = unlimited */
-    int no_reconnect;            /* 1: any failure closes the client */
-    size_t max_line_bytes;       /* parser limit; 0 = its default */
-    int order_by_seq;            /* 1: order EPOCH-SEQ ids; see above */
-    uint64_t gap_timeout_ms;     /* order_by_seq: wait for a gap; 2000 */
+    /*
+     * headers, TLS, proxy (any URL curl takes), connect timeout, backoff,
+     * failover URLs (the resume position going along is Last-Event-ID)
+     */
+    rt_conn_opts conn;
+    const char *last_event_id; /* Last-Event-ID of the first request */
+    uint64_t stall_timeout_ms; /* silence that means dead; 45000; 0 off */
+    size_t max_line_bytes;     /* parser limit; 0 = its default */
+    int order_by_seq;          /* 1: order EPOCH-SEQ ids; see above */
+    uint64_t gap_timeout_ms;   /* order_by_seq: wait for a gap; 2000 */
     /*
      * 1: retry the answers the WHATWG rules and HTTP make final (a
      * Content-Type other than text/event-stream, 400, 401, 403, 404, 405)
@@ -101,31 +96,6 @@ typedef struct rt_sse_client_opts {
     int retry_all;
     /* redirects (301, 302, 303, 307, 308) followed in a row; 10; 0 none */
     uint32_t max_redirects;
-    const char *cert; /* PEM client certificate for https://; NULL none */
-    const char *key;  /* its PEM private key; NULL: in |cert| */
-    /*
-     * proxy URL as curl takes it (CURLOPT_PROXY); NULL: curl's
-     * environment variables (http_proxy, https_proxy, ALL_PROXY,
-     * NO_PROXY); "": none
-     */
-    const char *proxy;
-    /*
-     * further URLs of the same service, NULL-terminated, copied; NULL:
-     * none.  The client starts with |url| and, after a failed attempt or
-     * a dropped connection, moves to the next URL, round robin: at once
-     * while some URL of the round is untried, after the backoff delay
-     * once every URL failed (the delays, max_retries and
-     * backoff.max_attempts count these rounds).  The resume position
-     * goes along (Last-Event-ID here): a server sharing the room's
-     * history resumes with recovered 1; one that does not knows another
-     * epoch: with order_by_seq,
-     * on_resumed(recovered 0) says so.  An answer the client
-     * stops on (see above) stops it on any URL.  With no_reconnect, a
-     * first connection that fails still tries each URL once, in order
-     * (as libpq tries its hosts); a drop after that stops the client.  Each must be of a scheme
-     * |url| may be; the other options apply to all.
-     */
-    const char *const *failover_urls;
 } rt_sse_client_opts;
 
 typedef struct rt_sse_client_cbs {
@@ -135,13 +105,13 @@ typedef struct rt_sse_client_cbs {
      */
     void (*on_event)(rt_sse_client *c, const rt_sse_event *ev, void *ud);
     /*
-     * A state change.  |delay_ms| is the wait with RT_SSE_BACKOFF and 0
+     * A state change.  |delay_ms| is the wait with RT_CONN_BACKOFF and 0
      * otherwise; |err| the failure that caused a BACKOFF or CLOSED (0 for
      * a clean stop: 204 or rt_sse_client_close()); |detail| a sentence
      * about it (also rt_sse_client_errmsg()), "" when there is none.
      * Optional.
      */
-    void (*on_state)(rt_sse_client *c, rt_sse_state st, uint64_t delay_ms,
+    void (*on_state)(rt_sse_client *c, rt_conn_state st, uint64_t delay_ms,
                      int err, const char *detail, void *ud);
     /* The last call; |c| is freed after it returns.  Optional. */
     void (*on_closed)(rt_sse_client *c, void *ud);
@@ -156,11 +126,9 @@ typedef struct rt_sse_client_cbs {
 } rt_sse_client_cbs;
 
 /*
- * Fill |o| with the defaults: no extra headers, the system CA store,
- * connect timeout 10 s, stall timeout 45 s, the backoff defaults (base
- * 1 s, cap 30 s), unlimited retries, no ordering by seq (gap timeout 2 s
- * once it is turned on).
- *
+ * Fill |o| with the defaults: rt_conn_opts_init() for |conn|, stall
+ * timeout 45 s, 10 redirects, no ordering by seq (gap timeout 2 s once it
+ * is turned on). *
  * Returns nothing.
  * Ownership: |o| stays the caller's.
  * Callbacks: none.
@@ -196,7 +164,7 @@ RT_EXTERN int rt_sse_client_new(rt_sse_client **out, rt_loop *loop,
  *
  * Returns 0, RT_ESTATE (already started or closing) or RT_ENOMEM.
  * Ownership: unchanged.
- * Callbacks: on_state(RT_SSE_CONNECTING) fires synchronously; the rest
+ * Callbacks: on_state(RT_CONN_CONNECTING) fires synchronously; the rest
  * from the loop.
  * See also: rt_sse_client_close().
  */
@@ -204,7 +172,7 @@ RT_EXTERN int rt_sse_client_start(rt_sse_client *c);
 
 /*
  * Stop: abort the request in flight, cancel a pending reconnection.
- * Asynchronous: on_state(RT_SSE_CLOSED, err 0) and then on_closed fire on
+ * Asynchronous: on_state(RT_CONN_CLOSED, err 0) and then on_closed fire on
  * a later loop turn (never from inside this call).  May be called from any
  * callback but on_closed; calling it again, or after the client stopped by
  * itself, does nothing.  rt_sse_client_close(NULL) is a no-op.

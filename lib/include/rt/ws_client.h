@@ -36,7 +36,7 @@
  * Answers and what the client does with them:
  * - close 1000, 1002, 1003, 1007, 1008, 1009, 1010, an HTTP answer
  *   400, 401, 403, 404 or 405 to the upgrade, a certificate or TLS
- *   handshake failure: the client stops (on_state RT_WS_CLOSED with
+ *   handshake failure: the client stops (on_state RT_CONN_CLOSED with
  *   RT_ECLOSED, RT_EHTTP or RT_ETLS, the detail naming the code and
  *   reason).
  * - any other close code (1001, 1006, 1011, 1012, 1013...), any other HTTP
@@ -72,7 +72,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rt/backoff.h"
+#include "rt/conn.h"
 #include "rt/export.h"
 #include "rt/loop.h"
 #include "rt/msg.h"
@@ -83,12 +83,11 @@ extern "C" {
 
 typedef struct rt_ws_client rt_ws_client;
 
-typedef enum rt_ws_state {
-    RT_WS_CONNECTING, /* a connection attempt is on its way */
-    RT_WS_OPEN,       /* upgraded; in protocol mode, the welcome arrived */
-    RT_WS_BACKOFF,    /* waiting delay_ms before the next attempt */
-    RT_WS_CLOSED      /* stopped for good; on_closed follows */
-} rt_ws_state;
+/*
+ * The states (rt/conn.h): RT_CONN_CONNECTING, a connection attempt is on
+ * its way; RT_CONN_OPEN, upgraded, and in protocol mode the welcome
+ * arrived; RT_CONN_BACKOFF; RT_CONN_CLOSED.
+ */
 
 /* What on_control reports (for tools that show the control frames). */
 typedef enum rt_ws_control {
@@ -98,48 +97,38 @@ typedef enum rt_ws_control {
 } rt_ws_control;
 
 typedef struct rt_ws_client_opts {
-    int raw; /* 1: any server, frames as they come; 0: rtctl protocol */
     /*
-     * extra handshake headers, "Name: value", NULL-terminated; copied.
-     * Host replaces the one from the URL; Origin and
+     * headers, TLS, proxy, connect timeout (TCP + TLS + upgrade), backoff,
+     * failover URLs (the resume position going along is since and epoch).
+     * In conn.headers Host replaces the one from the URL; Origin and
      * Sec-WebSocket-Protocol stand for |origin| and |subprotocols| (give
      * each once); the other headers of the handshake are refused (see
-     * rt_ws_client_header_owned()).
+     * rt_ws_client_header_owned()).  The proxy is an HTTP proxy,
+     * "[http://][user:pass@]host:port", tunnelled through with CONNECT;
+     * NULL: from the environment as curl reads it (https_proxy or
+     * HTTPS_PROXY for wss://, http_proxy for ws://, then ALL_PROXY or
+     * all_proxy; a NO_PROXY or no_proxy entry matching the host, or "*",
+     * means none); "": none.
      */
-    const char *const *headers;
+    rt_conn_opts conn;
+    int raw; /* 1: any server, frames as they come; 0: rtctl protocol */
     const char *subprotocols; /* "chat, superchat": offered; NULL none */
     const char *origin;       /* Origin header; NULL none */
-    const char *cacert;       /* PEM bundle to trust instead of the system's */
-    int insecure;             /* 1: skip TLS certificate checks */
     /* protocol mode: resume position of the first connection */
     int has_since;     /* 1: the first connection sends since */
     uint64_t since;    /* the last seq already seen, with has_since */
     const char *epoch; /* the epoch |since| belongs to; NULL: unknown */
-    uint64_t connect_timeout_ms; /* TCP + TLS + upgrade; default 10000 */
-    uint64_t ping_interval_ms;   /* idle time before a ping; 30000; 0 off */
-    uint64_t pong_timeout_ms;    /* silence after a ping; 10000 */
-    uint64_t gap_timeout_ms;     /* a seq gap open this long; 2000 */
-    size_t max_message_bytes;    /* largest incoming message; 16 MiB */
-    size_t max_queued;           /* messages waiting to go or for acks; 1024 */
-    size_t max_queued_bytes;     /* their total size; 16 MiB */
-    rt_backoff_policy backoff;   /* rt_backoff_policy_init() defaults */
-    uint32_t max_retries;        /* failed attempts in a row; 0 = unlimited */
-    int no_reconnect;            /* 1: any failure or close stops */
+    uint64_t ping_interval_ms; /* idle time before a ping; 30000; 0 off */
+    uint64_t pong_timeout_ms;  /* silence after a ping; 10000 */
+    uint64_t gap_timeout_ms;   /* a seq gap open this long; 2000 */
+    size_t max_message_bytes;  /* largest incoming message; 16 MiB */
+    size_t max_queued;         /* messages waiting to go or for acks; 1024 */
+    size_t max_queued_bytes;   /* their total size; 16 MiB */
     /*
      * redirects (301, 302, 303, 307, 308 to the upgrade) followed in a
      * row; 0 (the default): a redirect is an answer that stops the client
      */
     uint32_t max_redirects;
-    const char *cert; /* PEM client certificate for wss://; NULL none */
-    const char *key;  /* its PEM private key; NULL: in |cert| */
-    /*
-     * HTTP proxy, "[http://][user:pass@]host:port", tunnelled through
-     * with CONNECT; NULL: from the environment as curl reads it
-     * (https_proxy or HTTPS_PROXY for wss://, http_proxy for ws://, then
-     * ALL_PROXY or all_proxy; a NO_PROXY or no_proxy entry matching the
-     * host, or "*", means none); "": none
-     */
-    const char *proxy;
     /*
      * 1: offer permessage-deflate (RFC 7692).  libwebsockets 4.1 cannot
      * read a message the server sent uncompressed on such a connection:
@@ -147,22 +136,6 @@ typedef struct rt_ws_client_opts {
      * message work: Node's ws, python3-websockets).
      */
     int compress;
-    /*
-     * further URLs of the same service, NULL-terminated, copied; NULL:
-     * none.  The client starts with |url| and, after a failed attempt or
-     * a dropped connection, moves to the next URL, round robin: at once
-     * while some URL of the round is untried, after the backoff delay
-     * once every URL failed (the delays, max_retries and
-     * backoff.max_attempts count these rounds).  The resume position
-     * goes along (since and epoch here): a server sharing the room's
-     * history resumes with recovered 1; one that does not knows another
-     * epoch and on_resumed(recovered 0) says so.  An answer the client
-     * stops on (see above) stops it on any URL.  With no_reconnect, a
-     * first connection that fails still tries each URL once, in order
-     * (as libpq tries its hosts); a drop after that stops the client.  Each must be of a scheme
-     * |url| may be; the other options apply to all.
-     */
-    const char *const *failover_urls;
 } rt_ws_client_opts;
 
 typedef struct rt_ws_client_cbs {
@@ -218,12 +191,12 @@ typedef struct rt_ws_client_cbs {
     void (*on_ack)(rt_ws_client *c, const char *id, uint64_t seq,
                    const char *code, void *ud);
     /*
-     * A state change.  |delay_ms| is the wait with RT_WS_BACKOFF, 0
+     * A state change.  |delay_ms| is the wait with RT_CONN_BACKOFF, 0
      * otherwise; |err| the failure that caused a BACKOFF or CLOSED (0 for
      * rt_ws_client_close()); |detail| a sentence about it (also
      * rt_ws_client_errmsg()), "" when there is none.  Optional.
      */
-    void (*on_state)(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
+    void (*on_state)(rt_ws_client *c, rt_conn_state st, uint64_t delay_ms,
                      int err, const char *detail, void *ud);
     /* Control frames, for tools that show them.  Optional. */
     void (*on_control)(rt_ws_client *c, rt_ws_control what, unsigned code,
@@ -233,12 +206,10 @@ typedef struct rt_ws_client_cbs {
 } rt_ws_client_cbs;
 
 /*
- * Fill |o| with the defaults: protocol mode, no extra headers, the system
- * CA store, no since, connect timeout 10 s, ping after
- * 30 s of silence and give up 10 s later, gap timeout 2 s, messages up to
- * 16 MiB, up to 1024 queued messages or 16 MiB, the backoff defaults,
- * unlimited retries.
- *
+ * Fill |o| with the defaults: rt_conn_opts_init() for |conn|, protocol
+ * mode, no since, ping after 30 s of silence and give up 10 s later, gap
+ * timeout 2 s, messages up to 16 MiB, up to 1024 queued messages or
+ * 16 MiB, no redirects followed. *
  * Returns nothing.
  * Ownership: |o| stays the caller's.
  */
@@ -283,7 +254,7 @@ RT_EXTERN const char *rt_ws_client_header_owned(const char *header);
  * Start the first connection attempt.
  *
  * Returns 0, RT_ESTATE (already started or closing) or RT_ENOMEM.
- * Callbacks: on_state(RT_WS_CONNECTING) fires synchronously; the rest
+ * Callbacks: on_state(RT_CONN_CONNECTING) fires synchronously; the rest
  * from the loop.
  */
 RT_EXTERN int rt_ws_client_start(rt_ws_client *c);
@@ -319,7 +290,7 @@ RT_EXTERN int rt_ws_client_send(rt_ws_client *c, int binary, const void *data,
 /*
  * Stop: send a close frame (1000) on an open connection, drop a pending
  * reconnection.  Asynchronous: on_ack("closed") for every message still
- * waiting, on_state(RT_WS_CLOSED, err 0) and on_closed fire on a later loop
+ * waiting, on_state(RT_CONN_CLOSED, err 0) and on_closed fire on a later loop
  * turn.  Calling it again, or after the client stopped by itself, does
  * nothing.  rt_ws_client_close(NULL) is a no-op.
  *
@@ -341,7 +312,7 @@ RT_EXTERN void rt_ws_client_close(rt_ws_client *c);
  * Returns 0, RT_EINVAL (a bad code, a reason too long) or RT_ESTATE
  * (closing or ending already).
  * Callbacks: on_control(RT_WS_CLOSE_RECEIVED) when the server answers,
- * then on_state(RT_WS_CLOSED, err 0) and on_closed on later turns.
+ * then on_state(RT_CONN_CLOSED, err 0) and on_closed on later turns.
  */
 RT_EXTERN int rt_ws_client_end(rt_ws_client *c, unsigned code,
                                const char *reason);

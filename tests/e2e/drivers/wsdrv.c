@@ -215,7 +215,7 @@ static void f_resumed(rt_ws_client *c, int recovered, uint64_t from,
            (unsigned long long)to);
 }
 
-static void f_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
+static void f_state(rt_ws_client *c, rt_conn_state st, uint64_t delay_ms,
                     int err, const char *detail, void *ud)
 {
     (void)ud;
@@ -226,7 +226,7 @@ static void f_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
            (unsigned long long)mono_ms());
     put_cstr(detail);
     printf("}\n");
-    if (st == RT_WS_CLOSED && err != 0)
+    if (st == RT_CONN_CLOSED && err != 0)
         f.stopped_err = err;
 }
 
@@ -263,7 +263,7 @@ static int follow(const char *url, int argc, char **argv)
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
         if (strcmp(a, "--insecure") == 0) {
-            o.insecure = 1;
+            o.conn.insecure = 1;
             continue;
         }
         if (strcmp(a, "--mark") == 0) {
@@ -275,7 +275,7 @@ static int follow(const char *url, int argc, char **argv)
             continue;
         }
         if (strcmp(a, "--cacert") == 0 && val != NULL) {
-            o.cacert = val;
+            o.conn.cacert = val;
             i++;
             continue;
         }
@@ -285,15 +285,15 @@ static int follow(const char *url, int argc, char **argv)
         if (strcmp(a, "--count") == 0)
             f.count = v;
         else if (strcmp(a, "--connect-ms") == 0)
-            o.connect_timeout_ms = v;
+            o.conn.connect_timeout_ms = v;
         else if (strcmp(a, "--ping-ms") == 0)
             o.ping_interval_ms = v;
         else if (strcmp(a, "--pong-ms") == 0)
             o.pong_timeout_ms = v;
         else if (strcmp(a, "--base-ms") == 0)
-            o.backoff.base_ms = v;
+            o.conn.backoff.base_ms = v;
         else if (strcmp(a, "--max-retries") == 0)
-            o.max_retries = (uint32_t)v;
+            o.conn.backoff.max_attempts = (uint32_t)v;
         else if (strcmp(a, "--deadline-ms") == 0)
             deadline_ms = v;
         else if (strcmp(a, "--max-msg") == 0 && v > 0)
@@ -354,13 +354,13 @@ static void s_close_all(void)
         rt_ws_client_close(clients[i].c);
 }
 
-static void s_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
+static void s_state(rt_ws_client *c, rt_conn_state st, uint64_t delay_ms,
                     int err, const char *detail, void *ud)
 {
     struct sclient *s = ud;
 
     (void)c, (void)detail;
-    if (st == RT_WS_OPEN) {
+    if (st == RT_CONN_OPEN) {
         s->opens++;
         printf("{\"type\":\"open\",\"client\":%u,\"n\":%u,\"t_ms\":%llu}\n",
                s->idx, s->opens, (unsigned long long)mono_ms());
@@ -373,7 +373,7 @@ static void s_state(rt_ws_client *c, rt_ws_state st, uint64_t delay_ms,
                 s_close_all();
             }
         }
-    } else if (st == RT_WS_BACKOFF && s->opens > 0 && !s->lost) {
+    } else if (st == RT_CONN_BACKOFF && s->opens > 0 && !s->lost) {
         s->lost = 1;
         printf("{\"type\":\"lost\",\"client\":%u,\"err\":\"%s\","
                "\"delay_ms\":%llu,\"t_ms\":%llu}\n",
