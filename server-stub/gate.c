@@ -316,7 +316,6 @@ static void gate_cb(uv_poll_t *h, int status, int events)
     enum rt__head_verdict v;
     ssize_t n;
 
-    (void)events;
     rt__srv_now_ms(g->s);
     if (status < 0) {
         gate_close(g);
@@ -346,7 +345,8 @@ static void gate_cb(uv_poll_t *h, int status, int events)
             return;
         }
         if ((size_t)n <= g->len) { /* woken without news */
-            if (low_water(g, (int)g->len + 1) != 0)
+            /* a client that stopped sending cannot finish its head */
+            if ((events & UV_DISCONNECT) || low_water(g, (int)g->len + 1) != 0)
                 gate_close(g);
             return;
         }
@@ -366,7 +366,7 @@ static void gate_cb(uv_poll_t *h, int status, int events)
             return;
         }
         if (g->len < g->cap) { /* all there is: wait for more */
-            if (low_water(g, (int)g->len + 1) != 0)
+            if ((events & UV_DISCONNECT) || low_water(g, (int)g->len + 1) != 0)
                 gate_close(g);
             return;
         }
@@ -397,7 +397,7 @@ static void gate_open(rt_server *s, int fd, const struct sockaddr_storage *ss)
         sh->gates = g;
     sh->gates_last = g;
     rt__peer_add(s, g, (const struct sockaddr *)ss);
-    uv_poll_start(&g->poll, UV_READABLE, gate_cb);
+    uv_poll_start(&g->poll, UV_READABLE | UV_DISCONNECT, gate_cb);
 }
 
 /* ---------------------------------------------------------- shell */

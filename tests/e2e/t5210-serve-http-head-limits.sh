@@ -130,6 +130,14 @@ async def main():
           f"the published message is not in room h: {ws.welcome}")
     await ws.say("still served")
     await ws.close()
+    # a head cut short by the client's own end of sending never completes:
+    # ended at once (it used to be, by libwebsockets), not held to the
+    # request deadline nor spinning on the half-closed socket
+    r = await Raw.connect("half-closed")
+    await r.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+    r.sock.shutdown(socket.SHUT_WR)
+    await r.expect_eof(timeout=WAIT_BASE / 2, what="of a half-closed head")
+    r.close()
     r = await http("GET", "/health")
     check(r.status == 200, f"/health: {r}")
     m = await metrics()
