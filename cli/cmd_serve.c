@@ -166,7 +166,8 @@ int cmd_serve(int argc, char **argv)
                 "typing events per second relayed per user and room; "
                 "the rest are coalesced (default 4; 0: no limit)"),
         OPT_BYTES(0, "max-header-bytes", &max_header,
-                  "HTTP request header size (default 8k)"),
+                  "HTTP request head size; past it 431 or 414 "
+                  "(default 8k, at most 63k)"),
         OPT_BYTES(0, "max-body-bytes", &max_body,
                   "HTTP request body size (default 64k)"),
         OPT_GROUP("Timing"),
@@ -281,13 +282,14 @@ int cmd_serve(int argc, char **argv)
         return RTCTL_EXIT_USAGE;
     }
     if (max_msg < 16 || max_msg > 64 * 1024 * 1024 || max_queue < 1024 ||
-        history > 10000000 || max_header < 512 || max_header > 65535 ||
-        max_body < 16 || ping_ms < 1000 || ping_ms > 3600000 ||
-        presence_ms > 86400000 || keepalive_ms < 100 || poll_max_ms < 1000 ||
-        max_room > UINT32_MAX || max_user > UINT32_MAX) {
+        history > 10000000 || max_header < 512 ||
+        max_header > RT_SERVER_MAX_HEADER_BYTES || max_body < 16 ||
+        ping_ms < 1000 || ping_ms > 3600000 || presence_ms > 86400000 ||
+        keepalive_ms < 100 || poll_max_ms < 1000 || max_room > UINT32_MAX ||
+        max_user > UINT32_MAX) {
         cli_opts_error(&serve_help,
                        "a limit is out of range (message 16..64m, queue "
-                       ">= 1k, header 512..65535, ping 1s..1h, keepalive "
+                       ">= 1k, header 512..63k, ping 1s..1h, keepalive "
                        ">= 100ms, poll max >= 1s)");
         return RTCTL_EXIT_USAGE;
     }

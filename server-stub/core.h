@@ -115,6 +115,7 @@ struct rt_metrics {
     uint64_t published_http;
     uint64_t closes[8];        /* by close code class, see metrics.c */
     uint64_t refused_address;  /* over --max-address-connections */
+    uint64_t heads_refused[2]; /* 431, 414: by the gate (gate.c) */
     uint64_t request_timeouts; /* bodies past --request-timeout */
     uint64_t accept_paused;    /* accept() failed: paused */
     uint64_t ephemeral_drops;  /* typing/presence to a full queue */

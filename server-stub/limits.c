@@ -3,12 +3,14 @@
  *
  * libwebsockets 4.1 as Debian builds it has no per-IP limits
  * (LWS_WITH_PEER_LIMITS is off), so they are counted here: an accepted
- * socket is checked against its address's count in the network filter,
- * counted once lws has made its wsi, and uncounted when that wsi is
- * destroyed, whatever became of it (HTTP, WebSocket, SSE, an upgrade that
- * failed).  Two small hash tables: addresses with their counts, and wsis
- * with the address they count against.  Entries go when their count does,
- * so the tables are as big as the connections open now.
+ * socket is checked against its address's count as the gate accepts it
+ * (gate.c), counted from then on under the gate's key while its request
+ * head arrives, then under its wsi from the moment lws makes one until
+ * that wsi is destroyed, whatever became of it (HTTP, WebSocket, SSE, an
+ * upgrade that failed).  Two small hash tables: addresses with their
+ * counts, and keys (gates, wsis) with the address they count against.
+ * Entries go when their count does, so the tables are as big as the
+ * connections open now.
  */
 #include <string.h>
 #include <sys/socket.h>
@@ -22,15 +24,15 @@ struct peer_addr {
     unsigned n;
 };
 
-struct peer_wsi {
-    struct peer_wsi *next;
-    const struct lws *wsi;
+struct peer_key {
+    struct peer_key *next;
+    const void *key;
     struct peer_addr *addr;
 };
 
 struct rt_peers {
     struct peer_addr **addrs;
-    struct peer_wsi **wsis;
+    struct peer_key **keys;
     size_t nbuckets;
 };
 
@@ -81,10 +83,10 @@ static struct rt_peers *peers(rt_server *s)
         return NULL;
     p->nbuckets = PEER_BUCKETS;
     p->addrs = rt__calloc(p->nbuckets, sizeof(*p->addrs));
-    p->wsis = rt__calloc(p->nbuckets, sizeof(*p->wsis));
-    if (p->addrs == NULL || p->wsis == NULL) {
+    p->keys = rt__calloc(p->nbuckets, sizeof(*p->keys));
+    if (p->addrs == NULL || p->keys == NULL) {
         rt__free(p->addrs);
-        rt__free(p->wsis);
+        rt__free(p->keys);
         rt__free(p);
         return NULL;
     }
@@ -116,64 +118,60 @@ int rt__peer_allowed(rt_server *s, const struct sockaddr *sa)
     return a == NULL || a->n < s->o.max_address_connections;
 }
 
-void rt__peer_add(rt_server *s, struct lws *wsi)
+void rt__peer_add(rt_server *s, const void *key, const struct sockaddr *sa)
 {
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    unsigned char key[16];
+    unsigned char ak[16];
     struct rt_peers *p;
     struct peer_addr *a;
-    struct peer_wsi *w;
+    struct peer_key *k;
     size_t b;
 
-    if (s->o.max_address_connections == 0 ||
-        getpeername(lws_get_socket_fd(wsi), (struct sockaddr *)&ss, &sl) !=
-            0 ||
-        addr_key((struct sockaddr *)&ss, key) != 0 || (p = peers(s)) == NULL)
+    if (s->o.max_address_connections == 0 || addr_key(sa, ak) != 0 ||
+        (p = peers(s)) == NULL)
         return;
-    a = addr_find(p, key);
+    a = addr_find(p, ak);
     if (a == NULL) {
         a = rt__calloc(1, sizeof(*a));
         if (a == NULL)
             return;
-        memcpy(a->key, key, 16);
-        b = hash_bytes(key, 16) & (p->nbuckets - 1);
+        memcpy(a->key, ak, 16);
+        b = hash_bytes(ak, 16) & (p->nbuckets - 1);
         a->next = p->addrs[b];
         p->addrs[b] = a;
     }
-    w = rt__calloc(1, sizeof(*w));
-    if (w == NULL) {
+    k = rt__calloc(1, sizeof(*k));
+    if (k == NULL) {
         if (a->n == 0) { /* just made: do not leave it at zero */
-            p->addrs[hash_bytes(key, 16) & (p->nbuckets - 1)] = a->next;
+            p->addrs[hash_bytes(ak, 16) & (p->nbuckets - 1)] = a->next;
             rt__free(a);
         }
         return;
     }
-    w->wsi = wsi;
-    w->addr = a;
-    b = hash_ptr(wsi) & (p->nbuckets - 1);
-    w->next = p->wsis[b];
-    p->wsis[b] = w;
+    k->key = key;
+    k->addr = a;
+    b = hash_ptr(key) & (p->nbuckets - 1);
+    k->next = p->keys[b];
+    p->keys[b] = k;
     a->n++;
 }
 
-void rt__peer_del(rt_server *s, const struct lws *wsi)
+void rt__peer_del(rt_server *s, const void *key)
 {
     struct rt_peers *p = s->peers;
-    struct peer_wsi **wp, *w;
+    struct peer_key **kp, *k;
     struct peer_addr **ap, *a;
 
-    if (p == NULL || wsi == NULL)
+    if (p == NULL || key == NULL)
         return;
-    for (wp = &p->wsis[hash_ptr(wsi) & (p->nbuckets - 1)]; (w = *wp) != NULL;
-         wp = &w->next)
-        if (w->wsi == wsi)
+    for (kp = &p->keys[hash_ptr(key) & (p->nbuckets - 1)]; (k = *kp) != NULL;
+         kp = &k->next)
+        if (k->key == key)
             break;
-    if (w == NULL)
+    if (k == NULL)
         return;
-    *wp = w->next;
-    a = w->addr;
-    rt__free(w);
+    *kp = k->next;
+    a = k->addr;
+    rt__free(k);
     if (--a->n > 0)
         return;
     for (ap = &p->addrs[hash_bytes(a->key, 16) & (p->nbuckets - 1)];
@@ -200,15 +198,15 @@ void rt__peers_free(rt_server *s)
             p->addrs[i] = a->next;
             rt__free(a);
         }
-        while (p->wsis[i] != NULL) {
-            struct peer_wsi *w = p->wsis[i];
+        while (p->keys[i] != NULL) {
+            struct peer_key *k = p->keys[i];
 
-            p->wsis[i] = w->next;
-            rt__free(w);
+            p->keys[i] = k->next;
+            rt__free(k);
         }
     }
     rt__free(p->addrs);
-    rt__free(p->wsis);
+    rt__free(p->keys);
     rt__free(p);
     s->peers = NULL;
 }

@@ -136,6 +136,17 @@ int rt__metrics_render(const rt_server *s, rt_buf *b)
                          "rtctl_connections_refused_total{reason="
                          "\"address_limit\"} %llu\n",
                          (unsigned long long)m->refused_address);
+    rc |= head(b, "rtctl_request_heads_refused_total", "counter",
+               "Request heads refused before parsing: 431 over "
+               "--max-header-bytes or the header field limit, 414 for the "
+               "request line or the query argument limit.");
+    rc |= rt__buf_printf(b,
+                         "rtctl_request_heads_refused_total{status=\"431\"} "
+                         "%llu\n"
+                         "rtctl_request_heads_refused_total{status=\"414\"} "
+                         "%llu\n",
+                         (unsigned long long)m->heads_refused[0],
+                         (unsigned long long)m->heads_refused[1]);
     rc |= head(b, "rtctl_request_timeouts_total", "counter",
                "HTTP requests whose body missed --request-timeout.");
     rc |= rt__buf_printf(b, "rtctl_request_timeouts_total %llu\n",

@@ -32,92 +32,12 @@ static rt_server *log_server; /* lws's log hook has no user pointer */
  */
 #define RT_RX_CHUNK 16384
 
-/* How long accepting pauses after accept() failed, and how often it says so. */
-#define ACCEPT_PAUSE_MS 250
-#define ACCEPT_LOG_MS 10000
-
-/*
- * accept() failed (EMFILE, ENFILE, ENOMEM): the connection stays in the
- * listen queue and the socket stays readable, so lws would try again at
- * once, forever, logging each time.  Stop watching the socket for a
- * moment instead; the tick resumes it, and a connection that closed in
- * between has freed what the next accept needs.
- */
-static void accept_failed(rt_server *s, const char *why)
-{
-    if (s->accept_paused || s->sh->listen_poll == NULL)
-        return;
-    rt__srv_now_ms(s);
-    uv_poll_stop(s->sh->listen_poll);
-    s->accept_paused = 1;
-    s->accept_resume_ms = s->now_ms + ACCEPT_PAUSE_MS;
-    s->m.accept_paused++;
-    if (s->accept_logged_ms != 0 &&
-        s->now_ms - s->accept_logged_ms < ACCEPT_LOG_MS) {
-        s->accept_unlogged++;
-        return;
-    }
-    rt__srv_log(s, RT_SERVER_LOG_WARN,
-                "cannot accept connections (%s): pausing %d ms at a time; "
-                "%llu more pauses since the last report",
-                why, ACCEPT_PAUSE_MS, (unsigned long long)s->accept_unlogged);
-    s->accept_logged_ms = s->now_ms;
-    s->accept_unlogged = 0;
-}
-
-static void accept_tick(rt_server *s)
-{
-    if (!s->accept_paused || s->now_ms < s->accept_resume_ms)
-        return;
-    s->accept_paused = 0;
-    if (!s->shutting_down)
-        uv_poll_start(s->sh->listen_poll, UV_READABLE, s->sh->listen_cb);
-}
-
-struct find_listen {
-    int port;
-    uv_poll_t *found;
-};
-
-static void find_listen_cb(uv_handle_t *h, void *arg)
-{
-    struct find_listen *fl = arg;
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    uv_os_fd_t fd;
-    int on = 0;
-    socklen_t ol = sizeof(on);
-
-    if (h->type != UV_POLL || fl->found != NULL || uv_fileno(h, &fd) != 0 ||
-        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &ol) != 0 || !on ||
-        getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
-        return;
-    if ((ss.ss_family == AF_INET &&
-         ntohs(((struct sockaddr_in *)&ss)->sin_port) == fl->port) ||
-        (ss.ss_family == AF_INET6 &&
-         ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) == fl->port))
-        fl->found = (uv_poll_t *)h;
-}
-
 static void lws_log(int level, const char *line)
 {
     size_t n = strlen(line);
-    const char *acc;
 
     if (log_server == NULL)
         return;
-    /* lws 4.1 logs "accept: <strerror>" and returns to the loop. */
-    if ((acc = strstr(line, "accept: ")) != NULL) {
-        char why[64];
-
-        if (strncmp(acc + 8, "errno ", 6) == 0)
-            snprintf(why, sizeof(why), "%s", strerror(atoi(acc + 14)));
-        else
-            snprintf(why, sizeof(why), "%s", acc + 8);
-        why[strcspn(why, "\r\n")] = '\0';
-        accept_failed(log_server, why);
-        return;
-    }
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         n--;
     /* lws says this of every HTTP/1 SSE stream; it is not a problem. */
@@ -193,22 +113,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
     if (s == NULL)
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     rt__srv_now_ms(s);
-    if (reason == LWS_CALLBACK_FILTER_NETWORK_CONNECTION) {
-        /* |user| is lws's description of the socket here, not a conn. */
-        const struct lws_filter_network_conn_args *a = user;
-
-        /* Stop accepting once a shutdown began. */
-        if (s->shutting_down)
-            return -1;
-        if (a != NULL &&
-            !rt__peer_allowed(s, (const struct sockaddr *)&a->cli_addr)) {
-            s->m.refused_address++;
-            return -1;
-        }
-        return 0;
-    }
     if (reason == LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED) {
-        rt__peer_add(s, wsi);
+        /* the gate checked the address; it counts from here under wsi */
+        if (s->sh->adopting != NULL)
+            rt__peer_add(s, wsi, (const struct sockaddr *)s->sh->adopting);
         return 0;
     }
     if (reason == LWS_CALLBACK_WSI_DESTROY) {
@@ -266,55 +174,13 @@ static void on_tick(uv_timer_t *t)
     rt__poll_tick(s);
     rt__conn_check_gone(s);
     rt__http_tick(s);
-    accept_tick(s);
+    rt__gate_tick(s);
     if (s->shutting_down &&
         (s->nconns == 0 || s->now_ms >= s->shutdown_deadline_ms))
         finish_shutdown(s);
 }
 
 /* ---------------------------------------------------------- create */
-
-/*
- * lws reports a failed bind only in its log; try the address first so the
- * user reads why ("address already in use").
- */
-static int probe_bind(const rt_server_opts *o, char *errbuf, size_t errlen)
-{
-    struct sockaddr_in6 a6;
-    struct sockaddr_in a4;
-    int fd, rc, one = 1, v6 = strchr(o->host, ':') != NULL;
-
-    memset(&a4, 0, sizeof(a4));
-    memset(&a6, 0, sizeof(a6));
-    if (v6) {
-        a6.sin6_family = AF_INET6;
-        a6.sin6_port = htons((uint16_t)o->port);
-        rc = inet_pton(AF_INET6, o->host, &a6.sin6_addr);
-    } else {
-        a4.sin_family = AF_INET;
-        a4.sin_port = htons((uint16_t)o->port);
-        rc = inet_pton(AF_INET, o->host, &a4.sin_addr);
-    }
-    if (rc != 1) {
-        snprintf(errbuf, errlen, "--host: '%s' is not an IPv4 or IPv6 address",
-                 o->host);
-        return RT_EINVAL;
-    }
-    fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return 0;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    rc = v6 ? bind(fd, (struct sockaddr *)&a6, sizeof(a6))
-            : bind(fd, (struct sockaddr *)&a4, sizeof(a4));
-    if (rc != 0) {
-        snprintf(errbuf, errlen, "cannot listen on %s:%d: %s", o->host,
-                 o->port, strerror(errno));
-        close(fd);
-        return RT_ECONNREFUSED;
-    }
-    close(fd);
-    return 0;
-}
 
 static int server_new(rt_server **out, uv_loop_t *loop,
                       const rt_server_opts *o, struct rt__engine *eng,
@@ -363,8 +229,11 @@ static int server_new(rt_server **out, uv_loop_t *loop,
         snprintf(errbuf, errlen, "--tls-cert and --tls-key go together");
         return RT_EINVAL;
     }
-    if ((rc = probe_bind(o, errbuf, errlen)) != 0)
-        return rc;
+    if (o->max_header_bytes > RT_SERVER_MAX_HEADER_BYTES) {
+        snprintf(errbuf, errlen, "--max-header-bytes is at most %d",
+                 RT_SERVER_MAX_HEADER_BYTES);
+        return RT_EINVAL;
+    }
     /* The core's half and the shell's, in one block; s first. */
     all = rt__calloc(1, sizeof(*all));
     if (all == NULL)
@@ -373,10 +242,16 @@ static int server_new(rt_server **out, uv_loop_t *loop,
     s->sh = &all->sh;
     rt__core_init(s, o, eng, &rt__shell_io);
     s->sh->loop = loop;
+    /* Listening first: a busy port is said before anything else starts. */
+    if ((rc = rt__gate_listen(s, errbuf, errlen)) != 0) {
+        rt__free(s);
+        return rc;
+    }
     if (s->o.ping_interval_s == 0)
         s->o.ping_interval_s = 1;
     s->sh->cork = rt__malloc(LWS_PRE + RT_CORK_BYTES);
     if (s->sh->cork == NULL) {
+        rt__gate_stop(s);
         rt__free(s);
         return RT_ENOMEM;
     }
@@ -405,14 +280,20 @@ static int server_new(rt_server **out, uv_loop_t *loop,
             : RT_RX_CHUNK;
 
     memset(&info, 0, sizeof(info));
-    info.port = o->port;
-    info.iface = o->host;
+    /* A server without a listening socket: gate.c accepts and hands over. */
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = s->sh->protocols;
     info.user = s;
     info.retry_and_idle_policy = &s->sh->retry;
+    /*
+     * What the gate lets through must fit: lws stores the head's values
+     * and target, and for each header it does not know, its name and 8
+     * bytes of links; the blank line and the last name borrow a few more.
+     * (RT_SERVER_MAX_HEADER_BYTES keeps this within lws's 65535.)
+     */
     info.max_http_header_data =
-        (unsigned short)(o->max_header_bytes > 65535 ? 65535
-                                                     : o->max_header_bytes);
+        (unsigned short)(o->max_header_bytes +
+                         8 * RT_SERVER_MAX_HEADER_FIELDS + 64);
     /*
      * Header tables are allocated as requests need them, so a big pool
      * costs nothing idle; it must be far bigger than what one address may
@@ -463,24 +344,14 @@ static int server_new(rt_server **out, uv_loop_t *loop,
         snprintf(errbuf, errlen, "cannot start the server on %s:%d%s", o->host,
                  o->port,
                  o->tls_cert ? " (check --tls-cert and --tls-key)" : "");
+        rt__gate_stop(s);
         rt__free(s->sh->cork);
         rt__free(s);
         log_server = NULL;
         return RT_ECONNREFUSED;
     }
     s->sh->vh = lws_get_vhost_by_name(s->sh->ctx, "default");
-    s->port = s->sh->vh ? lws_get_vhost_listen_port(s->sh->vh) : o->port;
-    {
-        /*
-         * lws watches the listening socket with a uv_poll_t on our loop:
-         * find it, to pause it when accept() fails (accept_failed).
-         */
-        struct find_listen fl = {s->port, NULL};
-
-        uv_walk(loop, find_listen_cb, &fl);
-        s->sh->listen_poll = fl.found;
-        s->sh->listen_cb = fl.found ? fl.found->poll_cb : NULL;
-    }
+    rt__gate_start(s);
 
     uv_timer_init(loop, &s->sh->tick);
     s->sh->tick.data = s;
@@ -508,6 +379,7 @@ void rt_server_shutdown(rt_server *s, void (*done)(rt_server *, void *),
         return;
     rt__srv_now_ms(s);
     s->shutting_down = 1;
+    rt__gate_stop(s); /* accept no more */
     s->shutdown_done = done;
     s->shutdown_ud = ud;
     s->shutdown_deadline_ms = s->now_ms + 1000;
@@ -578,6 +450,8 @@ void rt_server_free(rt_server *s)
         lws_context_destroy(s->sh->ctx_dying);
         s->sh->ctx_dying = NULL;
     }
+    if (!s->shutting_down)
+        rt__gate_stop(s);
     rt__core_cleanup(s);
     rt__peers_free(s);
     rt__free(s->sh->cork);

@@ -27,6 +27,17 @@ enum rt_server_log_level {
     RT_SERVER_LOG_DEBUG
 };
 
+/*
+ * What a request head may hold (answered 431 or 414 past it).  Header
+ * bytes are --max-header-bytes, at most RT_SERVER_MAX_HEADER_BYTES: the
+ * head and libwebsockets' bookkeeping for it must fit its 65535 bytes of
+ * header storage.  Fields and arguments are fixed: together they must fit
+ * its 94 fragment slots (gate.c).
+ */
+#define RT_SERVER_MAX_HEADER_BYTES 64512 /* 63k */
+#define RT_SERVER_MAX_HEADER_FIELDS 64
+#define RT_SERVER_MAX_QUERY_ARGS 24
+
 typedef struct rt_server_opts {
     const char *host;     /* bind address; default 127.0.0.1 */
     int port;             /* 0: the system picks; default 8080 */
@@ -45,7 +56,7 @@ typedef struct rt_server_opts {
     uint64_t sse_keepalive_ms;     /* 15 s */
     unsigned poll_timeout_max_s;   /* 60 */
     int compress;                  /* permessage-deflate offered */
-    size_t max_header_bytes;       /* HTTP request headers, 8 KiB */
+    size_t max_header_bytes;       /* HTTP request head, 8 KiB */
     size_t max_body_bytes;         /* POST bodies, 64 KiB */
     /* fields below were added for issue 10 */
     unsigned max_rooms;               /* 0: unlimited (default 10000) */

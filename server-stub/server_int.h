@@ -6,6 +6,8 @@
 #ifndef RT_SERVER_INT_H
 #define RT_SERVER_INT_H
 
+#include <sys/socket.h>
+
 #include <libwebsockets.h>
 #include <uv.h>
 
@@ -16,9 +18,17 @@ struct rt__shell {
     struct lws_context *ctx;
     struct lws_context *ctx_dying; /* destroy begun; finish in _free */
     struct lws_vhost *vh;
-    /* the listening socket's poll handle, paused when accept() fails */
-    uv_poll_t *listen_poll;
-    uv_poll_cb listen_cb;
+    /*
+     * The listening socket is ours, not lws's (gate.c); its poll handle
+     * (allocated: it may have to close after the server is freed) is
+     * stopped while accept() fails for want of descriptors.
+     */
+    uv_poll_t *listen;
+    int listen_fd; /* -1 once closed */
+    /* the peer of the socket being handed to lws, for limits.c */
+    const struct sockaddr_storage *adopting;
+    /* connections whose request head is still arriving, oldest first */
+    struct gate *gates, *gates_last;
     uv_timer_t tick;
     uv_check_t flush;    /* writes queued frames once per turn */
     unsigned char *cork; /* RT_CORK_BYTES write buffer */
@@ -96,11 +106,26 @@ void rt__poll_attached(struct conn *c, struct room *r, int ok);
 void rt__conn_watch_gone(struct conn *c);
 void rt__conn_check_gone(rt_server *s);
 
-/* limits.c: --max-address-connections */
+/*
+ * gate.c: the listening socket and the check of request heads in front of
+ * lws.  _listen binds and listens (errbuf says why not); _start watches
+ * the socket once lws is there to take connections; _tick resumes a
+ * paused accept and ends heads past --request-timeout; _stop stops
+ * accepting and closes the connections still in the gate.
+ */
+int rt__gate_listen(rt_server *s, char *errbuf, size_t errlen);
+void rt__gate_start(rt_server *s);
+void rt__gate_tick(rt_server *s);
+void rt__gate_stop(rt_server *s);
+
+/*
+ * limits.c: --max-address-connections.  A connection counts against its
+ * address under a key (the gate's, then its wsi) from _add to _del.
+ */
 struct sockaddr;
 int rt__peer_allowed(rt_server *s, const struct sockaddr *sa);
-void rt__peer_add(rt_server *s, struct lws *wsi);
-void rt__peer_del(rt_server *s, const struct lws *wsi);
+void rt__peer_add(rt_server *s, const void *key, const struct sockaddr *sa);
+void rt__peer_del(rt_server *s, const void *key);
 void rt__peers_free(rt_server *s);
 void rt__http_tick(rt_server *s);
 
