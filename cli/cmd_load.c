@@ -1383,6 +1383,14 @@ int cmd_load(int argc, char **argv)
         rt_url_free(u);
         return RTCTL_EXIT_USAGE;
     }
+    if (raw && strcmp(transport, "ws") != 0) {
+        cli_opts_error(&load_help,
+                       "--raw speaks WebSocket only, not "
+                       "--transport '%s'",
+                       transport);
+        rt_url_free(u);
+        return RTCTL_EXIT_USAGE;
+    }
     if (raw) {
         publishers = conns; /* each connection sends its own messages */
         transport = "ws";
@@ -1628,8 +1636,11 @@ int cmd_load(int argc, char **argv)
             i++;
         }
     }
-    if (start_ms > 0)
+    if (start_ms > 0) {
+        if (!L.quiet && L.worker_index == 0)
+            fprintf(stderr, "rtctl load: waiting to start at %s\n", start_at);
         cli_start_at_wait(start_ms);
+    }
 
     L.t0_ns = uv_hrtime();
     L.prog_last_cpu = cpu_s(NULL, NULL);

@@ -61,22 +61,22 @@ int cmd_report(int argc, char **argv)
         return n == CLI_OPTS_EXIT_OK ? RTCTL_EXIT_OK : RTCTL_EXIT_USAGE;
     if (cli_out_init(&out, &report_help, &g, 0) != 0)
         return RTCTL_EXIT_USAGE;
-    if (n < 2 || strcmp(argv[1], "merge") != 0) {
+    if (n < 1 || strcmp(argv[1], "merge") != 0) {
         cli_opts_error(&report_help,
-                       n < 2 ? "no action given (merge)"
+                       n < 1 ? "no action given (merge)"
                              : "'%s' is not an action (merge)",
                        argv[1]);
         cli_strlist_free(&thresholds);
         return RTCTL_EXIT_USAGE;
     }
-    if (n < 3) {
+    if (n < 2) {
         cli_opts_error(&report_help, "merge: no report given");
         cli_strlist_free(&thresholds);
         return RTCTL_EXIT_USAGE;
     }
     memset(&r, 0, sizeof(r));
     r.th = calloc(thresholds.n ? thresholds.n : 1, sizeof(*r.th));
-    docs = calloc((size_t)n, sizeof(*docs));
+    docs = calloc((size_t)n + 1, sizeof(*docs));
     if (r.th == NULL || docs == NULL || cli_report_init(&r) != 0) {
         cli_errf(&out, "out of memory");
         status = RTCTL_EXIT_RUNTIME;
@@ -90,7 +90,7 @@ int cmd_report(int argc, char **argv)
             goto done;
         }
     r.nth = thresholds.n;
-    for (i = 2; i < (size_t)n; i++) {
+    for (i = 2; i <= (size_t)n; i++) {
         struct cli_report one;
         int rc;
 
@@ -135,7 +135,7 @@ int cmd_report(int argc, char **argv)
         status = RTCTL_EXIT_RUNTIME;
 done:
     cli_report_cleanup(&r);
-    for (i = 0; docs != NULL && i < (size_t)n; i++)
+    for (i = 0; docs != NULL && i <= (size_t)n; i++)
         cJSON_Delete(docs[i]);
     free(docs);
     free(r.th);

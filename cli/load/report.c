@@ -308,8 +308,9 @@ void cli_report_summary(const struct cli_report *r, FILE *f)
                 r->rooms == 1 ? "" : "s", r->rate, (unsigned long long)r->size,
                 r->run_s, (double)r->warmup_ms / 1000);
     if (r->in_flight > 0)
-        fprintf(f, ", closed model (%llu in flight)",
-                (unsigned long long)r->in_flight);
+        fprintf(f, ", closed model (%llu in flight%s)",
+                (unsigned long long)r->in_flight,
+                r->rate > 0 ? "" : ", no rate limit");
     if (r->workers > 1)
         fprintf(f, ", %u processes merged", r->workers);
     fprintf(f, "\n\n");
