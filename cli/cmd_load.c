@@ -68,7 +68,8 @@ static const struct cli_cmd_help load_help = {
     "load",
     load_usage,
     "Load-test an rtctl-protocol server (rtctl serve, or one behind a "
-    "proxy) at URL, ws:// or http:// (TLS is not supported yet). "
+    "proxy) at URL, ws:// or http:// (TLS is not supported yet); with "
+    "--raw, any WebSocket echo server, timing round trips. "
     "Subscribers join rooms over WebSocket, SSE or long polling; publishers "
     "send messages at a fixed rate over WebSocket. Every subscriber "
     "measures the fan-out latency from each message's due send time and "

@@ -46,7 +46,8 @@ int cmd_report(int argc, char **argv)
     struct cli_opt opts[] = {
         OPT_GROUP("Output"),
         OPT_STR(0, "report-json", &json_out, "FILE",
-                "write the merged report to FILE (- for stdout)"),
+                "write the merged report to FILE (- for stdout, instead "
+                "of the summary)"),
         OPT_STR(0, "html", &html_out, "FILE",
                 "write the merged report as a self-contained page"),
         OPT_STR_LIST(0, "threshold", &thresholds, "EXPR",
@@ -114,7 +115,8 @@ int cmd_report(int argc, char **argv)
         }
     }
     failed = cli_report_check(&r);
-    cli_report_summary(&r, stdout);
+    if (json_out == NULL || strcmp(json_out, "-") != 0)
+        cli_report_summary(&r, stdout); /* not mixed into the JSON */
     if (json_out != NULL &&
         cli_report_json(&r, json_out, err, sizeof(err)) != 0) {
         cli_errf(&out, "%s", err);
