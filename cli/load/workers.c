@@ -10,7 +10,8 @@
  * Signals: each child leads a process group of its own, so a Ctrl-C at
  * the terminal reaches the parent only, which passes it on once per
  * signal: a first one makes every child stop and write its report, a
- * second makes them exit at once, as for one process.
+ * second makes them exit at once, as for one process.  A parent killed
+ * outright (SIGKILL) takes its workers along (PR_SET_PDEATHSIG).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,6 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -65,6 +69,10 @@ int cli_workers_fork(struct cli_workers *w, unsigned n, char *err,
 
         if (pid == 0) {
             setpgid(0, 0);
+#ifdef __linux__
+            /* a parent killed outright takes its workers along */
+            prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
             free(w->pids);
             w->pids = NULL;
             w->index = k;
