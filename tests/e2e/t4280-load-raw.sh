@@ -68,7 +68,7 @@ sent=$(jget r.json messages sent)
 [ "$sent" -le $((4 * 12)) ] ||
     fail "--in-flight 1: $sent sent by 4 connections in 2s at 200ms a round trip"
 [ "$(jget r.json config in_flight)" = 1 ] || fail "config.in_flight not 1"
-check_grep 'closed model \(1 in flight\)' out
+check_grep 'closed model \(1 in flight, no rate limit\)' out
 ok "--raw --in-flight 1 -r 0: one message out at a time ($sent in 2s), all echoed"
 
 need_npm
