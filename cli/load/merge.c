@@ -117,12 +117,26 @@ static double num(struct rd *d, const cJSON *o, const char *name)
 
     if (cJSON_IsBool(v))
         return cJSON_IsTrue(v) ? 1 : 0;
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0)) {
+    /* exact integers only: a cast from beyond them would be undefined */
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) ||
+        v->valuedouble > 9007199254740992.0) {
         if (d->what == NULL)
             d->what = name;
         return 0;
     }
     return v->valuedouble;
+}
+
+static unsigned u32(struct rd *d, const cJSON *o, const char *name)
+{
+    double v = num(d, o, name);
+
+    if (v > 4294967295.0) {
+        if (d->what == NULL)
+            d->what = name;
+        return 0;
+    }
+    return (unsigned)v;
 }
 
 static uint64_t u64(struct rd *d, const cJSON *o, const char *name)
@@ -182,18 +196,18 @@ int cli_report_from_json(struct cli_report *r, const cJSON *doc, char *err,
     r->url = cJSON_IsString(v) ? v->valuestring : "?";
     r->interrupted = (int)num(&d, doc, "interrupted");
     c = obj(&d, doc, "config");
-    r->subscribers = (unsigned)num(&d, c, "subscribers");
+    r->subscribers = u32(&d, c, "subscribers");
     v = cJSON_GetObjectItemCaseSensitive(c, "transport");
     r->transport_spec = cJSON_IsString(v) ? v->valuestring : "?";
-    r->publishers = (unsigned)num(&d, c, "publishers");
-    r->rooms = (unsigned)num(&d, c, "rooms");
+    r->publishers = u32(&d, c, "publishers");
+    r->rooms = u32(&d, c, "rooms");
     r->rate = num(&d, c, "rate");
     r->size = u64(&d, c, "size");
     r->duration_ms = u64(&d, c, "duration_ms");
     r->warmup_ms = u64(&d, c, "warmup_ms");
     r->raw = (int)num(&d, c, "raw");
     r->in_flight = u64(&d, c, "in_flight");
-    r->workers = (unsigned)num(&d, c, "workers");
+    r->workers = u32(&d, c, "workers");
     r->interval_ms = u64(&d, c, "interval_ms");
     o = obj(&d, doc, "time");
     r->ramp_s = num(&d, o, "ramp_s");
@@ -225,7 +239,7 @@ int cli_report_from_json(struct cli_report *r, const cJSON *doc, char *err,
         o = cJSON_GetObjectItemCaseSensitive(trs, cli_load_tr_names[k]);
         if (o == NULL)
             continue;
-        t->conns = (unsigned)num(&d, o, "subscribers");
+        t->conns = u32(&d, o, "subscribers");
         t->opened = u64(&d, o, "opened");
         t->connect_failed = u64(&d, o, "connect_failed");
         t->drops = u64(&d, o, "dropped");
