@@ -1208,8 +1208,10 @@ static int report_out(struct cli_report *r, struct cli_out *out,
     for (k = 0; k < TR_N; k++)
         opened += r->tr[k].opened ? 1 : 0;
     if (opened == 0 && r->subscribers > 0 && !r->interrupted) {
-        cli_errf(out, "no %s could connect to '%s'",
-                 r->raw ? "connection" : "subscriber", r->url);
+        cli_errf(out, "%s '%s'",
+                 r->raw ? "no connection could be opened to"
+                        : "no subscriber could connect to",
+                 r->url);
         status = RTCTL_EXIT_CONNECT;
     }
     if (failed > 0 && status == RTCTL_EXIT_OK) {
