@@ -71,6 +71,11 @@ sent=$(jget r.json messages sent)
 check_grep 'closed model \(1 in flight, no rate limit\)' out
 ok "--raw --in-flight 1 -r 0: one message out at a time ($sent in 2s), all echoed"
 
+stop_server
+expect_code 3 "$RTCTL" load --raw "$WSBASE/echo" -c 3 -d 1s -q
+check_grep "no connection could be opened to" err
+ok "--raw with no server: exit 3, saying so"
+
 need_npm
 start_peer_node peer_ws_node.js
 EXPECT_TIMEOUT=60 expect_code 0 "$RTCTL" load --raw "ws://127.0.0.1:$PEER_PORT/" \
