@@ -126,6 +126,15 @@ static void plot(FILE *f, const char *id, const char *title, const char *unit,
                     MT + (H - MT - MB) * (1 - s[j].v[i] / ymax));
         }
         fprintf(f, "\" data-points=\"%zu\"/>\n", pts);
+        /* dots too while they can be told apart: one point is no line */
+        for (i = 0; n <= 120 && i < n; i++)
+            if (isfinite(s[j].v[i]))
+                fprintf(f,
+                        "<circle class=\"dot\" cx=\"%.1f\" cy=\"%.1f\" "
+                        "r=\"2.5\" fill=\"%s\"/>\n",
+                        ML + (W - ML - MR) * t[i] / xmax,
+                        MT + (H - MT - MB) * (1 - s[j].v[i] / ymax),
+                        s[j].color);
         fprintf(f,
                 "<text class=\"legend\" x=\"%zu\" y=\"%d\" fill=\"%s\">"
                 "%s</text>\n",
