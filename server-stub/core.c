@@ -792,6 +792,13 @@ int rt__poll_go(struct conn *c, struct room *r, rt_buf *b)
         if (!rs.recovered)
             s->m.resumes_lost++;
         rc = rt__poll_body(r, &rs, since, NULL, 0, b);
+        /*
+         * An empty room freed now would come back with a new epoch at the
+         * client's next poll, which would be answered at once with
+         * recovered false again, and so on without end: keep it, and
+         * its epoch, for that poll.
+         */
+        r->keep_until_ms = s->now_ms + RT_ROOM_KEEP_MS;
         rt__room_maybe_free(s, r);
         return rc != 0 ? rc : 1;
     }

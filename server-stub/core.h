@@ -228,9 +228,13 @@ struct ruser {
     struct typing typing;
 };
 
+/* How long an empty room outlives a poll it answered at once. */
+#define RT_ROOM_KEEP_MS 10000
+
 struct room {
     struct room *hnext;
-    uint64_t active_ms; /* last join, leave, poll or store */
+    uint64_t active_ms;     /* last join, leave, poll or store */
+    uint64_t keep_until_ms; /* empty, but kept for a poll's next ask */
     char name[RT_NAME_MAX + 1];
     char epoch[RT__EPOCH_MAX + 1];
     uint64_t seq;           /* the newest delivered */

@@ -160,7 +160,8 @@ static void room_unlink_free(rt_server *s, struct room *r)
 void rt__room_maybe_free(rt_server *s, struct room *r)
 {
     if (r->members || r->polls || r->users || r->waiting || r->attaching ||
-        r->holds > 0 || r->hist.n > 0 || r->seq > 0)
+        r->holds > 0 || r->hist.n > 0 || r->seq > 0 ||
+        s->now_ms < r->keep_until_ms)
         return;
     room_unlink_free(s, r);
 }

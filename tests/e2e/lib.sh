@@ -210,6 +210,9 @@ wait_server() {
     _st_dog=$!
     wait "$_st_pid"
     _st_rc=$?
+    # its sleep first: left behind, it would hold the script's open files
+    # (a FIFO's writing end, say) until it ran out
+    pkill -KILL -P "$_st_dog" 2>/dev/null
     kill -KILL "$_st_dog" 2>/dev/null
     wait "$_st_dog" 2>/dev/null
     SERVER_STOP_MS=$(($(now_ms) - _st_t0))

@@ -124,6 +124,17 @@ async def main():
           f"poll of a new room: {show(j)}")
 EOF
 
+ok_py "an empty room keeps its epoch across polls: a stale epoch is answered once, then the poll waits" <<'EOF'
+async def main():
+    j = await http_json("GET", "/poll/quiet?since=0&epoch=stale1&timeout=0")
+    check(j["recovered"] is False and j["messages"] == [],
+          f"a stale epoch: {show(j)}")
+    ep = j["epoch"]
+    j2 = await http_json("GET", f"/poll/quiet?since=0&epoch={ep}&timeout=0")
+    check(j2["epoch"] == ep and j2["recovered"] is True,
+          f"the epoch it was given, asked again: {show(j2)} (first {ep})")
+EOF
+
 ok_py "50 waiting polls whose clients leave are closed long before their timeout" <<'EOF'
 async def main():
     rs = []

@@ -1454,8 +1454,9 @@ async def still_serving(room="still-serving", what=""):
 
 
 def run(main, limit=None):
-    """Run the coroutine function main; on failure print FAIL and exit 1."""
-    limit = limit or float(os.environ.get("RT_E2E_LIMIT", "45"))
+    """Run the coroutine function main; on failure print FAIL and exit 1.
+    limit (RT_E2E_LIMIT, 45 s) is in unscaled seconds, like timeout=."""
+    limit = (limit or float(os.environ.get("RT_E2E_LIMIT", "45"))) * SCALE
 
     async def wrapper():
         try:
@@ -1470,17 +1471,25 @@ def run(main, limit=None):
                 except Exception:
                     pass
 
+    # Not asyncio.run: at its end it cancels the tasks a check left
+    # running (a trickle, a keepalive) and waits for them, and Python
+    # 3.11's wait_for can swallow a cancel, leaving a `while True` task
+    # that never ends and a script killed with no message.  The verdict is
+    # known when main ends: report it and leave at once.
+    rc = 1
+    loop = asyncio.new_event_loop()
     try:
-        asyncio.run(wrapper())
+        loop.run_until_complete(wrapper())
+        rc = 0
     except Fail as e:
         print(f"FAIL: {e}", file=sys.stderr)
-        sys.exit(1)
     except asyncio.TimeoutError:
         traceback.print_exc()
         print(f"FAIL: the checks took over {limit:g}s", file=sys.stderr)
-        sys.exit(1)
     except Exception:
         traceback.print_exc()
         print("FAIL: the driver raised an exception (above)",
               file=sys.stderr)
-        sys.exit(1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(rc)
