@@ -232,25 +232,6 @@ static long rss_kb(void)
 /* ------------------------------------------------------------------ */
 /* Option values                                                       */
 
-/* "2000/s", "2000", "120/m": messages per second. */
-int cli_load_parse_rate(const char *s, double *out)
-{
-    char *end;
-    double v;
-
-    errno = 0;
-    v = strtod(s, &end);
-    if (end == s || errno != 0 || !isfinite(v) || v < 0 || v > 1e8)
-        return -1;
-    if (*end == '\0' || strcmp(end, "/s") == 0)
-        *out = v;
-    else if (strcmp(end, "/m") == 0)
-        *out = v / 60;
-    else
-        return -1;
-    return 0;
-}
-
 /* "ws", "sse", "poll" or a mix "ws:70,sse:20,poll:10" into shares. */
 static int parse_transports(const char *s, double share[TR_N])
 {

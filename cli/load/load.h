@@ -82,7 +82,7 @@ struct cli_threshold {
 int cli_threshold_parse(struct cli_threshold *t, const char *expr, char *err,
                         size_t errlen);
 
-/* "2000/s", "2000", "120/m": messages per second (cmd_load.c). */
+/* "2000/s", "2000", "120/m": messages per second (scenario.c). */
 int cli_load_parse_rate(const char *s, double *out);
 
 struct sockaddr_storage;
