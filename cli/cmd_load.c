@@ -285,44 +285,6 @@ static void fill_content(struct load *L, unsigned pub, uint64_t seq,
     L->content[(size_t)n < L->msg_size ? L->msg_size : (size_t)n] = '\0';
 }
 
-/* Find our marker in |p| and read the due time; -1 when absent. */
-static int parse_mark(const char *p, size_t len, uint64_t *due_us)
-{
-    static const char key[] = "\"content\":\"" MARK;
-    const char *m = memmem(p, len, key, sizeof(key) - 1);
-    const char *end = p + len;
-    int colons = 0;
-    uint64_t v = 0;
-
-    if (m == NULL)
-        return -1;
-    for (m += sizeof(key) - 1; m < end && colons < 2; m++)
-        if (*m == ':')
-            colons++;
-    if (colons < 2)
-        return -1;
-    for (; m < end && *m >= '0' && *m <= '9'; m++)
-        v = v * 10 + (uint64_t)(*m - '0');
-    *due_us = v;
-    return 0;
-}
-
-/* The top-level "seq" of a broadcast; it comes before "data". */
-static int parse_seq(const char *p, size_t len, uint64_t *seq)
-{
-    const char *m = memmem(p, len, "\"seq\":", 6);
-    const char *d = memmem(p, len, "\"data\":", 7);
-    const char *end = p + len;
-    uint64_t v = 0;
-
-    if (m == NULL || (d != NULL && d < m))
-        return -1;
-    for (m += 6; m < end && *m >= '0' && *m <= '9'; m++)
-        v = v * 10 + (uint64_t)(*m - '0');
-    *seq = v;
-    return 0;
-}
-
 /* One of our messages reached subscriber |s|. */
 static int delivered(struct load *L, struct slot *s, uint64_t seq,
                      uint64_t due_us, size_t bytes)
@@ -447,7 +409,7 @@ static void server_text(struct load *L, struct slot *s, const char *p,
 
     if (s->role == ROLE_SUB && len > 14 &&
         memcmp(p, "{\"type\":\"text\"", 14) == 0 &&
-        parse_mark(p, len, &due) == 0 && parse_seq(p, len, &seq) == 0) {
+        cli_load_scan(p, len, &seq, &due) == 0) {
         delivered(L, s, seq, due, len);
         return;
     }

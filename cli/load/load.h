@@ -82,6 +82,14 @@ struct cli_threshold {
 int cli_threshold_parse(struct cli_threshold *t, const char *expr, char *err,
                         size_t errlen);
 
+/*
+ * scan.c: in the broadcast |p| (|len| bytes, not NUL-terminated), the
+ * top-level "seq" (the first "seq": key, before any "data":) and the due
+ * time of our marker (the first "content":"rtl1 PUB:SEQ:DUE).  Returns 0,
+ * or -1 when either is missing or a number has more than 19 digits.
+ */
+int cli_load_scan(const char *p, size_t len, uint64_t *seq, uint64_t *due_us);
+
 /* "2000/s", "2000", "120/m": messages per second (scenario.c). */
 int cli_load_parse_rate(const char *s, double *out);
 

@@ -115,6 +115,16 @@ cpu_ticks() {
     done
     echo $t
 }
+# bytes the process tree read (read(2), recv(2) ...): what a generator
+# really took off its sockets, whatever it reports
+read_b() {
+    t=0
+    for p in $(tree "$1"); do
+        v=$(awk '/^rchar:/ { print $2 }' "/proc/$p/io" 2>/dev/null)
+        t=$((t + ${v:-0}))
+    done
+    echo $t
+}
 rss_kb() {
     t=0
     for p in $(tree "$1"); do
@@ -238,16 +248,20 @@ EOF
     fi
     sleep 2
     c0=$(cpu_ticks "$gpid")
+    b0=$(read_b "$gpid")
     d0=$(metric 'rtctl_messages_delivered_total{transport="ws"}')
     sleep "$WINDOW"
     c1=$(cpu_ticks "$gpid")
+    b1=$(read_b "$gpid")
     d1=$(metric 'rtctl_messages_delivered_total{transport="ws"}')
     stop "$gpid" ${ppid:-} "$srv_pid"
     ppid=
     awk -v c=$((c1 - c0)) -v d=$((d1 - d0)) -v hz="$HZ" -v w="$WINDOW" \
+        -v b=$((b1 - b0)) \
         -v g="$g" "BEGIN { d = d * $share; if (d <= 0) exit;
         printf \"gen_us %s %.3f\\ngen_rate %s %.0f\\ngen_cpu %s %.0f\\n\",
-            g, c / hz * 1e6 / d, g, d / w, g, c / hz * 100 / w }" >>"$results"
+            g, c / hz * 1e6 / d, g, d / w, g, c / hz * 100 / w;
+        printf \"gen_rb %s %.0f\\n\", g, b / d }" >>"$results"
 }
 
 # --- B. servers
@@ -359,13 +373,16 @@ echo "workload: $SUBS WebSocket subscribers in one room, 1 publisher at" \
     "$RATE msg/s, ${WINDOW} s measured; $IDLE idle connections"
 echo
 echo "A. generator CPU per delivered message, driving rtctl serve"
-printf '  %-10s %12s %10s %12s %10s\n' generator "us/delivery" "CPU %" \
-    "deliveries/s" "vs rtctl"
+printf '  %-10s %12s %10s %12s %10s %8s\n' generator "us/delivery" "CPU %" \
+    "deliveries/s" "vs rtctl" "read B"
 for g in $GENS; do
-    printf '  %-10s %12s %10s %12s %10s\n' "$g" "$(or_dash "$(get "gen_us $g")")" \
+    printf '  %-10s %12s %10s %12s %10s %8s\n' "$g" "$(or_dash "$(get "gen_us $g")")" \
         "$(or_dash "$(get "gen_cpu $g")")" "$(or_dash "$(get "gen_rate $g")")" \
-        "$(ratio "$(get "gen_us $g")" "$(get "gen_us rtctl")")"
+        "$(ratio "$(get "gen_us $g")" "$(get "gen_us rtctl")")" \
+        "$(or_dash "$(get "gen_rb $g")")"
 done
+echo "  (read B: bytes the generator read per delivery the server counted; a"
+echo "  generator that reads every message reads at least the frame's size)"
 echo
 echo "B. server CPU per delivered message, driven by rtctl load"
 printf '  %-10s %12s %8s %10s\n' server "us/delivery" lost "vs rtctl"
