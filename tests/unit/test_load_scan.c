@@ -19,9 +19,9 @@
 
 /* What rtctl serve broadcasts for one of rtctl load's messages. */
 static const char frame[] =
-    "{\"type\":\"text\",\"room\":\"load-0\",\"id\":\"p0-17\",\"seq\":4242,"
-    "\"data\":{\"content\":\"rtl1 0:17:123456789 xxxxxxxxxxxxxxxx\","
-    "\"author\":\"load-pub-0\"},\"timestamp\":1764950000.123}";
+    "{\"type\":\"text\",\"id\":\"1\",\"room\":\"bench-1\",\"seq\":4242,"
+    "\"data\":{\"author\":\"load-pub-0\",\"content\":\"rtl1 "
+    "0:17:123456789 xxxxxxxxxxxxxxxx\"},\"timestamp\":1796493995.337}";
 
 static int scan(const char *s, uint64_t *seq, uint64_t *due)
 {
