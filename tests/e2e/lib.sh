@@ -38,6 +38,18 @@ cd "$T" || exit 1
 ntests=0
 fail() {
     printf 'FAIL: %s\n' "$*" >&2
+    # A server (or driver) that died explains most failures after it: say
+    # so, with the end of what the last server wrote.
+    for _f_pid in ${SERVER_PIDS:-}; do
+        alive "$_f_pid" && continue
+        wait "$_f_pid" 2>/dev/null
+        printf 'note: background process %s had exited, status %s\n' \
+            "$_f_pid" "$?" >&2
+    done
+    if [ -n "${SERVER_ERR:-}" ] && [ -s "$SERVER_ERR" ]; then
+        printf 'note: the last server log lines:\n' >&2
+        tail -n 20 "$SERVER_ERR" >&2
+    fi
     exit 1
 }
 
@@ -135,6 +147,18 @@ alive() {
     Z | X) return 1 ;;
     esac
     return 0
+}
+
+# done_file NAME PID OUT ERR: true once a driver (PID, writing OUT and
+# ERR) made the file done-NAME; fails the script with its output when PID
+# ended without making it.  The file is looked at again once PID is seen
+# gone: the driver may make it and exit between the two looks.
+done_file() {
+    [ -e "done-$1" ] && return 0
+    alive "$2" && return 1
+    [ -e "done-$1" ] && return 0
+    cat "$3" "$4" >&2
+    fail "the clients stopped before '$1'"
 }
 
 # start_server [ARGS...]: run `$RTCTL serve --port 0 ARGS` in the

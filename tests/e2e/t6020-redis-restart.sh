@@ -111,16 +111,8 @@ RTCTL=$RTCTL timeout "$(scaled 110)" "$RT_PY" "$RT_DRIVERS/run.py" "$A" "$B" \
     <clients.py >clients.out 2>clients.err &
 CLIENTS=$!
 SERVER_PIDS="$SERVER_PIDS $CLIENTS"
-done_file() {
-    [ -e "done-$1" ] || {
-        alive "$CLIENTS" || {
-            cat clients.out clients.err >&2
-            fail "the clients stopped before '$1'"
-        }
-        return 1
-    }
-}
-wait_until 60 "the clients' first ten messages" done_file before
+wait_until 60 "the clients' first ten messages" \
+    done_file before "$CLIENTS" clients.out clients.err
 ok "two instances, ten messages seen on both"
 
 stop_redis
@@ -128,7 +120,8 @@ wait_until 20 "A says degraded" health "$A" 503
 wait_until 20 "B says degraded" health "$B" 503
 check_grep '"status":"degraded"' health.out
 touch go-outage
-wait_until 30 "the refusals during the outage" done_file outage
+wait_until 30 "the refusals during the outage" \
+    done_file outage "$CLIENTS" clients.out clients.err
 alive "$APID" && alive "$BPID" || fail "an instance died with Redis"
 ok "Redis down: /health 503 degraded, publishes refused with unavailable, connections kept"
 
@@ -136,7 +129,8 @@ restart_redis
 wait_until 30 "A back" health "$A" 200
 wait_until 30 "B back" health "$B" 200
 touch go-back
-wait_until 60 "the messages after the restart" done_file back
+wait_until 60 "the messages after the restart" \
+    done_file back "$CLIENTS" clients.out clients.err
 reap "$CLIENTS"
 [ "$RC" -eq 0 ] || {
     cat clients.out clients.err >&2

@@ -101,21 +101,14 @@ RTCTL=$RTCTL timeout "$(scaled 110)" "$RT_PY" "$RT_DRIVERS/run.py" \
     "$A" "$B" "$C" <clients.py >clients.out 2>clients.err &
 CLIENTS=$!
 SERVER_PIDS="$SERVER_PIDS $CLIENTS"
-done_file() {
-    [ -e "done-$1" ] || {
-        alive "$CLIENTS" || {
-            cat clients.out clients.err >&2
-            fail "the clients stopped before '$1'"
-        }
-        return 1
-    }
-}
-wait_until 60 "alice listed everywhere" done_file listed
+wait_until 60 "alice listed everywhere" \
+    done_file listed "$CLIENTS" clients.out clients.err
 ok "a user on A is listed on B and C, her join announced once to each"
 
 kill -KILL "$APID"
 touch go-killed
-wait_until 60 "alice's leave" done_file left
+wait_until 60 "alice's leave" \
+    done_file left "$CLIENTS" clients.out clients.err
 reap "$CLIENTS"
 [ "$RC" -eq 0 ] || {
     cat clients.out clients.err >&2
