@@ -10,6 +10,7 @@ int cmd_connect(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_poll(int argc, char **argv);
 int cmd_proxy(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_tail(int argc, char **argv);

@@ -44,6 +44,7 @@
 #include "exit.h"
 #include "load/load.h"
 #include "load/scenario.h"
+#include "load/workers.h"
 #include "opts.h"
 #include "output.h"
 #include "rt/backoff.h"
@@ -70,7 +71,8 @@ static const struct cli_cmd_help load_help = {
     "load",
     load_usage,
     "Load-test an rtctl-protocol server (rtctl serve, or one behind a "
-    "proxy) at URL: ws://, wss://, http:// or https://. "
+    "proxy) at URL: ws://, wss://, http:// or https://; with --raw, any "
+    "WebSocket echo server at ws:// or wss://, timing round trips. "
     "Subscribers join rooms over WebSocket, SSE or long polling; publishers "
     "send messages at a fixed rate over WebSocket. Every subscriber "
     "measures the fan-out latency from each message's due send time and "
@@ -112,6 +114,7 @@ struct pub {
     uint64_t next_us; /* due time of the next one */
     double interval_us;
     uint64_t unacked;
+    uint64_t sent; /* --raw: messages sent on this connection */
 };
 
 struct load {
@@ -152,13 +155,26 @@ struct load {
     int fd_warned, port_warned;
     struct rlimit nofile;
     struct cli_report rep;
+    /* --raw, --in-flight, the series, --workers */
+    int raw;
+    const char *raw_tpl;
+    size_t raw_pad;
+    char raw_target[700];
+    uint64_t in_flight;
+    uint64_t ser_k, ser_sent, ser_deliv, ser_err;
+    char wtag[16]; /* "w2 " in worker 2's progress lines */
+    unsigned nworkers, worker_index;
     uv_timer_t pub_timer, sweep_timer, prog_timer;
+    uint64_t pub_wake_us; /* when pub_timer fires; UINT64_MAX: not armed */
     uv_signal_t sig_int, sig_term;
     /* progress deltas */
     uint64_t prog_last_sent, prog_last_deliv, prog_last_us;
     double prog_last_cpu;
     double cpu0;
 };
+
+/* The one load of this process, for the engine's callbacks. */
+static struct load *G;
 
 static struct slot *slot_at(struct load *L, size_t i)
 {
@@ -216,25 +232,6 @@ static long rss_kb(void)
 /* ------------------------------------------------------------------ */
 /* Option values                                                       */
 
-/* "2000/s", "2000", "120/m": messages per second. */
-int cli_load_parse_rate(const char *s, double *out)
-{
-    char *end;
-    double v;
-
-    errno = 0;
-    v = strtod(s, &end);
-    if (end == s || errno != 0 || !isfinite(v) || v < 0 || v > 1e8)
-        return -1;
-    if (*end == '\0' || strcmp(end, "/s") == 0)
-        *out = v;
-    else if (strcmp(end, "/m") == 0)
-        *out = v / 60;
-    else
-        return -1;
-    return 0;
-}
-
 /* "ws", "sse", "poll" or a mix "ws:70,sse:20,poll:10" into shares. */
 static int parse_transports(const char *s, double share[TR_N])
 {
@@ -288,47 +285,9 @@ static void fill_content(struct load *L, unsigned pub, uint64_t seq,
     L->content[(size_t)n < L->msg_size ? L->msg_size : (size_t)n] = '\0';
 }
 
-/* Find our marker in |p| and read the due time; -1 when absent. */
-static int parse_mark(const char *p, size_t len, uint64_t *due_us)
-{
-    static const char key[] = "\"content\":\"" MARK;
-    const char *m = memmem(p, len, key, sizeof(key) - 1);
-    const char *end = p + len;
-    int colons = 0;
-    uint64_t v = 0;
-
-    if (m == NULL)
-        return -1;
-    for (m += sizeof(key) - 1; m < end && colons < 2; m++)
-        if (*m == ':')
-            colons++;
-    if (colons < 2)
-        return -1;
-    for (; m < end && *m >= '0' && *m <= '9'; m++)
-        v = v * 10 + (uint64_t)(*m - '0');
-    *due_us = v;
-    return 0;
-}
-
-/* The top-level "seq" of a broadcast; it comes before "data". */
-static int parse_seq(const char *p, size_t len, uint64_t *seq)
-{
-    const char *m = memmem(p, len, "\"seq\":", 6);
-    const char *d = memmem(p, len, "\"data\":", 7);
-    const char *end = p + len;
-    uint64_t v = 0;
-
-    if (m == NULL || (d != NULL && d < m))
-        return -1;
-    for (m += 6; m < end && *m >= '0' && *m <= '9'; m++)
-        v = v * 10 + (uint64_t)(*m - '0');
-    *seq = v;
-    return 0;
-}
-
 /* One of our messages reached subscriber |s|. */
-static void delivered(struct load *L, struct slot *s, uint64_t seq,
-                      uint64_t due_us, size_t bytes)
+static int delivered(struct load *L, struct slot *s, uint64_t seq,
+                     uint64_t due_us, size_t bytes)
 {
     struct cli_tr_stats *t = &L->rep.tr[s->tr];
     uint64_t now = now_us(L);
@@ -340,7 +299,7 @@ static void delivered(struct load *L, struct slot *s, uint64_t seq,
         cli_track_give_up(&s->tk, seq, &t->c);
     }
     if (!cli_track_seen(&s->tk, seq, &t->c))
-        return; /* a duplicate has no latency of its own */
+        return 0; /* a duplicate has no latency of its own */
     if (L->sc.n > 0 && L->phase >= P_RUN && due_us >= L->run0_us) {
         struct cli_phase *p =
             &L->sc.ph[cli_scenario_at(&L->sc, (due_us - L->run0_us) / 1000)];
@@ -348,17 +307,21 @@ static void delivered(struct load *L, struct slot *s, uint64_t seq,
         p->delivered++;
         rt_hist_record(p->lat, now > due_us ? now - due_us : 0);
     }
+    if (L->phase >= P_RUN)
+        rt_hist_record(L->rep.ilat, now > due_us ? now - due_us : 0);
     if (due_us >= L->warm_us && due_us < L->run_end_us && L->phase >= P_RUN) {
         t->measured++;
         rt_hist_record(t->lat, now > due_us ? now - due_us : 0);
     }
     rt_backoff_delivered(&s->bo);
+    return 1;
 }
 
 /* ------------------------------------------------------------------ */
 /* Connections                                                         */
 
 static void start_slot(struct load *L, struct slot *s);
+static void pub_refill(struct load *L, struct pub *pb);
 
 static void opened(struct load *L, struct slot *s)
 {
@@ -394,6 +357,8 @@ static void opened(struct load *L, struct slot *s)
         s->settled = 1;
         L->settled++;
     }
+    if (s->role == ROLE_PUB || L->raw)
+        pub_refill(L, &L->pubs[s->pub]); /* a closed window waits for it */
 }
 
 /* A welcome (ws, sse) told the room's position. */
@@ -410,8 +375,30 @@ static void position(struct load *L, struct slot *s, const char *epoch,
 
 static void on_open(rt_lean_conn *c, void *ud)
 {
-    (void)c, (void)ud;
-    /* ws and sse are ready at their welcome, poll at its first answer */
+    (void)c;
+    /* ws and sse are ready at their welcome, poll at its first answer;
+       an echo server at its 101 */
+    if (G->raw)
+        opened(G, ud);
+}
+
+/* --raw: an echo came back; a message without our marker is counted
+   as a frame only (a banner, a server's own chatter). */
+static void raw_echo(struct load *L, struct slot *s, const char *p, size_t len)
+{
+    struct pub *pb = &L->pubs[s->pub];
+    uint64_t seq, due;
+    unsigned conn;
+
+    if (cli_raw_parse(p, len, &conn, &seq, &due) != 0 || conn != s->idx ||
+        seq == 0 || seq > pb->sent)
+        return;
+    if (delivered(L, s, seq, due, len)) {
+        L->rep.acked++;
+        if (pb->unacked > 0)
+            pb->unacked--;
+        pub_refill(L, pb);
+    }
 }
 
 static void server_text(struct load *L, struct slot *s, const char *p,
@@ -422,7 +409,7 @@ static void server_text(struct load *L, struct slot *s, const char *p,
 
     if (s->role == ROLE_SUB && len > 14 &&
         memcmp(p, "{\"type\":\"text\"", 14) == 0 &&
-        parse_mark(p, len, &due) == 0 && parse_seq(p, len, &seq) == 0) {
+        cli_load_scan(p, len, &seq, &due) == 0) {
         delivered(L, s, seq, due, len);
         return;
     }
@@ -460,6 +447,7 @@ static void server_text(struct load *L, struct slot *s, const char *p,
                 pb->unacked--;
             if (m->u.ack.has_seq && m->u.ack.seq > r->last_acked)
                 r->last_acked = m->u.ack.seq;
+            pub_refill(L, pb);
         }
         break;
     case RT_MSG_ERROR:
@@ -477,9 +465,6 @@ static void server_text(struct load *L, struct slot *s, const char *p,
     rt_msg_free(m);
 }
 
-/* The one load of this process, for the engine's callbacks. */
-static struct load *G;
-
 static void on_ws(rt_lean_conn *c, int binary, const char *data, size_t len,
                   void *ud)
 {
@@ -487,7 +472,9 @@ static void on_ws(rt_lean_conn *c, int binary, const char *data, size_t len,
 
     (void)c;
     G->rep.tr[TR_WS].frames++;
-    if (!binary)
+    if (G->raw)
+        raw_echo(G, s, data, len);
+    else if (!binary)
         server_text(G, s, data, len);
 }
 
@@ -639,6 +626,8 @@ static void on_close(rt_lean_conn *c, const rt_lean_end *end, void *ud)
     L->active--;
     if (was_open && t != NULL)
         t->open--;
+    if (L->raw || s->role == ROLE_PUB) /* what it awaited will not come */
+        L->pubs[s->pub].unacked = 0;
     if (L->phase >= P_CLOSE || s->stop) {
         s->st = S_DONE;
         return;
@@ -717,7 +706,9 @@ static void start_slot(struct load *L, struct slot *s)
         snprintf(user, sizeof(user), "load-pub-%u", s->pub);
     else
         snprintf(user, sizeof(user), "load-%u", s->idx);
-    if (s->role == ROLE_PUB || s->tr == TR_WS) {
+    if (L->raw) {
+        snprintf(target, sizeof(target), "%s", L->raw_target);
+    } else if (s->role == ROLE_PUB || s->tr == TR_WS) {
         int n = snprintf(target, sizeof(target), "%s/ws/%s?user=%s", L->prefix,
                          r->name, user);
 
@@ -771,6 +762,21 @@ static void publish_one(struct load *L, struct pub *pb, uint64_t due)
         L->rep.not_sent++;
         return;
     }
+    if (L->raw) {
+        size_t n = cli_raw_fill(L->content, L->msg_size, L->raw_tpl,
+                                L->raw_pad, s->idx, pb->sent + 1, due);
+
+        if (n > 0 && rt_lean_ws_send(conn_of(s), L->content, n) == 0) {
+            pb->sent++;
+            L->rep.sent++;
+            if (due >= L->warm_us)
+                L->rep.measured_sent++;
+            pb->unacked++;
+        } else {
+            L->rep.send_errors++;
+        }
+        return;
+    }
     fill_content(L, (unsigned)(pb - L->pubs), pb->seq + 1, due);
     snprintf(id, sizeof(id), "%llu", (unsigned long long)(pb->seq + 1));
     rt_msg_init(&m, RT_MSG_TEXT);
@@ -793,25 +799,88 @@ static void publish_one(struct load *L, struct pub *pb, uint64_t due)
     rt_free(json);
 }
 
+/* A publisher with nothing to send in this phase (a scenario's rate 0;
+   the closed model's -r 0 is no limit, not none). */
+static int pub_idle(const struct load *L, const struct pub *pb)
+{
+    return pb->interval_us <= 0 && (L->in_flight == 0 || L->sc.n > 0);
+}
+
+/* Whether |pb| may send once due: the closed model waits for an ack or
+   its connection, which re-arm the timer themselves (pub_refill). */
+static int pub_ready(struct load *L, const struct pub *pb)
+{
+    if (pub_idle(L, pb) || pb->next_us >= L->sched_end_us)
+        return 0;
+    return L->in_flight == 0 ||
+           (pb->unacked < L->in_flight && slot_at(L, pb->slot)->st == S_OPEN);
+}
+
+/*
+ * Send what publisher |pb| owes by |now|.  The open model keeps to the
+ * schedule whatever the server does, and latency counts from each due
+ * time; the closed model (--in-flight) sends only while fewer than N
+ * messages await their ack (or echo), at most at the rate, and latency
+ * counts from the real send.
+ */
+static void pub_fill(struct load *L, struct pub *pb, uint64_t now)
+{
+    unsigned i = (unsigned)(pb - L->pubs), n = 0;
+
+    if (pub_idle(L, pb))
+        return;
+    while (pb->next_us <= now && pb->next_us < L->sched_end_us &&
+           n++ < PUB_BURST_MAX) {
+        if (L->in_flight > 0) {
+            if (pb->unacked >= L->in_flight ||
+                slot_at(L, pb->slot)->st != S_OPEN)
+                break;
+            publish_one(L, pb, now);
+            pb->seq++;
+            pb->next_us = now + (uint64_t)pb->interval_us;
+            continue;
+        }
+        publish_one(L, pb, pb->next_us);
+        pb->seq++;
+        pb->next_us =
+            L->sched0_us +
+            (uint64_t)((double)(pb->seq - pb->seq0) * pb->interval_us) +
+            (uint64_t)(pb->interval_us * i / L->npubs);
+    }
+}
+
 /* Send every message due by |now| in the current schedule. */
 static void publish_due(struct load *L, uint64_t now)
 {
     unsigned i;
 
-    for (i = 0; i < L->npubs; i++) {
-        struct pub *pb = &L->pubs[i];
-        unsigned n = 0;
+    for (i = 0; i < L->npubs; i++)
+        pub_fill(L, &L->pubs[i], now);
+}
 
-        while (pb->interval_us > 0 && pb->next_us <= now &&
-               pb->next_us < L->sched_end_us && n++ < PUB_BURST_MAX) {
-            publish_one(L, pb, pb->next_us);
-            pb->seq++;
-            pb->next_us =
-                L->sched0_us +
-                (uint64_t)((double)(pb->seq - pb->seq0) * pb->interval_us) +
-                (uint64_t)(pb->interval_us * i / L->npubs);
-        }
-    }
+static void on_pub_tick(uv_timer_t *tm);
+
+/* Have the publishing timer fire by |at| at the latest. */
+static void pub_wake(struct load *L, uint64_t at, uint64_t now)
+{
+    if (at >= L->pub_wake_us)
+        return;
+    L->pub_wake_us = at;
+    uv_timer_start(&L->pub_timer, on_pub_tick,
+                   at > now ? (at - now + 999) / 1000 : 0, 0);
+}
+
+/* An ack, an echo or a reconnection freed |pb|'s window (closed model). */
+static void pub_refill(struct load *L, struct pub *pb)
+{
+    uint64_t now;
+
+    if (L->in_flight == 0 || L->phase != P_RUN)
+        return;
+    now = now_us(L);
+    pub_fill(L, pb, now);
+    if (pub_ready(L, pb))
+        pub_wake(L, pb->next_us, now);
 }
 
 /* Drop the phase's share of the open subscribers, evenly spread. */
@@ -864,6 +933,7 @@ static void on_pub_tick(uv_timer_t *tm)
     uint64_t now = now_us(L), next;
     unsigned i;
 
+    L->pub_wake_us = UINT64_MAX;
     if (L->phase != P_RUN)
         return;
     publish_due(L, now);
@@ -876,12 +946,10 @@ static void on_pub_tick(uv_timer_t *tm)
     next =
         L->sc.n > 0 && L->cur_ph + 1 < L->sc.n ? L->sched_end_us : UINT64_MAX;
     for (i = 0; i < L->npubs; i++)
-        if (L->pubs[i].interval_us > 0 && L->pubs[i].next_us < next &&
-            L->pubs[i].next_us < L->sched_end_us)
+        if (pub_ready(L, &L->pubs[i]) && L->pubs[i].next_us < next)
             next = L->pubs[i].next_us;
     if (next != UINT64_MAX)
-        uv_timer_start(tm, on_pub_tick,
-                       next > now ? (next - now + 999) / 1000 : 0, 0);
+        pub_wake(L, next, now);
 }
 
 /* ------------------------------------------------------------------ */
@@ -933,7 +1001,7 @@ static int drained(struct load *L)
     for (i = 0; i < L->nslots; i++) {
         struct slot *s = slot_at(L, i);
 
-        if (s->role == ROLE_SUB && s->st != S_DONE &&
+        if (s->role == ROLE_SUB && s->st != S_DONE && !L->raw &&
             cli_track_pos(&s->tk) < L->rooms[s->room].last_acked)
             return 0;
     }
@@ -975,8 +1043,9 @@ static void start_run(struct load *L)
         }
         enter_phase(L, 0);
     }
-    if (L->sc.n > 0 || (L->npubs > 0 && L->rep.rate > 0))
-        uv_timer_start(&L->pub_timer, on_pub_tick, 0, 0);
+    L->pub_wake_us = UINT64_MAX;
+    if (L->sc.n > 0 || (L->npubs > 0 && (L->rep.rate > 0 || L->in_flight > 0)))
+        pub_wake(L, now, now);
 }
 
 static void on_sweep(uv_timer_t *tm)
@@ -1040,9 +1109,9 @@ static void progress(struct load *L, int final)
     if (dt <= 0)
         dt = 1;
     fprintf(stderr,
-            "%s[%6.1fs] %-5s subs %u/%u | sent %llu (%.0f/s) | recv %llu "
+            "%s%s[%6.1fs] %-5s subs %u/%u | sent %llu (%.0f/s) | recv %llu "
             "(%.0f/s) | p50 %s p99 %s | errors %llu | cpu %.0f%%%s",
-            L->tty ? "\r\033[K" : "", (double)now / 1e6,
+            L->tty ? "\r\033[K" : "", L->wtag, (double)now / 1e6,
             L->sc.n > 0 && L->phase == P_RUN ? L->sc.ph[L->cur_ph].name
                                              : names[L->phase],
             open, L->rep.subscribers, (unsigned long long)sent,
@@ -1057,8 +1126,32 @@ static void progress(struct load *L, int final)
     L->prog_last_cpu = cpu;
 }
 
+/* Close interval k of the time series (at k * --interval). */
+static void series_point(struct load *L)
+{
+    uint64_t sent = L->rep.sent,
+             deliv = cli_report_total(&L->rep, TOT_DELIVERED),
+             errs = L->rep.errors, open = 0;
+    size_t i;
+    int k;
+
+    for (k = 0; k < TR_N; k++)
+        open += L->rep.tr[k].open;
+    for (i = 0; !L->raw && i < L->npubs; i++)
+        open += slot_at(L, L->pubs[i].slot)->st == S_OPEN;
+    L->ser_k++;
+    if (cli_report_point(&L->rep, L->ser_k * L->interval_ms, open,
+                         sent - L->ser_sent, deliv - L->ser_deliv,
+                         errs - L->ser_err) != 0)
+        cli_warnf(L->out, "out of memory for the time series");
+    L->ser_sent = sent;
+    L->ser_deliv = deliv;
+    L->ser_err = errs;
+}
+
 static void on_progress(uv_timer_t *tm)
 {
+    series_point(tm->data);
     progress(tm->data, 0);
 }
 
@@ -1186,9 +1279,147 @@ static void collect(struct load *L)
         if (s->role != ROLE_SUB || s->tk.next == 0)
             continue;
         if (!L->rep.interrupted)
-            cli_track_finish(&s->tk, L->rooms[s->room].last_acked,
+            cli_track_finish(&s->tk,
+                             L->raw ? L->pubs[s->pub].sent
+                                    : L->rooms[s->room].last_acked,
                              &L->rep.tr[s->tr].c);
     }
+}
+
+/* The options of --raw, --in-flight, --workers and --start-at. */
+static int check_plan(struct load *L, int raw, uint64_t conns, uint64_t rooms,
+                      uint64_t workers, const char *start_at,
+                      int64_t *start_ms)
+{
+    char err[200];
+
+    if (L->raw_tpl != NULL && !raw) {
+        cli_opts_error(&load_help, "--message is for --raw");
+        return -1;
+    }
+    if (raw && L->raw_tpl != NULL && !cli_raw_template_ok(L->raw_tpl)) {
+        cli_opts_error(&load_help,
+                       "--message: '%s' has no {marker}: echoes could not "
+                       "be told apart",
+                       L->raw_tpl);
+        return -1;
+    }
+    if (raw && L->raw_tpl != NULL && strlen(L->raw_tpl) > (1u << 20)) {
+        cli_opts_error(&load_help, "--message: over 1 MiB");
+        return -1;
+    }
+    if (workers == 0 || workers > 64) {
+        cli_opts_error(&load_help, "--workers: 1 to 64, please");
+        return -1;
+    }
+    if (workers > (raw ? conns : rooms)) {
+        /* a room lives in one worker: its loss and order stay exact */
+        cli_opts_error(&load_help,
+                       raw ? "--workers %llu: more workers than "
+                             "--connections"
+                           : "--workers %llu: needs --rooms %llu or more "
+                             "(each room is one worker's)",
+                       (unsigned long long)workers,
+                       (unsigned long long)workers);
+        return -1;
+    }
+    if (start_at != NULL &&
+        cli_start_at_parse(start_at, start_ms, err, sizeof(err)) != 0) {
+        cli_opts_error(&load_help, "%s", err);
+        return -1;
+    }
+    L->raw = raw;
+    return 0;
+}
+
+/*
+ * Worker |w| of |nw| keeps the rooms r with r % nw == w, their
+ * subscribers and publishers; --raw splits connections the same way.
+ */
+static int mine(const struct load *L, uint64_t room_or_conn)
+{
+    return L->nworkers <= 1 ||
+           room_or_conn % L->nworkers == (uint64_t)L->worker_index;
+}
+
+/*
+ * The summary, the files, the thresholds: the end of one process's run
+ * and of a merge of workers.  Returns the exit status.
+ */
+static int report_out(struct cli_report *r, struct cli_out *out,
+                      const char *report_json, const char *report_html,
+                      int status)
+{
+    char err[300];
+    unsigned opened = 0;
+    size_t i, failed = cli_report_check(r);
+    int k;
+
+    cli_report_summary(r, stdout);
+    if (report_json != NULL &&
+        cli_report_json(r, report_json, err, sizeof(err)) != 0) {
+        cli_errf(out, "%s", err);
+        status = RTCTL_EXIT_RUNTIME;
+    }
+    if (report_html != NULL &&
+        cli_report_html(r, report_html, err, sizeof(err)) != 0) {
+        cli_errf(out, "%s", err);
+        status = RTCTL_EXIT_RUNTIME;
+    }
+    for (k = 0; k < TR_N; k++)
+        opened += r->tr[k].opened ? 1 : 0;
+    if (opened == 0 && r->subscribers > 0 && !r->interrupted) {
+        cli_errf(out, "%s '%s'",
+                 r->raw ? "no connection could be opened to"
+                        : "no subscriber could connect to",
+                 r->url);
+        status = RTCTL_EXIT_CONNECT;
+    }
+    if (failed > 0 && status == RTCTL_EXIT_OK) {
+        for (i = 0; i < r->nth; i++)
+            if (!r->th[i].ok)
+                cli_errf(out, "threshold '%s' failed", r->th[i].expr);
+        status = RTCTL_EXIT_CHECK;
+    }
+    if (r->interrupted)
+        status = RTCTL_EXIT_INTERRUPTED;
+    if (cli_out_finish(out) != 0 && status == RTCTL_EXIT_OK)
+        status = RTCTL_EXIT_RUNTIME;
+    return status;
+}
+
+/* The parent of --workers: wait, merge, report. */
+static int merge_workers(struct load *L, struct cli_workers *wk,
+                         const char *report_json, const char *report_html,
+                         struct cli_strlist *thresholds)
+{
+    struct cli_report *r = &L->rep;
+    char err[300];
+    int status = RTCTL_EXIT_OK;
+
+    r->subscribers = r->publishers = r->rooms = 0;
+    r->rate = 0;
+    r->workers = 0;
+    if (cli_report_init(r) != 0) {
+        cli_errf(L->out, "out of memory");
+        return RTCTL_EXIT_RUNTIME;
+    }
+    if (cli_workers_wait(wk, r, err, sizeof(err)) != 0) {
+        cli_errf(L->out, "%s", err);
+        status = RTCTL_EXIT_RUNTIME;
+    }
+    if (r->workers == 0) {
+        cli_report_cleanup(r);
+        free(r->th);
+        cli_strlist_free(thresholds);
+        return RTCTL_EXIT_RUNTIME;
+    }
+    status = report_out(r, L->out, report_json, report_html, status);
+    cli_workers_free(wk, r);
+    cli_report_cleanup(r);
+    free(r->th);
+    cli_strlist_free(thresholds);
+    return status;
 }
 
 static void close_cb_noop(uv_handle_t *h)
@@ -1205,14 +1436,18 @@ int cmd_load(int argc, char **argv)
     const char *transport = "ws", *rate_s = "10/s", *rate_pp = NULL,
                *connect_rate_s = NULL, *room_prefix = "load",
                *report_json = NULL, *user = NULL, *cacert = NULL,
-               *scenario = NULL;
+               *scenario = NULL, *report_html = NULL, *start_at = NULL;
+    int raw = 0;
+    uint64_t workers = 1;
+    int64_t start_ms = 0;
+    struct cli_workers wk;
     uint64_t conns = UINT64_MAX, duration = UINT64_MAX, warmup = 0, size = 64,
              rooms = 1, publishers = 1, drain = 5000, interval = 1000;
     double share[TR_N], rate = 0;
     char err[256];
     rt_url *u = NULL;
     rt_lean_cbs cbs = {on_open, on_ws, on_sse, on_poll, on_close};
-    size_t i, nth_failed = 0;
+    size_t i;
     int n, k, insecure = 0, status = RTCTL_EXIT_OK;
     struct cli_opt opts[] = {
         OPT_GROUP("Load shape"),
@@ -1249,9 +1484,25 @@ int cmd_load(int argc, char **argv)
         OPT_DURATION(0, "drain", &drain,
                      "after publishing, wait this long at most for the "
                      "last messages (default 5s)"),
+        OPT_UINT(0, "in-flight", &L.in_flight, "N",
+                 "closed model: each publisher keeps at most N messages "
+                 "unacknowledged (--raw: not echoed); with -r 0, as fast "
+                 "as that allows"),
         OPT_STR('f', "scenario", &scenario, "FILE",
                 "run the phases of the JSON scenario FILE: ramps, rates, "
                 "drops (instead of --duration)"),
+        OPT_BOOL(0, "raw", &raw,
+                 "any WebSocket echo server: each connection sends "
+                 "messages and times their echoes"),
+        OPT_STR(0, "message", &L.raw_tpl, "TEMPLATE",
+                "--raw message; {marker} becomes the marker that matches "
+                "its echo (default: {marker} padded to --size)"),
+        OPT_UINT(0, "workers", &workers, "N",
+                 "run in N processes sharing the plan, one report "
+                 "(default 1)"),
+        OPT_STR(0, "start-at", &start_at, "TIME",
+                "start at TIME: HH:MM[:SS], YYYY-MM-DDTHH:MM:SS[Z], "
+                "@UNIXSECONDS or +DURATION"),
         OPT_STR_LIST(0, "source", &sources, "ADDR",
                      "connect from ADDR, or from each address of a range "
                      "like 127.0.0.1-127.0.0.8 in turn (repeatable)"),
@@ -1265,6 +1516,8 @@ int cmd_load(int argc, char **argv)
                      "progress on stderr every DURATION (default 1s)"),
         OPT_STR(0, "report-json", &report_json, "FILE",
                 "write every figure and the full histograms to FILE"),
+        OPT_STR(0, "report-html", &report_html, "FILE",
+                "write a self-contained page plotting the run to FILE"),
         OPT_STR_LIST(0, "threshold", &thresholds, "EXPR",
                      "fail (exit 6) unless EXPR holds: p99<50ms, lost==0, "
                      "errors<0.1%... (repeatable)"),
@@ -1272,6 +1525,7 @@ int cmd_load(int argc, char **argv)
         OPT_END(),
     };
 
+    memset(&L, 0, sizeof(L));
     n = cli_opts_parse(&load_help, opts, argc, argv);
     if (n < 0)
         return n == CLI_OPTS_EXIT_OK ? RTCTL_EXIT_OK : RTCTL_EXIT_USAGE;
@@ -1282,7 +1536,6 @@ int cmd_load(int argc, char **argv)
                        n == 0 ? "no URL given" : "only one URL, please");
         return RTCTL_EXIT_USAGE;
     }
-    memset(&L, 0, sizeof(L));
     L.out = &out;
     if (rt_url_parse(&u, argv[1], err, sizeof(err)) != 0) {
         cli_opts_error(&load_help, "'%s': %s", argv[1], err);
@@ -1291,6 +1544,13 @@ int cmd_load(int argc, char **argv)
     if (scenario != NULL && duration != UINT64_MAX) {
         cli_opts_error(&load_help, "--duration and --scenario: the "
                                    "scenario's phases give the duration");
+        rt_url_free(u);
+        return RTCTL_EXIT_USAGE;
+    }
+    if (scenario != NULL && (raw || workers > 1)) {
+        /* its subscribers come and go on one schedule of one process */
+        cli_opts_error(&load_help, "--scenario: not with %s",
+                       raw ? "--raw" : "--workers");
         rt_url_free(u);
         return RTCTL_EXIT_USAGE;
     }
@@ -1305,6 +1565,23 @@ int cmd_load(int argc, char **argv)
                        "--connections 1..%u, --rooms 1..%u, --size "
                        "40..1m, please",
                        MAX_CONNS, MAX_ROOMS);
+        rt_url_free(u);
+        return RTCTL_EXIT_USAGE;
+    }
+    if (raw && strcmp(transport, "ws") != 0) {
+        cli_opts_error(&load_help,
+                       "--raw speaks WebSocket only, not "
+                       "--transport '%s'",
+                       transport);
+        rt_url_free(u);
+        return RTCTL_EXIT_USAGE;
+    }
+    if (raw) {
+        publishers = conns; /* each connection sends its own messages */
+        transport = "ws";
+        rooms = 1;
+    }
+    if (check_plan(&L, raw, conns, rooms, workers, start_at, &start_ms) != 0) {
         rt_url_free(u);
         return RTCTL_EXIT_USAGE;
     }
@@ -1408,7 +1685,11 @@ int cmd_load(int argc, char **argv)
     L.rng = (uint32_t)uv_hrtime() | 1;
     rt_backoff_policy_init(&L.bop);
     L.rep.url = argv[1];
-    L.rep.transport_spec = transport;
+    L.rep.transport_spec = raw ? "raw" : transport;
+    L.rep.raw = raw;
+    L.rep.in_flight = L.in_flight;
+    L.rep.interval_ms = interval;
+    L.rep.workers = 1;
     L.rep.subscribers = (unsigned)conns;
     L.rep.publishers = (unsigned)publishers;
     L.rep.rooms = (unsigned)rooms;
@@ -1440,10 +1721,55 @@ int cmd_load(int argc, char **argv)
         cli_scenario_free(&L.sc);
         return RTCTL_EXIT_CONNECT;
     }
+    if (workers > 1) {
+        int w = cli_workers_fork(&wk, (unsigned)workers, err, sizeof(err));
+
+        if (w == -2) {
+            cli_errf(&out, "%s", err);
+            rt_url_free(u);
+            free(L.rep.th);
+            cli_strlist_free(&thresholds);
+            cli_strlist_free(&sources);
+            return RTCTL_EXIT_RUNTIME;
+        }
+        if (w == -1) {
+            rt_url_free(u);
+            cli_strlist_free(&sources);
+            return merge_workers(&L, &wk, report_json, report_html,
+                                 &thresholds);
+        }
+        L.nworkers = (unsigned)workers;
+        L.worker_index = (unsigned)w;
+        snprintf(L.wtag, sizeof(L.wtag), "w%d ", w + 1);
+        L.tty = 0;
+    }
+    raise_nofile(&L, (size_t)(conns + publishers) / workers + 16);
+
+    /* rooms, publishers, slots: publishers first, so they connect first */
+    L.nrooms = (unsigned)rooms;
+    L.rooms = calloc(rooms, sizeof(*L.rooms));
+    for (i = 0; i < conns + (raw ? 0 : publishers); i++)
+        if (mine(&L, raw              ? i
+                     : i < publishers ? i % rooms
+                                      : (i - publishers) % rooms)) {
+            L.nslots++;
+            L.npubs += raw || i < publishers;
+        }
+    L.pubs = calloc(L.npubs ? L.npubs : 1, sizeof(*L.pubs));
+    L.stride = ((sizeof(struct slot) + 15) & ~(size_t)15) +
+               ((rt_lean_conn_size() + 15) & ~(size_t)15);
+    if (raw) {
+        L.raw_pad = L.raw_tpl == NULL ? (size_t)size : 0;
+        if (L.raw_tpl == NULL)
+            L.raw_tpl = "{marker}";
+        L.msg_size = cli_raw_size(L.raw_tpl, L.raw_pad);
+        snprintf(L.raw_target, sizeof(L.raw_target), "%s%s%s",
+                 L.prefix[0] ? L.prefix : "/", rt_url_query(u) ? "?" : "",
+                 rt_url_query(u) ? rt_url_query(u) : "");
+    }
     rt_url_free(u);
-    raise_nofile(&L, (size_t)(conns + publishers) + 16);
     L.loop = uv_default_loop();
-    n = rt_lean_new(&L.eng, L.loop, 0, (size_t)size * 2 + 65536, &cbs, NULL);
+    n = rt_lean_new(&L.eng, L.loop, 0, L.msg_size * 2 + 65536, &cbs, NULL);
     if (n == 0)
         n = engine_setup(&L, &sources, cacert, insecure, err, sizeof(err));
     if (n != 0) {
@@ -1452,35 +1778,22 @@ int cmd_load(int argc, char **argv)
         else
             cli_opts_error(&load_help, "%s", err);
         rt_lean_free(L.eng);
+        free(L.rooms);
+        free(L.pubs);
         free(L.rep.th);
         cli_strlist_free(&thresholds);
         cli_strlist_free(&sources);
         cli_scenario_free(&L.sc);
         return n == RT_ENOMEM ? RTCTL_EXIT_RUNTIME : RTCTL_EXIT_USAGE;
     }
-
-    /* rooms, publishers, slots: publishers first, so they connect first */
-    L.nrooms = (unsigned)rooms;
-    L.rooms = calloc(rooms, sizeof(*L.rooms));
-    L.npubs = (unsigned)publishers;
-    L.pubs = calloc(publishers ? publishers : 1, sizeof(*L.pubs));
-    L.nslots = (size_t)(conns + publishers);
-    L.stride = ((sizeof(struct slot) + 15) & ~(size_t)15) +
-               ((rt_lean_conn_size() + 15) & ~(size_t)15);
-    L.content = malloc(size + 80);
+    L.content = malloc(L.msg_size + 80);
     if (L.rooms == NULL || L.pubs == NULL || L.content == NULL ||
-        rt_hist_new_default(&L.rep.connect) != 0) {
+        cli_report_init(&L.rep) != 0) {
         cli_errf(&out, "out of memory for %zu connections", L.nslots);
         return RTCTL_EXIT_RUNTIME;
     }
-    for (k = 0; k < TR_N; k++)
-        if (rt_hist_new_default(&L.rep.tr[k].lat) != 0 ||
-            rt_hist_new_default(&L.rep.tr[k].reconnect) != 0) {
-            cli_errf(&out, "out of memory");
-            return RTCTL_EXIT_RUNTIME;
-        }
     L.rep.rss_base_kb = rss_kb();
-    L.slots = calloc(L.nslots, L.stride);
+    L.slots = calloc(L.nslots ? L.nslots : 1, L.stride);
     if (L.slots == NULL) {
         cli_errf(&out, "out of memory for %zu connections", L.nslots);
         return RTCTL_EXIT_RUNTIME;
@@ -1488,30 +1801,50 @@ int cmd_load(int argc, char **argv)
     for (i = 0; i < rooms; i++)
         snprintf(L.rooms[i].name, sizeof(L.rooms[i].name), "%s-%zu",
                  room_prefix, i + 1);
+    L.rep.subscribers = L.rep.publishers = L.rep.rooms = 0;
+    for (i = 0; i < rooms; i++)
+        L.rep.rooms += !raw && mine(&L, i);
+    L.rep.rate =
+        rate * (double)L.npubs / (double)(publishers ? publishers : 1);
     {
         double acc[TR_N] = {0};
+        size_t gi, np = 0, nsub = 0;
 
-        for (i = 0; i < L.nslots; i++) {
-            struct slot *s = slot_at(&L, i);
+        for (gi = 0, i = 0; gi < conns + (raw ? 0 : publishers); gi++) {
+            int pub = raw || gi < publishers;
+            uint64_t room = raw   ? 0
+                            : pub ? gi % rooms
+                                  : (gi - publishers) % rooms;
+            struct slot *s;
 
+            if (!mine(&L, raw ? gi : room))
+                continue;
+            s = slot_at(&L, i);
             rt_backoff_init(&s->bo, &L.bop);
-            s->idx = (uint32_t)i;
+            s->idx = (uint32_t)gi;
             s->due_us = L.connect_rate > 0
-                            ? (uint64_t)((double)i * 1e6 / L.connect_rate)
+                            ? (uint64_t)((double)gi * 1e6 / L.connect_rate)
                             : 0;
-            if (i < publishers) {
+            s->room = (uint32_t)room;
+            if (pub) {
+                s->pub = (uint32_t)np;
+                L.pubs[np].slot = (uint32_t)i;
+                L.pubs[np].interval_us =
+                    rate > 0 ? 1e6 * (double)publishers / rate : 0;
+                np++;
+            }
+            if (pub && !raw) {
                 s->role = ROLE_PUB;
                 s->tr = TR_WS;
-                s->pub = (uint32_t)i;
-                s->room = (uint32_t)(i % rooms);
-                L.pubs[i].slot = (uint32_t)i;
-                L.pubs[i].interval_us =
-                    rate > 0 ? 1e6 * (double)publishers / rate : 0;
+                L.rep.publishers++;
+                i++;
                 continue;
             }
             s->role = ROLE_SUB;
-            s->room = (uint32_t)((i - publishers) % rooms);
-            if (L.sc.n > 0 && i - publishers >= L.sc_conns0) {
+            L.rep.subscribers++;
+            if (raw)
+                cli_track_start(&s->tk, 0);
+            if (L.sc.n > 0 && gi - publishers >= L.sc_conns0) {
                 /* connects on the scenario's schedule (start_run) */
                 s->due_us = UINT64_MAX;
                 s->settled = 1;
@@ -1522,9 +1855,9 @@ int cmd_load(int argc, char **argv)
                 int best = 0;
                 double bd = -1e18;
 
+                nsub++;
                 for (k = 0; k < TR_N; k++) {
-                    double d =
-                        share[k] * (double)(i - publishers + 1) - acc[k];
+                    double d = share[k] * (double)nsub - acc[k];
 
                     if (share[k] > 0 && d > bd) {
                         bd = d;
@@ -1535,7 +1868,13 @@ int cmd_load(int argc, char **argv)
                 s->tr = (uint8_t)best;
                 L.rep.tr[best].conns++;
             }
+            i++;
         }
+    }
+    if (start_ms > 0) {
+        if (!L.quiet && L.worker_index == 0)
+            fprintf(stderr, "rtctl load: waiting to start at %s\n", start_at);
+        cli_start_at_wait(start_ms);
     }
 
     L.t0_ns = uv_hrtime();
@@ -1552,39 +1891,25 @@ int cmd_load(int argc, char **argv)
     uv_timer_start(&L.sweep_timer, on_sweep, 0, SWEEP_MS);
     uv_timer_start(&L.prog_timer, on_progress, interval, interval);
     uv_run(L.loop, UV_RUN_DEFAULT);
+    if (L.rep.sent != L.ser_sent || L.rep.errors != L.ser_err ||
+        cli_report_total(&L.rep, TOT_DELIVERED) != L.ser_deliv)
+        series_point(&L);
     progress(&L, 1);
 
     collect(&L);
-    if (L.phase == P_END && L.run0_us == 0 && !L.rep.interrupted)
-        status = RTCTL_EXIT_CONNECT;
-    nth_failed = cli_report_check(&L.rep);
-    cli_report_summary(&L.rep, stdout);
-    if (report_json != NULL &&
-        cli_report_json(&L.rep, report_json, err, sizeof(err)) != 0) {
-        cli_errf(&out, "%s", err);
-        status = RTCTL_EXIT_RUNTIME;
-    }
-    {
-        unsigned opened = 0;
+    if (L.nworkers > 1) {
+        char path[600];
 
-        for (k = 0; k < TR_N; k++)
-            opened += L.rep.tr[k].opened ? 1 : 0;
-        if (opened == 0 && L.rep.subscribers > 0 && !L.rep.interrupted) {
-            cli_errf(&out, "no subscriber could connect to '%s'", argv[1]);
-            status = RTCTL_EXIT_CONNECT;
+        cli_workers_path(&wk, L.worker_index, path, sizeof(path));
+        if (cli_report_json(&L.rep, path, err, sizeof(err)) != 0) {
+            cli_errf(&out, "%s", err);
+            status = RTCTL_EXIT_RUNTIME;
         }
+    } else {
+        if (L.phase == P_END && L.run0_us == 0 && !L.rep.interrupted)
+            status = RTCTL_EXIT_CONNECT;
+        status = report_out(&L.rep, &out, report_json, report_html, status);
     }
-    if (nth_failed > 0 && status == RTCTL_EXIT_OK) {
-        for (i = 0; i < L.rep.nth; i++)
-            if (!L.rep.th[i].ok)
-                cli_errf(&out, "threshold '%s' failed", L.rep.th[i].expr);
-        status = RTCTL_EXIT_CHECK;
-    }
-    if (L.rep.interrupted)
-        status = RTCTL_EXIT_INTERRUPTED;
-    if (cli_out_finish(&out) != 0 && status == RTCTL_EXIT_OK)
-        status = RTCTL_EXIT_RUNTIME;
-
     /* teardown: every connection is closed; close the handles */
     uv_close((uv_handle_t *)&L.pub_timer, close_cb_noop);
     uv_close((uv_handle_t *)&L.sweep_timer, close_cb_noop);
@@ -1597,11 +1922,7 @@ int cmd_load(int argc, char **argv)
     uv_run(L.loop, UV_RUN_DEFAULT);
     uv_loop_close(L.loop);
     rt_lean_free(L.eng);
-    for (k = 0; k < TR_N; k++) {
-        rt_hist_free(L.rep.tr[k].lat);
-        rt_hist_free(L.rep.tr[k].reconnect);
-    }
-    rt_hist_free(L.rep.connect);
+    cli_report_cleanup(&L.rep);
     free(L.slots);
     free(L.rooms);
     free(L.pubs);

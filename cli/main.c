@@ -34,6 +34,8 @@ static const struct cmd_struct commands[] = {
     {"poll", cmd_poll, "follow a room by long polling"},
     {"proxy", cmd_proxy,
      "TCP proxy that injects faults (drops, latency, stalls)"},
+    {"report", cmd_report,
+     "merge rtctl load reports (several machines, several runs)"},
     {"send", cmd_send, "send messages to a room and wait for the acks"},
     {"serve", cmd_serve,
      "run the bundled WebSocket, SSE and long-poll server"},

@@ -82,7 +82,15 @@ struct cli_threshold {
 int cli_threshold_parse(struct cli_threshold *t, const char *expr, char *err,
                         size_t errlen);
 
-/* "2000/s", "2000", "120/m": messages per second (cmd_load.c). */
+/*
+ * scan.c: in the broadcast |p| (|len| bytes, not NUL-terminated), the
+ * top-level "seq" (the first "seq": key, before any "data":) and the due
+ * time of our marker (the first "content":"rtl1 PUB:SEQ:DUE).  Returns 0,
+ * or -1 when either is missing or a number has more than 19 digits.
+ */
+int cli_load_scan(const char *p, size_t len, uint64_t *seq, uint64_t *due_us);
+
+/* "2000/s", "2000", "120/m": messages per second (scenario.c). */
 int cli_load_parse_rate(const char *s, double *out);
 
 struct sockaddr_storage;
@@ -97,6 +105,21 @@ int cli_load_sources(const char *const *specs, size_t nspecs,
                      size_t errlen);
 
 struct cli_scenario;
+
+/*
+ * One interval of the time series (cli/load/series.c): what happened
+ * between t_ms - interval and t_ms after the start.  The interval's
+ * latency histogram is kept only in its JSON form (a few hundred bytes
+ * where the histogram itself is hundreds of KiB), so hours of intervals
+ * stay cheap and still merge exactly.
+ */
+struct cli_point {
+    uint64_t t_ms;
+    uint64_t conns; /* open at the end of the interval */
+    uint64_t sent, delivered, errors;
+    uint64_t count, p50, p90, p99, max; /* latency, us */
+    char *hist;                         /* rt_hist_to_json() */
+};
 
 /* Everything the report shows. */
 struct cli_report {
@@ -125,6 +148,14 @@ struct cli_report {
     struct cli_threshold *th;
     size_t nth;
     const struct cli_scenario *scenario; /* -f, or NULL */
+    /* added for --raw, --in-flight, the series and merges */
+    int raw;            /* echo round trips, not fan-out */
+    uint64_t in_flight; /* closed model: window per publisher; 0 open */
+    unsigned workers;   /* processes (or merged reports) behind it */
+    uint64_t interval_ms;
+    struct cli_point *series;
+    size_t nseries, series_cap;
+    rt_hist *ilat; /* the current interval's latency */
 };
 
 /* Evaluate the thresholds; returns how many failed. */
@@ -143,6 +174,46 @@ enum {
     TOT_RECONNECTS,
     TOT_EXPECTED
 };
+
+/* Allocate the histograms of an empty report; 0 or -1 (out of memory). */
+int cli_report_init(struct cli_report *r);
+/* Free what cli_report_init, _point and _from_json allocated. */
+void cli_report_cleanup(struct cli_report *r);
+/* Close the current interval at |t_ms| with these counters. */
+int cli_report_point(struct cli_report *r, uint64_t t_ms, uint64_t conns,
+                     uint64_t sent, uint64_t delivered, uint64_t errors);
+/* The report as a cJSON tree (the --report-json document). */
+struct cJSON *cli_report_to_json(const struct cli_report *r);
+/*
+ * Read a --report-json document into |r| (cli_report_init'd; strings
+ * point into |doc|, which must outlive |r|).  0, or -1 with |err|.
+ */
+int cli_report_from_json(struct cli_report *r, const struct cJSON *doc,
+                         char *err, size_t errlen);
+/*
+ * Add |src| to |dst|: counters summed, histograms merged exactly, time
+ * series merged interval by interval.  0, or -1 with |err|.
+ */
+int cli_report_add(struct cli_report *dst, const struct cli_report *src,
+                   char *err, size_t errlen);
+/* The self-contained HTML page (html.c).  0, or -1 with |err|. */
+int cli_report_html(const struct cli_report *r, const char *path, char *err,
+                    size_t errlen);
+/* Write |text| to |path|, "-" for stdout.  0, or -1 with |err|. */
+int cli_write_file(const char *path, const char *text, char *err,
+                   size_t errlen);
+
+/* --raw messages (raw.c).  1 when |tpl| holds the {marker}. */
+int cli_raw_template_ok(const char *tpl);
+/* Bytes cli_raw_fill() may need for |tpl|, its NUL included. */
+size_t cli_raw_size(const char *tpl, size_t pad_to);
+/* Expand |tpl| into |out|, padded with 'x' to |pad_to|; its length, or 0
+   when |cap| is short. */
+size_t cli_raw_fill(char *out, size_t cap, const char *tpl, size_t pad_to,
+                    unsigned conn, uint64_t seq, uint64_t due_us);
+/* Find a marker in an echo; 0, or -1 when there is none. */
+int cli_raw_parse(const char *p, size_t len, unsigned *conn, uint64_t *seq,
+                  uint64_t *due_us);
 
 /* "1.23ms" for |us| microseconds into |buf|. */
 const char *cli_fmt_us(char *buf, size_t len, double us);

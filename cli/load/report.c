@@ -294,13 +294,27 @@ void cli_report_summary(const struct cli_report *r, FILE *f)
     }
     fprintf(f, "rtctl load %s%s\n", r->url,
             r->interrupted ? " (interrupted)" : "");
-    fprintf(f,
-            "  %u subscribers (%s), %u publisher%s, %u room%s, "
-            "%.6g msg/s of %llu bytes for %.1fs (warm-up %.1fs)\n\n",
-            r->subscribers, r->transport_spec, r->publishers,
-            r->publishers == 1 ? "" : "s", r->rooms, r->rooms == 1 ? "" : "s",
-            r->rate, (unsigned long long)r->size, r->run_s,
-            (double)r->warmup_ms / 1000);
+    if (r->raw)
+        fprintf(f,
+                "  %u connections (raw echo), %.6g msg/s, %.1fs "
+                "(warm-up %.1fs)",
+                r->subscribers, r->rate, r->run_s,
+                (double)r->warmup_ms / 1000);
+    else
+        fprintf(f,
+                "  %u subscribers (%s), %u publisher%s, %u room%s, "
+                "%.6g msg/s of %llu bytes for %.1fs (warm-up %.1fs)",
+                r->subscribers, r->transport_spec, r->publishers,
+                r->publishers == 1 ? "" : "s", r->rooms,
+                r->rooms == 1 ? "" : "s", r->rate, (unsigned long long)r->size,
+                r->run_s, (double)r->warmup_ms / 1000);
+    if (r->in_flight > 0)
+        fprintf(f, ", closed model (%llu in flight%s)",
+                (unsigned long long)r->in_flight,
+                r->rate > 0 ? "" : ", no rate limit");
+    if (r->workers > 1)
+        fprintf(f, ", %u processes merged", r->workers);
+    fprintf(f, "\n\n");
     fprintf(f,
             "  connections ......: %llu opened, %llu failed, "
             "%llu reconnects (ramp %.2fs)\n",
@@ -314,11 +328,13 @@ void cli_report_summary(const struct cli_report *r, FILE *f)
     fprintf(f, "  connect time .....: ");
     lat_line(f, r->connect);
     fprintf(f,
-            "  messages sent ....: %llu (%.1f/s), %llu acked, "
-            "%llu not sent (publisher down)\n",
+            "  messages sent ....: %llu (%.1f/s), %llu %s, "
+            "%llu not sent (%s down)\n",
             (unsigned long long)r->sent,
             r->run_s > 0 ? (double)r->sent / r->run_s : 0.0,
-            (unsigned long long)r->acked, (unsigned long long)r->not_sent);
+            (unsigned long long)r->acked, r->raw ? "echoed" : "acked",
+            (unsigned long long)r->not_sent,
+            r->raw ? "connection" : "publisher");
     fprintf(f,
             "  delivered ........: %llu (%.1f/s measured), %llu bytes "
             "(%.0f B/s)\n",
@@ -419,21 +435,17 @@ static cJSON *hist_json(const rt_hist *h)
     return o;
 }
 
-int cli_report_json(const struct cli_report *r, const char *path, char *err,
-                    size_t errlen)
+cJSON *cli_report_to_json(const struct cli_report *r)
 {
-    cJSON *root = cJSON_CreateObject(), *o, *trs, *ths;
+    cJSON *root = cJSON_CreateObject(), *o, *trs, *ths, *ser;
     rt_hist *lat = all_latency(r);
-    char *text;
-    FILE *f;
     size_t i;
-    int k, rc = 0;
+    int k;
 
     if (root == NULL || lat == NULL) {
         cJSON_Delete(root);
         rt_hist_free(lat);
-        snprintf(err, errlen, "out of memory");
-        return -1;
+        return NULL;
     }
     cJSON_AddNumberToObject(root, "version", 1);
     cJSON_AddStringToObject(root, "url", r->url);
@@ -447,6 +459,10 @@ int cli_report_json(const struct cli_report *r, const char *path, char *err,
     cJSON_AddNumberToObject(o, "size", (double)r->size);
     cJSON_AddNumberToObject(o, "duration_ms", (double)r->duration_ms);
     cJSON_AddNumberToObject(o, "warmup_ms", (double)r->warmup_ms);
+    cJSON_AddBoolToObject(o, "raw", r->raw);
+    cJSON_AddNumberToObject(o, "in_flight", (double)r->in_flight);
+    cJSON_AddNumberToObject(o, "workers", r->workers ? r->workers : 1);
+    cJSON_AddNumberToObject(o, "interval_ms", (double)r->interval_ms);
     o = cJSON_AddObjectToObject(root, "time");
     cJSON_AddNumberToObject(o, "ramp_s", r->ramp_s);
     cJSON_AddNumberToObject(o, "run_s", r->run_s);
@@ -514,6 +530,8 @@ int cli_report_json(const struct cli_report *r, const char *path, char *err,
     cJSON_AddNumberToObject(o, "cpu_percent", r->cpu_pct);
     cJSON_AddBoolToObject(o, "cpu_saturated", r->cpu_saturated);
     cJSON_AddNumberToObject(o, "rss_kb", (double)r->rss_kb);
+    cJSON_AddNumberToObject(o, "rss_base_kb", (double)r->rss_base_kb);
+    cJSON_AddNumberToObject(o, "rss_idle_kb", (double)r->rss_idle_kb);
     if (r->rss_idle_kb > 0 && r->subscribers + r->publishers > 0)
         cJSON_AddNumberToObject(o, "rss_per_idle_connection_b",
                                 (double)(r->rss_idle_kb - r->rss_base_kb) *
@@ -533,20 +551,74 @@ int cli_report_json(const struct cli_report *r, const char *path, char *err,
             cJSON_AddNumberToObject(t, "value", r->th[i].seen);
         cJSON_AddItemToArray(ths, t);
     }
-    text = cJSON_Print(root);
-    cJSON_Delete(root);
+    ser = cJSON_AddArrayToObject(root, "series");
+    for (i = 0; i < r->nseries; i++) {
+        const struct cli_point *p = &r->series[i];
+        cJSON *pt = cJSON_CreateObject(), *l;
+
+        cJSON_AddItemToArray(ser, pt);
+        cJSON_AddNumberToObject(pt, "t_ms", (double)p->t_ms);
+        cJSON_AddNumberToObject(pt, "connections", (double)p->conns);
+        cJSON_AddNumberToObject(pt, "sent", (double)p->sent);
+        cJSON_AddNumberToObject(pt, "delivered", (double)p->delivered);
+        cJSON_AddNumberToObject(pt, "errors", (double)p->errors);
+        l = cJSON_AddObjectToObject(pt, "latency_us");
+        cJSON_AddNumberToObject(l, "count", (double)p->count);
+        if (p->count > 0) {
+            cJSON_AddNumberToObject(l, "p50", (double)p->p50);
+            cJSON_AddNumberToObject(l, "p90", (double)p->p90);
+            cJSON_AddNumberToObject(l, "p99", (double)p->p99);
+            cJSON_AddNumberToObject(l, "max", (double)p->max);
+        }
+        if (p->hist != NULL)
+            cJSON_AddItemToObject(l, "histogram", cJSON_Parse(p->hist));
+    }
     rt_hist_free(lat);
+    return root;
+}
+
+int cli_write_file(const char *path, const char *text, char *err,
+                   size_t errlen)
+{
+    int to_stdout = strcmp(path, "-") == 0;
+    FILE *f = to_stdout ? stdout : fopen(path, "w");
+    int rc = 0;
+
+    if (f == NULL || fputs(text, f) < 0)
+        rc = -1;
+    if (f != NULL && (to_stdout ? fflush(f) : fclose(f)) != 0)
+        rc = -1;
+    if (rc != 0)
+        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+    return rc;
+}
+
+int cli_report_json(const struct cli_report *r, const char *path, char *err,
+                    size_t errlen)
+{
+    cJSON *root = cli_report_to_json(r);
+    char *text = root ? cJSON_Print(root) : NULL;
+    int rc;
+
+    cJSON_Delete(root);
     if (text == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    f = fopen(path, "w");
-    if (f == NULL || fputs(text, f) < 0 || fputc('\n', f) < 0)
-        rc = -1;
-    if (f != NULL && fclose(f) != 0)
-        rc = -1;
-    if (rc != 0)
-        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+    {
+        size_t n = strlen(text);
+        char *nl = malloc(n + 2);
+
+        if (nl == NULL) {
+            cJSON_free(text);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        memcpy(nl, text, n);
+        memcpy(nl + n, "\n", 2);
+        rc = cli_write_file(path, nl, err, errlen);
+        free(nl);
+    }
     cJSON_free(text);
     return rc;
 }

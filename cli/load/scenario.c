@@ -24,6 +24,25 @@
 #include "load/scenario.h"
 #include "opts.h"
 
+/* "2000/s", "2000", "120/m": messages per second. */
+int cli_load_parse_rate(const char *s, double *out)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (end == s || errno != 0 || !isfinite(v) || v < 0 || v > 1e8)
+        return -1;
+    if (*end == '\0' || strcmp(end, "/s") == 0)
+        *out = v;
+    else if (strcmp(end, "/m") == 0)
+        *out = v / 60;
+    else
+        return -1;
+    return 0;
+}
+
 #define SCENARIO_MAX_BYTES (1 << 20)
 
 static char *slurp(const char *path, char *err, size_t errlen)

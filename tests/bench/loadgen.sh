@@ -10,7 +10,11 @@
 #    rtctl load, whose own share is left out).  Once every subscriber is
 #    in and messages flow, the generator's CPU (its whole process tree,
 #    /proc) and the server's delivered counter (/metrics) are sampled
-#    WINDOW seconds apart: start-up and connecting are not counted.
+#    WINDOW seconds apart: start-up and connecting are not counted.  A
+#    delivery counts once the generator has read it: the server's count is
+#    scaled by the share of the bytes sent to the generator that it read
+#    (/proc/PID/io rchar against /metrics rtctl_bytes_sent_total), since
+#    one that falls behind leaves messages in its socket buffers.
 # B. Server CPU per delivered message.  The same workload driven by
 #    rtctl load against rtctl serve, a Node `ws` server and a Bun server
 #    (peers/*-server.js); the server's CPU over the whole rtctl load run,
@@ -115,6 +119,16 @@ cpu_ticks() {
     done
     echo $t
 }
+# bytes the process tree read (read(2), recv(2) ...): what a generator
+# really took off its sockets, whatever it reports
+read_b() {
+    t=0
+    for p in $(tree "$1"); do
+        v=$(awk '/^rchar:/ { print $2 }' "/proc/$p/io" 2>/dev/null)
+        t=$((t + ${v:-0}))
+    done
+    echo $t
+}
 rss_kb() {
     t=0
     for p in $(tree "$1"); do
@@ -194,12 +208,14 @@ gen_run() {
             --room-prefix bench -q >"$work/gen.out" 2>&1 &
         gpid=$!
         share="$SUBS/($SUBS+2)" # subscribers' share: publisher echo, ack
+        conn_share=1            # every connection is the generator's
         ;;
     node)
         timeout 60 node "$here/peers/node-ws-load.js" "$url" bench-1 \
             "$SUBS" "$RATE" "$dur" >"$work/gen.out" 2>&1 &
         gpid=$!
         share="$SUBS/($SUBS+2)"
+        conn_share=1
         ;;
     artillery)
         cat >"$work/art.yml" <<EOF
@@ -217,6 +233,7 @@ EOF
             --quiet art.yml) >"$work/gen.out" 2>&1 &
         gpid=$!
         share="$SUBS/($SUBS+3)" # + the publisher's subscriber
+        conn_share=$(awk -v n="$SUBS" 'BEGIN { print n / (n + 1) }')
         ;;
     esac
     pids="$pids $gpid"
@@ -238,16 +255,28 @@ EOF
     fi
     sleep 2
     c0=$(cpu_ticks "$gpid")
+    b0=$(read_b "$gpid")
     d0=$(metric 'rtctl_messages_delivered_total{transport="ws"}')
+    s0=$(metric rtctl_bytes_sent_total)
     sleep "$WINDOW"
     c1=$(cpu_ticks "$gpid")
+    b1=$(read_b "$gpid")
     d1=$(metric 'rtctl_messages_delivered_total{transport="ws"}')
+    s1=$(metric rtctl_bytes_sent_total)
     stop "$gpid" ${ppid:-} "$srv_pid"
     ppid=
+    # A delivery counts once the generator has read it: a generator that
+    # falls behind leaves the server's deliveries in its socket buffers,
+    # and its CPU per delivery would look cheaper than it is.  So the
+    # server's count is scaled by the share of the bytes the server sent
+    # to the generator's connections that the generator read (at most 1).
     awk -v c=$((c1 - c0)) -v d=$((d1 - d0)) -v hz="$HZ" -v w="$WINDOW" \
-        -v g="$g" "BEGIN { d = d * $share; if (d <= 0) exit;
+        -v b=$((b1 - b0)) -v sb=$((s1 - s0)) -v cs="$conn_share" \
+        -v g="$g" "BEGIN { f = sb > 0 ? b / (sb * cs) : 1; if (f > 1) f = 1;
+        d = d * $share * f; if (d <= 0) exit;
         printf \"gen_us %s %.3f\\ngen_rate %s %.0f\\ngen_cpu %s %.0f\\n\",
-            g, c / hz * 1e6 / d, g, d / w, g, c / hz * 100 / w }" >>"$results"
+            g, c / hz * 1e6 / d, g, d / w, g, c / hz * 100 / w;
+        printf \"gen_read %s %.0f\\n\", g, f * 100 }" >>"$results"
 }
 
 # --- B. servers
@@ -359,13 +388,16 @@ echo "workload: $SUBS WebSocket subscribers in one room, 1 publisher at" \
     "$RATE msg/s, ${WINDOW} s measured; $IDLE idle connections"
 echo
 echo "A. generator CPU per delivered message, driving rtctl serve"
-printf '  %-10s %12s %10s %12s %10s\n' generator "us/delivery" "CPU %" \
-    "deliveries/s" "vs rtctl"
+printf '  %-10s %12s %10s %12s %10s %8s\n' generator "us/delivery" "CPU %" \
+    "deliveries/s" "vs rtctl" "read %"
 for g in $GENS; do
-    printf '  %-10s %12s %10s %12s %10s\n' "$g" "$(or_dash "$(get "gen_us $g")")" \
+    printf '  %-10s %12s %10s %12s %10s %8s\n' "$g" "$(or_dash "$(get "gen_us $g")")" \
         "$(or_dash "$(get "gen_cpu $g")")" "$(or_dash "$(get "gen_rate $g")")" \
-        "$(ratio "$(get "gen_us $g")" "$(get "gen_us rtctl")")"
+        "$(ratio "$(get "gen_us $g")" "$(get "gen_us rtctl")")" \
+        "$(or_dash "$(get "gen_read $g")")"
 done
+echo "  (read %: of the bytes the server sent to the generator's connections"
+echo "  in the window, the share it read; deliveries count in that share)"
 echo
 echo "B. server CPU per delivered message, driven by rtctl load"
 printf '  %-10s %12s %8s %10s\n' server "us/delivery" lost "vs rtctl"

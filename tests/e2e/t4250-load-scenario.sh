@@ -78,6 +78,10 @@ expect_code 2 "$RTCTL" load "$WSBASE" -f "$SC" -d 5s
 check_grep "scenario's phases give the duration" err
 expect_code 2 "$RTCTL" load "$WSBASE" -f nosuch.json
 check_grep "cannot read 'nosuch.json'" err
-ok "bad scenarios are usage errors naming the phase and key"
+expect_code 2 "$RTCTL" load "$WSBASE/echo" -f "$SC" --raw
+check_grep "scenario: not with --raw" err
+expect_code 2 "$RTCTL" load "$WSBASE" -f "$SC" --rooms 2 --workers 2
+check_grep "scenario: not with --workers" err
+ok "bad scenarios, and -f with --raw or --workers: usage errors"
 
 done_testing
