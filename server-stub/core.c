@@ -543,7 +543,7 @@ int rt__poll_body(struct room *r, const struct resume *rs, uint64_t since,
     int recovered = rs->recovered;
     size_t i;
 
-    bc.rc |= rt__buf_printf(b, "{\"epoch\":\"%s\",\"messages\":[", r->epoch);
+    bc.rc |= rt__msg_poll_open(b, r->epoch);
     for (i = 0; i < n && msgs[i].seq == after + 1 && msgs[i].seq <= r->seq;
          i++, after++) {
         if (!bc.first)
@@ -557,9 +557,7 @@ int rt__poll_body(struct room *r, const struct resume *rs, uint64_t since,
     rt__room_replay(r, after, add_one, &bc);
     if (bc.first && !recovered)
         bc.last = r->seq; /* nothing held: start over from the top */
-    bc.rc |= rt__buf_printf(b, "],\"next\":%llu,\"recovered\":%s}",
-                            (unsigned long long)bc.last,
-                            recovered ? "true" : "false");
+    bc.rc |= rt__msg_poll_close(b, bc.last, recovered);
     return bc.rc ? RT_ENOMEM : 0;
 }
 
@@ -714,8 +712,7 @@ void rt__http_published(struct conn *c, int status, uint64_t seq)
     rt__buf_clear(&c->resp);
     if (status == RT__ENG_OK) {
         c->resp_status = 202;
-        rc = rt__buf_printf(&c->resp, "{\"seq\":%llu}",
-                            (unsigned long long)seq);
+        rc = rt__msg_published(&c->resp, seq);
     } else {
         /* 500 when out of memory: the store itself is fine */
         c->resp_status = status == RT__ENG_NOMEM ? 500 : 503;

@@ -300,22 +300,18 @@ static int ep_rooms(struct conn *c)
     rt_buf b;
 
     rt__buf_init(&b);
-    rc |= rt__buf_append(&b, "{\"rooms\":[", 10);
+    rc |= rt__msg_rooms_open(&b);
     for (i = 0; i < s->nbuckets; i++) {
         for (r = s->rooms[i]; r != NULL; r = r->hnext) {
             /* a token limited to some rooms lists only those */
             if (!rt__auth_room_visible(s, c->wsi, r->name))
                 continue;
-            if (!first)
-                rc |= rt__buf_putc(&b, ',');
+            rc |= rt__msg_rooms_item(&b, first, r->name, r->nusers_online,
+                                     r->seq);
             first = 0;
-            rc |= rt__buf_append(&b, "{\"room\":", 8);
-            rc |= rt__buf_json_str(&b, r->name, strlen(r->name));
-            rc |= rt__buf_printf(&b, ",\"online\":%u,\"seq\":%llu}",
-                                 r->nusers_online, (unsigned long long)r->seq);
         }
     }
-    rc |= rt__buf_append(&b, "]}", 2);
+    rc |= rt__msg_rooms_close(&b);
     if (rc != 0)
         rt__buf_cleanup(&b);
     rc = respond_json(c, 200, &b);
@@ -330,14 +326,12 @@ static int ep_presence(struct conn *c, const char *room)
     int rc = 0;
 
     rt__buf_init(&b);
-    rc |= rt__buf_append(&b, "{\"room\":", 8);
-    rc |= rt__buf_json_str(&b, room, strlen(room));
-    rc |= rt__buf_append(&b, ",\"online\":", 10);
+    rc |= rt__msg_presence_open(&b, room);
     if (r != NULL)
         rc |= rt__room_online_json(r, &b);
     else
         rc |= rt__buf_append(&b, "[]", 2);
-    rc |= rt__buf_putc(&b, '}');
+    rc |= rt__msg_presence_close(&b);
     if (rc != 0)
         rt__buf_cleanup(&b);
     rc = respond_json(c, 200, &b);

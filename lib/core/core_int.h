@@ -57,6 +57,27 @@ char *rt__buf_detach(rt_buf *b, size_t *len);
 int rt__buf_json_str(rt_buf *b, const char *s, size_t len);
 
 /*
+ * The protocol's HTTP answer bodies (PROTOCOL.md sections 1 and 4), for
+ * the server, which writes them in pieces around what it streams from
+ * its own structures (msg_codec.c).  Each appends to |b|; RT_ENOMEM.
+ *   a long poll:  poll_open, the stored frames comma-separated, poll_close
+ *   POST /publish: published
+ *   GET /rooms:    rooms_open, rooms_item for each (first != 0 for the
+ *                  first), rooms_close
+ *   GET /rooms/R/presence: presence_open, the JSON array of users,
+ *                  presence_close
+ */
+int rt__msg_poll_open(rt_buf *b, const char *epoch);
+int rt__msg_poll_close(rt_buf *b, uint64_t next, int recovered);
+int rt__msg_published(rt_buf *b, uint64_t seq);
+int rt__msg_rooms_open(rt_buf *b);
+int rt__msg_rooms_item(rt_buf *b, int first, const char *room, unsigned online,
+                       uint64_t seq);
+int rt__msg_rooms_close(rt_buf *b);
+int rt__msg_presence_open(rt_buf *b, const char *room);
+int rt__msg_presence_close(rt_buf *b);
+
+/*
  * Base64url without padding (RFC 4648 section 5), as JWT uses it.
  * rt__b64url_decode returns RT_EPROTO on a character outside the alphabet
  * or an impossible length.

@@ -1082,3 +1082,63 @@ int rt_msg_encode_typing(const char *room, const char *user, int state,
     m.u.typing.state = state != 0;
     return rt_msg_encode(&m, out, len);
 }
+
+/* ------------------------------------------------------ HTTP answers */
+
+int rt__msg_poll_open(rt_buf *b, const char *epoch)
+{
+    int rc = rt__buf_append(b, "{\"epoch\":", 9);
+
+    rc |= rt__buf_json_str(b, epoch, strlen(epoch));
+    rc |= rt__buf_append(b, ",\"messages\":[", 13);
+    return rc ? RT_ENOMEM : 0;
+}
+
+int rt__msg_poll_close(rt_buf *b, uint64_t next, int recovered)
+{
+    return rt__buf_printf(b, "],\"next\":%" PRIu64 ",\"recovered\":%s}", next,
+                          recovered ? "true" : "false")
+               ? RT_ENOMEM
+               : 0;
+}
+
+int rt__msg_published(rt_buf *b, uint64_t seq)
+{
+    return rt__buf_printf(b, "{\"seq\":%" PRIu64 "}", seq) ? RT_ENOMEM : 0;
+}
+
+int rt__msg_rooms_open(rt_buf *b)
+{
+    return rt__buf_append(b, "{\"rooms\":[", 10) ? RT_ENOMEM : 0;
+}
+
+int rt__msg_rooms_item(rt_buf *b, int first, const char *room, unsigned online,
+                       uint64_t seq)
+{
+    int rc = first ? 0 : rt__buf_putc(b, ',');
+
+    rc |= rt__buf_append(b, "{\"room\":", 8);
+    rc |= rt__buf_json_str(b, room, strlen(room));
+    rc |=
+        rt__buf_printf(b, ",\"online\":%u,\"seq\":%" PRIu64 "}", online, seq);
+    return rc ? RT_ENOMEM : 0;
+}
+
+int rt__msg_rooms_close(rt_buf *b)
+{
+    return rt__buf_append(b, "]}", 2) ? RT_ENOMEM : 0;
+}
+
+int rt__msg_presence_open(rt_buf *b, const char *room)
+{
+    int rc = rt__buf_append(b, "{\"room\":", 8);
+
+    rc |= rt__buf_json_str(b, room, strlen(room));
+    rc |= rt__buf_append(b, ",\"online\":", 10);
+    return rc ? RT_ENOMEM : 0;
+}
+
+int rt__msg_presence_close(rt_buf *b)
+{
+    return rt__buf_putc(b, '}') ? RT_ENOMEM : 0;
+}

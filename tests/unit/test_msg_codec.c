@@ -1224,6 +1224,47 @@ static void test_msg_codec_encode_client_frames(void **state)
  * presence),
  * byte for byte as it wrote them by hand before.
  */
+/* The HTTP answer bodies, byte for byte as PROTOCOL.md shows them. */
+static void test_msg_codec_http_answers(void **state)
+{
+    rt_buf b;
+
+    (void)state;
+    rt__buf_init(&b);
+    assert_int_equal(rt__msg_poll_open(&b, "E1"), 0);
+    assert_int_equal(rt__buf_append(&b, "{}", 2), 0);
+    assert_int_equal(rt__msg_poll_close(&b, 42, 1), 0);
+    assert_string_equal(b.data, "{\"epoch\":\"E1\",\"messages\":[{}],"
+                                "\"next\":42,\"recovered\":true}");
+    rt__buf_clear(&b);
+    assert_int_equal(rt__msg_poll_open(&b, "E\"2"), 0);
+    assert_int_equal(rt__msg_poll_close(&b, 0, 0), 0);
+    assert_string_equal(b.data, "{\"epoch\":\"E\\\"2\",\"messages\":[],"
+                                "\"next\":0,\"recovered\":false}");
+    rt__buf_clear(&b);
+    assert_int_equal(rt__msg_published(&b, UINT64_C(9007199254740991)), 0);
+    assert_string_equal(b.data, "{\"seq\":9007199254740991}");
+    rt__buf_clear(&b);
+    assert_int_equal(rt__msg_rooms_open(&b), 0);
+    assert_int_equal(rt__msg_rooms_close(&b), 0);
+    assert_string_equal(b.data, "{\"rooms\":[]}");
+    rt__buf_clear(&b);
+    assert_int_equal(rt__msg_rooms_open(&b), 0);
+    assert_int_equal(rt__msg_rooms_item(&b, 1, "a", 2, 7), 0);
+    assert_int_equal(rt__msg_rooms_item(&b, 0, "b/\u00e9", 0, 0), 0);
+    assert_int_equal(rt__msg_rooms_close(&b), 0);
+    assert_string_equal(b.data,
+                        "{\"rooms\":[{\"room\":\"a\",\"online\":2,\"seq\":7},"
+                        "{\"room\":\"b/\u00e9\",\"online\":0,\"seq\":0}]}");
+    rt__buf_clear(&b);
+    assert_int_equal(rt__msg_presence_open(&b, "general"), 0);
+    assert_int_equal(rt__buf_append(&b, "[\"alice\"]", 9), 0);
+    assert_int_equal(rt__msg_presence_close(&b), 0);
+    assert_string_equal(b.data,
+                        "{\"room\":\"general\",\"online\":[\"alice\"]}");
+    rt__buf_cleanup(&b);
+}
+
 static void test_msg_codec_encode_server_frames(void **state)
 {
     const char *online[] = {"alice", "bob"};
@@ -1734,6 +1775,7 @@ int main(void)
         cmocka_unit_test(test_msg_codec_allocation_failure),
         cmocka_unit_test(test_msg_codec_golden_files),
         cmocka_unit_test(test_msg_codec_encode_server_frames),
+        cmocka_unit_test(test_msg_codec_http_answers),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
