@@ -47,9 +47,12 @@ const srv = http.createServer((req, res) => {
         }
         res.writeHead(200, {'Content-Type': 'text/event-stream',
                             'Cache-Control': 'no-cache'});
-        res.end(Buffer.from(parts[n], 'latin1'), () => {
-            ended[client] = Date.now();
-        });
+        // Taken before the end is written, so that no client can have
+        // seen the end sooner: 'finish' could run late on a loaded
+        // machine, after the client had already counted its retry from
+        // the end it saw, and make a correct reconnection look early.
+        ended[client] = Date.now();
+        res.end(Buffer.from(parts[n], 'latin1'));
         return;
     }
     if (u.pathname === '/type') {
