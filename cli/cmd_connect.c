@@ -257,7 +257,9 @@ static void on_control(rt_ws_client *c, rt_ws_control what, unsigned code,
     rt__buf_init(&b);
     if (k->s.out.json) {
         rc |= rt__buf_printf(&b, "{\"event\":\"%s\"",
-                             what == RT_WS_PING_SENT       ? "ping"
+                             what == RT_WS_PING_SENT ? "ping\",\"dir\":\"out"
+                             : what == RT_WS_PING_RECEIVED
+                                 ? "ping\",\"dir\":\"in"
                              : what == RT_WS_PONG_RECEIVED ? "pong"
                                                            : "close");
         if (what == RT_WS_CLOSE_RECEIVED)
@@ -269,6 +271,7 @@ static void on_control(rt_ws_client *c, rt_ws_control what, unsigned code,
     } else {
         rc |= rt__buf_printf(&b, "rtctl connect: %s",
                              what == RT_WS_PING_SENT       ? "> ping"
+                             : what == RT_WS_PING_RECEIVED ? "< ping"
                              : what == RT_WS_PONG_RECEIVED ? "< pong"
                                                            : "< close");
         if (what == RT_WS_CLOSE_RECEIVED)
@@ -776,9 +779,8 @@ int cmd_connect(int argc, char **argv)
                      "ping after DURATION without a frame from the server "
                      "(default 30s; 0: never)"),
         OPT_BOOL(0, "show-control", &k.show_control,
-                 "print the pings sent, the pongs and the close frame "
-                 "received on stderr (the server's pings are answered, "
-                 "not shown)"),
+                 "print the control frames on stderr: the pings sent and "
+                 "received, the pongs and the server's close frame"),
         OPT_BOOL(0, "exit-on-close", &k.exit_on_close,
                  "exit at the server's first close: 0 for code 1000, 1 "
                  "for any other (wins over --reconnect)"),

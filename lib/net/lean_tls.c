@@ -103,6 +103,27 @@ int rt__lean_tls_new(struct rt__lean_tls **out, const char *server_name,
     return 0;
 }
 
+int rt__lean_tls_identity(struct rt__lean_tls *t, const char *cert,
+                          const char *key, char *err, size_t errlen)
+{
+    char what[300];
+
+    if (SSL_CTX_use_certificate_chain_file(t->ctx, cert) != 1) {
+        snprintf(what, sizeof(what), "cannot load the certificate %s", cert);
+        errstr(err, errlen, what);
+        return RT_ETLS;
+    }
+    if (key == NULL)
+        key = cert;
+    if (SSL_CTX_use_PrivateKey_file(t->ctx, key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(t->ctx) != 1) {
+        snprintf(what, sizeof(what), "cannot use the private key %s", key);
+        errstr(err, errlen, what);
+        return RT_ETLS;
+    }
+    return 0;
+}
+
 void rt__lean_tls_free(struct rt__lean_tls *t)
 {
     if (t == NULL)

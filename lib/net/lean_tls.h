@@ -26,6 +26,14 @@ int rt__lean_tls_new(struct rt__lean_tls **out, const char *server_name,
                      size_t errlen);
 void rt__lean_tls_free(struct rt__lean_tls *t);
 
+/*
+ * Present the client certificate |cert| with its private key |key| (PEM
+ * files; |key| NULL: in |cert|) to servers that ask for one.
+ * Returns 0, RT_ETLS (|err| says why: unreadable, not matching).
+ */
+int rt__lean_tls_identity(struct rt__lean_tls *t, const char *cert,
+                          const char *key, char *err, size_t errlen);
+
 /* A client SSL for one attempt, in connect state.  NULL: no memory. */
 struct ssl_st *rt__lean_tls_conn(struct rt__lean_tls *t);
 void rt__lean_tls_conn_free(struct ssl_st *s);

@@ -45,13 +45,16 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "lean_tls.h"
 #include "net_int.h"
 #include "ws_int.h"
 #include "ws_proto.h"
+#include "ws_wire.h"
 #include "rt/msg.h"
 #include "rt/url.h"
 #include "rt/version.h"
 #include "rt/ws_client.h"
+#include "rt/ws_codec.h"
 
 #define ID_MAX 64
 struct rt_ws_client {
@@ -77,7 +80,13 @@ struct rt_ws_client {
     rt__ws_proto *proto; /* position, ordering, the outgoing queue */
     rt_msg_limits limits;
 
-    /* The attempt. */
+    /*
+     * The attempt: on a wire (ws_wire.c, the project's codec), or on
+     * libwebsockets when permessage-deflate is asked for.
+     */
+    rt__wire *wire;
+    struct rt__lean_tls *tls; /* the wire's TLS context, for tls_host */
+    char *tls_host;
     struct lws *wsi;
     int attempt_live;
     int established;
@@ -111,6 +120,10 @@ static void failed_early(rt_ws_client *c);
 /* End the connection without a close handshake (dead, broken). */
 static void kill_wsi(rt_ws_client *c)
 {
+    if (c->wire != NULL) {
+        rt__wire_kill(c->wire);
+        return;
+    }
     if (c->wsi == NULL)
         return;
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
@@ -119,6 +132,21 @@ static void kill_wsi(rt_ws_client *c)
      * fds; from our own timer on a silent connection, wake it up.
      */
     lws_cancel_service(lws_get_context(c->wsi));
+}
+
+/* Is a connection (wire or wsi) there to write to? */
+static int conn_up(const rt_ws_client *c)
+{
+    return c->wire != NULL || c->wsi != NULL;
+}
+
+/* Ask for writeable() at the next chance. */
+static void want_write(rt_ws_client *c)
+{
+    if (c->wire != NULL)
+        rt__wire_want_write(c->wire);
+    else if (c->wsi != NULL)
+        lws_callback_on_writable(c->wsi);
 }
 
 static void on_close_deadline(uv_timer_t *t)
@@ -133,9 +161,9 @@ static void on_close_deadline(uv_timer_t *t)
 static void request_close(rt_ws_client *c, unsigned code)
 {
     c->want_close = code;
-    if (c->wsi == NULL)
+    if (!conn_up(c))
         return;
-    lws_callback_on_writable(c->wsi);
+    want_write(c);
     uv_timer_start(&c->live_timer, on_close_deadline, 5000, 0);
 }
 
@@ -208,10 +236,7 @@ static void proto_fail(int err, int final, const char *detail, void *ud)
 
 static void proto_want_write(void *ud)
 {
-    rt_ws_client *c = ud;
-
-    if (c->wsi != NULL)
-        lws_callback_on_writable(c->wsi);
+    want_write(ud);
 }
 
 /* --- incoming messages */
@@ -280,7 +305,7 @@ static void on_live(uv_timer_t *t)
     rt_ws_client *c = t->data;
     uint64_t now = rt__client_now(&c->b), idle;
 
-    if (c->wsi == NULL || c->b.closing)
+    if (!conn_up(c) || c->b.closing)
         return;
     if (!c->state_open) {
         rt__client_fail(&c->b, RT_ETIMEDOUT, 0, "no %s within %llu ms",
@@ -306,7 +331,7 @@ static void on_live(uv_timer_t *t)
     if (idle >= c->ping_interval_ms) {
         c->ping_at = now;
         c->ping_due = 1;
-        lws_callback_on_writable(c->wsi);
+        want_write(c);
         uv_timer_start(t, on_live, c->pong_timeout_ms, 0);
         return;
     }
@@ -393,6 +418,93 @@ static int ws_path(rt_ws_client *c, char **out)
 static void on_after_attempt(uv_timer_t *t);
 static int use_url(rt_ws_client *c);
 
+/* The TLS context of the wire for |host|: kept while the host stays. */
+static int wire_tls(rt_ws_client *c, const char *host)
+{
+    char err[300];
+    int rc;
+
+    if (c->tls != NULL && strcmp(c->tls_host, host) == 0)
+        return 0;
+    rt__lean_tls_free(c->tls);
+    c->tls = NULL;
+    rt__free(c->tls_host);
+    if ((c->tls_host = rt__strndup(host, strlen(host))) == NULL)
+        return RT_ENOMEM;
+    err[0] = '\0';
+    rc = rt__lean_tls_new(&c->tls, host, c->b.cacert, c->b.insecure, err,
+                          sizeof(err));
+    if (rc == 0 && c->b.cert != NULL)
+        rc = rt__lean_tls_identity(c->tls, c->b.cert, c->b.key, err,
+                                   sizeof(err));
+    if (rc != 0) {
+        rt__lean_tls_free(c->tls);
+        c->tls = NULL;
+        rt__client_fail(&c->b, rc, 1, "TLS failure: %s",
+                        err[0] ? err : rt_strerror(rc));
+    }
+    return rc;
+}
+
+static void wire_failed(void *ud, int kind, unsigned status,
+                        const char *location, const char *detail);
+static void wire_open(void *ud);
+static void wire_data(void *ud, int first, int fin, int binary, const char *p,
+                      size_t len);
+static void wire_ping(void *ud, const char *p, size_t len);
+static void wire_pong(void *ud, const char *p, size_t len);
+static void wire_close(void *ud, unsigned code, const char *reason,
+                       size_t len);
+static void wire_writable(void *ud);
+static void wire_end(void *ud);
+
+/* An attempt on the project's codec (ws_wire.c). */
+static void connect_wire(rt_ws_client *c)
+{
+    static const rt__wire_cbs cbs = {wire_failed,   wire_open, wire_data,
+                                     wire_ping,     wire_pong, wire_close,
+                                     wire_writable, wire_end};
+    const rt_url *cur = c->target != NULL ? c->target : c->base;
+    rt__wire_cfg cfg;
+    char *path = NULL;
+    int rc;
+
+    c->attempt_at = c->last_rx = rt__client_now(&c->b);
+    rc = ws_path(c, &path);
+    if (rc != 0)
+        rt__client_fail(&c->b, rc, 1, "cannot start a connection: %s",
+                        rt_strerror(rc));
+    else if (rt_url_is_tls(cur))
+        rc = wire_tls(c, rt_url_host(cur));
+    if (rc != 0) {
+        rt_free(path);
+        uv_timer_start(&c->b.retry_timer, on_after_attempt, 0, 0);
+        return;
+    }
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.host = rt_url_host(cur);
+    cfg.port = rt_url_port(cur);
+    cfg.proxy = c->proxy;
+    cfg.tls = rt_url_is_tls(cur) ? c->tls : NULL;
+    cfg.target = path;
+    cfg.host_hdr = c->target_host != NULL ? c->target_host : c->host_hdr;
+    cfg.origin = c->origin;
+    cfg.subprotocols = c->subprotocols;
+    cfg.headers = c->headers;
+    cfg.max_frame = c->max_message_bytes;
+    c->attempt_live = 1;
+    rc = rt__wire_start(&c->wire, rt__loop_uv(c->b.loop), &cfg, &cbs, c);
+    rt_free(path);
+    if (rc != 0) {
+        c->attempt_live = 0;
+        rt__client_fail(&c->b, rc, 0, "cannot start a connection: %s",
+                        rt_strerror(rc));
+        uv_timer_start(&c->b.retry_timer, on_after_attempt, 0, 0);
+        return;
+    }
+    uv_timer_start(&c->live_timer, on_live, c->b.connect_timeout_ms, 0);
+}
+
 static void connect_now(rt_ws_client *c)
 {
     struct lws_client_connect_info i;
@@ -415,6 +527,10 @@ static void connect_now(rt_ws_client *c)
     c->rx_open = 0;
     rt__ws_proto_connecting(c->proto);
 
+    if (!c->compress) {
+        connect_wire(c);
+        return;
+    }
     vk.cacert = c->b.cacert;
     vk.cert = c->b.cert;
     vk.key = c->b.key;
@@ -606,13 +722,11 @@ static int redirect_url(const rt_url *cur, const char *loc, rt_url **out)
 }
 
 /* A 3xx to the upgrade: follow it (c->next), or say where it led. */
-static void redirected(rt_ws_client *c, struct lws *wsi, unsigned status)
+static void redirected(rt_ws_client *c, const char *loc, unsigned status)
 {
     const rt_url *cur = c->target != NULL ? c->target : c->base;
-    char loc[1024];
-    int n = lws_hdr_copy(wsi, loc, sizeof(loc), WSI_TOKEN_HTTP_LOCATION);
 
-    if (n <= 0) {
+    if (loc == NULL || loc[0] == '\0') {
         rt__client_fail(&c->b, RT_EHTTP, 1,
                         "HTTP %u: a redirect without a usable Location",
                         status);
@@ -642,32 +756,46 @@ static void redirected(rt_ws_client *c, struct lws *wsi, unsigned status)
     rt__client_errf(&c->b, "HTTP %u: redirected to '%s'", status, loc);
 }
 
+/* An HTTP answer other than 101 to the upgrade; |loc| its Location. */
+static void http_answer(rt_ws_client *c, unsigned status, const char *loc)
+{
+    if (status == 301 || status == 302 || status == 303 || status == 307 ||
+        status == 308)
+        redirected(c, loc, status);
+    else
+        rt__client_fail(&c->b, RT_EHTTP, rt__net_status_final(status),
+                        "HTTP %u: the server refused the WebSocket upgrade",
+                        status);
+}
+
+/* A certificate that fails now fails next time: stop, as curl does. */
+static void cert_failed(rt_ws_client *c, const char *why)
+{
+    rt__client_fail(&c->b, RT_ETLS, 1,
+                    "TLS failure: the server's certificate: %s (use "
+                    "--cacert to trust it)",
+                    why);
+}
+
 static void connection_error(rt_ws_client *c, struct lws *wsi, const char *in)
 {
     unsigned status = lws_http_client_http_response(wsi);
     const char *s = in != NULL ? in : "";
 
-    if (status == 301 || status == 302 || status == 303 || status == 307 ||
-        status == 308) {
-        redirected(c, wsi, status);
-    } else if (status >= 100 && status != 101) {
-        rt__client_fail(&c->b, RT_EHTTP, rt__net_status_final(status),
-                        "HTTP %u: the server refused the WebSocket upgrade",
-                        status);
+    if (status >= 100 && status != 101) {
+        char loc[1024];
+
+        if (lws_hdr_copy(wsi, loc, sizeof(loc), WSI_TOKEN_HTTP_LOCATION) <= 0)
+            loc[0] = '\0';
+        http_answer(c, status, loc);
     } else if (strstr(s, "ssl") != NULL || strstr(s, "SSL") != NULL ||
                strstr(s, "tls") != NULL || strstr(s, "certificate") != NULL) {
         SSL *ssl = lws_get_ssl(wsi);
         long v = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
 
-        /*
-         * A certificate that fails now fails next time: stop, as the curl
-         * clients do; a handshake cut short is retried.
-         */
+        /* a handshake cut short is retried */
         if (v != X509_V_OK)
-            rt__client_fail(&c->b, RT_ETLS, 1,
-                            "TLS failure: the server's certificate: %s (use "
-                            "--cacert to trust it)",
-                            X509_verify_cert_error_string(v));
+            cert_failed(c, X509_verify_cert_error_string(v));
         else
             rt__client_fail(&c->b, RT_ETLS, 0, "TLS failure: %s", s);
     } else if (strstr(s, "connect") != NULL || strstr(s, "refused") != NULL ||
@@ -698,7 +826,29 @@ static int append_headers(rt_ws_client *c, void *in, size_t len)
     return 0;
 }
 
-static int writeable(rt_ws_client *c, struct lws *wsi)
+/*
+ * Write one frame: a control frame from |pbuf| (LWS_PRE bytes of room
+ * before |p|, which lws needs), or a message.  Returns 0 or -1.
+ */
+static int put_frame(rt_ws_client *c, unsigned op, unsigned char *p,
+                     size_t len)
+{
+    static const enum lws_write_protocol lws_op[16] = {
+        [RT_WS_OP_TEXT] = LWS_WRITE_TEXT,
+        [RT_WS_OP_BINARY] = LWS_WRITE_BINARY,
+        /* lws 4.1's LWS_WRITE_CLOSE is 4: see writeable() */
+        [RT_WS_OP_CLOSE] = (enum lws_write_protocol)4,
+        [RT_WS_OP_PING] = LWS_WRITE_PING,
+    };
+
+    if (c->wire != NULL)
+        return rt__wire_send(c->wire, op, p, len) == 0 ? 0 : -1;
+    if (c->wsi == NULL)
+        return -1;
+    return lws_write(c->wsi, p, len, lws_op[op & 15]) < (int)len ? -1 : 0;
+}
+
+static int writeable(rt_ws_client *c)
 {
     unsigned char pbuf[LWS_PRE + 128];
     const void *data;
@@ -714,10 +864,9 @@ static int writeable(rt_ws_client *c, struct lws *wsi)
             c->cbs.on_control(c, RT_WS_PING_SENT, 0,
                               (const char *)c->user_ping, c->user_ping_len,
                               c->ud);
-        if (lws_write(wsi, pbuf + LWS_PRE, c->user_ping_len, LWS_WRITE_PING) <
-            (int)c->user_ping_len)
+        if (put_frame(c, RT_WS_OP_PING, pbuf + LWS_PRE, c->user_ping_len) != 0)
             return -1;
-        lws_callback_on_writable(wsi);
+        want_write(c);
         return 0;
     }
     if (c->ping_due) {
@@ -728,42 +877,48 @@ static int writeable(rt_ws_client *c, struct lws *wsi)
         if (c->cbs.on_control != NULL)
             c->cbs.on_control(c, RT_WS_PING_SENT, 0,
                               (const char *)pbuf + LWS_PRE, (size_t)n, c->ud);
-        if (lws_write(wsi, pbuf + LWS_PRE, (size_t)n, LWS_WRITE_PING) < n)
+        if (put_frame(c, RT_WS_OP_PING, pbuf + LWS_PRE, (size_t)n) != 0)
             return -1;
-        lws_callback_on_writable(wsi);
+        want_write(c);
         return 0;
     }
     /* Closing, the core reports what has an id "closed" instead. */
     if ((data = rt__ws_proto_next(c->proto, &len, &binary)) != NULL) {
-        /*
-         * lws masks the payload in place; a message may be sent again
-         * after a reconnection, so it goes out from a copy.
-         */
-        rt__buf_clear(&c->wbuf);
-        if (rt__buf_reserve(&c->wbuf, LWS_PRE + len) != 0)
-            return -1;
-        memcpy(c->wbuf.data + LWS_PRE, data, len);
-        n = lws_write(wsi, (unsigned char *)c->wbuf.data + LWS_PRE, len,
-                      binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-        if (n < (int)len)
-            return -1;
+        unsigned op = binary ? RT_WS_OP_BINARY : RT_WS_OP_TEXT;
+
+        if (c->wire != NULL) {
+            if (put_frame(c, op, (unsigned char *)data, len) != 0)
+                return -1;
+        } else {
+            /*
+             * lws masks the payload in place; a message may be sent
+             * again after a reconnection, so it goes out from a copy.
+             */
+            rt__buf_clear(&c->wbuf);
+            if (rt__buf_reserve(&c->wbuf, LWS_PRE + len) != 0)
+                return -1;
+            memcpy(c->wbuf.data + LWS_PRE, data, len);
+            if (put_frame(c, op, (unsigned char *)c->wbuf.data + LWS_PRE,
+                          len) != 0)
+                return -1;
+        }
         rt__ws_proto_sent(c->proto);
         if (rt__ws_proto_has_out(c->proto) || c->want_close)
-            lws_callback_on_writable(wsi);
+            want_write(c);
         return 0;
     }
     if (c->want_close) {
         /*
          * lws 4.1 drops the connection without a frame when a client
          * returns -1 after lws_close_reason(): write the close frame
-         * ourselves (opcode 8; lws's LWS_WRITE_CLOSE is 4), then end.
+         * ourselves (opcode 8), then end.
          */
         size_t rl = c->ending ? strlen(c->end_reason) : 0;
 
         pbuf[LWS_PRE] = (unsigned char)(c->want_close >> 8);
         pbuf[LWS_PRE + 1] = (unsigned char)(c->want_close & 0xff);
         memcpy(pbuf + LWS_PRE + 2, c->end_reason, rl);
-        lws_write(wsi, pbuf + LWS_PRE, 2 + rl, (enum lws_write_protocol)4);
+        (void)put_frame(c, RT_WS_OP_CLOSE, pbuf + LWS_PRE, 2 + rl);
         if (!c->ending)
             return -1;
         /*
@@ -776,12 +931,16 @@ static int writeable(rt_ws_client *c, struct lws *wsi)
     return 0;
 }
 
-static int receive(rt_ws_client *c, struct lws *wsi, const void *in,
-                   size_t len)
+/*
+ * Part of a message: |first| 1 on its first bytes, |fin| 1 on its last.
+ * Returns 0, or -1 when lws should drop the connection.
+ */
+static int receive(rt_ws_client *c, int first, int fin, int binary,
+                   const void *in, size_t len)
 {
-    if (lws_is_first_fragment(wsi)) {
+    if (first) {
         rt__buf_clear(&c->rx);
-        c->rx_binary = lws_frame_is_binary(wsi);
+        c->rx_binary = binary;
         c->rx_open = 1;
     } else if (!c->rx_open) {
         /*
@@ -811,12 +970,174 @@ static int receive(rt_ws_client *c, struct lws *wsi, const void *in,
         kill_wsi(c);
         return 0;
     }
-    if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
+    if (fin) {
         c->rx_open = 0;
         handle_message(c);
     }
     return 0;
 }
+
+/* --- what both transports report */
+
+static void established(rt_ws_client *c)
+{
+    c->established = 1;
+    c->hops = 0;
+    c->connections++;
+    c->up_at = c->last_rx = rt__client_now(&c->b);
+    if (c->b.closing) {
+        request_close(c, LWS_CLOSE_STATUS_NORMAL);
+        return;
+    }
+    /* Protocol mode: the connect timeout runs on until the welcome. */
+    if (c->raw) {
+        start_liveness(c);
+        c->state_open = 1;
+        rt__client_state(&c->b, RT_CONN_OPEN, 0, 0);
+        if (!c->b.closing && c->cbs.on_open != NULL)
+            c->cbs.on_open(c, NULL, c->ud);
+        rt__ws_proto_ready(c->proto);
+    }
+}
+
+static void got_pong(rt_ws_client *c, const char *in, size_t len)
+{
+    c->last_rx = rt__client_now(&c->b);
+    /* Answered: the next ping is due an interval from now. */
+    if (c->state_open && !c->b.closing && !c->ending &&
+        c->ping_interval_ms > 0)
+        start_liveness(c);
+    if (c->cbs.on_control != NULL && !c->b.closing)
+        c->cbs.on_control(c, RT_WS_PONG_RECEIVED, 0, in, len, c->ud);
+}
+
+/* The server's close frame.  Returns 1 when it answers ours. */
+static int peer_closed(rt_ws_client *c, unsigned code, const char *reason,
+                       size_t len)
+{
+    size_t rl =
+        len < sizeof(c->close_reason) - 1 ? len : sizeof(c->close_reason) - 1;
+
+    c->close_code = code;
+    memcpy(c->close_reason, reason, rl);
+    c->close_reason[rl] = '\0';
+    if (c->cbs.on_control != NULL)
+        c->cbs.on_control(c, RT_WS_CLOSE_RECEIVED, c->close_code,
+                          c->close_reason, rl, c->ud);
+    return c->close_sent;
+}
+
+/* The attempt's connection is gone. */
+static void attempt_over(rt_ws_client *c)
+{
+    if (!c->attempt_live)
+        return;
+    c->attempt_live = 0;
+    c->wsi = NULL;
+    c->wire = NULL;
+    uv_timer_start(&c->b.retry_timer, on_after_attempt, 0, 0);
+}
+
+/* --- the wire's callbacks */
+
+static void wire_failed(void *ud, int kind, unsigned status,
+                        const char *location, const char *detail)
+{
+    rt_ws_client *c = ud;
+
+    switch (kind) {
+    case RT__WIRE_HTTP:
+        http_answer(c, status, location);
+        break;
+    case RT__WIRE_DNS:
+        rt__client_fail(&c->b, RT_EDNS, 0, "%s", detail);
+        break;
+    case RT__WIRE_CONNECT:
+        rt__client_fail(&c->b, RT_ECONNREFUSED, 0, "%s", detail);
+        break;
+    case RT__WIRE_PROXY:
+        rt__client_fail(&c->b, RT_ECONNREFUSED, 0, "proxy %s: %s", c->proxy,
+                        detail);
+        break;
+    case RT__WIRE_TLS_CERT:
+        cert_failed(c, detail);
+        break;
+    case RT__WIRE_TLS:
+        rt__client_fail(&c->b, RT_ETLS, 0, "TLS failure: %s", detail);
+        break;
+    case RT__WIRE_HANDSHAKE:
+        rt__client_fail(&c->b, RT_EHANDSHAKE, 0, "handshake failed: %s",
+                        detail);
+        break;
+    case RT__WIRE_TOOBIG:
+        c->too_big = 1;
+        rt__client_fail(&c->b, RT_ETOOBIG, 1,
+                        "a message is longer than %zu bytes",
+                        c->max_message_bytes);
+        break;
+    case RT__WIRE_PROTO:
+        rt__client_fail(&c->b, RT_EPROTO, 1, "the server broke RFC 6455: %s",
+                        detail);
+        break;
+    default:
+        rt__client_fail(&c->b, RT_ENOMEM, 0, "%s", detail);
+        break;
+    }
+}
+
+static void wire_open(void *ud)
+{
+    established(ud);
+}
+
+static void wire_data(void *ud, int first, int fin, int binary, const char *p,
+                      size_t len)
+{
+    rt_ws_client *c = ud;
+
+    c->last_rx = rt__client_now(&c->b);
+    /* Ending, the answers still on their way are delivered. */
+    if (!c->b.closing && !c->too_big && c->b.fail_err == 0)
+        (void)receive(c, first, fin, binary, p, len);
+}
+
+static void wire_ping(void *ud, const char *p, size_t len)
+{
+    rt_ws_client *c = ud;
+
+    c->last_rx = rt__client_now(&c->b);
+    if (c->cbs.on_control != NULL && !c->b.closing)
+        c->cbs.on_control(c, RT_WS_PING_RECEIVED, 0, p, len, c->ud);
+}
+
+static void wire_pong(void *ud, const char *p, size_t len)
+{
+    got_pong(ud, p, len);
+}
+
+static void wire_close(void *ud, unsigned code, const char *reason, size_t len)
+{
+    (void)peer_closed(ud, code, reason, len);
+}
+
+static void wire_writable(void *ud)
+{
+    rt_ws_client *c = ud;
+
+    if (c->wire != NULL && writeable(c) != 0)
+        rt__wire_close_after_flush(c->wire);
+}
+
+static void wire_end(void *ud)
+{
+    rt_ws_client *c = ud;
+
+    if (c->established && c->close_code == 0)
+        c->close_code = c->want_close ? c->want_close : 1006;
+    attempt_over(c);
+}
+
+/* --- the lws protocol callback */
 
 int rt__wsc_callback(struct lws *wsi, enum lws_callback_reasons reason,
                      void *user, void *in, size_t len)
@@ -832,58 +1153,29 @@ int rt__wsc_callback(struct lws *wsi, enum lws_callback_reasons reason,
         connection_error(c, wsi, in);
         break;
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        c->established = 1;
-        c->hops = 0;
-        c->connections++;
-        c->up_at = c->last_rx = rt__client_now(&c->b);
-        if (c->b.closing) {
-            request_close(c, LWS_CLOSE_STATUS_NORMAL);
-            break;
-        }
-        /* Protocol mode: the connect timeout runs on until the welcome. */
-        if (c->raw) {
-            start_liveness(c);
-            c->state_open = 1;
-            rt__client_state(&c->b, RT_CONN_OPEN, 0, 0);
-            if (!c->b.closing && c->cbs.on_open != NULL)
-                c->cbs.on_open(c, NULL, c->ud);
-            rt__ws_proto_ready(c->proto);
-        }
+        established(c);
         break;
     case LWS_CALLBACK_CLIENT_RECEIVE:
         c->last_rx = rt__client_now(&c->b);
         /* Ending, the answers still on their way are delivered. */
         if (!c->b.closing && !c->too_big && c->b.fail_err == 0)
-            return receive(c, wsi, in, len);
+            return receive(c, lws_is_first_fragment(wsi),
+                           lws_is_final_fragment(wsi) &&
+                               lws_remaining_packet_payload(wsi) == 0,
+                           lws_frame_is_binary(wsi), in, len);
         break;
     case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
-        c->last_rx = rt__client_now(&c->b);
-        /* Answered: the next ping is due an interval from now. */
-        if (c->state_open && !c->b.closing && !c->ending &&
-            c->ping_interval_ms > 0)
-            start_liveness(c);
-        if (c->cbs.on_control != NULL && !c->b.closing)
-            c->cbs.on_control(c, RT_WS_PONG_RECEIVED, 0, in, len, c->ud);
+        got_pong(c, in, len);
         break;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
-        return writeable(c, wsi);
+        return writeable(c);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: {
         const unsigned char *p = in;
-        size_t rl = 0;
+        unsigned code = len >= 2 ? (unsigned)(p[0] << 8 | p[1]) : 1005;
 
-        c->close_code = len >= 2 ? (unsigned)(p[0] << 8 | p[1]) : 1005;
-        if (len > 2) {
-            rl = len - 2 < sizeof(c->close_reason) - 1
-                     ? len - 2
-                     : sizeof(c->close_reason) - 1;
-            memcpy(c->close_reason, p + 2, rl);
-        }
-        c->close_reason[rl] = '\0';
-        if (c->cbs.on_control != NULL)
-            c->cbs.on_control(c, RT_WS_CLOSE_RECEIVED, c->close_code,
-                              c->close_reason, rl, c->ud);
         /* The answer to our close: the handshake is done, no echo. */
-        if (c->close_sent)
+        if (peer_closed(c, code, len > 2 ? (const char *)p + 2 : "",
+                        len > 2 ? len - 2 : 0))
             return -1;
         break;
     }
@@ -892,11 +1184,7 @@ int rt__wsc_callback(struct lws *wsi, enum lws_callback_reasons reason,
             c->close_code = c->want_close ? c->want_close : 1006;
         break;
     case LWS_CALLBACK_WSI_DESTROY:
-        if (!c->attempt_live)
-            break;
-        c->attempt_live = 0;
-        c->wsi = NULL;
-        uv_timer_start(&c->b.retry_timer, on_after_attempt, 0, 0);
+        attempt_over(c);
         break;
     default:
         break;
@@ -920,6 +1208,8 @@ static void ws_free(rt_ws_client *c)
     rt__free(c->subprotocols);
     rt__free(c->origin);
     rt__free(c->proxy);
+    rt__lean_tls_free(c->tls);
+    rt__free(c->tls_host);
     rt__free(c->host_hdr);
     rt__free(c->target_host);
     rt_url_free(c->target);
@@ -951,7 +1241,7 @@ static int ws_stop(rt__client *b)
 
     rt__ws_proto_stop(c->proto);
     uv_timer_stop(&c->gap_timer);
-    if (c->attempt_live && c->wsi != NULL) {
+    if (c->attempt_live && conn_up(c)) {
         if (c->established && c->b.fail_err == 0)
             request_close(c, LWS_CLOSE_STATUS_NORMAL);
         else if (!c->established)
@@ -1397,7 +1687,7 @@ int rt_ws_client_end(rt_ws_client *c, unsigned code, const char *reason)
         return RT_EINVAL;
     if (c->b.closing || c->ending)
         return RT_ESTATE;
-    if (!c->b.started || c->wsi == NULL || !c->state_open) {
+    if (!c->b.started || !conn_up(c) || !c->state_open) {
         rt_ws_client_close(c);
         return 0;
     }
@@ -1413,12 +1703,12 @@ int rt_ws_client_ping(rt_ws_client *c, const void *data, size_t len)
 {
     if (c == NULL || (data == NULL && len > 0) || len > sizeof(c->user_ping))
         return RT_EINVAL;
-    if (c->b.closing || c->ending || c->wsi == NULL || !c->state_open)
+    if (c->b.closing || c->ending || !conn_up(c) || !c->state_open)
         return RT_ESTATE;
     memcpy(c->user_ping, data, len);
     c->user_ping_len = len;
     c->user_ping_due = 1;
-    lws_callback_on_writable(c->wsi);
+    want_write(c);
     return 0;
 }
 

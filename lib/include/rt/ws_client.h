@@ -91,9 +91,15 @@ typedef struct rt_ws_client rt_ws_client;
 
 /* What on_control reports (for tools that show the control frames). */
 typedef enum rt_ws_control {
-    RT_WS_PING_SENT,     /* |data| the payload sent */
-    RT_WS_PONG_RECEIVED, /* |data| the payload received */
-    RT_WS_CLOSE_RECEIVED /* |code| the close code, |data| the reason */
+    RT_WS_PING_SENT,      /* |data| the payload sent */
+    RT_WS_PONG_RECEIVED,  /* |data| the payload received */
+    RT_WS_CLOSE_RECEIVED, /* |code| the close code, |data| the reason */
+    /*
+     * |data| the payload of the server's ping, already answered with a
+     * pong (not with opts.compress: libwebsockets 4.1 answers those
+     * inside its parser and tells no one)
+     */
+    RT_WS_PING_RECEIVED
 } rt_ws_control;
 
 typedef struct rt_ws_client_opts {
