@@ -235,6 +235,19 @@ static void on_frame(rt_ws_client *c, int binary, const char *data, size_t len,
         end_session(k, RTCTL_EXIT_OK);
 }
 
+/* Is |p| (|len| bytes) well-formed UTF-8? */
+static int utf8_ok(const unsigned char *p, size_t len)
+{
+    size_t i = 0, n;
+
+    while (i < len) {
+        if ((n = rt__utf8_len(p + i, len - i, NULL)) == 0)
+            return 0;
+        i += n;
+    }
+    return 1;
+}
+
 /* The control frames, on stderr: "> ping: DATA", "< close 1001: REASON". */
 static void on_control(rt_ws_client *c, rt_ws_control what, unsigned code,
                        const char *data, size_t len, void *ud)
@@ -262,11 +275,18 @@ static void on_control(rt_ws_client *c, rt_ws_control what, unsigned code,
                                  ? "ping\",\"dir\":\"in"
                              : what == RT_WS_PONG_RECEIVED ? "pong"
                                                            : "close");
-        if (what == RT_WS_CLOSE_RECEIVED)
+        if (what == RT_WS_CLOSE_RECEIVED) {
             rc |= rt__buf_printf(&b, ",\"code\":%u,\"reason\":", code);
-        else
+            rc |= rt__buf_json_str(&b, data != NULL ? data : "", len);
+        } else if (utf8_ok((const unsigned char *)data, len)) {
             rc |= rt__buf_append(&b, ",\"data\":", 8);
-        rc |= rt__buf_json_str(&b, data != NULL ? data : "", len);
+            rc |= rt__buf_json_str(&b, data != NULL ? data : "", len);
+        } else {
+            /* A ping's payload is bytes: JSON gets them in base64. */
+            rc |= rt__buf_append(&b, ",\"base64\":\"", 11);
+            rc |= append_base64(&b, (const unsigned char *)data, len);
+            rc |= rt__buf_putc(&b, '"');
+        }
         rc |= rt__buf_append(&b, "}\n", 2);
     } else {
         rc |= rt__buf_printf(&b, "rtctl connect: %s",

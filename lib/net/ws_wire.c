@@ -813,9 +813,8 @@ static void connect_next(rt__wire *w)
         uv_close((uv_handle_t *)&w->tcp, on_retry_closed);
         return;
     }
-    snprintf(detail, sizeof(detail), "cannot connect to %s port %s%s%s",
-             w->conn_host, w->port, w->last_sys ? ": " : "",
-             w->last_sys ? uv_strerror(w->last_sys) : "");
+    snprintf(detail, sizeof(detail), "%s port %s: %s", w->conn_host, w->port,
+             w->last_sys ? uv_strerror(w->last_sys) : "no usable address");
     wire_fail(w, RT__WIRE_CONNECT, 0, NULL, detail);
 }
 

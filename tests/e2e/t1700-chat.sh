@@ -185,7 +185,10 @@ check_grep '^rtctl chat: --timeout: 0 of 5 messages after 500 ms$' err
 ok "--timeout: exit 5"
 
 # 130: Ctrl-C closes cleanly.
-bg timeout 30 "$RTCTL" chat --json --count 100 --url "$SBASE" general \
+# --foreground: timeout sends a signal it gets to its child and then to
+# its process group, the child again; a second SIGINT is rtctl's "exit
+# now", which would race the clean close being tested.
+bg timeout --foreground 30 "$RTCTL" chat --json --count 100 --url "$SBASE" general \
     </dev/null >int.out 2>int.err
 intr=$BG_PID
 wait_until 20 "the chat is open" grep -q '"state":"open"' int.err

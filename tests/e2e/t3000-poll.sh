@@ -100,7 +100,10 @@ ok "through --drop-every: seq 1..50 once, in order, with retries"
 
 # --- exit statuses
 
-bg timeout 30 "$RTCTL" poll --json --wait 1s quiet --url "$SBASE" \
+# --foreground: timeout sends a signal it gets to its child and then to
+# its process group, the child again; a second SIGINT is rtctl's "exit
+# now", which would race the clean close being tested.
+bg timeout --foreground 30 "$RTCTL" poll --json --wait 1s quiet --url "$SBASE" \
     >int.out 2>int.err
 intr=$BG_PID
 wait_until 20 "the first poll is answered" grep -q '"state":"open"' int.err
