@@ -278,10 +278,33 @@ static void handle_protocol(rt_ws_client *c, const char *json, size_t len)
         arm_gap_timer(c);
 }
 
+/* Are |len| bytes at |s| well-formed UTF-8? */
+static int utf8_bytes(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n;
+
+    while (len > 0) {
+        if ((n = rt__utf8_len(p, len, NULL)) == 0)
+            return 0;
+        p += n;
+        len -= n;
+    }
+    return 1;
+}
+
 /* One whole message in c->rx. */
 static void handle_message(rt_ws_client *c)
 {
     size_t len = c->rx.len;
+
+    /* RFC 6455 8.1: a text message that is not UTF-8 fails the link. */
+    if (!c->rx_binary && !utf8_bytes(c->rx.data, len)) {
+        rt__client_fail(&c->b, RT_EPROTO, 1,
+                        "the server sent a text message that is not UTF-8");
+        request_close(c, 1007);
+        return;
+    }
 
     if (rt__buf_putc(&c->rx, '\0') != 0) {
         rt__client_fail(&c->b, RT_ENOMEM, 0,
@@ -1630,16 +1653,7 @@ static int id_valid(const char *id)
 
 static int utf8_valid(const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n, left = strlen(s);
-
-    while (left > 0) {
-        if ((n = rt__utf8_len(p, left, NULL)) == 0)
-            return 0;
-        p += n;
-        left -= n;
-    }
-    return 1;
+    return utf8_bytes(s, strlen(s));
 }
 
 int rt_ws_client_send_text(rt_ws_client *c, const char *content,
