@@ -1,26 +1,35 @@
 /*
- * ws_client.c: the reconnecting WebSocket client (rt/ws_client.h) on
- * libwebsockets, on the rt_loop's libuv loop.
+ * ws_client.c: the reconnecting WebSocket client (rt/ws_client.h), on the
+ * rt_loop's libuv loop.
  *
  * Spec: RFC 6455; PROTOCOL.md sections 3 (welcome, ack, error frames),
  * 4 (resume with since and epoch, the resumed frame, ordering) and 5 (which
  * close codes and statuses stop a client); rt/backoff.h for the delays.
  *
- * One lws connection (wsi) per attempt.  lws reports an attempt's end in
- * several ways (CLIENT_CONNECTION_ERROR, CLIENT_CLOSED, or nothing when
- * lws_client_connect_via_info() fails early); WSI_DESTROY, or that early
- * failure, is the one signal taken as "the attempt is over", and the
- * decision (reconnect, stop) is made on the next loop turn from what the
- * attempt recorded, outside every lws callback.
+ * One connection per attempt: a wire (ws_wire.c, the project's codec,
+ * which sees every frame, the server's pings included), or with
+ * opts.compress an lws connection (wsi), since only libwebsockets has
+ * permessage-deflate here.  Both report through the same functions
+ * (established(), receive(), got_pong(), peer_closed(), attempt_over()),
+ * and writeable() writes through put_frame() to either.  The wire ends
+ * with on_end, always from the loop.
+ *
+ * lws reports an attempt's end in several ways (CLIENT_CONNECTION_ERROR,
+ * CLIENT_CLOSED, or nothing when lws_client_connect_via_info() fails
+ * early); WSI_DESTROY, or that early failure, is the one signal taken as
+ * "the attempt is over", as the wire's on_end is, and the decision
+ * (reconnect, stop) is made on the next loop turn from what the attempt
+ * recorded, outside every callback.
  *
  * The loop, the backoff, the retry timer, the state, the failure of an
  * attempt and the order of closing are the client base's (client.c).
  *
  * Invariants:
- * - c->attempt_live is 1 from lws_client_connect_via_info() until the
- *   attempt's wsi is destroyed; c->wsi is non-NULL only during it (lws
- *   clears it through pwsi).  The client's memory is freed only when no
- *   attempt is live, so lws never calls back into freed memory.
+ * - c->attempt_live is 1 from rt__wire_start() or
+ *   lws_client_connect_via_info() until the wire's on_end or the wsi's
+ *   destruction; c->wire or c->wsi is non-NULL only during it (lws clears
+ *   it through pwsi).  The client's memory is freed only when no attempt
+ *   is live, so neither calls back into freed memory.
  * - Once c->b.closing is set no on_message/on_frame fires; the
  *   connection is closed (1000 when open), and the base finalizes when
  *   the attempt is over: unacknowledged messages reported (ws_finalize()),

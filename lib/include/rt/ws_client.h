@@ -1,8 +1,9 @@
 /*
  * rt/ws_client.h: a reconnecting WebSocket client.
  *
- * The client opens a ws:// or wss:// URL with libwebsockets on the rt_loop's
- * libuv loop and keeps it open: when the connection fails or drops it
+ * The client opens a ws:// or wss:// URL on the rt_loop's libuv loop, with
+ * the library's own RFC 6455 codec (with opts.compress, with libwebsockets
+ * 4.1, which has permessage-deflate) and keeps it open: when the connection fails or drops it
  * reconnects after a delay from rt/backoff.h (full jitter, base 1 s, cap
  * 30 s, unlimited by default; the attempt count resets only once a
  * connection has stayed up for the policy's stable time or delivered a
@@ -39,6 +40,9 @@
  *   handshake failure: the client stops (on_state RT_CONN_CLOSED with
  *   RT_ECLOSED, RT_EHTTP or RT_ETLS, the detail naming the code and
  *   reason).
+ * - a frame that breaks RFC 6455 (masked, reserved bits, unknown opcode,
+ *   a control frame fragmented or over 125 bytes), a text message that is
+ *   not UTF-8: the client closes with 1002 or 1007 and stops (RT_EPROTO).
  * - any other close code (1001, 1006, 1011, 1012, 1013...), any other HTTP
  *   status, a refused or failed connection, a dead connection: reconnect
  *   after the backoff delay.
@@ -136,10 +140,11 @@ typedef struct rt_ws_client_opts {
      */
     uint32_t max_redirects;
     /*
-     * 1: offer permessage-deflate (RFC 7692).  libwebsockets 4.1 cannot
-     * read a message the server sent uncompressed on such a connection:
-     * the client then stops with RT_EPROTO (servers that compress every
-     * message work: Node's ws, python3-websockets).
+     * 1: offer permessage-deflate (RFC 7692).  Such a connection runs on
+     * libwebsockets 4.1: the server's pings do not reach on_control, and
+     * it cannot read a message the server sent uncompressed: the client
+     * then stops with RT_EPROTO (servers that compress every message
+     * work: Node's ws, python3-websockets).
      */
     int compress;
 } rt_ws_client_opts;
