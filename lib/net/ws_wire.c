@@ -581,7 +581,8 @@ static void plain(rt__wire *w, const char *p, size_t len)
         p += used;
         len -= used;
     }
-    if (len == 0)
+    /* Ending, what still comes is dropped. */
+    if (len == 0 || w->state != W_OPEN)
         return;
     /*
      * Bounded: the parser refuses a frame over max_frame once its header
