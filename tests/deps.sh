@@ -17,7 +17,7 @@ set -eu
 v=${CLANG_VERSION:-14}
 pkgs="build-essential cmake pkg-config
       libcjson-dev libcmocka-dev libssl-dev libuv1-dev libwebsockets-dev
-      libcurl4-openssl-dev libreadline-dev libhiredis-dev
+      libcurl4-openssl-dev libreadline-dev libhiredis-dev zlib1g-dev
       clang-$v libclang-rt-$v-dev clang-format-$v scdoc mandoc
       python3 python3-websockets curl openssl procps
       chromium tmux nginx redis-server"

@@ -524,6 +524,7 @@ static void connect_wire(rt_ws_client *c)
     cfg.subprotocols = c->subprotocols;
     cfg.headers = c->headers;
     cfg.max_frame = c->max_message_bytes;
+    cfg.deflate = c->compress;
     c->attempt_live = 1;
     rc = rt__wire_start(&c->wire, rt__loop_uv(c->b.loop), &cfg, &cbs, c);
     rt_free(path);
@@ -559,7 +560,7 @@ static void connect_now(rt_ws_client *c)
     c->rx_open = 0;
     rt__ws_proto_connecting(c->proto);
 
-    if (!c->compress) {
+    if (1) {
         connect_wire(c);
         return;
     }

@@ -42,6 +42,7 @@
 #include "core_int.h"
 #include "lean_tls.h"
 #include "net_int.h"
+#include "ws_deflate.h"
 #include "ws_wire.h"
 
 #define RBUF_SIZE ((size_t)64 << 10)
@@ -86,6 +87,12 @@ struct rt__wire {
     rt_buf in;
     char *rbuf;
     int msg_binary;
+    /* permessage-deflate, when offered and agreed */
+    rt__pmd *pmd;
+    int rsv1_next;    /* the next frame's RSV1 was set (and cleared) */
+    int msg_deflated; /* the message being read is compressed */
+    int msg_first;    /* none of it was given to on_data yet */
+    rt_buf zout;      /* a message compressed, on its way out */
     char key[RT_WS_KEY_LEN + 1];
     char chosen[SUBPROTO_MAX];
     uint64_t rng;
@@ -113,6 +120,8 @@ static void maybe_free(rt__wire *w)
     rt_http_resp_free(w->http);
     rt__lean_tls_conn_free(w->ssl);
     rt__buf_cleanup(&w->in);
+    rt__buf_cleanup(&w->zout);
+    rt__pmd_free(w->pmd);
     rt__free(w->rbuf);
     rt__free(w->proxy_auth);
     rt__free(w->conn_host);
@@ -261,7 +270,8 @@ static uint32_t rnd(rt__wire *w)
     return (uint32_t)((w->rng * UINT64_C(2685821657736338717)) >> 32);
 }
 
-static int send_frame(rt__wire *w, unsigned op, const void *p, size_t len)
+static int send_frame(rt__wire *w, unsigned op, unsigned rsv, const void *p,
+                      size_t len)
 {
     rt_ws_frame_spec s;
     uint32_t m = rnd(w);
@@ -272,6 +282,7 @@ static int send_frame(rt__wire *w, unsigned op, const void *p, size_t len)
     int rc;
 
     rt_ws_frame_spec_init(&s, op);
+    s.rsv = rsv;
     memcpy(s.mask, &m, 4);
     if (len > RT_WS_MAX_CONTROL) {
         if (len > SIZE_MAX - RT_WS_MAX_HEADER)
@@ -353,6 +364,9 @@ static int send_upgrade(rt__wire *w)
     if (w->cfg.subprotocols != NULL)
         rc |= rt__buf_printf(&b, "Sec-WebSocket-Protocol: %s\r\n",
                              w->cfg.subprotocols);
+    if (w->cfg.deflate)
+        rc |= rt__buf_printf(&b, "Sec-WebSocket-Extensions: %s\r\n",
+                             RT__PMD_OFFER);
     for (h = w->cfg.headers; h != NULL && *h != NULL; h++)
         rc |= rt__buf_printf(&b, "%s\r\n", *h);
     rc |= rt__buf_append(&b, "\r\n", 2);
@@ -370,7 +384,7 @@ static int send_upgrade(rt__wire *w)
 static void upgrade_answer(rt__wire *w, const rt_http_head *h)
 {
     rt_http_head copy;
-    const rt_http_header *loc, *sp;
+    const rt_http_header *loc, *sp, *ext;
     char detail[200], where[1024];
     size_t i, k = 0;
 
@@ -404,9 +418,20 @@ static void upgrade_answer(rt__wire *w, const rt_http_head *h)
         memcpy(w->chosen, sp->value, sp->value_len);
         w->chosen[sp->value_len] = '\0';
     }
+    ext = rt_http_head_find(h, "sec-websocket-extensions");
+    if (ext != NULL && w->cfg.deflate) {
+        int rc = rt__pmd_accept(&w->pmd, ext->value, ext->value_len, detail,
+                                sizeof(detail));
+
+        if (rc != 0) {
+            wire_fail(w, rc == RT_ENOMEM ? RT__WIRE_NOMEM : RT__WIRE_HANDSHAKE,
+                      101, NULL, rc == RT_ENOMEM ? "out of memory" : detail);
+            return;
+        }
+    }
     copy = *h;
     for (i = 0; i < h->nheaders; i++)
-        if (&h->headers[i] != sp)
+        if (&h->headers[i] != sp && (w->pmd == NULL || &h->headers[i] != ext))
             copy.headers[k++] = h->headers[i];
     copy.nheaders = k;
     if (rt_ws_handshake_check(&copy, w->key, detail, sizeof(detail)) != 0) {
@@ -444,6 +469,44 @@ static int on_head(const rt_http_head *h, void *ud)
 
 /* --- frames */
 
+static void inflated(void *ud, const char *p, size_t n, int last)
+{
+    rt__wire *w = ud;
+
+    if (w->state != W_OPEN || w->cbs.on_data == NULL)
+        return;
+    w->cbs.on_data(w->ud, w->msg_first, last, w->msg_binary, p, n);
+    w->msg_first = 0;
+}
+
+/* A frame of a compressed message.  Returns 0, -1 once failed. */
+static int inflate_frame(rt__wire *w, const rt_ws_frame *f)
+{
+    uint8_t cp[2];
+    int rc = rt__pmd_inflate(w->pmd, f->payload, (size_t)f->len, f->fin,
+                             w->cfg.max_frame, inflated, w);
+
+    if (rc == 0)
+        return 0;
+    if (w->state == W_DEAD)
+        return -1;
+    rt_ws_close_payload(cp, rc == RT_ETOOBIG ? 1009 : 1007, NULL, 0);
+    if (!w->close_sent)
+        (void)send_frame(w, RT_WS_OP_CLOSE, 0, cp, 2);
+    if (w->cbs.on_fail != NULL && w->state != W_DEAD)
+        w->cbs.on_fail(w->ud,
+                       rc == RT_ETOOBIG  ? RT__WIRE_TOOBIG
+                       : rc == RT_ENOMEM ? RT__WIRE_NOMEM
+                                         : RT__WIRE_PROTO,
+                       0, NULL,
+                       rc == RT_ETOOBIG ? "a message over the limit once "
+                                          "inflated"
+                                        : "a compressed message that does "
+                                          "not inflate");
+    rt__wire_close_after_flush(w);
+    return -1;
+}
+
 static void frames(rt__wire *w)
 {
     size_t off = 0;
@@ -457,13 +520,25 @@ static void frames(rt__wire *w)
         base = (uint8_t *)w->in.data;
         if (off >= w->in.len)
             break;
+        /*
+         * RFC 7692 6.1: with permessage-deflate, RSV1 on a message's first
+         * frame says it is compressed.  The codec allows no RSV bit, so
+         * it is taken off here and remembered for the frame; anywhere
+         * else it stays and the codec refuses it.
+         */
+        if (w->pmd != NULL && (base[off] & 0x40) &&
+            ((base[off] & 0x0f) == RT_WS_OP_TEXT ||
+             (base[off] & 0x0f) == RT_WS_OP_BINARY)) {
+            base[off] &= (uint8_t)~0x40;
+            w->rsv1_next = 1;
+        }
         rc = rt_ws_parse(&w->wsp, base + off, w->in.len - off, &f, &used);
         if (rc != 0) {
             uint8_t cp[2];
 
             rt_ws_close_payload(cp, f.close_code, NULL, 0);
             if (!w->close_sent)
-                (void)send_frame(w, RT_WS_OP_CLOSE, cp, 2);
+                (void)send_frame(w, RT_WS_OP_CLOSE, 0, cp, 2);
             if (w->cbs.on_fail != NULL && w->state != W_DEAD)
                 w->cbs.on_fail(
                     w->ud, rc == RT_ETOOBIG ? RT__WIRE_TOOBIG : RT__WIRE_PROTO,
@@ -480,17 +555,26 @@ static void frames(rt__wire *w)
         case RT_WS_OP_TEXT:
         case RT_WS_OP_BINARY:
         case RT_WS_OP_CONT:
-            if (f.opcode != RT_WS_OP_CONT)
+            if (f.opcode != RT_WS_OP_CONT) {
                 w->msg_binary = f.opcode == RT_WS_OP_BINARY;
-            if (w->cbs.on_data != NULL)
+                w->msg_deflated = w->rsv1_next;
+                w->msg_first = 1;
+                w->rsv1_next = 0;
+            }
+            if (w->msg_deflated) {
+                if (inflate_frame(w, &f) != 0)
+                    return;
+            } else if (w->cbs.on_data != NULL) {
                 w->cbs.on_data(w->ud, f.opcode != RT_WS_OP_CONT, f.fin,
                                w->msg_binary, (const char *)f.payload,
                                (size_t)f.len);
+            }
             break;
         case RT_WS_OP_PING: {
             /* RFC 6455 5.5.2: answer with its payload, before all else. */
             if (!w->close_sent)
-                (void)send_frame(w, RT_WS_OP_PONG, f.payload, (size_t)f.len);
+                (void)send_frame(w, RT_WS_OP_PONG, 0, f.payload,
+                                 (size_t)f.len);
             if (w->state != W_DEAD && w->cbs.on_ping != NULL)
                 w->cbs.on_ping(w->ud, (const char *)f.payload, (size_t)f.len);
             break;
@@ -510,7 +594,7 @@ static void frames(rt__wire *w)
 
                 rt_ws_close_payload(cp, 1002, NULL, 0);
                 if (!w->close_sent)
-                    (void)send_frame(w, RT_WS_OP_CLOSE, cp, 2);
+                    (void)send_frame(w, RT_WS_OP_CLOSE, 0, cp, 2);
                 if (w->cbs.on_fail != NULL && w->state != W_DEAD)
                     w->cbs.on_fail(w->ud, RT__WIRE_PROTO, 0, NULL,
                                    "a malformed close frame");
@@ -525,9 +609,10 @@ static void frames(rt__wire *w)
                 uint8_t cp[2];
 
                 /* 7.1.5: echo the code it sent, nothing for none. */
-                (void)send_frame(
-                    w, RT_WS_OP_CLOSE, cp,
-                    code == 1005 ? 0 : rt_ws_close_payload(cp, code, NULL, 0));
+                size_t n =
+                    code == 1005 ? 0 : rt_ws_close_payload(cp, code, NULL, 0);
+
+                (void)send_frame(w, RT_WS_OP_CLOSE, 0, cp, n);
             }
             rt__wire_close_after_flush(w);
             return;
@@ -938,6 +1023,7 @@ int rt__wire_start(rt__wire **out, uv_loop_t *loop, const rt__wire_cfg *cfg,
     w->rng = uv_hrtime() ^ (uint64_t)(uintptr_t)w;
     w->rng |= 1;
     rt__buf_init(&w->in);
+    rt__buf_init(&w->zout);
     rt_ws_parser_init(&w->wsp, 0, cfg->max_frame);
     if ((rc = copy_cfg(w, cfg)) != 0 ||
         (w->rbuf = rt__malloc(RBUF_SIZE)) == NULL) {
@@ -994,9 +1080,24 @@ void rt__wire_want_write(rt__wire *w)
 
 int rt__wire_send(rt__wire *w, unsigned opcode, const void *p, size_t len)
 {
+    int rc;
+
     if (w == NULL || w->state != W_OPEN || w->close_sent)
         return RT_ESTATE;
-    return send_frame(w, opcode, p, len);
+    if (w->pmd != NULL &&
+        (opcode == RT_WS_OP_TEXT || opcode == RT_WS_OP_BINARY)) {
+        rc = rt__pmd_deflate(w->pmd, p, len, &w->zout);
+        if (rc < 0)
+            return rc;
+        if (rc == 1) {
+            rc =
+                send_frame(w, opcode, 4 /* RSV1 */, w->zout.data, w->zout.len);
+            if (w->zout.cap > RBUF_SIZE)
+                rt__buf_cleanup(&w->zout);
+            return rc;
+        }
+    }
+    return send_frame(w, opcode, 0, p, len);
 }
 
 void rt__wire_close_after_flush(rt__wire *w)

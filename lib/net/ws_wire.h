@@ -3,8 +3,7 @@
  * and the project's own codec (lib/core: rt_http_resp for the answer to
  * the upgrade, rt_ws_parse and rt_ws_frame_build for frames), private.
  *
- * ws_client.c runs each attempt on a wire unless permessage-deflate is
- * asked for (then libwebsockets).  A wire resolves the name, connects
+ * ws_client.c runs each attempt on a wire.  A wire resolves the name, connects
  * (through an HTTP proxy with CONNECT when given one), does TLS through
  * lean_tls.c's memory BIOs, sends the upgrade request, checks the answer,
  * and then moves frames: every frame the server sends is seen here, the
@@ -82,6 +81,7 @@ typedef struct rt__wire_cfg {
     const char *subprotocols; /* offered, "a, b"; NULL: none */
     char *const *headers;     /* "Name: value", NULL-terminated; or NULL */
     uint64_t max_frame;       /* longest payload of one frame */
+    int deflate;              /* 1: offer permessage-deflate (RFC 7692) */
 } rt__wire_cfg;
 
 /*
