@@ -37,7 +37,6 @@ struct rt_loop {
     struct pollctx *polls;
     unsigned nxfers;
     int freeing;
-    struct rt__ws_ctx *ws; /* the WebSocket clients' lws context */
     uint64_t rng;          /* fallback when uv_random() fails */
 };
 
@@ -46,11 +45,6 @@ static unsigned curl_users;
 uv_loop_t *rt__loop_uv(rt_loop *l)
 {
     return l->uv;
-}
-
-struct rt__ws_ctx **rt__loop_ws_slot(rt_loop *l)
-{
-    return &l->ws;
 }
 
 struct uv_loop_s *rt_loop_uv(rt_loop *l)
@@ -277,11 +271,6 @@ static void on_timer_closed(uv_handle_t *h)
 
     if (l->owned)
         return;
-    /*
-     * libuv runs close callbacks newest first, so lws's handles, closed
-     * after this timer, have all finished closing by now.
-     */
-    rt__ws_ctx_destroy(l->ws, 2);
     rt__free(l);
 }
 
@@ -297,10 +286,8 @@ void rt_loop_free(rt_loop *l)
     if (--curl_users == 0)
         curl_global_cleanup();
     uv_close((uv_handle_t *)&l->timer, on_timer_closed);
-    rt__ws_ctx_destroy(l->ws, 1);
     if (l->owned) {
         uv_run(&l->own, UV_RUN_DEFAULT);
-        rt__ws_ctx_destroy(l->ws, 2);
         uv_loop_close(&l->own);
         rt__free(l);
     }

@@ -154,7 +154,7 @@ struct rt__client {
     const rt__client_ops *ops;
     rt_loop *loop;
     rt__failover fo; /* the URLs and the backoff */
-    /* rt_conn_opts, copied; headers stay each client's (curl or lws) */
+    /* rt_conn_opts, copied; headers stay each client's (curl or wire) */
     char *cacert, *cert, *key, *proxy;
     int insecure, no_reconnect;
     uint64_t connect_timeout_ms;
@@ -218,30 +218,5 @@ void rt__client_finalize(rt__client *b);
 uint32_t rt__client_attempt(const rt__client *b);
 /* rt__net_easy_new() with |eo|'s connection options taken from |b|. */
 CURL *rt__client_easy(const rt__client *b, rt__easy_opts *eo);
-
-/*
- * The libwebsockets context the WebSocket clients of a loop share
- * (ws_ctx.c).  The loop holds it in a slot and tears it down in
- * rt_loop_free(): phase 1 closes lws's handles (the loop must run after
- * it), phase 2 frees the rest.
- */
-#define RT__WS_PROTOCOL "rtctl-ws-client"
-struct lws_vhost;
-struct lws_context;
-struct rt__ws_ctx;
-struct rt__ws_ctx **rt__loop_ws_slot(rt_loop *l);
-/*
- * What a client vhost is made of (TLS trust and identity, the proxy are
- * per vhost in lws); any field may be NULL: the system's store, no client
- * certificate, no proxy.
- */
-struct rt__ws_vhost_key {
-    const char *cacert, *cert, *key, *proxy;
-    int compress; /* offer permessage-deflate */
-};
-/* The vhost for |k|; 0, RT_ENOMEM, RT_ETLS, RT_EINVAL, RT_ESTATE. */
-int rt__loop_ws_vhost(rt_loop *l, const struct rt__ws_vhost_key *k,
-                      struct lws_context **ctx, struct lws_vhost **out);
-void rt__ws_ctx_destroy(struct rt__ws_ctx *w, int phase);
 
 #endif /* RT_NET_INT_H */

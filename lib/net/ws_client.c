@@ -6,30 +6,22 @@
  * 4 (resume with since and epoch, the resumed frame, ordering) and 5 (which
  * close codes and statuses stop a client); rt/backoff.h for the delays.
  *
- * One connection per attempt: a wire (ws_wire.c, the project's codec,
- * which sees every frame, the server's pings included), or with
- * opts.compress an lws connection (wsi), since only libwebsockets has
- * permessage-deflate here.  Both report through the same functions
- * (established(), receive(), got_pong(), peer_closed(), attempt_over()),
- * and writeable() writes through put_frame() to either.  The wire ends
- * with on_end, always from the loop.
- *
- * lws reports an attempt's end in several ways (CLIENT_CONNECTION_ERROR,
- * CLIENT_CLOSED, or nothing when lws_client_connect_via_info() fails
- * early); WSI_DESTROY, or that early failure, is the one signal taken as
- * "the attempt is over", as the wire's on_end is, and the decision
- * (reconnect, stop) is made on the next loop turn from what the attempt
- * recorded, outside every callback.
+ * One connection per attempt, a wire (ws_wire.c): libuv and the
+ * project's own codec, which sees every frame, the server's pings
+ * included (libwebsockets 4.1, which this client used before, answered
+ * them out of sight), and which has permessage-deflate (ws_deflate.c).
+ * The wire's on_end is the one signal taken as "the attempt is over";
+ * the decision (reconnect, stop) is made on the next loop turn from what
+ * the attempt recorded, outside every callback.
  *
  * The loop, the backoff, the retry timer, the state, the failure of an
  * attempt and the order of closing are the client base's (client.c).
  *
  * Invariants:
- * - c->attempt_live is 1 from rt__wire_start() or
- *   lws_client_connect_via_info() until the wire's on_end or the wsi's
- *   destruction; c->wire or c->wsi is non-NULL only during it (lws clears
- *   it through pwsi).  The client's memory is freed only when no attempt
- *   is live, so neither calls back into freed memory.
+ * - c->attempt_live is 1 from rt__wire_start() until the wire's on_end;
+ *   c->wire is non-NULL only during it.  The client's memory is freed
+ *   only when no attempt is live, so the wire never calls back into
+ *   freed memory.
  * - Once c->b.closing is set no on_message/on_frame fires; the
  *   connection is closed (1000 when open), and the base finalizes when
  *   the attempt is over: unacknowledged messages reported (ws_finalize()),
@@ -44,19 +36,14 @@
  *   position was sent, have arrived.
  */
 #include <limits.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <libwebsockets.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-
 #include "lean_tls.h"
 #include "net_int.h"
-#include "ws_int.h"
 #include "ws_proto.h"
 #include "ws_wire.h"
 #include "rt/msg.h"
@@ -89,14 +76,10 @@ struct rt_ws_client {
     rt__ws_proto *proto; /* position, ordering, the outgoing queue */
     rt_msg_limits limits;
 
-    /*
-     * The attempt: on a wire (ws_wire.c, the project's codec), or on
-     * libwebsockets when permessage-deflate is asked for.
-     */
+    /* The attempt. */
     rt__wire *wire;
     struct rt__lean_tls *tls; /* the wire's TLS context, for tls_host */
     char *tls_host;
-    struct lws *wsi;
     int attempt_live;
     int established;
     uint64_t attempt_at, up_at, last_rx, ping_at;
@@ -112,9 +95,7 @@ struct rt_ws_client {
     char close_reason[124];
     int too_big;
     rt_buf rx;
-    rt_buf wbuf; /* the frame being written: lws masks it in place */
     int rx_binary;
-    int rx_open; /* a message is being received */
 
     /* b.retry_timer: next attempt, attempt over, finalize */
     uv_timer_t live_timer; /* connect timeout, then ping and pong */
@@ -124,43 +105,28 @@ struct rt_ws_client {
 };
 
 static void start_liveness(rt_ws_client *c);
-static void failed_early(rt_ws_client *c);
 
 /* End the connection without a close handshake (dead, broken). */
-static void kill_wsi(rt_ws_client *c)
+static void kill_conn(rt_ws_client *c)
 {
-    if (c->wire != NULL) {
-        rt__wire_kill(c->wire);
-        return;
-    }
-    if (c->wsi == NULL)
-        return;
-    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-    /*
-     * lws (4.1, libuv) runs due timeouts only after I/O on one of its
-     * fds; from our own timer on a silent connection, wake it up.
-     */
-    lws_cancel_service(lws_get_context(c->wsi));
+    rt__wire_kill(c->wire);
 }
 
-/* Is a connection (wire or wsi) there to write to? */
+/* Is a connection there to write to? */
 static int conn_up(const rt_ws_client *c)
 {
-    return c->wire != NULL || c->wsi != NULL;
+    return c->wire != NULL;
 }
 
 /* Ask for writeable() at the next chance. */
 static void want_write(rt_ws_client *c)
 {
-    if (c->wire != NULL)
-        rt__wire_want_write(c->wire);
-    else if (c->wsi != NULL)
-        lws_callback_on_writable(c->wsi);
+    rt__wire_want_write(c->wire);
 }
 
 static void on_close_deadline(uv_timer_t *t)
 {
-    kill_wsi(t->data);
+    kill_conn(t->data);
 }
 
 /*
@@ -183,8 +149,6 @@ static int enqueue(rt_ws_client *c, int binary, const void *data, size_t len,
 {
     if (c->b.closing || c->ending)
         return RT_ESTATE;
-    if (len > INT_MAX) /* lws_write() counts in int */
-        return RT_EINVAL;
     return rt__ws_proto_send(c->proto, binary, data, len, id);
 }
 
@@ -240,7 +204,7 @@ static void proto_fail(int err, int final, const char *detail, void *ud)
     rt_ws_client *c = ud;
 
     rt__client_fail(&c->b, err, final, "%s", detail);
-    kill_wsi(c);
+    kill_conn(c);
 }
 
 static void proto_want_write(void *ud)
@@ -279,7 +243,7 @@ static void handle_protocol(rt_ws_client *c, const char *json, size_t len)
         rt_msg_free(m);
         rt__client_fail(&c->b, RT_ENOMEM, 0, "out of memory holding seq %llu",
                         (unsigned long long)seq);
-        kill_wsi(c);
+        kill_conn(c);
         return;
     }
     /* The order buffer's deadline may have moved. */
@@ -318,7 +282,7 @@ static void handle_message(rt_ws_client *c)
     if (rt__buf_putc(&c->rx, '\0') != 0) {
         rt__client_fail(&c->b, RT_ENOMEM, 0,
                         "out of memory reading a message");
-        kill_wsi(c);
+        kill_conn(c);
         return;
     }
     if (c->raw) {
@@ -343,7 +307,7 @@ static void on_live(uv_timer_t *t)
         rt__client_fail(&c->b, RT_ETIMEDOUT, 0, "no %s within %llu ms",
                         c->established ? "welcome" : "connection",
                         (unsigned long long)c->b.connect_timeout_ms);
-        kill_wsi(c);
+        kill_conn(c);
         return;
     }
     if (c->ping_interval_ms == 0)
@@ -353,7 +317,7 @@ static void on_live(uv_timer_t *t)
             rt__client_fail(&c->b, RT_ETIMEDOUT, 0,
                             "no frame or pong for %llu ms after a ping",
                             (unsigned long long)(now - c->ping_at));
-            kill_wsi(c);
+            kill_conn(c);
             return;
         }
         uv_timer_start(t, on_live, c->ping_at + c->pong_timeout_ms - now, 0);
@@ -393,7 +357,7 @@ static void on_gap(uv_timer_t *t)
                         "seq %llu to %llu missing for %llu ms; resuming",
                         (unsigned long long)from, (unsigned long long)to,
                         (unsigned long long)c->gap_timeout_ms);
-        kill_wsi(c);
+        kill_conn(c);
         return;
     }
     arm_gap_timer(c);
@@ -540,14 +504,6 @@ static void connect_wire(rt_ws_client *c)
 
 static void connect_now(rt_ws_client *c)
 {
-    struct lws_client_connect_info i;
-    struct lws_context *ctx = NULL;
-    struct lws_vhost *vh;
-    struct rt__ws_vhost_key vk;
-    const rt_url *cur = c->target != NULL ? c->target : c->base;
-    char *path = NULL;
-    int rc, tls = rt_url_is_tls(cur);
-
     c->established = c->state_open = 0;
     c->ping_due = 0;
     c->ping_at = 0;
@@ -557,94 +513,12 @@ static void connect_now(rt_ws_client *c)
     rt__client_attempt_begins(&c->b);
     c->too_big = 0;
     rt__buf_clear(&c->rx);
-    c->rx_open = 0;
     rt__ws_proto_connecting(c->proto);
 
-    if (1) {
-        connect_wire(c);
-        return;
-    }
-    vk.cacert = c->b.cacert;
-    vk.cert = c->b.cert;
-    vk.key = c->b.key;
-    vk.proxy = c->proxy;
-    vk.compress = c->compress;
-    rc = rt__loop_ws_vhost(c->b.loop, &vk, &ctx, &vh);
-    /*
-     * The first attempt creates the lws context and loads the trust store
-     * (400 ms under ASan): the attempt's timers measure from after that,
-     * not from the loop's cached time before it.
-     */
-    uv_update_time(rt__loop_uv(c->b.loop));
-    c->attempt_at = c->last_rx = rt__client_now(&c->b);
-    if (rc == 0)
-        rc = ws_path(c, &path);
-    if (rc != 0) {
-        rt__client_fail(&c->b, rc, 1, "cannot start a connection: %s",
-                        rt_strerror(rc));
-        uv_timer_start(&c->b.retry_timer, on_after_attempt, 0, 0);
-        return;
-    }
-    memset(&i, 0, sizeof(i));
-    i.context = ctx;
-    i.vhost = vh;
-    i.address = rt_url_host(cur);
-    i.port = rt_url_port(cur);
-    i.path = path;
-    i.host = c->target_host != NULL ? c->target_host : c->host_hdr;
-    i.origin = c->origin;
-    i.protocol = c->subprotocols;
-    i.local_protocol_name = RT__WS_PROTOCOL;
-    i.ietf_version_or_minus_one = -1;
-    i.userdata = c;
-    i.pwsi = &c->wsi;
-    i.alpn = "http/1.1";
-    /* A 3xx is an answer like any other (lws would lose the client). */
-    i.ssl_connection = LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
-    if (tls) {
-        i.ssl_connection |= LCCSCF_USE_SSL;
-        if (c->b.insecure)
-            i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED |
-                                LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
-                                LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
-    }
-    c->attempt_live = 1;
-    if (lws_client_connect_via_info(&i) == NULL && c->attempt_live) {
-        /* Failed before a wsi existed to report it. */
-        c->attempt_live = 0;
-        c->wsi = NULL;
-        failed_early(c);
-        uv_timer_start(&c->b.retry_timer, on_after_attempt, 0, 0);
-    } else if (c->attempt_live) {
-        uv_timer_start(&c->live_timer, on_live, c->b.connect_timeout_ms, 0);
-    }
-    rt_free(path);
+    connect_wire(c);
 }
 
-/*
- * lws 4.1 resolves the name itself, blocking, and says nothing when that
- * fails; asking the resolver again tells a bad name from the rest.
- */
-static void failed_early(rt_ws_client *c)
-{
-    struct addrinfo hints, *res = NULL;
-    int rc;
-
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    rc = getaddrinfo(rt_url_host(c->base), NULL, &hints, &res);
-    if (res != NULL)
-        freeaddrinfo(res);
-    if (rc != 0) {
-        rt__client_fail(&c->b, RT_EDNS, 0, "could not resolve host %s: %s",
-                        rt_url_host(c->base), gai_strerror(rc));
-        return;
-    }
-    rt__client_fail(&c->b, RT_ECONNREFUSED, 0, "cannot connect to %s port %d",
-                    rt_url_host(c->base), rt_url_port(c->base));
-}
-
-/* The attempt is over (its wsi is gone): reconnect later, or stop. */
+/* The attempt is over (its wire is gone): reconnect later, or stop. */
 static void on_after_attempt(uv_timer_t *t)
 {
     rt_ws_client *c = t->data;
@@ -714,7 +588,7 @@ static void on_after_attempt(uv_timer_t *t)
     rt__client_retry(&c->b, err, final, NULL);
 }
 
-/* --- the lws protocol callback */
+/* --- answers to the upgrade */
 
 /*
  * Resolve the Location |loc| of an answer to |cur| into a ws(s) URL
@@ -810,80 +684,9 @@ static void cert_failed(rt_ws_client *c, const char *why)
                     why);
 }
 
-static void connection_error(rt_ws_client *c, struct lws *wsi, const char *in)
-{
-    unsigned status = lws_http_client_http_response(wsi);
-    const char *s = in != NULL ? in : "";
-
-    if (status >= 100 && status != 101) {
-        char loc[1024];
-
-        if (lws_hdr_copy(wsi, loc, sizeof(loc), WSI_TOKEN_HTTP_LOCATION) <= 0)
-            loc[0] = '\0';
-        http_answer(c, status, loc);
-    } else if (strstr(s, "ssl") != NULL || strstr(s, "SSL") != NULL ||
-               strstr(s, "tls") != NULL || strstr(s, "certificate") != NULL) {
-        SSL *ssl = lws_get_ssl(wsi);
-        long v = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
-
-        /* a handshake cut short is retried */
-        if (v != X509_V_OK)
-            cert_failed(c, X509_verify_cert_error_string(v));
-        else
-            rt__client_fail(&c->b, RT_ETLS, 0, "TLS failure: %s", s);
-    } else if (strstr(s, "connect") != NULL || strstr(s, "refused") != NULL ||
-               strstr(s, "before established") != NULL) {
-        rt__client_fail(&c->b, RT_ECONNREFUSED, 0,
-                        "connection refused: %s port %d (%s)",
-                        rt_url_host(c->base), rt_url_port(c->base), s);
-    } else {
-        rt__client_fail(&c->b, RT_EHANDSHAKE, 0, "handshake failed: %s",
-                        s[0] ? s : "no reason given");
-    }
-}
-
-static int append_headers(rt_ws_client *c, void *in, size_t len)
-{
-    char **p = (char **)in, **h;
-    size_t n;
-
-    for (h = c->headers; h != NULL && *h != NULL; h++) {
-        n = strlen(*h);
-        if (n + 2 > len)
-            return -1;
-        memcpy(*p, *h, n);
-        memcpy(*p + n, "\r\n", 2);
-        *p += n + 2;
-        len -= n + 2;
-    }
-    return 0;
-}
-
-/*
- * Write one frame: a control frame from |pbuf| (LWS_PRE bytes of room
- * before |p|, which lws needs), or a message.  Returns 0 or -1.
- */
-static int put_frame(rt_ws_client *c, unsigned op, unsigned char *p,
-                     size_t len)
-{
-    static const enum lws_write_protocol lws_op[16] = {
-        [RT_WS_OP_TEXT] = LWS_WRITE_TEXT,
-        [RT_WS_OP_BINARY] = LWS_WRITE_BINARY,
-        /* lws 4.1's LWS_WRITE_CLOSE is 4: see writeable() */
-        [RT_WS_OP_CLOSE] = (enum lws_write_protocol)4,
-        [RT_WS_OP_PING] = LWS_WRITE_PING,
-    };
-
-    if (c->wire != NULL)
-        return rt__wire_send(c->wire, op, p, len) == 0 ? 0 : -1;
-    if (c->wsi == NULL)
-        return -1;
-    return lws_write(c->wsi, p, len, lws_op[op & 15]) < (int)len ? -1 : 0;
-}
-
 static int writeable(rt_ws_client *c)
 {
-    unsigned char pbuf[LWS_PRE + 128];
+    unsigned char pbuf[128];
     const void *data;
     size_t len = 0;
     int n, binary = 0;
@@ -892,25 +695,24 @@ static int writeable(rt_ws_client *c)
         return 0;
     if (c->user_ping_due) {
         c->user_ping_due = 0;
-        memcpy(pbuf + LWS_PRE, c->user_ping, c->user_ping_len);
+        memcpy(pbuf, c->user_ping, c->user_ping_len);
         if (c->cbs.on_control != NULL)
             c->cbs.on_control(c, RT_WS_PING_SENT, 0,
                               (const char *)c->user_ping, c->user_ping_len,
                               c->ud);
-        if (put_frame(c, RT_WS_OP_PING, pbuf + LWS_PRE, c->user_ping_len) != 0)
+        if (rt__wire_send(c->wire, RT_WS_OP_PING, pbuf, c->user_ping_len) != 0)
             return -1;
         want_write(c);
         return 0;
     }
     if (c->ping_due) {
         c->ping_due = 0;
-        n = snprintf((char *)pbuf + LWS_PRE, 32, "rtctl %llu",
+        n = snprintf((char *)pbuf, 32, "rtctl %llu",
                      (unsigned long long)c->ping_at);
-        /* Before the write: lws masks the payload in place. */
         if (c->cbs.on_control != NULL)
-            c->cbs.on_control(c, RT_WS_PING_SENT, 0,
-                              (const char *)pbuf + LWS_PRE, (size_t)n, c->ud);
-        if (put_frame(c, RT_WS_OP_PING, pbuf + LWS_PRE, (size_t)n) != 0)
+            c->cbs.on_control(c, RT_WS_PING_SENT, 0, (const char *)pbuf,
+                              (size_t)n, c->ud);
+        if (rt__wire_send(c->wire, RT_WS_OP_PING, pbuf, (size_t)n) != 0)
             return -1;
         want_write(c);
         return 0;
@@ -919,39 +721,20 @@ static int writeable(rt_ws_client *c)
     if ((data = rt__ws_proto_next(c->proto, &len, &binary)) != NULL) {
         unsigned op = binary ? RT_WS_OP_BINARY : RT_WS_OP_TEXT;
 
-        if (c->wire != NULL) {
-            if (put_frame(c, op, (unsigned char *)data, len) != 0)
-                return -1;
-        } else {
-            /*
-             * lws masks the payload in place; a message may be sent
-             * again after a reconnection, so it goes out from a copy.
-             */
-            rt__buf_clear(&c->wbuf);
-            if (rt__buf_reserve(&c->wbuf, LWS_PRE + len) != 0)
-                return -1;
-            memcpy(c->wbuf.data + LWS_PRE, data, len);
-            if (put_frame(c, op, (unsigned char *)c->wbuf.data + LWS_PRE,
-                          len) != 0)
-                return -1;
-        }
+        if (rt__wire_send(c->wire, op, data, len) != 0)
+            return -1;
         rt__ws_proto_sent(c->proto);
         if (rt__ws_proto_has_out(c->proto) || c->want_close)
             want_write(c);
         return 0;
     }
     if (c->want_close) {
-        /*
-         * lws 4.1 drops the connection without a frame when a client
-         * returns -1 after lws_close_reason(): write the close frame
-         * ourselves (opcode 8), then end.
-         */
         size_t rl = c->ending ? strlen(c->end_reason) : 0;
 
-        pbuf[LWS_PRE] = (unsigned char)(c->want_close >> 8);
-        pbuf[LWS_PRE + 1] = (unsigned char)(c->want_close & 0xff);
-        memcpy(pbuf + LWS_PRE + 2, c->end_reason, rl);
-        (void)put_frame(c, RT_WS_OP_CLOSE, pbuf + LWS_PRE, 2 + rl);
+        pbuf[0] = (unsigned char)(c->want_close >> 8);
+        pbuf[1] = (unsigned char)(c->want_close & 0xff);
+        memcpy(pbuf + 2, c->end_reason, rl);
+        (void)rt__wire_send(c->wire, RT_WS_OP_CLOSE, pbuf, 2 + rl);
         if (!c->ending)
             return -1;
         /*
@@ -964,53 +747,33 @@ static int writeable(rt_ws_client *c)
     return 0;
 }
 
-/*
- * Part of a message: |first| 1 on its first bytes, |fin| 1 on its last.
- * Returns 0, or -1 when lws should drop the connection.
- */
-static int receive(rt_ws_client *c, int first, int fin, int binary,
-                   const void *in, size_t len)
+/* Part of a message: |first| 1 on its first bytes, |fin| 1 on its last. */
+static void receive(rt_ws_client *c, int first, int fin, int binary,
+                    const void *in, size_t len)
 {
     if (first) {
         rt__buf_clear(&c->rx);
         c->rx_binary = binary;
-        c->rx_open = 1;
-    } else if (!c->rx_open) {
-        /*
-         * A message that already ended, given again: lws 4.1 with
-         * permessage-deflate does that, without end, for a message the
-         * server sent uncompressed (RSV1 clear, as RFC 7692 allows and
-         * lws servers do for small ones).  End the connection rather
-         * than spin.
-         */
-        rt__client_fail(&c->b, RT_EPROTO, 1,
-                        "libwebsockets 4.1 cannot read an uncompressed "
-                        "message with permessage-deflate on (connect without "
-                        "compression)");
-        return -1;
     }
     if (len > c->max_message_bytes - c->rx.len) {
         rt__client_fail(&c->b, RT_ETOOBIG, 1,
                         "a message is longer than %zu bytes",
                         c->max_message_bytes);
         c->too_big = 1;
-        request_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE);
-        return 0;
+        request_close(c, 1009);
+        return;
     }
     if (rt__buf_append(&c->rx, in, len) != 0) {
         rt__client_fail(&c->b, RT_ENOMEM, 0,
                         "out of memory reading a message");
-        kill_wsi(c);
-        return 0;
+        kill_conn(c);
+        return;
     }
-    if (fin) {
-        c->rx_open = 0;
+    if (fin)
         handle_message(c);
-    }
-    return 0;
 }
 
-/* --- what both transports report */
+/* --- what the wire reports */
 
 static void established(rt_ws_client *c)
 {
@@ -1019,7 +782,7 @@ static void established(rt_ws_client *c)
     c->connections++;
     c->up_at = c->last_rx = rt__client_now(&c->b);
     if (c->b.closing) {
-        request_close(c, LWS_CLOSE_STATUS_NORMAL);
+        request_close(c, 1000);
         return;
     }
     /* Protocol mode: the connect timeout runs on until the welcome. */
@@ -1066,7 +829,6 @@ static void attempt_over(rt_ws_client *c)
     if (!c->attempt_live)
         return;
     c->attempt_live = 0;
-    c->wsi = NULL;
     c->wire = NULL;
     uv_timer_start(&c->b.retry_timer, on_after_attempt, 0, 0);
 }
@@ -1131,7 +893,7 @@ static void wire_data(void *ud, int first, int fin, int binary, const char *p,
     c->last_rx = rt__client_now(&c->b);
     /* Ending, the answers still on their way are delivered. */
     if (!c->b.closing && !c->too_big && c->b.fail_err == 0)
-        (void)receive(c, first, fin, binary, p, len);
+        receive(c, first, fin, binary, p, len);
 }
 
 static void wire_ping(void *ud, const char *p, size_t len)
@@ -1170,61 +932,6 @@ static void wire_end(void *ud)
     attempt_over(c);
 }
 
-/* --- the lws protocol callback */
-
-int rt__wsc_callback(struct lws *wsi, enum lws_callback_reasons reason,
-                     void *user, void *in, size_t len)
-{
-    rt_ws_client *c = user;
-
-    if (c == NULL)
-        return 0;
-    switch (reason) {
-    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-        return append_headers(c, in, len);
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        connection_error(c, wsi, in);
-        break;
-    case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        established(c);
-        break;
-    case LWS_CALLBACK_CLIENT_RECEIVE:
-        c->last_rx = rt__client_now(&c->b);
-        /* Ending, the answers still on their way are delivered. */
-        if (!c->b.closing && !c->too_big && c->b.fail_err == 0)
-            return receive(c, lws_is_first_fragment(wsi),
-                           lws_is_final_fragment(wsi) &&
-                               lws_remaining_packet_payload(wsi) == 0,
-                           lws_frame_is_binary(wsi), in, len);
-        break;
-    case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
-        got_pong(c, in, len);
-        break;
-    case LWS_CALLBACK_CLIENT_WRITEABLE:
-        return writeable(c);
-    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: {
-        const unsigned char *p = in;
-        unsigned code = len >= 2 ? (unsigned)(p[0] << 8 | p[1]) : 1005;
-
-        /* The answer to our close: the handshake is done, no echo. */
-        if (peer_closed(c, code, len > 2 ? (const char *)p + 2 : "",
-                        len > 2 ? len - 2 : 0))
-            return -1;
-        break;
-    }
-    case LWS_CALLBACK_CLIENT_CLOSED:
-        if (c->close_code == 0)
-            c->close_code = c->want_close ? c->want_close : 1006;
-        break;
-    case LWS_CALLBACK_WSI_DESTROY:
-        attempt_over(c);
-        break;
-    default:
-        break;
-    }
-    return 0;
-}
-
 /* --- closing */
 
 /* Free |c| and what it owns; any field may still be unset. */
@@ -1234,7 +941,6 @@ static void ws_free(rt_ws_client *c)
 
     rt__ws_proto_free(c->proto);
     rt__buf_cleanup(&c->rx);
-    rt__buf_cleanup(&c->wbuf);
     for (p = c->headers; p != NULL && *p != NULL; p++)
         rt__free(*p);
     rt__free(c->headers);
@@ -1276,9 +982,9 @@ static int ws_stop(rt__client *b)
     uv_timer_stop(&c->gap_timer);
     if (c->attempt_live && conn_up(c)) {
         if (c->established && c->b.fail_err == 0)
-            request_close(c, LWS_CLOSE_STATUS_NORMAL);
+            request_close(c, 1000);
         else if (!c->established)
-            kill_wsi(c);
+            kill_conn(c);
         /* finalizing follows from on_after_attempt() */
         return 0;
     }
@@ -1351,11 +1057,12 @@ static int has_identity(const rt_url *u, const char *const *headers)
 }
 
 /*
- * The handshake headers lws writes itself.  Three of them the caller may
- * set through -H all the same: they take the place of lws's (Host) or of
- * the option lws builds them from (Origin, Sec-WebSocket-Protocol, which
- * lws must know to accept the server's choice).  The others would go out
- * twice, or contradict what lws checks in the answer.
+ * The handshake headers the wire writes itself.  Three of them the caller
+ * may set through -H all the same: they take the place of the wire's
+ * (Host) or of the option it builds them from (Origin,
+ * Sec-WebSocket-Protocol, which it must know to check the server's
+ * choice).  The others would go out twice, or contradict what the wire
+ * checks in the answer.
  */
 enum hdr_kind { HDR_PLAIN, HDR_HOST, HDR_ORIGIN, HDR_PROTOCOL, HDR_OWNED };
 
@@ -1439,7 +1146,7 @@ static int no_proxy(const char *host)
 
 /*
  * The proxy for |u|: |given| ("" none), else the environment as curl
- * reads it; into *|out| as lws wants it, "[user:pass@]host:port", NULL
+ * reads it; into *|out| as the wire wants it, "[user:pass@]host:port", NULL
  * for none.
  */
 static int pick_proxy(const rt_url *u, const char *given, char **out)
@@ -1464,7 +1171,7 @@ static int pick_proxy(const rt_url *u, const char *given, char **out)
     if (strncmp(p, "http://", 7) == 0)
         p += 7;
     else if (strstr(p, "://") != NULL)
-        return RT_EINVAL; /* lws speaks to an http:// proxy only */
+        return RT_EINVAL; /* an http:// proxy only (CONNECT) */
     end = p + strcspn(p, "/");
     n = (size_t)(end - p);
     if (n == 0 || memchr(p, ':', n) == NULL || !rt__net_header_safe(p))
@@ -1562,7 +1269,6 @@ int rt_ws_client_new(rt_ws_client **out, rt_loop *loop, const char *url,
     }
     c->base = u = rt__failover_url(&c->b.fo);
     rt__buf_init(&c->rx);
-    rt__buf_init(&c->wbuf);
     rc = RT_ENOMEM;
     if (rt_url_host_header(u, &c->host_hdr) != 0)
         goto fail;
