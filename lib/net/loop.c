@@ -37,7 +37,7 @@ struct rt_loop {
     struct pollctx *polls;
     unsigned nxfers;
     int freeing;
-    uint64_t rng;          /* fallback when uv_random() fails */
+    uint64_t rng; /* fallback when uv_random() fails */
 };
 
 static unsigned curl_users;
