@@ -2,8 +2,7 @@
  * rt/ws_client.h: a reconnecting WebSocket client.
  *
  * The client opens a ws:// or wss:// URL on the rt_loop's libuv loop, with
- * the library's own RFC 6455 codec (with opts.compress, with libwebsockets
- * 4.1, which has permessage-deflate) and keeps it open: when the connection fails or drops it
+ * the library's own RFC 6455 codec, and keeps it open: when the connection fails or drops it
  * reconnects after a delay from rt/backoff.h (full jitter, base 1 s, cap
  * 30 s, unlimited by default; the attempt count resets only once a
  * connection has stayed up for the policy's stable time or delivered a
@@ -98,12 +97,7 @@ typedef enum rt_ws_control {
     RT_WS_PING_SENT,      /* |data| the payload sent */
     RT_WS_PONG_RECEIVED,  /* |data| the payload received */
     RT_WS_CLOSE_RECEIVED, /* |code| the close code, |data| the reason */
-    /*
-     * |data| the payload of the server's ping, already answered with a
-     * pong (not with opts.compress: libwebsockets 4.1 answers those
-     * inside its parser and tells no one)
-     */
-    RT_WS_PING_RECEIVED
+    RT_WS_PING_RECEIVED   /* |data| the server's ping, already answered */
 } rt_ws_control;
 
 typedef struct rt_ws_client_opts {
@@ -140,11 +134,11 @@ typedef struct rt_ws_client_opts {
      */
     uint32_t max_redirects;
     /*
-     * 1: offer permessage-deflate (RFC 7692).  Such a connection runs on
-     * libwebsockets 4.1: the server's pings do not reach on_control, and
-     * it cannot read a message the server sent uncompressed: the client
-     * then stops with RT_EPROTO (servers that compress every message
-     * work: Node's ws, python3-websockets).
+     * 1: offer permessage-deflate (RFC 7692): the server picks our window;
+     * what we send is compressed, what the server sends is read either
+     * way.  A message that does not inflate stops the client (1007,
+     * RT_EPROTO); one that inflates past max_message_bytes too (1009,
+     * RT_ETOOBIG).
      */
     int compress;
 } rt_ws_client_opts;
