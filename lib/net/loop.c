@@ -38,6 +38,7 @@ struct rt_loop {
     unsigned nxfers;
     int freeing;
     uint64_t rng; /* fallback when uv_random() fails */
+    char *rbuf;   /* the WebSocket connections' read buffer, shared */
 };
 
 static unsigned curl_users;
@@ -50,6 +51,18 @@ uv_loop_t *rt__loop_uv(rt_loop *l)
 struct uv_loop_s *rt_loop_uv(rt_loop *l)
 {
     return l == NULL ? NULL : l->uv;
+}
+
+/*
+ * One read buffer serves every WebSocket connection of the loop: a read
+ * is parsed (and what must stay copied) before the loop reads again, so
+ * an idle connection holds none.
+ */
+char *rt__loop_rbuf(rt_loop *l)
+{
+    if (l->rbuf == NULL)
+        l->rbuf = rt__malloc(RT__LOOP_RBUF);
+    return l->rbuf;
 }
 
 uint32_t rt__loop_rand32(rt_loop *l)
@@ -271,6 +284,7 @@ static void on_timer_closed(uv_handle_t *h)
 
     if (l->owned)
         return;
+    rt__free(l->rbuf);
     rt__free(l);
 }
 
@@ -289,6 +303,7 @@ void rt_loop_free(rt_loop *l)
     if (l->owned) {
         uv_run(&l->own, UV_RUN_DEFAULT);
         uv_loop_close(&l->own);
+        rt__free(l->rbuf);
         rt__free(l);
     }
 }

@@ -43,6 +43,11 @@ void rt__loop_remove(rt_loop *l, CURL *easy);
 /* A uniformly random 32-bit value for the backoff jitter. */
 uint32_t rt__loop_rand32(rt_loop *l);
 
+/* The loop's read buffer (RT__LOOP_RBUF bytes) for ws_wire.c; NULL: no
+ * memory. */
+#define RT__LOOP_RBUF ((size_t)64 << 10)
+char *rt__loop_rbuf(rt_loop *l);
+
 /* Helpers the HTTP clients share (loop.c). */
 /* 1 when |s| (|len| bytes) starts with the lower-case |p|, ignoring case. */
 int rt__net_ieq_prefix(const char *s, size_t len, const char *p);

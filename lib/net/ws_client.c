@@ -489,6 +489,7 @@ static void connect_wire(rt_ws_client *c)
     cfg.headers = c->headers;
     cfg.max_frame = c->max_message_bytes;
     cfg.deflate = c->compress;
+    cfg.rbuf = rt__loop_rbuf(c->b.loop);
     c->attempt_live = 1;
     rc = rt__wire_start(&c->wire, rt__loop_uv(c->b.loop), &cfg, &cbs, c);
     rt_free(path);

@@ -13,7 +13,9 @@
  * frames (rt_ws_parse).  Whatever follows the 101 in the same read is
  * already frames.
  *
- * Memory: plaintext that does not make a whole frame waits in w->in
+ * Memory: reads land in the loop's one buffer (cfg.rbuf: a read is
+ * parsed before the next one), so an idle connection holds none;
+ * plaintext that does not make a whole frame waits in w->in
  * (bounded by the largest frame, max_frame plus its header); the answer
  * to the upgrade is bounded by rt_http_resp (16 KiB).  Writes go out with
  * uv_try_write(); what the kernel refuses is copied into a write
@@ -45,7 +47,7 @@
 #include "ws_deflate.h"
 #include "ws_wire.h"
 
-#define RBUF_SIZE ((size_t)64 << 10)
+#define RBUF_SIZE RT__LOOP_RBUF
 #define SUBPROTO_MAX 128
 
 enum wstate {
@@ -85,7 +87,7 @@ struct rt__wire {
     int head_seen; /* on_head ran in this feed */
     rt_ws_parser wsp;
     rt_buf in;
-    char *rbuf;
+    char *rbuf; /* the loop's, shared (cfg.rbuf) */
     int msg_binary;
     /* permessage-deflate, when offered and agreed */
     rt__pmd *pmd;
@@ -122,7 +124,6 @@ static void maybe_free(rt__wire *w)
     rt__buf_cleanup(&w->in);
     rt__buf_cleanup(&w->zout);
     rt__pmd_free(w->pmd);
-    rt__free(w->rbuf);
     rt__free(w->proxy_auth);
     rt__free(w->conn_host);
     rt__free(w->strs);
@@ -628,7 +629,7 @@ static void frames(rt__wire *w)
         memmove(w->in.data, w->in.data + off, w->in.len - off);
         w->in.len -= off;
     }
-    if (w->in.len == 0 && w->in.cap > RBUF_SIZE)
+    if (w->in.len == 0 && w->in.cap > 4096)
         rt__buf_cleanup(&w->in);
 }
 
@@ -1025,9 +1026,8 @@ int rt__wire_start(rt__wire **out, uv_loop_t *loop, const rt__wire_cfg *cfg,
     rt__buf_init(&w->in);
     rt__buf_init(&w->zout);
     rt_ws_parser_init(&w->wsp, 0, cfg->max_frame);
-    if ((rc = copy_cfg(w, cfg)) != 0 ||
-        (w->rbuf = rt__malloc(RBUF_SIZE)) == NULL) {
-        rt__free(w->strs);
+    w->rbuf = cfg->rbuf;
+    if (w->rbuf == NULL || (rc = copy_cfg(w, cfg)) != 0) {
         rt__free(w);
         return RT_ENOMEM;
     }

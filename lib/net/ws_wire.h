@@ -82,6 +82,11 @@ typedef struct rt__wire_cfg {
     char *const *headers;     /* "Name: value", NULL-terminated; or NULL */
     uint64_t max_frame;       /* longest payload of one frame */
     int deflate;              /* 1: offer permessage-deflate (RFC 7692) */
+    /*
+     * where reads land, RT__LOOP_RBUF bytes, shared by every wire of the
+     * loop (rt__loop_rbuf())
+     */
+    char *rbuf;
 } rt__wire_cfg;
 
 /*

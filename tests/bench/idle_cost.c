@@ -1,6 +1,6 @@
 /*
  * idle_cost.c: what one idle connection costs the client process through
- * the library's general-purpose clients: rt_ws_client (libwebsockets) or
+ * the library's general-purpose clients: rt_ws_client (its own codec) or
  * rt_sse_client (one curl easy handle each), all on one rt_loop.
  *
  * Opens N connections to one room, waits until every one is open (the

@@ -2,9 +2,11 @@
  * rt/lean.h: the lean connection engine, for programs that hold tens of
  * thousands of connections on one libuv loop (`rtctl load`).
  *
- * rt_ws_client and rt_sse_client carry a read buffer or a curl handle per
- * connection: 71 KiB and 38 KiB of client RSS for an idle
- * connection (tests/bench/idle_cost.c).  This engine keeps a connection to
+ * rt_ws_client and rt_sse_client carry a reconnecting client's state (the
+ * order buffer, the outgoing queue, timers) or a curl handle per
+ * connection: 44 KiB and 38 KiB of client RSS for an idle connection
+ * (tests/bench/idle_cost.c; the WebSocket figure was 71 KiB on
+ * libwebsockets).  This engine keeps a connection to
  * a uv_tcp_t and a few counters: every read lands in one buffer shared by
  * the whole loop, frames and events are parsed where they lie (rt/ws_codec.h,
  * rt/http_resp.h, rt/sse_parser.h), and only the unparsed tail of a read is
